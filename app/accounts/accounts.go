@@ -1,0 +1,357 @@
+// Package accounts is miniauth's domain: logging users in with WeChat,
+// their sessions and refresh tokens, their profiles.
+package accounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+	"unicode/utf8"
+
+	"github.com/miniauth/miniauth/app/database"
+	"github.com/miniauth/miniauth/app/keys"
+	"github.com/miniauth/miniauth/app/problem"
+	"github.com/miniauth/miniauth/app/tokens"
+	"github.com/miniauth/miniauth/app/wechat"
+	"github.com/miniauth/miniauth/ent"
+	"github.com/miniauth/miniauth/ent/refreshtoken"
+	"github.com/miniauth/miniauth/ent/session"
+	"github.com/miniauth/miniauth/ent/user"
+)
+
+// Revocation reasons, kept on the session for the admin panel.
+const (
+	ReasonLogout       = "logout"
+	ReasonRefreshReuse = "refresh_token_reuse"
+	ReasonDisabled     = "user_disabled"
+)
+
+// Service logs users in and manages their sessions.
+type Service struct {
+	DB         *database.DB
+	WeChat     *wechat.Client
+	Keys       *keys.Set
+	Access     *tokens.Signer
+	RefreshTTL time.Duration
+	Log        *slog.Logger
+	// OnUserGone is called after an account is deleted, with its avatar
+	// URL, so that uploaded files go too.
+	OnUserGone func(avatarURL string)
+	Now        func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// Client describes the device a session was opened from.
+type Client struct {
+	IP        string
+	UserAgent string
+}
+
+// Grant is what a login or refresh answers.
+type Grant struct {
+	AccessToken  string
+	ExpiresIn    int
+	RefreshToken string
+	User         *ent.User
+	IsNewUser    bool
+}
+
+var errUnauthorized = problem.New(problem.Unauthorized, "missing, invalid, expired or revoked token")
+
+// Unauthorized is the error for any token that does not open a session.
+func Unauthorized() *problem.Error { return errUnauthorized }
+
+// Login exchanges a wx.login code for a session. The profile, already
+// validated, is applied to the user.
+func (s *Service) Login(ctx context.Context, code string, p Profile, c Client) (*Grant, error) {
+	ws, err := s.WeChat.Code2Session(ctx, code)
+	if err != nil {
+		if wechat.Misconfigured(err) {
+			s.Log.Error("WeChat rejected our credentials: check MINIAUTH_WECHAT_APPID and MINIAUTH_WECHAT_SECRET", "err", err)
+		} else {
+			s.Log.Warn("code2session failed", "err", err)
+		}
+		return nil, wechat.Problem(err)
+	}
+	sealedKey := s.Keys.Seal([]byte(ws.SessionKey))
+	var g Grant
+	refresh, refreshHash := tokens.NewRefreshToken()
+	var sessionID int
+	err = s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+		now := s.now()
+		create := tx.User.Create().
+			SetOpenid(ws.OpenID).
+			SetSessionKey(sealedKey).
+			SetLoginCount(1).
+			SetLastLoginAt(now).
+			SetCreatedAt(now).
+			SetUpdatedAt(now)
+		if ws.UnionID != "" {
+			create.SetUnionid(ws.UnionID)
+		}
+		applyProfileCreate(create, p)
+		err := create.OnConflictColumns(user.FieldOpenid).
+			Update(func(u *ent.UserUpsert) {
+				u.SetSessionKey(sealedKey).AddLoginCount(1).SetLastLoginAt(now)
+				if ws.UnionID != "" {
+					u.SetUnionid(ws.UnionID)
+				}
+				if !p.Empty() {
+					u.SetUpdatedAt(now)
+				}
+				if p.Nickname != nil {
+					u.SetNickname(*p.Nickname)
+				}
+				if p.AvatarURL != nil {
+					u.SetAvatarURL(*p.AvatarURL)
+				}
+				if p.Gender != nil {
+					u.SetGender(*p.Gender)
+				}
+			}).Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("upsert user: %w", err)
+		}
+		u, err := tx.User.Query().Where(user.Openid(ws.OpenID)).Only(ctx)
+		if err != nil {
+			return fmt.Errorf("load user: %w", err)
+		}
+		if u.Disabled {
+			return problem.New(problem.UserDisabled, "this account has been disabled")
+		}
+		sess, err := tx.Session.Create().
+			SetUserID(u.ID).
+			SetCreatedAt(now).
+			SetLastUsedAt(now).
+			SetExpiresAt(now.Add(s.RefreshTTL)).
+			SetIP(c.IP).
+			SetUserAgent(truncate(c.UserAgent, 256)).
+			Save(ctx)
+		if err != nil {
+			return fmt.Errorf("create session: %w", err)
+		}
+		if err := tx.RefreshToken.Create().SetHash(refreshHash).SetSessionID(sess.ID).SetCreatedAt(now).Exec(ctx); err != nil {
+			return fmt.Errorf("store refresh token: %w", err)
+		}
+		g.User, g.IsNewUser, sessionID = u, u.LoginCount == 1, sess.ID
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.grant(&g, sessionID, refresh)
+}
+
+func (s *Service) grant(g *Grant, sessionID int, refresh string) (*Grant, error) {
+	access, _, err := s.Access.Sign(g.User.ID, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	g.AccessToken, g.RefreshToken = access, refresh
+	g.ExpiresIn = int(s.Access.TTL / time.Second)
+	return g, nil
+}
+
+// Refresh rotates a refresh token. A token that was already rotated is
+// evidence of theft: the whole session is revoked (OAuth 2.0 Security BCP,
+// refresh token reuse detection).
+func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, error) {
+	if token == "" || len(token) > 128 {
+		return nil, errUnauthorized
+	}
+	hash := tokens.HashRefreshToken(token)
+	next, nextHash := tokens.NewRefreshToken()
+	var g Grant
+	var sessionID int
+	var reused bool
+	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+		now := s.now()
+		rt, err := tx.RefreshToken.Query().Where(refreshtoken.Hash(hash)).
+			WithSession(func(q *ent.SessionQuery) { q.WithUser() }).Only(ctx)
+		if ent.IsNotFound(err) {
+			return errUnauthorized
+		}
+		if err != nil {
+			return fmt.Errorf("find refresh token: %w", err)
+		}
+		sess := rt.Edges.Session
+		if sess.RevokedAt != nil || !sess.ExpiresAt.After(now) || sess.Edges.User.Disabled {
+			return errUnauthorized
+		}
+		if rt.RotatedAt != nil {
+			// Commit the revocation, then refuse: returning an error here
+			// would roll it back.
+			reused = true
+			return tx.Session.UpdateOneID(sess.ID).SetRevokedAt(now).SetRevokeReason(ReasonRefreshReuse).Exec(ctx)
+		}
+		if err := tx.RefreshToken.UpdateOneID(rt.ID).SetRotatedAt(now).Exec(ctx); err != nil {
+			return fmt.Errorf("rotate refresh token: %w", err)
+		}
+		if err := tx.RefreshToken.Create().SetHash(nextHash).SetSessionID(sess.ID).SetCreatedAt(now).Exec(ctx); err != nil {
+			return fmt.Errorf("store refresh token: %w", err)
+		}
+		// Sessions slide: each refresh extends them by the refresh TTL.
+		update := tx.Session.UpdateOneID(sess.ID).SetLastUsedAt(now).SetExpiresAt(now.Add(s.RefreshTTL))
+		if c.IP != "" {
+			update.SetIP(c.IP)
+		}
+		if err := update.Exec(ctx); err != nil {
+			return fmt.Errorf("touch session: %w", err)
+		}
+		g.User, sessionID = sess.Edges.User, sess.ID
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if reused {
+		s.Log.Warn("refresh token reused: session revoked", "session_id", sessionID)
+		return nil, errUnauthorized
+	}
+	return s.grant(&g, sessionID, next)
+}
+
+// Authenticate checks that an access token's session is still live and
+// its user enabled, and returns the user. One indexed query per request is
+// what makes logout and disabling take effect at once.
+func (s *Service) Authenticate(ctx context.Context, userID, sessionID int) (*ent.User, error) {
+	u, err := s.DB.Read.User.Query().Where(
+		user.ID(userID),
+		user.Disabled(false),
+		user.HasSessionsWith(session.ID(sessionID), session.RevokedAtIsNil(), session.ExpiresAtGT(s.now())),
+	).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, errUnauthorized
+	}
+	if err != nil {
+		return nil, fmt.Errorf("authenticate session %d: %w", sessionID, err)
+	}
+	return u, nil
+}
+
+// Logout revokes one session.
+func (s *Service) Logout(ctx context.Context, sessionID int) error {
+	return s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+		return tx.Session.Update().
+			Where(session.ID(sessionID), session.RevokedAtIsNil()).
+			SetRevokedAt(s.now()).SetRevokeReason(ReasonLogout).Exec(ctx)
+	})
+}
+
+// UpdateProfile applies a validated partial profile.
+func (s *Service) UpdateProfile(ctx context.Context, userID int, p Profile) (*ent.User, error) {
+	var out *ent.User
+	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+		update := tx.User.UpdateOneID(userID).SetUpdatedAt(s.now())
+		if p.Nickname != nil {
+			update.SetNickname(*p.Nickname)
+		}
+		if p.AvatarURL != nil {
+			update.SetAvatarURL(*p.AvatarURL)
+		}
+		if p.Gender != nil {
+			update.SetGender(*p.Gender)
+		}
+		u, err := update.Save(ctx)
+		if ent.IsNotFound(err) {
+			return errUnauthorized
+		}
+		out = u
+		return err
+	})
+	return out, err
+}
+
+// Delete closes an account (PIPL account cancellation): the user row, and
+// with it every session, refresh token, phone and session key, is erased.
+// The same WeChat account logging in later starts a new user.
+func (s *Service) Delete(ctx context.Context, userID int) error {
+	var avatar string
+	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+		u, err := tx.User.Get(ctx, userID)
+		if ent.IsNotFound(err) {
+			return errUnauthorized
+		}
+		if err != nil {
+			return err
+		}
+		avatar = u.AvatarURL
+		if _, err := tx.RefreshToken.Delete().Where(refreshtoken.HasSessionWith(session.UserID(userID))).Exec(ctx); err != nil {
+			return fmt.Errorf("delete refresh tokens: %w", err)
+		}
+		if _, err := tx.Session.Delete().Where(session.UserID(userID)).Exec(ctx); err != nil {
+			return fmt.Errorf("delete sessions: %w", err)
+		}
+		return tx.User.DeleteOneID(userID).Exec(ctx)
+	})
+	if err != nil {
+		return err
+	}
+	if s.OnUserGone != nil {
+		s.OnUserGone(avatar)
+	}
+	return nil
+}
+
+// SetDisabled disables or re-enables a user. Disabling revokes every
+// session at once, so the user's next API call is refused.
+func (s *Service) SetDisabled(ctx context.Context, userID int, disabled bool) error {
+	return s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+		n, err := tx.User.Update().Where(user.ID(userID)).SetDisabled(disabled).SetUpdatedAt(s.now()).Save(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return problem.New(problem.NotFound, "no such user")
+		}
+		if !disabled {
+			return nil
+		}
+		return tx.Session.Update().
+			Where(session.UserID(userID), session.RevokedAtIsNil()).
+			SetRevokedAt(s.now()).SetRevokeReason(ReasonDisabled).Exec(ctx)
+	})
+}
+
+// SessionKey returns the user's latest WeChat session_key.
+func (s *Service) SessionKey(ctx context.Context, userID int) (string, error) {
+	u, err := s.DB.Read.User.Query().Where(user.ID(userID)).Select(user.FieldSessionKey).Only(ctx)
+	if err != nil {
+		return "", fmt.Errorf("load session key: %w", err)
+	}
+	if u.SessionKey == nil {
+		return "", errors.New("no session key stored")
+	}
+	key, err := s.Keys.Open(*u.SessionKey)
+	if err != nil {
+		return "", fmt.Errorf("unseal session key: %w", err)
+	}
+	return string(key), nil
+}
+
+func applyProfileCreate(c *ent.UserCreate, p Profile) {
+	if p.Nickname != nil {
+		c.SetNickname(*p.Nickname)
+	}
+	if p.AvatarURL != nil {
+		c.SetAvatarURL(*p.AvatarURL)
+	}
+	if p.Gender != nil {
+		c.SetGender(*p.Gender)
+	}
+}
+
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
+}

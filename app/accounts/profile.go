@@ -1,0 +1,90 @@
+package accounts
+
+import (
+	"net/url"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits of the profile fields, in characters.
+const (
+	MaxNickname  = 64
+	MaxAvatarURL = 1024
+	// UploadsPrefix is where this server serves uploaded files.
+	UploadsPrefix = "/uploads/"
+)
+
+// Profile is a partial profile update: nil fields are left alone.
+type Profile struct {
+	Nickname  *string
+	AvatarURL *string
+	Gender    *int
+}
+
+// Empty reports whether the update changes nothing.
+func (p Profile) Empty() bool { return p.Nickname == nil && p.AvatarURL == nil && p.Gender == nil }
+
+// Validate normalises the profile (trims the nickname) and returns a
+// message per invalid field, or nil.
+func (p *Profile) Validate() map[string]string {
+	bad := map[string]string{}
+	if p.Nickname != nil {
+		n := strings.TrimSpace(*p.Nickname)
+		switch {
+		case !utf8.ValidString(n):
+			bad["nickname"] = "must be valid UTF-8"
+		case n == "":
+			bad["nickname"] = "must not be empty"
+		case utf8.RuneCountInString(n) > MaxNickname:
+			bad["nickname"] = "must be at most 64 characters"
+		case hasControl(n):
+			bad["nickname"] = "must not contain control characters"
+		}
+		p.Nickname = &n
+	}
+	if p.AvatarURL != nil {
+		if msg := checkAvatarURL(*p.AvatarURL); msg != "" {
+			bad["avatar_url"] = msg
+		}
+	}
+	if p.Gender != nil && (*p.Gender < 0 || *p.Gender > 2) {
+		bad["gender"] = "must be 0 (unknown), 1 (male) or 2 (female)"
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return bad
+}
+
+// hasControl finds control characters and the bidirectional overrides
+// that can make a nickname display as something else. Zero-width joiners
+// stay allowed: emoji sequences need them.
+func hasControl(s string) bool {
+	for _, r := range s {
+		if unicode.IsControl(r) || (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) {
+			return true
+		}
+	}
+	return false
+}
+
+func checkAvatarURL(s string) string {
+	if utf8.RuneCountInString(s) > MaxAvatarURL {
+		return "must be at most 1024 characters"
+	}
+	if hasControl(s) || strings.ContainsAny(s, " \\") {
+		return "must not contain spaces, backslashes or control characters"
+	}
+	if strings.HasPrefix(s, UploadsPrefix) {
+		if strings.Contains(s, "..") || strings.Contains(s, "//") || strings.ContainsAny(s, "?#") {
+			return "must be a plain path under /uploads/"
+		}
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+		return "must be an absolute https URL or a /uploads/ path of this server"
+	}
+	return ""
+}

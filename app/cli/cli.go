@@ -1,0 +1,135 @@
+// Package cli is miniauth's command line: serve (the default), admin
+// accounts, maintenance commands.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/miniauth/miniauth/app"
+	"github.com/miniauth/miniauth/app/config"
+)
+
+// Version is set at build time with -ldflags "-X github.com/miniauth/miniauth/app/cli.Version=…".
+var Version = ""
+
+// Env is what a command runs with.
+type Env struct {
+	Args   []string
+	Getenv func(string) string
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// command is one subcommand.
+type command struct {
+	name string
+	run  func(ctx context.Context, env *Env, args []string) error
+}
+
+var commands = []command{
+	{"serve", serve},
+	{"version", printVersion},
+}
+
+// errUsage means the arguments were wrong; usage was already printed.
+var errUsage = errors.New("usage")
+
+// Run executes the command line and returns the exit status.
+func Run(env *Env) int {
+	args := env.Args
+	name := "serve"
+	if len(args) > 0 {
+		name, args = args[0], args[1:]
+	}
+	if name == "-h" || name == "--help" || name == "help" {
+		fmt.Fprint(env.Stdout, config.Usage())
+		return 0
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	for _, c := range commands {
+		if c.name != name {
+			continue
+		}
+		if err := c.run(ctx, env, args); err != nil {
+			if !errors.Is(err, errUsage) {
+				fmt.Fprintln(env.Stderr, "miniauth:", err)
+			}
+			return 1
+		}
+		return 0
+	}
+	fmt.Fprintf(env.Stderr, "miniauth: unknown command %q\n\n%s", name, config.Usage())
+	return 2
+}
+
+func printVersion(_ context.Context, env *Env, _ []string) error {
+	fmt.Fprintln(env.Stdout, "miniauth", versionString())
+	return nil
+}
+
+func versionString() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return "dev-" + s.Value[:12]
+			}
+		}
+	}
+	return "dev"
+}
+
+// loadConfig reads the environment; its errors are one line naming the
+// variable.
+func loadConfig(env *Env) (*config.Config, error) {
+	return config.Load(env.Getenv)
+}
+
+func logger(env *Env) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+func serve(ctx context.Context, env *Env, args []string) error {
+	if len(args) > 0 {
+		if args[0] == "-h" || args[0] == "--help" {
+			fmt.Fprint(env.Stdout, config.Usage())
+			return nil
+		}
+		return fmt.Errorf("serve takes no arguments (configure it with MINIAUTH_* variables; see --help)")
+	}
+	cfg, err := loadConfig(env)
+	if err != nil {
+		return err
+	}
+	log := logger(env)
+	srv, err := app.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		srv.DB.Close()
+		return fmt.Errorf("MINIAUTH_ADDR: %v", err)
+	}
+	log.Info("miniauth listening", "addr", ln.Addr().String(), "version", versionString(),
+		"env", cfg.Env, "database", srv.DB.Dialect, "data_dir", cfg.DataDir)
+	return srv.Serve(ctx, ln)
+}
+
+// Main is main's body.
+func Main() {
+	os.Exit(Run(&Env{Args: os.Args[1:], Getenv: os.Getenv, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
+}

@@ -1,0 +1,232 @@
+// Package config reads miniauth's settings from the environment.
+//
+// Every tunable has a named default here, and every invalid value stops
+// start-up with one line that names the variable.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults, in one place.
+const (
+	DefaultAddr           = ":8080"
+	DefaultDataDir        = "./data"
+	DefaultEnv            = "development"
+	DefaultWeChatAPIBase  = "https://api.weixin.qq.com"
+	DefaultAccessTTL      = 2 * time.Hour
+	DefaultRefreshTTL     = 720 * time.Hour
+	DefaultDBMaxOpenConns = 10
+	DefaultDBMaxIdleConns = 5
+	DefaultSQLiteSync     = "full"
+)
+
+// Config is the whole runtime configuration.
+type Config struct {
+	Addr           string
+	DataDir        string
+	DatabaseURL    string // empty: SQLite file inside DataDir
+	Env            string // "development" or "production"
+	WeChatAppID    string
+	WeChatSecret   string
+	WeChatAPIBase  string
+	JWTSecret      string // empty: generated once and kept in DataDir
+	AccessTTL      time.Duration
+	RefreshTTL     time.Duration
+	TrustedProxies []netip.Prefix
+	MetricsAddr    string // empty: no metrics listener
+	DBMaxOpenConns int
+	DBMaxIdleConns int
+	SQLiteSync     string // "full" (durable, default) or "normal" (opt-in, faster)
+}
+
+// Var documents one environment variable for --help and the README.
+type Var struct {
+	Name, Default, Help string
+}
+
+// Vars lists every environment variable miniauth reads.
+var Vars = []Var{
+	{"MINIAUTH_ADDR", DefaultAddr, "listen address"},
+	{"MINIAUTH_DATA_DIR", DefaultDataDir, "SQLite file, uploads and the generated secret"},
+	{"MINIAUTH_DATABASE_URL", "sqlite file in the data dir", "database: sqlite:///path/file.db or postgres://user:pass@host/db"},
+	{"MINIAUTH_ENV", DefaultEnv, "development or production"},
+	{"MINIAUTH_WECHAT_APPID", "", "mini program AppID (empty outside production: built-in simulator)"},
+	{"MINIAUTH_WECHAT_SECRET", "", "mini program AppSecret"},
+	{"MINIAUTH_WECHAT_API_BASE", DefaultWeChatAPIBase, "WeChat API base URL"},
+	{"MINIAUTH_JWT_SECRET", "", "token signing secret (empty: 32 random bytes kept in the data dir, mode 0600)"},
+	{"MINIAUTH_ACCESS_TTL", DefaultAccessTTL.String(), "access token lifetime (Go duration)"},
+	{"MINIAUTH_REFRESH_TTL", DefaultRefreshTTL.String(), "refresh token / session lifetime (Go duration)"},
+	{"MINIAUTH_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed"},
+	{"MINIAUTH_METRICS_ADDR", "", "separate listen address for /metrics (empty: metrics off)"},
+	{"MINIAUTH_DB_MAX_OPEN_CONNS", strconv.Itoa(DefaultDBMaxOpenConns), "PostgreSQL pool: max open connections"},
+	{"MINIAUTH_DB_MAX_IDLE_CONNS", strconv.Itoa(DefaultDBMaxIdleConns), "PostgreSQL pool: max idle connections"},
+	{"MINIAUTH_SQLITE_SYNC", DefaultSQLiteSync, "full (a 200 is on disk) or normal (faster; a power cut may lose the last writes)"},
+}
+
+// Usage is the text of `miniauth --help`.
+func Usage() string {
+	var b strings.Builder
+	b.WriteString(`miniauth: WeChat mini program login backend in one binary.
+
+Usage:
+  miniauth [serve]                 run the server
+  miniauth admin create --username NAME --password-stdin
+  miniauth admin list | passwd --username NAME --password-stdin | delete --username NAME
+  miniauth dev seed --users N      create N fake users (for trying the admin panel at scale)
+  miniauth version                 print the version
+
+Environment:
+`)
+	for _, v := range Vars {
+		def := v.Default
+		if def == "" {
+			def = "(empty)"
+		}
+		fmt.Fprintf(&b, "  %-28s %s [default: %s]\n", v.Name, v.Help, def)
+	}
+	return b.String()
+}
+
+// Production reports whether MINIAUTH_ENV is production.
+func (c *Config) Production() bool { return c.Env == "production" }
+
+// Simulated reports whether logins go to the built-in WeChat simulator.
+func (c *Config) Simulated() bool { return c.WeChatAppID == "" && c.WeChatSecret == "" }
+
+// Load reads the configuration from getenv (os.Getenv in production) and
+// validates it. It does not touch the disk; see PrepareDataDir.
+func Load(getenv func(string) string) (*Config, error) {
+	get := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := &Config{
+		Addr:          get("MINIAUTH_ADDR", DefaultAddr),
+		DataDir:       get("MINIAUTH_DATA_DIR", DefaultDataDir),
+		DatabaseURL:   get("MINIAUTH_DATABASE_URL", ""),
+		Env:           get("MINIAUTH_ENV", DefaultEnv),
+		WeChatAppID:   get("MINIAUTH_WECHAT_APPID", ""),
+		WeChatSecret:  get("MINIAUTH_WECHAT_SECRET", ""),
+		WeChatAPIBase: strings.TrimRight(get("MINIAUTH_WECHAT_API_BASE", DefaultWeChatAPIBase), "/"),
+		JWTSecret:     getenv("MINIAUTH_JWT_SECRET"),
+		MetricsAddr:   get("MINIAUTH_METRICS_ADDR", ""),
+		SQLiteSync:    strings.ToLower(get("MINIAUTH_SQLITE_SYNC", DefaultSQLiteSync)),
+	}
+	var err error
+	if c.Env != "development" && c.Env != "production" {
+		return nil, fmt.Errorf("MINIAUTH_ENV: must be development or production, not %q", c.Env)
+	}
+	if c.AccessTTL, err = duration(get, "MINIAUTH_ACCESS_TTL", DefaultAccessTTL); err != nil {
+		return nil, err
+	}
+	if c.RefreshTTL, err = duration(get, "MINIAUTH_REFRESH_TTL", DefaultRefreshTTL); err != nil {
+		return nil, err
+	}
+	if c.RefreshTTL < c.AccessTTL {
+		return nil, fmt.Errorf("MINIAUTH_REFRESH_TTL: %s is shorter than MINIAUTH_ACCESS_TTL %s", c.RefreshTTL, c.AccessTTL)
+	}
+	if c.DBMaxOpenConns, err = positiveInt(get, "MINIAUTH_DB_MAX_OPEN_CONNS", DefaultDBMaxOpenConns); err != nil {
+		return nil, err
+	}
+	if c.DBMaxIdleConns, err = positiveInt(get, "MINIAUTH_DB_MAX_IDLE_CONNS", DefaultDBMaxIdleConns); err != nil {
+		return nil, err
+	}
+	if c.SQLiteSync != "full" && c.SQLiteSync != "normal" {
+		return nil, fmt.Errorf("MINIAUTH_SQLITE_SYNC: must be full or normal, not %q", c.SQLiteSync)
+	}
+	if c.TrustedProxies, err = prefixes(get("MINIAUTH_TRUSTED_PROXIES", "")); err != nil {
+		return nil, fmt.Errorf("MINIAUTH_TRUSTED_PROXIES: %w", err)
+	}
+	if !strings.HasPrefix(c.WeChatAPIBase, "http://") && !strings.HasPrefix(c.WeChatAPIBase, "https://") {
+		return nil, fmt.Errorf("MINIAUTH_WECHAT_API_BASE: must be an http(s) URL, not %q", c.WeChatAPIBase)
+	}
+	if s := c.JWTSecret; s != "" && len(s) < 32 {
+		return nil, errors.New("MINIAUTH_JWT_SECRET: must be at least 32 characters (or empty to generate one)")
+	}
+	var missing []string
+	if c.WeChatAppID == "" && c.WeChatSecret != "" || c.Production() && c.WeChatAppID == "" {
+		missing = append(missing, "MINIAUTH_WECHAT_APPID")
+	}
+	if c.WeChatSecret == "" && c.WeChatAppID != "" || c.Production() && c.WeChatSecret == "" {
+		missing = append(missing, "MINIAUTH_WECHAT_SECRET")
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%s: required (MINIAUTH_ENV=%s)", strings.Join(missing, ", "), c.Env)
+	}
+	return c, nil
+}
+
+// PrepareDataDir creates the data dir and checks that it is writable.
+func (c *Config) PrepareDataDir() error {
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return fmt.Errorf("MINIAUTH_DATA_DIR: %v", err)
+	}
+	probe, err := os.CreateTemp(c.DataDir, ".write-check-*")
+	if err != nil {
+		return fmt.Errorf("MINIAUTH_DATA_DIR: %s is not writable: %v", c.DataDir, errors.Unwrap(err))
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	return nil
+}
+
+// SQLitePath is the database file when no MINIAUTH_DATABASE_URL is set.
+func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "miniauth.db") }
+
+func duration(get func(string, string) string, name string, def time.Duration) (time.Duration, error) {
+	raw := get(name, "")
+	if raw == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s: %q is not a positive duration like 15m or 2h", name, raw)
+	}
+	return d, nil
+}
+
+func positiveInt(get func(string, string) string, name string, def int) (int, error) {
+	raw := get(name, "")
+	if raw == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%s: %q is not a positive integer", name, raw)
+	}
+	return n, nil
+}
+
+func prefixes(raw string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, part := range strings.Split(raw, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if strings.Contains(part, "/") {
+			p, err := netip.ParsePrefix(part)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not an IP or CIDR", part)
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(part)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an IP or CIDR", part)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
+}

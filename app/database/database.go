@@ -1,0 +1,185 @@
+// Package database opens miniauth's store: SQLite by default, PostgreSQL
+// when MINIAUTH_DATABASE_URL says so, both through Ent.
+package database
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
+	_ "github.com/mattn/go-sqlite3"    // SQLite driver "sqlite3"
+
+	"github.com/miniauth/miniauth/ent"
+)
+
+// Options select and tune the database.
+type Options struct {
+	URL          string // sqlite:///path, a bare file path, or postgres://…
+	MaxOpenConns int    // PostgreSQL pool size
+	MaxIdleConns int
+	Sync         string // SQLite synchronous: "full" or "normal"
+}
+
+// DB is an open store. Reads go through Read; every write goes through
+// Writer, which on SQLite funnels them into one connection and commits
+// concurrent writes together.
+type DB struct {
+	Dialect string
+	Read    *ent.Client
+	Writer  *Writer
+	// Write is the client behind Writer, for migrations and command-line
+	// tools that run alone.
+	Write  *ent.Client
+	SQL    *sql.DB // the write pool (the only pool on PostgreSQL)
+	closer []func() error
+}
+
+// Open opens the database and migrates its schema.
+func Open(ctx context.Context, o Options) (*DB, error) {
+	db, err := OpenNoMigrate(o)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// IsPostgres reports whether url selects PostgreSQL.
+func IsPostgres(url string) bool {
+	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
+}
+
+// OpenNoMigrate opens the database without touching its schema.
+func OpenNoMigrate(o Options) (*DB, error) {
+	if IsPostgres(o.URL) {
+		return openPostgres(o)
+	}
+	return openSQLite(o)
+}
+
+// SQLiteFile is the file path named by a sqlite URL or bare path.
+func SQLiteFile(raw string) string {
+	p := strings.TrimPrefix(raw, "sqlite://")
+	p = strings.TrimPrefix(p, "sqlite3://")
+	p = strings.TrimPrefix(p, "file:")
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		p = p[:i]
+	}
+	return p
+}
+
+func openSQLite(o Options) (*DB, error) {
+	path := SQLiteFile(o.URL)
+	if path == "" {
+		return nil, fmt.Errorf("MINIAUTH_DATABASE_URL: no SQLite file in %q", o.URL)
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create database directory: %w", err)
+		}
+	}
+	sync := "FULL"
+	if o.Sync == "normal" {
+		sync = "NORMAL"
+	}
+	// Pragmas go in the DSN so every pooled connection gets them, and
+	// _busy_timeout comes first so the others can wait for a lock too.
+	// synchronous=FULL: a 200 means the write survived a power cut.
+	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_busy_timeout=10000&_journal_mode=WAL&_foreign_keys=1&_synchronous=" + sync
+	// One writer connection whose transactions take the write lock at
+	// BEGIN (IMMEDIATE), so they queue instead of failing with "database
+	// is locked" when they upgrade from a read.
+	w, err := sql.Open("sqlite3", base+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	if err := w.Ping(); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite3", base+"&_query_only=1")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	readers := max(4, 2*runtime.NumCPU())
+	r.SetMaxOpenConns(readers)
+	r.SetMaxIdleConns(readers)
+	write := ent.NewClient(ent.Driver(entsql.OpenDB(dialect.SQLite, w)))
+	read := ent.NewClient(ent.Driver(entsql.OpenDB(dialect.SQLite, r)))
+	db := &DB{
+		Dialect: dialect.SQLite,
+		Read:    read,
+		Write:   write,
+		SQL:     w,
+		Writer:  newWriter(write, true),
+	}
+	db.closer = []func() error{r.Close, w.Close}
+	return db, nil
+}
+
+func openPostgres(o Options) (*DB, error) {
+	p, err := sql.Open("pgx", o.URL)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	p.SetMaxOpenConns(max(1, o.MaxOpenConns))
+	p.SetMaxIdleConns(max(0, o.MaxIdleConns))
+	p.SetConnMaxIdleTime(5 * time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.PingContext(ctx); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("connect to postgres: %w", err)
+	}
+	client := ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, p)))
+	db := &DB{
+		Dialect: dialect.Postgres,
+		Read:    client,
+		Write:   client,
+		SQL:     p,
+		Writer:  newWriter(client, false),
+	}
+	db.closer = []func() error{p.Close}
+	return db, nil
+}
+
+// Migrate brings the schema up to date.
+func (db *DB) Migrate(ctx context.Context) error {
+	if err := db.Write.Schema.Create(ctx); err != nil {
+		return fmt.Errorf("migrate schema: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	return db.SQL.PingContext(ctx)
+}
+
+// Close stops the writer and closes every pool.
+func (db *DB) Close() error {
+	db.Writer.Close()
+	var first error
+	for _, c := range db.closer {
+		if err := c(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}

@@ -1,0 +1,102 @@
+// Package problem defines the errors miniauth reports to clients.
+//
+// Each code of the contract has one status; the HTTP layer turns an *Error
+// into {"error":{"code","message","fields"}} in exactly one place. Any other
+// error is an internal one: logged, and answered as a bare 500.
+package problem
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Codes of the external contract.
+const (
+	InvalidRequest    = "invalid_request"
+	ValidationFailed  = "validation_failed"
+	RequestTooLarge   = "request_too_large"
+	InvalidCode       = "invalid_code"
+	Unauthorized      = "unauthorized"
+	UserDisabled      = "user_disabled"
+	LoginBlocked      = "login_blocked"
+	NotFound          = "not_found"
+	MethodNotAllowed  = "method_not_allowed"
+	RateLimited       = "rate_limited"
+	WeChatUnavailable = "wechat_unavailable"
+	SessionKeyStale   = "session_key_stale"
+	Internal          = "internal"
+)
+
+var statusOf = map[string]int{
+	InvalidRequest:    http.StatusBadRequest,
+	ValidationFailed:  http.StatusBadRequest,
+	SessionKeyStale:   http.StatusBadRequest,
+	RequestTooLarge:   http.StatusRequestEntityTooLarge,
+	InvalidCode:       http.StatusUnauthorized,
+	Unauthorized:      http.StatusUnauthorized,
+	UserDisabled:      http.StatusForbidden,
+	LoginBlocked:      http.StatusForbidden,
+	NotFound:          http.StatusNotFound,
+	MethodNotAllowed:  http.StatusMethodNotAllowed,
+	RateLimited:       http.StatusTooManyRequests,
+	WeChatUnavailable: http.StatusBadGateway,
+	Internal:          http.StatusInternalServerError,
+}
+
+// Error is a failure the client is told about.
+type Error struct {
+	Code       string
+	Message    string
+	Fields     map[string]string // validation_failed only
+	RetryAfter time.Duration     // rate_limited only
+	Cause      error             // logged, never sent
+}
+
+func (e *Error) Error() string {
+	if e.Cause != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Cause)
+	}
+	return e.Code + ": " + e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Cause }
+
+// Status is the HTTP status of the error's code.
+func (e *Error) Status() int {
+	if s, ok := statusOf[e.Code]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// New makes an error with a code and a message.
+func New(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Wrap makes an error with a code whose cause is kept for the log.
+func Wrap(cause error, code, message string) *Error {
+	return &Error{Code: code, Message: message, Cause: cause}
+}
+
+// Invalid is a validation_failed error naming each bad field.
+func Invalid(fields map[string]string) *Error {
+	return &Error{Code: ValidationFailed, Message: "some fields are invalid", Fields: fields}
+}
+
+// As finds an *Error in err's chain.
+func As(err error) (*Error, bool) {
+	var p *Error
+	ok := errors.As(err, &p)
+	return p, ok
+}
+
+// CodeOf is the contract code of err, Internal for unknown errors.
+func CodeOf(err error) string {
+	if p, ok := As(err); ok {
+		return p.Code
+	}
+	return Internal
+}

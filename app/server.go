@@ -1,0 +1,189 @@
+// Package app wires miniauth together: configuration, database, WeChat
+// client, token keys, domain services and the HTTP routes.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+
+	"github.com/miniauth/miniauth/app/accounts"
+	"github.com/miniauth/miniauth/app/config"
+	"github.com/miniauth/miniauth/app/database"
+	"github.com/miniauth/miniauth/app/keys"
+	"github.com/miniauth/miniauth/app/problem"
+	"github.com/miniauth/miniauth/app/tokens"
+	"github.com/miniauth/miniauth/app/wechat"
+	"github.com/miniauth/miniauth/app/wechatsim"
+	"github.com/miniauth/miniauth/handlers"
+)
+
+// HTTP server limits.
+const (
+	// BodyLimit is the transport's cap: the avatar's 2 MiB plus multipart
+	// framing. JSON routes enforce their own 1 MiB (handlers.MaxJSONBody).
+	BodyLimit       = 2<<20 + 64<<10
+	ReadTimeout     = 15 * time.Second
+	WriteTimeout    = 60 * time.Second
+	IdleTimeout     = 75 * time.Second
+	ShutdownTimeout = 10 * time.Second
+	// LoginRateLimit is logins and refreshes per client IP per minute. It
+	// protects the app's WeChat quota; mobile carriers put many users
+	// behind one address, so it is generous.
+	LoginRateLimit = 1000
+)
+
+// Server is a ready-to-run miniauth.
+type Server struct {
+	Config   *config.Config
+	Log      *slog.Logger
+	DB       *database.DB
+	Keys     *keys.Set
+	Accounts *accounts.Service
+	Fiber    *fiber.App
+}
+
+// DatabaseOptions is how the configuration selects the database.
+func DatabaseOptions(cfg *config.Config) database.Options {
+	url := cfg.DatabaseURL
+	if url == "" {
+		url = cfg.SQLitePath()
+	}
+	return database.Options{URL: url, MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns, Sync: cfg.SQLiteSync}
+}
+
+// New builds a server: it prepares the data dir, opens and migrates the
+// database, and loads or creates the server secret.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.PrepareDataDir(); err != nil {
+		return nil, err
+	}
+	ks, err := keys.Load(cfg.JWTSecret, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	db, err := database.Open(ctx, DatabaseOptions(cfg))
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Config: cfg, Log: log, DB: db, Keys: ks}
+	s.Accounts = &accounts.Service{
+		DB:         db,
+		WeChat:     newWeChat(cfg, log),
+		Keys:       ks,
+		Access:     &tokens.Signer{Kind: tokens.Access, Key: ks.UserToken, TTL: cfg.AccessTTL},
+		RefreshTTL: cfg.RefreshTTL,
+		Log:        log,
+		OnUserGone: func(avatarURL string) { removeUpload(cfg.DataDir, avatarURL, log) },
+	}
+	s.Fiber = s.routes()
+	return s, nil
+}
+
+// newWeChat is the real WeChat client, or the simulator when no
+// credentials are configured (config.Load refuses that in production).
+func newWeChat(cfg *config.Config, log *slog.Logger) *wechat.Client {
+	if !cfg.Simulated() {
+		return wechat.New(wechat.Options{BaseURL: cfg.WeChatAPIBase, AppID: cfg.WeChatAppID, Secret: cfg.WeChatSecret})
+	}
+	sim := wechatsim.NewDevelopment()
+	log.Warn("NO WECHAT CREDENTIALS: the built-in WeChat simulator answers, every login is FAKE " +
+		"(any code logs in a user derived from it). Set MINIAUTH_WECHAT_APPID and MINIAUTH_WECHAT_SECRET for real logins.")
+	return wechat.New(wechat.Options{BaseURL: "http://wechat-simulator.invalid", AppID: sim.AppID, Secret: sim.Secret, Transport: sim.Transport()})
+}
+
+func (s *Server) routes() *fiber.App {
+	onError := handlers.ErrorHandler(s.Log)
+	f := fiber.New(fiber.Config{
+		AppName:               "miniauth",
+		BodyLimit:             BodyLimit,
+		ReadTimeout:           ReadTimeout,
+		WriteTimeout:          WriteTimeout,
+		IdleTimeout:           IdleTimeout,
+		ErrorHandler:          onError,
+		Views:                 s.views(),
+		DisableStartupMessage: true,
+		// Fiber's own X-Forwarded-For handling is off; handlers.Identify
+		// does it against MINIAUTH_TRUSTED_PROXIES.
+		EnableTrustedProxyCheck: false,
+	})
+	f.Use(handlers.Identify(s.Config.TrustedProxies))
+	f.Use(handlers.AccessLog(s.Log, onError))
+	f.Use(recover.New())
+
+	f.Get("/healthz", handlers.Health(s.DB.Ping))
+
+	api := &handlers.API{Accounts: s.Accounts}
+	limit := limiter.New(limiter.Config{
+		Max:          LoginRateLimit,
+		Expiration:   time.Minute,
+		KeyGenerator: handlers.ClientIP,
+		LimitReached: func(c *fiber.Ctx) error {
+			p := problem.New(problem.RateLimited, "too many login attempts from this address; try again shortly")
+			p.RetryAfter = time.Minute
+			return p
+		},
+	})
+	auth := f.Group("/api/auth")
+	auth.Post("/login", limit, api.Login)
+	auth.Post("/refresh", limit, api.Refresh)
+
+	requireUser := handlers.RequireUser(s.Keys.UserToken, s.Accounts)
+	auth.Post("/logout", requireUser, api.Logout)
+
+	me := f.Group("/api/me", requireUser)
+	me.Get("", api.Me)
+	me.Put("", api.UpdateMe)
+	me.Patch("", api.UpdateMe)
+	me.Delete("", api.DeleteMe)
+
+	s.mountWeChat(f, requireUser)
+	s.mountAdmin(f)
+
+	f.Use(handlers.NotFound)
+	return f
+}
+
+// Serve answers on ln until ctx ends, then shuts down gracefully: it stops
+// accepting, gives in-flight requests ShutdownTimeout to finish, and
+// closes the database.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.Fiber.Listener(ln) }()
+	select {
+	case err := <-errc:
+		s.DB.Close()
+		return err
+	case <-ctx.Done():
+	}
+	s.Log.Info("shutting down", "grace", ShutdownTimeout.String())
+	err := s.Fiber.ShutdownWithTimeout(ShutdownTimeout)
+	if cerr := s.DB.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	s.Log.Info("stopped")
+	return nil
+}
+
+// removeUpload deletes a file this server stored for an upload URL.
+func removeUpload(dataDir, url string, log *slog.Logger) {
+	const prefix = "/uploads/avatars/"
+	if len(url) <= len(prefix) || url[:len(prefix)] != prefix {
+		return
+	}
+	name := filepath.Base(url)
+	if err := removeFile(filepath.Join(dataDir, "uploads", "avatars", name)); err != nil {
+		log.Warn("remove upload", "file", name, "err", err)
+	}
+}

@@ -1,0 +1,45 @@
+package schema
+
+import (
+
+	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// Session is one login of a user: the access tokens it issues carry its id,
+// and its refresh tokens rotate inside it.
+type Session struct {
+	ent.Schema
+}
+
+// Fields of the Session.
+func (Session) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int("user_id"),
+		field.Time("created_at").Immutable().Default(nowUTC),
+		field.Time("last_used_at").Default(nowUTC),
+		field.Time("expires_at"),
+		field.Time("revoked_at").Optional().Nillable(),
+		field.String("revoke_reason").Default(""),
+		field.String("ip").Default(""),
+		field.String("user_agent").Default(""),
+	}
+}
+
+// Edges of the Session.
+func (Session) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("user", User.Type).Ref("sessions").Field("user_id").Unique().Required(),
+		edge.To("refresh_tokens", RefreshToken.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
+	}
+}
+
+// Indexes of the Session.
+func (Session) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("user_id"),
+	}
+}

@@ -1,0 +1,54 @@
+package schema
+
+import (
+
+	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// User is one WeChat user of the mini program, keyed by openid.
+type User struct {
+	ent.Schema
+}
+
+// Fields of the User. Length limits are enforced by the handlers in
+// characters; Ent's MaxLen would count bytes and reject a 64-emoji nickname.
+func (User) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("openid").NotEmpty().Immutable().Unique(),
+		field.String("unionid").Optional().Nillable().Unique(),
+		field.String("nickname").Default(""),
+		field.String("avatar_url").Default(""),
+		field.Int("gender").Default(0),
+		field.String("phone").Default(""),
+		field.String("phone_country_code").Default(""),
+		field.Bool("disabled").Default(false),
+		// session_key is WeChat's per-user key, sealed with a key derived
+		// from the server secret. It never leaves the server.
+		field.Bytes("session_key").Optional().Nillable().Sensitive(),
+		field.Int("login_count").Default(0),
+		field.Time("last_login_at").Optional().Nillable(),
+		field.Time("created_at").Immutable().Default(nowUTC),
+		field.Time("updated_at").Default(nowUTC),
+	}
+}
+
+// Edges of the User.
+func (User) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("sessions", Session.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
+	}
+}
+
+// Indexes back the admin panel's sorts and searches.
+func (User) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("created_at"),
+		index.Fields("last_login_at"),
+		index.Fields("nickname"),
+		index.Fields("phone"),
+	}
+}

@@ -1,0 +1,151 @@
+package handlers
+
+import (
+	"log/slog"
+	"net/netip"
+	"strings"
+	"time"
+
+	jwtware "github.com/gofiber/contrib/jwt"
+	"github.com/gofiber/fiber/v2"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/miniauth/miniauth/app/accounts"
+	"github.com/miniauth/miniauth/app/problem"
+	"github.com/miniauth/miniauth/app/tokens"
+	"github.com/miniauth/miniauth/ent"
+)
+
+// Keys of request-scoped values.
+const (
+	localRequestID = "request_id"
+	localClientIP  = "client_ip"
+	localJWT       = "jwt"
+	localUser      = "user"
+	localSession   = "session_id"
+)
+
+// RequestID is the request's id, as logged.
+func RequestID(c *fiber.Ctx) string {
+	id, _ := c.Locals(localRequestID).(string)
+	return id
+}
+
+// ClientIP is the client's address, as far as it can be trusted.
+func ClientIP(c *fiber.Ctx) string {
+	ip, _ := c.Locals(localClientIP).(string)
+	return ip
+}
+
+// Client describes the caller for a new session.
+func Client(c *fiber.Ctx) accounts.Client {
+	return accounts.Client{IP: ClientIP(c), UserAgent: strings.Clone(c.Get(fiber.HeaderUserAgent))}
+}
+
+// Identify assigns a request id and works out the client IP. The
+// X-Forwarded-For header is believed only when the direct peer is one of
+// the trusted proxies, and then read from the right, skipping proxies, so
+// that a client cannot spoof its address by sending the header itself.
+func Identify(trusted []netip.Prefix) fiber.Handler {
+	isTrusted := func(a netip.Addr) bool {
+		for _, p := range trusted {
+			if p.Contains(a.Unmap()) {
+				return true
+			}
+		}
+		return false
+	}
+	return func(c *fiber.Ctx) error {
+		id := tokens.RandomString(9)
+		c.Locals(localRequestID, id)
+		c.Set(fiber.HeaderXRequestID, id)
+		peer, _ := netip.AddrFromSlice(c.Context().RemoteIP())
+		peer = peer.Unmap()
+		ip := peer
+		if len(trusted) > 0 && isTrusted(peer) {
+			hops := strings.Split(c.Get(fiber.HeaderXForwardedFor), ",")
+			for i := len(hops) - 1; i >= 0; i-- {
+				a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+				if err != nil {
+					break
+				}
+				ip = a.Unmap()
+				if !isTrusted(ip) {
+					break
+				}
+			}
+		}
+		c.Locals(localClientIP, ip.String())
+		return c.Next()
+	}
+}
+
+// AccessLog writes one structured line per request. It logs the path
+// without the query string, and no header: nothing in it can be a token,
+// a code or a secret. Errors are answered here so the line has the real
+// status.
+func AccessLog(log *slog.Logger, onError fiber.ErrorHandler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		start := time.Now()
+		if err := c.Next(); err != nil {
+			if err := onError(c, err); err != nil {
+				c.Status(fiber.StatusInternalServerError)
+			}
+		}
+		log.Info("request",
+			"method", c.Method(),
+			"path", c.Path(),
+			"status", c.Response().StatusCode(),
+			"latency_ms", float64(time.Since(start).Microseconds())/1000,
+			"request_id", RequestID(c),
+			"ip", ClientIP(c),
+		)
+		return nil
+	}
+}
+
+// RequireUser checks the bearer token with contrib/jwt (HS256 only, every
+// claim required by tokens.AccessClaims) and then that its session is
+// still live, so that logout and disabling take effect at once.
+func RequireUser(key []byte, acc *accounts.Service) fiber.Handler {
+	return jwtware.New(jwtware.Config{
+		SigningKey: jwtware.SigningKey{JWTAlg: jwtware.HS256, Key: key},
+		Claims:     &tokens.AccessClaims{},
+		ContextKey: localJWT,
+		AuthScheme: "Bearer",
+		ErrorHandler: func(c *fiber.Ctx, err error) error {
+			return accounts.Unauthorized()
+		},
+		SuccessHandler: func(c *fiber.Ctx) error {
+			tok, _ := c.Locals(localJWT).(*jwt.Token)
+			claims, ok := tok.Claims.(*tokens.AccessClaims)
+			if !ok {
+				return accounts.Unauthorized()
+			}
+			u, err := acc.Authenticate(c.UserContext(), claims.UserID(), claims.SessionID)
+			if err != nil {
+				return err
+			}
+			c.Locals(localUser, u)
+			c.Locals(localSession, claims.SessionID)
+			return c.Next()
+		},
+	})
+}
+
+// CurrentUser is the user RequireUser authenticated.
+func CurrentUser(c *fiber.Ctx) *ent.User {
+	u, _ := c.Locals(localUser).(*ent.User)
+	return u
+}
+
+// CurrentSession is the session id of the request's access token.
+func CurrentSession(c *fiber.Ctx) int {
+	id, _ := c.Locals(localSession).(int)
+	return id
+}
+
+// NotFound answers unknown routes.
+func NotFound(c *fiber.Ctx) error {
+	return problem.New(problem.NotFound, "no such resource")
+}

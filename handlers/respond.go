@@ -1,0 +1,105 @@
+// Package handlers turns HTTP requests into calls on miniauth's domain and
+// its answers into the contract's JSON.
+package handlers
+
+import (
+	"errors"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/miniauth/miniauth/app/problem"
+	"github.com/miniauth/miniauth/ent"
+)
+
+// UserJSON is the contract's user object. openid, unionid and the session
+// key are deliberately absent.
+type UserJSON struct {
+	ID        int    `json:"id"`
+	Nickname  string `json:"nickname"`
+	AvatarURL string `json:"avatar_url"`
+	Gender    int    `json:"gender"`
+	Phone     string `json:"phone"`
+	CreatedAt string `json:"created_at"`
+	UpdatedAt string `json:"updated_at"`
+}
+
+// User renders a user for the API.
+func User(u *ent.User) UserJSON {
+	return UserJSON{
+		ID:        u.ID,
+		Nickname:  u.Nickname,
+		AvatarURL: u.AvatarURL,
+		Gender:    u.Gender,
+		Phone:     u.Phone,
+		CreatedAt: u.CreatedAt.UTC().Format(time.RFC3339),
+		UpdatedAt: u.UpdatedAt.UTC().Format(time.RFC3339),
+	}
+}
+
+type errorBody struct {
+	Error errorJSON `json:"error"`
+}
+
+type errorJSON struct {
+	Code    string            `json:"code"`
+	Message string            `json:"message"`
+	Fields  map[string]string `json:"fields,omitempty"`
+}
+
+// ErrorHandler is the one place where an error becomes a response: a
+// *problem.Error is answered as is, Fiber's own errors are mapped to the
+// contract's codes, anything else is logged and answered as a bare 500.
+func ErrorHandler(log *slog.Logger) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		p := ToProblem(err)
+		if p.Code == problem.Internal {
+			log.Error("internal error", "method", c.Method(), "path", c.Path(), "request_id", RequestID(c), "err", err)
+		}
+		return WriteProblem(c, p)
+	}
+}
+
+// ToProblem maps any error to the contract's error.
+func ToProblem(err error) *problem.Error {
+	if p, ok := problem.As(err); ok {
+		return p
+	}
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		switch fe.Code {
+		case fiber.StatusRequestEntityTooLarge:
+			return problem.New(problem.RequestTooLarge, "request body is too large")
+		case fiber.StatusNotFound:
+			return problem.New(problem.NotFound, "no such resource")
+		case fiber.StatusMethodNotAllowed:
+			return problem.New(problem.MethodNotAllowed, "method not allowed")
+		case fiber.StatusTooManyRequests:
+			return problem.New(problem.RateLimited, "too many requests")
+		case fiber.StatusRequestHeaderFieldsTooLarge, fiber.StatusBadRequest, fiber.StatusUnsupportedMediaType:
+			return problem.New(problem.InvalidRequest, "malformed request")
+		}
+		if fe.Code < 500 {
+			return problem.New(problem.InvalidRequest, "request refused")
+		}
+	}
+	return &problem.Error{Code: problem.Internal, Message: "internal error", Cause: err}
+}
+
+// WriteProblem answers with the contract's error JSON.
+func WriteProblem(c *fiber.Ctx, p *problem.Error) error {
+	switch p.Code {
+	case problem.Unauthorized:
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="miniauth", error="invalid_token"`)
+	case problem.RateLimited:
+		secs := int(p.RetryAfter / time.Second)
+		if secs <= 0 {
+			secs = 60
+		}
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Status(p.Status()).JSON(errorBody{errorJSON{Code: p.Code, Message: p.Message, Fields: p.Fields}})
+}
