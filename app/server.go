@@ -35,10 +35,6 @@ const (
 	WriteTimeout    = 60 * time.Second
 	IdleTimeout     = 75 * time.Second
 	ShutdownTimeout = 10 * time.Second
-	// LoginRateLimit is logins and refreshes per client IP per minute. It
-	// protects the app's WeChat quota; mobile carriers put many users
-	// behind one address, so it is generous.
-	LoginRateLimit = 1000
 )
 
 // Server is a ready-to-run miniauth.
@@ -123,7 +119,8 @@ func (s *Server) routes() *fiber.App {
 
 	api := &handlers.API{Accounts: s.Accounts}
 	limit := limiter.New(limiter.Config{
-		Max:          LoginRateLimit,
+		Next:         func(*fiber.Ctx) bool { return s.Config.LoginRateLimit == 0 },
+		Max:          max(1, s.Config.LoginRateLimit),
 		Expiration:   time.Minute,
 		KeyGenerator: handlers.ClientIP,
 		LimitReached: func(c *fiber.Ctx) error {

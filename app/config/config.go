@@ -26,6 +26,10 @@ const (
 	DefaultDBMaxOpenConns = 10
 	DefaultDBMaxIdleConns = 5
 	DefaultSQLiteSync     = "full"
+	// DefaultLoginRateLimit is logins and refreshes per client IP per
+	// minute. It protects the app's WeChat quota; mobile carriers put many
+	// users behind one address, so it is generous.
+	DefaultLoginRateLimit = 1000
 )
 
 // Config is the whole runtime configuration.
@@ -45,6 +49,7 @@ type Config struct {
 	DBMaxOpenConns int
 	DBMaxIdleConns int
 	SQLiteSync     string // "full" (durable, default) or "normal" (opt-in, faster)
+	LoginRateLimit int    // per client IP per minute; 0 turns it off
 }
 
 // Var documents one environment variable for --help and the README.
@@ -68,6 +73,7 @@ var Vars = []Var{
 	{"MINIAUTH_METRICS_ADDR", "", "separate listen address for /metrics (empty: metrics off)"},
 	{"MINIAUTH_DB_MAX_OPEN_CONNS", strconv.Itoa(DefaultDBMaxOpenConns), "PostgreSQL pool: max open connections"},
 	{"MINIAUTH_DB_MAX_IDLE_CONNS", strconv.Itoa(DefaultDBMaxIdleConns), "PostgreSQL pool: max idle connections"},
+	{"MINIAUTH_LOGIN_RATE_LIMIT", strconv.Itoa(DefaultLoginRateLimit), "logins and refreshes per client IP per minute (0: no limit)"},
 	{"MINIAUTH_SQLITE_SYNC", DefaultSQLiteSync, "full (a 200 is on disk) or normal (faster; a power cut may lose the last writes)"},
 }
 
@@ -141,6 +147,9 @@ func Load(getenv func(string) string) (*Config, error) {
 	if c.DBMaxIdleConns, err = positiveInt(get, "MINIAUTH_DB_MAX_IDLE_CONNS", DefaultDBMaxIdleConns); err != nil {
 		return nil, err
 	}
+	if c.LoginRateLimit, err = nonNegativeInt(get, "MINIAUTH_LOGIN_RATE_LIMIT", DefaultLoginRateLimit); err != nil {
+		return nil, err
+	}
 	if c.SQLiteSync != "full" && c.SQLiteSync != "normal" {
 		return nil, fmt.Errorf("MINIAUTH_SQLITE_SYNC: must be full or normal, not %q", c.SQLiteSync)
 	}
@@ -203,6 +212,18 @@ func positiveInt(get func(string, string) string, name string, def int) (int, er
 	n, err := strconv.Atoi(raw)
 	if err != nil || n <= 0 {
 		return 0, fmt.Errorf("%s: %q is not a positive integer", name, raw)
+	}
+	return n, nil
+}
+
+func nonNegativeInt(get func(string, string) string, name string, def int) (int, error) {
+	raw := get(name, "")
+	if raw == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%s: %q is not a non-negative integer", name, raw)
 	}
 	return n, nil
 }
