@@ -40,6 +40,8 @@ type Service struct {
 	// URL, so that uploaded files go too.
 	OnUserGone func(avatarURL string)
 	Now        func() time.Time
+
+	authStmt preparedStmt
 }
 
 func (s *Service) now() time.Time {
@@ -217,24 +219,6 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 		return nil, errUnauthorized
 	}
 	return s.grant(&g, sessionID, next)
-}
-
-// Authenticate checks that an access token's session is still live and
-// its user enabled, and returns the user. One indexed query per request is
-// what makes logout and disabling take effect at once.
-func (s *Service) Authenticate(ctx context.Context, userID, sessionID int) (*ent.User, error) {
-	u, err := s.DB.Read.User.Query().Where(
-		user.ID(userID),
-		user.Disabled(false),
-		user.HasSessionsWith(session.ID(sessionID), session.RevokedAtIsNil(), session.ExpiresAtGT(s.now())),
-	).Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, errUnauthorized
-	}
-	if err != nil {
-		return nil, fmt.Errorf("authenticate session %d: %w", sessionID, err)
-	}
-	return u, nil
 }
 
 // Logout revokes one session.

@@ -40,6 +40,9 @@ type DB struct {
 	// tools that run alone.
 	Write  *ent.Client
 	SQL    *sql.DB // the write pool (the only pool on PostgreSQL)
+	// ReadSQL is the pool behind Read, for the few hot-path statements
+	// that are prepared once instead of built by Ent per request.
+	ReadSQL *sql.DB
 	closer []func() error
 }
 
@@ -127,6 +130,7 @@ func openSQLite(o Options) (*DB, error) {
 		Read:    read,
 		Write:   write,
 		SQL:     w,
+		ReadSQL: r,
 		Writer:  newWriter(write, true),
 	}
 	db.closer = []func() error{r.Close, w.Close}
@@ -153,6 +157,7 @@ func openPostgres(o Options) (*DB, error) {
 		Read:    client,
 		Write:   client,
 		SQL:     p,
+		ReadSQL: p,
 		Writer:  newWriter(client, false),
 	}
 	db.closer = []func() error{p.Close}
