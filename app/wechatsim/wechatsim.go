@@ -2,9 +2,11 @@
 //
 // It behaves like the real thing where it matters to a client: answers are
 // JSON served as text/plain, errors come as errcodes with HTTP 200, login
-// codes are single-use. The development server uses it in lenient mode
-// (any code logs in a stable fake user); tests use it strict, on an
-// httptest.Server, and script failures with Fail.
+// and phone codes are single-use, stable_token returns the same access
+// token while it is valid and business calls with a stale token get 40001.
+// The development server uses it in lenient mode (any login code logs in a
+// stable fake user, any phone code yields a fake number); tests use it
+// strict, on an httptest.Server, and script failures with Fail.
 package wechatsim
 
 import (
@@ -22,7 +24,12 @@ import (
 // Endpoint paths.
 const (
 	PathCode2Session = "/sns/jscode2session"
+	PathStableToken  = "/cgi-bin/stable_token"
+	PathPhoneNumber  = "/wxa/business/getuserphonenumber"
 )
+
+// DefaultTokenTTL is the lifetime of a stable access token, as WeChat's.
+const DefaultTokenTTL = 7200 * time.Second
 
 // Failure is a scripted answer for the next call to an endpoint.
 type Failure struct {
@@ -36,6 +43,9 @@ type Failure struct {
 type Identity struct {
 	OpenID  string
 	UnionID string
+	// SessionKey, if set, is the session_key code2Session hands out for
+	// this code instead of a random one (to replay official test vectors).
+	SessionKey string
 }
 
 // Server is the simulated WeChat.
@@ -45,6 +55,15 @@ type Server struct {
 	// Lenient accepts any code, derives the openid from it and lets it be
 	// used again: the development simulator.
 	Lenient bool
+	// TokenTTL is the lifetime of a new stable access token (default
+	// DefaultTokenTTL).
+	TokenTTL time.Duration
+	// WatermarkAppID, if set, is the appid phone answers are watermarked
+	// with instead of AppID (to test that a client checks it).
+	WatermarkAppID string
+	// CountryCodeAsString sends countryCode as a JSON string; by default
+	// it is a bare number, as in WeChat's own example.
+	CountryCodeAsString bool
 
 	mu       sync.Mutex
 	codes    map[string]Identity
@@ -53,6 +72,11 @@ type Server struct {
 	calls    map[string]int
 	// SessionKeys holds the session_key last handed out per openid.
 	sessionKeys map[string]string
+
+	tokens         map[string]*tokenState
+	currentToken   string
+	forceRefreshes int
+	phoneCodes     map[string]*phoneCode
 }
 
 // New makes a strict simulator for one app.
@@ -65,6 +89,8 @@ func New(appID, secret string) *Server {
 		failures:    map[string][]Failure{},
 		calls:       map[string]int{},
 		sessionKeys: map[string]string{},
+		tokens:      map[string]*tokenState{},
+		phoneCodes:  map[string]*phoneCode{},
 	}
 }
 
@@ -145,6 +171,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case PathCode2Session:
 		s.code2Session(w, r)
+	case PathStableToken:
+		s.stableToken(w, r)
+	case PathPhoneNumber:
+		s.phoneNumber(w, r)
 	default:
 		s.writeError(w, 40066, "invalid url")
 	}
@@ -185,7 +215,10 @@ func (s *Server) code2Session(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.used[code] = true
-	key := randomKey()
+	key := id.SessionKey
+	if key == "" {
+		key = randomKey()
+	}
 	s.sessionKeys[id.OpenID] = key
 	s.mu.Unlock()
 	out := map[string]string{"openid": id.OpenID, "session_key": key}

@@ -1,0 +1,122 @@
+package wechatsim
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+)
+
+// tokenState is one access token the simulator issued.
+type tokenState struct {
+	expires time.Time
+	invalid bool // invalidated: business calls get 40001
+}
+
+// stableToken answers POST /cgi-bin/stable_token like WeChat: in normal
+// mode the same token while it is valid, with its remaining lifetime; a
+// new one once it is expired or invalidated; force_refresh rotates.
+func (s *Server) stableToken(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		s.writeError(w, 43002, "require POST method")
+		return
+	}
+	var in struct {
+		GrantType    string `json:"grant_type"`
+		AppID        string `json:"appid"`
+		Secret       string `json:"secret"`
+		ForceRefresh bool   `json:"force_refresh"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&in); err != nil {
+		s.writeError(w, 47001, "data format error")
+		return
+	}
+	switch {
+	case in.GrantType != "client_credential":
+		s.writeError(w, 40002, "invalid grant_type")
+		return
+	case in.AppID != s.AppID:
+		s.writeError(w, 40013, "invalid appid")
+		return
+	case in.Secret == "":
+		s.writeError(w, 41004, "appsecret missing")
+		return
+	case in.Secret != s.Secret:
+		s.writeError(w, 40125, "invalid appsecret")
+		return
+	}
+	now := time.Now()
+	s.mu.Lock()
+	cur := s.tokens[s.currentToken]
+	if in.ForceRefresh {
+		s.forceRefreshes++
+	}
+	if in.ForceRefresh || cur == nil || cur.invalid || !now.Before(cur.expires) {
+		if cur != nil && in.ForceRefresh {
+			cur.invalid = true
+		}
+		ttl := s.TokenTTL
+		if ttl <= 0 {
+			ttl = DefaultTokenTTL
+		}
+		s.currentToken = "sim-token-" + randomString(40)
+		cur = &tokenState{expires: now.Add(ttl)}
+		s.tokens[s.currentToken] = cur
+	}
+	token, left := s.currentToken, int(cur.expires.Sub(now)/time.Second)
+	s.mu.Unlock()
+	s.writeJSON(w, map[string]any{"access_token": token, "expires_in": left})
+}
+
+// checkToken is the errcode a business call with token gets (0: valid).
+// s.mu must be held.
+func (s *Server) checkToken(token string) int {
+	st := s.tokens[token]
+	switch {
+	case st == nil || st.invalid:
+		return 40001
+	case !time.Now().Before(st.expires):
+		return 42001
+	}
+	return 0
+}
+
+// InvalidateToken makes the current access token invalid, as when
+// another party force-refreshes it: business calls with it get 40001 and
+// the next stable_token call issues a new one.
+func (s *Server) InvalidateToken() {
+	s.mu.Lock()
+	if st := s.tokens[s.currentToken]; st != nil {
+		st.invalid = true
+	}
+	s.currentToken = ""
+	s.mu.Unlock()
+}
+
+// ExpireToken makes the current access token expired: business calls with
+// it get 42001 and the next stable_token call issues a new one.
+func (s *Server) ExpireToken() {
+	s.mu.Lock()
+	if st := s.tokens[s.currentToken]; st != nil {
+		st.expires = time.Now()
+	}
+	s.mu.Unlock()
+}
+
+// AccessTokens lists every access token the simulator has issued.
+func (s *Server) AccessTokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.tokens))
+	for t := range s.tokens {
+		out = append(out, t)
+	}
+	return out
+}
+
+// ForceRefreshes is how many stable_token calls asked for force_refresh
+// (a client should never do so on its own: WeChat allows 20 a day).
+func (s *Server) ForceRefreshes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.forceRefreshes
+}
