@@ -1,0 +1,264 @@
+// Package miniprogram_test runs the mini program kit's Node.js tests
+// (miniprogram/test/*.test.js) against the real miniauth binary and a
+// simulated WeChat on loopback, so `go test ./...` stays the one command.
+package miniprogram_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miniauth/miniauth/app/apptest"
+	"github.com/miniauth/miniauth/app/wechatsim"
+)
+
+// RequireNodeEnv makes a missing Node.js a failure instead of a skip (CI).
+const RequireNodeEnv = "MINIAUTH_REQUIRE_NODE"
+
+// ShortAccessTTL is the second server's access token lifetime, for the
+// expiry tests. Tokens are issued on whole seconds, so 3s leaves a fresh
+// token at least 2s: ample for a replay on a loaded machine.
+const ShortAccessTTL = "3s"
+
+func TestMiniProgramKit(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		if os.Getenv(RequireNodeEnv) == "1" {
+			t.Fatalf("node not found on PATH and %s=1: install Node.js >= 20", RequireNodeEnv)
+		}
+		t.Skipf("node not found on PATH: skipping the mini program kit's Node.js tests (set %s=1 to make this a failure)", RequireNodeEnv)
+	}
+	files, err := filepath.Glob(filepath.Join("test", "*.test.js"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no Node tests in miniprogram/test: %v", err)
+	}
+
+	bin := buildMiniauth(t)
+	fake := newFakeWeChat(t)
+	main := startMiniauth(t, bin, fake.URL, nil)
+	short := startMiniauth(t, bin, fake.URL, map[string]string{"MINIAUTH_ACCESS_TTL": ShortAccessTTL})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	args := append([]string{"--test", "--test-reporter=spec"}, files...)
+	cmd := exec.CommandContext(ctx, node, args...)
+	cmd.Env = append(os.Environ(),
+		"MINIAUTH_URL="+main.url,
+		"MINIAUTH_SHORT_TTL_URL="+short.url,
+		"WECHAT_TEST_URL="+fake.URL,
+		"NO_COLOR=1",
+	)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Errorf("node --test failed: %v\n%s", err, out)
+		return
+	}
+	t.Logf("node --test:\n%s", out)
+	// A run where the tests were skipped or not found would pass
+	// silently: the core tests never skip, so they must show as passed.
+	for _, name := range []string{"first login", "access token expiry", "refresh token reuse"} {
+		if !bytes.Contains(out, []byte("✔ "+name)) {
+			t.Errorf("node output does not show %q as passed", name)
+		}
+	}
+}
+
+// buildMiniauth builds the binary from the module root, as a user would.
+func buildMiniauth(t *testing.T) string {
+	t.Helper()
+	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatalf("go env GOMOD: %v", err)
+	}
+	root := filepath.Dir(strings.TrimSpace(string(gomod)))
+	bin := filepath.Join(t.TempDir(), "miniauth")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// fakeWeChat is the strict simulator plus test-only endpoints the Node wx
+// shim calls: POST /test/code {"openid"} → {"code"} (what wx.login does on
+// a phone), GET /test/stats?openid= → how many codes of that openid were
+// exchanged, and POST /test/phonecode {"phone"} → {"code"} when the
+// simulator can issue phone codes.
+type fakeWeChat struct {
+	*httptest.Server
+	sim *wechatsim.Server
+
+	mu        sync.Mutex
+	owner     map[string]string // login code → openid
+	exchanges map[string]int    // openid → jscode2session calls
+}
+
+func newFakeWeChat(t *testing.T) *fakeWeChat {
+	f := &fakeWeChat{
+		sim:       wechatsim.New(apptest.AppID, apptest.Secret),
+		owner:     map[string]string{},
+		exchanges: map[string]int{},
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /test/code", f.newCode)
+	mux.HandleFunc("GET /test/stats", f.stats)
+	mux.HandleFunc("POST /test/phonecode", f.newPhoneCode)
+	mux.HandleFunc(wechatsim.PathCode2Session, func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		if openid, ok := f.owner[r.URL.Query().Get("js_code")]; ok {
+			f.exchanges[openid]++
+		}
+		f.mu.Unlock()
+		f.sim.ServeHTTP(w, r)
+	})
+	mux.Handle("/", f.sim)
+	f.Server = httptest.NewServer(mux)
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *fakeWeChat) newCode(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		OpenID string `json:"openid"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.OpenID == "" {
+		http.Error(w, "want {\"openid\"}", http.StatusBadRequest)
+		return
+	}
+	code := f.sim.NewCode(wechatsim.Identity{OpenID: in.OpenID})
+	f.mu.Lock()
+	f.owner[code] = in.OpenID
+	f.mu.Unlock()
+	writeJSON(w, map[string]string{"code": code})
+}
+
+func (f *fakeWeChat) stats(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	n := f.exchanges[r.URL.Query().Get("openid")]
+	f.mu.Unlock()
+	writeJSON(w, map[string]int{"code2session": n})
+}
+
+// newPhoneCode answers 404 while the simulator cannot issue phone codes;
+// the Node phone test then skips.
+func (f *fakeWeChat) newPhoneCode(w http.ResponseWriter, r *http.Request) {
+	http.Error(w, "the WeChat simulator has no phone codes yet", http.StatusNotFound)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+type server struct {
+	url string
+}
+
+// startMiniauth runs the binary on a free loopback port with a fresh data
+// dir and waits until /healthz answers. It is stopped with SIGTERM when
+// the test ends; its log is shown if the test failed.
+func startMiniauth(t *testing.T, bin, wechatURL string, extra map[string]string) *server {
+	t.Helper()
+	addr := freeAddr(t)
+	env := []string{}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MINIAUTH_") {
+			env = append(env, kv)
+		}
+	}
+	vars := map[string]string{
+		"MINIAUTH_ADDR":            addr,
+		"MINIAUTH_DATA_DIR":        t.TempDir(),
+		"MINIAUTH_WECHAT_APPID":    apptest.AppID,
+		"MINIAUTH_WECHAT_SECRET":   apptest.Secret,
+		"MINIAUTH_WECHAT_API_BASE": wechatURL,
+		"MINIAUTH_SQLITE_SYNC":     "normal",
+	}
+	for k, v := range extra {
+		vars[k] = v
+	}
+	for k, v := range vars {
+		env = append(env, k+"="+v)
+	}
+	var logs lockedBuffer
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start miniauth: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("miniauth %s log:\n%s", addr, logs.String())
+		}
+	})
+
+	url := "http://" + addr
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case err := <-exited:
+			t.Fatalf("miniauth exited before it was ready: %v\n%s", err, logs.String())
+		default:
+		}
+		resp, err := client.Get(url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return &server{url: url}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("miniauth not healthy after 30s (last error: %v)\n%s", err, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,338 @@
+// miniauth client kit for WeChat mini programs.
+//
+// Copy this folder into your mini program and call request() where you
+// would call wx.request(): the kit logs the user in with wx.login() when
+// needed, attaches the access token, refreshes it when the server says it
+// expired (one refresh shared by every waiting request), and logs in again
+// when the session is gone. No dependencies; CommonJS as mini programs load it.
+//
+//   const miniauth = require('./miniauth/index.js');
+//   const auth = miniauth.createClient({ baseURL: 'https://auth.example.com' });
+//   const res = await auth.request({ url: '/api/me' });
+'use strict';
+
+var DEFAULT_PREFIX = 'miniauth:';
+
+// MiniauthError is every failure the kit reports. code is the server's
+// error code (see the API contract) or one of the kit's own:
+// network_error, wx_login_failed, invalid_response, http_error,
+// invalid_request (bad arguments), logged_out.
+function MiniauthError(code, message, status, fields) {
+  var err = new Error(message || code);
+  Object.setPrototypeOf(err, MiniauthError.prototype);
+  err.name = 'MiniauthError';
+  err.code = code;
+  err.status = status || 0;
+  if (fields) err.fields = fields;
+  return err;
+}
+MiniauthError.prototype = Object.create(Error.prototype, {
+  constructor: { value: MiniauthError, writable: true, configurable: true },
+});
+
+// The global wx, looked up at call time as a mini program provides it.
+function getWx() {
+  if (typeof wx === 'undefined') {
+    throw MiniauthError('invalid_request', 'miniauth: the global wx object is missing');
+  }
+  return wx; // eslint-disable-line no-undef
+}
+
+// errorFromResponse turns a non-2xx answer into a MiniauthError, reading
+// the contract's {"error":{"code","message","fields"}} when it is there.
+function errorFromResponse(res) {
+  var body = parseJSON(res.data);
+  var e = body && typeof body === 'object' ? body.error : null;
+  if (e && typeof e.code === 'string') {
+    return MiniauthError(e.code, e.message || e.code, res.statusCode, e.fields);
+  }
+  return MiniauthError('http_error', 'HTTP ' + res.statusCode, res.statusCode);
+}
+
+// parseJSON accepts what wx hands back: already-parsed objects from
+// wx.request, strings from wx.uploadFile.
+function parseJSON(data) {
+  if (typeof data !== 'string') return data;
+  if (data === '') return null;
+  try {
+    return JSON.parse(data);
+  } catch (e) {
+    return undefined;
+  }
+}
+
+function promisify(fn, options) {
+  return new Promise(function (resolve, reject) {
+    var opts = Object.assign({}, options, {
+      success: resolve,
+      fail: function (err) {
+        reject(MiniauthError('network_error', (err && err.errMsg) || 'request failed', 0));
+      },
+    });
+    delete opts.complete;
+    fn.call(getWx(), opts);
+  });
+}
+
+function createClient(config) {
+  if (!config || typeof config.baseURL !== 'string' || !/^https?:\/\//.test(config.baseURL)) {
+    throw MiniauthError('invalid_request', 'createClient: baseURL must be an http(s) URL');
+  }
+  var baseURL = config.baseURL.replace(/\/+$/, '');
+  var prefix = config.storagePrefix || DEFAULT_PREFIX;
+  var TOKENS = prefix + 'tokens';
+  var USER = prefix + 'user';
+
+  var loginInFlight = null;
+  var refreshInFlight = null;
+  // epoch changes on logout and account deletion, so that an answer to
+  // something started before it can never bring tokens back.
+  var epoch = 0;
+
+  function readTokens() {
+    var t = getWx().getStorageSync(TOKENS);
+    return t && t.access_token && t.refresh_token ? t : null;
+  }
+
+  function saveGrant(g) {
+    var w = getWx();
+    w.setStorageSync(TOKENS, { access_token: g.access_token, refresh_token: g.refresh_token });
+    w.setStorageSync(USER, g.user);
+  }
+
+  function clear() {
+    epoch++;
+    var w = getWx();
+    w.removeStorageSync(TOKENS);
+    w.removeStorageSync(USER);
+  }
+
+  // resolve makes a path absolute and refuses to send the token to any
+  // other server than baseURL.
+  function resolve(url) {
+    if (typeof url !== 'string' || url === '') {
+      throw MiniauthError('invalid_request', 'request: url is required');
+    }
+    if (url.charAt(0) === '/') return baseURL + url;
+    if (url === baseURL || url.indexOf(baseURL + '/') === 0 || url.indexOf(baseURL + '?') === 0) {
+      return url;
+    }
+    throw MiniauthError('invalid_request', 'request: url must be a path or start with ' + baseURL +
+      ' (the access token is only sent to miniauth)');
+  }
+
+  // post calls the API without a token and rejects anything but 2xx.
+  function post(path, data) {
+    return promisify(getWx().request, {
+      url: baseURL + path,
+      method: 'POST',
+      data: data,
+      header: { 'Content-Type': 'application/json' },
+    }).then(function (res) {
+      if (res.statusCode < 200 || res.statusCode > 299) throw errorFromResponse(res);
+      var body = parseJSON(res.data);
+      if (!body || typeof body.access_token !== 'string') {
+        throw MiniauthError('invalid_response', 'unexpected answer from ' + path, res.statusCode);
+      }
+      return body;
+    });
+  }
+
+  function wxLogin() {
+    return new Promise(function (resolve, reject) {
+      getWx().login({
+        success: function (r) {
+          if (r && r.code) resolve(r.code);
+          else reject(MiniauthError('wx_login_failed', 'wx.login returned no code'));
+        },
+        fail: function (err) {
+          reject(MiniauthError('wx_login_failed', (err && err.errMsg) || 'wx.login failed'));
+        },
+      });
+    });
+  }
+
+  // login exchanges a fresh wx.login code for tokens. Calls made while one
+  // is in flight share it: a code is single-use, so there is exactly one
+  // wx.login per login.
+  function login(profile) {
+    if (loginInFlight) return loginInFlight;
+    var started = epoch;
+    loginInFlight = wxLogin()
+      .then(function (code) {
+        return post('/api/auth/login', Object.assign({}, profile || {}, { code: code }));
+      })
+      .then(function (g) {
+        if (started !== epoch) throw MiniauthError('logged_out', 'logged out while logging in', 401);
+        saveGrant(g);
+        return { user: g.user, isNewUser: g.is_new_user === true };
+      });
+    var done = function () { loginInFlight = null; };
+    loginInFlight.then(done, done);
+    return loginInFlight;
+  }
+
+  // renew returns tokens newer than stale: someone else's if another
+  // request already renewed them, else from one shared refresh, else (the
+  // refresh token is dead) from a fresh login when mayLogin.
+  function renew(stale, started, mayLogin) {
+    if (started !== epoch) {
+      return Promise.reject(MiniauthError('logged_out', 'logged out', 401));
+    }
+    var current = readTokens();
+    if (current && current.access_token !== stale.access_token) return Promise.resolve(current);
+    if (refreshInFlight) return refreshInFlight;
+    if (loginInFlight) return loginInFlight.then(readTokens);
+    refreshInFlight = post('/api/auth/refresh', { refresh_token: stale.refresh_token })
+      .then(function (g) {
+        if (started !== epoch) throw MiniauthError('logged_out', 'logged out while refreshing', 401);
+        saveGrant(g);
+        return readTokens();
+      }, function (err) {
+        // 401: the session is over (expired, revoked, or the refresh token
+        // was already used). Start again with a new login. Anything else
+        // (network, 5xx, 429) is passed on: the stored session may still be good.
+        if (err.status !== 401 || started !== epoch) throw err;
+        getWx().removeStorageSync(TOKENS);
+        if (!mayLogin) throw err;
+        return login().then(readTokens);
+      });
+    var done = function () { refreshInFlight = null; };
+    refreshInFlight.then(done, done);
+    return refreshInFlight;
+  }
+
+  // authed runs send(accessToken) → wx response, logging in first when
+  // there is no token (unless mayLogin is false) and renewing once on a 401.
+  // A second 401 is returned to the caller: no loops.
+  function authed(send, mayLogin) {
+    var started = epoch;
+    var tokens = readTokens();
+    var ready;
+    if (tokens) ready = Promise.resolve(tokens);
+    else if (mayLogin) ready = login().then(readTokens);
+    else return Promise.reject(MiniauthError('unauthorized', 'not logged in', 401));
+    return ready.then(function (t) {
+      if (!t) throw MiniauthError('unauthorized', 'not logged in', 401);
+      return send(t.access_token).then(function (res) {
+        if (res.statusCode !== 401) return res;
+        return renew(t, started, mayLogin).then(function (fresh) {
+          if (!fresh) throw MiniauthError('unauthorized', 'not logged in', 401);
+          return send(fresh.access_token);
+        });
+      });
+    }).then(function (res) {
+      if (res.statusCode < 200 || res.statusCode > 299) throw errorFromResponse(res);
+      return res;
+    });
+  }
+
+  function withAuth(header, token) {
+    var h = {};
+    Object.keys(header || {}).forEach(function (k) {
+      if (k.toLowerCase() !== 'authorization') h[k] = header[k];
+    });
+    h.Authorization = 'Bearer ' + token;
+    return h;
+  }
+
+  // request is wx.request as a Promise, with the user's token. It resolves
+  // with wx's response ({ statusCode, data, header }) for a 2xx answer and
+  // rejects with a MiniauthError otherwise.
+  function request(options) {
+    var opts = Object.assign({}, options);
+    var url;
+    try {
+      url = resolve(opts.url);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    delete opts.success;
+    delete opts.fail;
+    delete opts.complete;
+    return authed(function (token) {
+      return promisify(getWx().request, Object.assign({}, opts, { url: url, header: withAuth(opts.header, token) }));
+    }, true);
+  }
+
+  function call(method, path, data, mayLogin) {
+    return authed(function (token) {
+      var opts = { url: baseURL + path, method: method, header: withAuth({ 'Content-Type': 'application/json' }, token) };
+      if (data !== undefined) opts.data = data;
+      return promisify(getWx().request, opts);
+    }, mayLogin);
+  }
+
+  function keepUser(res) {
+    var user = parseJSON(res.data);
+    if (!user || typeof user.id !== 'number') {
+      throw MiniauthError('invalid_response', 'expected a user', res.statusCode);
+    }
+    getWx().setStorageSync(USER, user);
+    return user;
+  }
+
+  // logout ends the session on the server, then forgets it here whatever
+  // the server said: a failed network never leaves tokens behind.
+  function logout() {
+    if (!readTokens()) {
+      clear();
+      return Promise.resolve();
+    }
+    return call('POST', '/api/auth/logout', undefined, false).then(clear, clear);
+  }
+
+  return {
+    login: login,
+    request: request,
+    logout: logout,
+    // updateProfile changes nickname, avatar_url and/or gender; it
+    // resolves with the updated user.
+    updateProfile: function (fields) {
+      return call('PUT', '/api/me', fields || {}, true).then(keepUser);
+    },
+    // deleteAccount closes the account on the server (everything about the
+    // user is erased), then forgets the session here.
+    deleteAccount: function () {
+      return call('DELETE', '/api/me', undefined, false).then(function () { clear(); });
+    },
+    // uploadAvatar sends the temp file from <button open-type="chooseAvatar">
+    // and resolves with the user, whose avatar_url now points at it.
+    uploadAvatar: function (tempFilePath) {
+      if (typeof tempFilePath !== 'string' || tempFilePath === '') {
+        return Promise.reject(MiniauthError('invalid_request', 'uploadAvatar: tempFilePath is required'));
+      }
+      return authed(function (token) {
+        return promisify(getWx().uploadFile, {
+          url: baseURL + '/api/me/avatar',
+          filePath: tempFilePath,
+          name: 'file',
+          header: withAuth({}, token),
+        });
+      }, true).then(keepUser);
+    },
+    // bindPhone takes e.detail.code from <button open-type="getPhoneNumber">
+    // and resolves with the user, phone filled in.
+    bindPhone: function (code) {
+      if (typeof code !== 'string' || code === '') {
+        return Promise.reject(MiniauthError('invalid_request', 'bindPhone: code is required (e.detail.code; missing when the user declined)'));
+      }
+      return call('POST', '/api/me/phone', { code: code }, true).then(keepUser);
+    },
+    // getUser is the user as last seen, from storage (null when logged out).
+    getUser: function () {
+      var u = getWx().getStorageSync(USER);
+      return u && typeof u === 'object' ? u : null;
+    },
+    // isLoggedIn reports whether tokens are stored (they may have expired;
+    // request() handles that).
+    isLoggedIn: function () {
+      return readTokens() !== null;
+    },
+  };
+}
+
+module.exports = {
+  createClient: createClient,
+  MiniauthError: MiniauthError,
+};
