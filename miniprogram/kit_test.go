@@ -94,8 +94,8 @@ func buildMiniauth(t *testing.T) string {
 // fakeWeChat is the strict simulator plus test-only endpoints the Node wx
 // shim calls: POST /test/code {"openid"} → {"code"} (what wx.login does on
 // a phone), GET /test/stats?openid= → how many codes of that openid were
-// exchanged, and POST /test/phonecode {"phone"} → {"code"} when the
-// simulator can issue phone codes.
+// exchanged, and POST /test/phonecode {"phone"} → {"code"} (what
+// <button open-type="getPhoneNumber"> does).
 type fakeWeChat struct {
 	*httptest.Server
 	sim *wechatsim.Server
@@ -151,10 +151,17 @@ func (f *fakeWeChat) stats(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]int{"code2session": n})
 }
 
-// newPhoneCode answers 404 while the simulator cannot issue phone codes;
-// the Node phone test then skips.
+// newPhoneCode issues a getPhoneNumber code for a mainland number, as
+// the button would on the user's phone.
 func (f *fakeWeChat) newPhoneCode(w http.ResponseWriter, r *http.Request) {
-	http.Error(w, "the WeChat simulator has no phone codes yet", http.StatusNotFound)
+	var in struct {
+		Phone string `json:"phone"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.Phone == "" {
+		http.Error(w, "want {\"phone\"}", http.StatusBadRequest)
+		return
+	}
+	writeJSON(w, map[string]string{"code": f.sim.NewPhoneCode(in.Phone, "86")})
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
