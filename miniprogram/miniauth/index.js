@@ -283,6 +283,7 @@ function createClient(config) {
   }
 
   return {
+    baseURL: baseURL,
     login: login,
     request: request,
     logout: logout,

@@ -1,0 +1,66 @@
+const app = getApp();
+
+Page({
+  data: {
+    user: null,
+    avatarSrc: '',
+    busy: false,
+    error: '',
+  },
+
+  onLoad() {
+    this.show(app.auth.getUser());
+  },
+
+  // Every page can call app.auth.request() like wx.request(): it logs in
+  // and refreshes tokens on its own. Here it re-reads the user on show.
+  onShow() {
+    if (!app.auth.isLoggedIn()) return Promise.resolve();
+    return this.run(() => app.auth.request({ url: '/api/me' }).then((res) => res.data));
+  },
+
+  onLogin() {
+    return this.run(() => app.auth.login().then((r) => r.user));
+  },
+
+  onChooseAvatar(e) {
+    return this.run(() => app.auth.uploadAvatar(e.detail.avatarUrl));
+  },
+
+  onSaveProfile(e) {
+    const nickname = (e.detail.value.nickname || '').trim();
+    if (!nickname) {
+      this.setData({ error: 'Enter a nickname' });
+      return Promise.resolve();
+    }
+    return this.run(() => app.auth.updateProfile({ nickname }));
+  },
+
+  onGetPhoneNumber(e) {
+    // No code: the user declined (or the mini program lacks the permission).
+    if (!e.detail.code) return Promise.resolve();
+    return this.run(() => app.auth.bindPhone(e.detail.code));
+  },
+
+  onLogout() {
+    return this.run(() => app.auth.logout().then(() => null));
+  },
+
+  // run shows the user a step resolves with, or its error.
+  run(step) {
+    this.setData({ busy: true, error: '' });
+    return step().then(
+      (user) => {
+        this.setData({ busy: false });
+        this.show(user);
+      },
+      (err) => this.setData({ busy: false, error: err.message + ' (' + err.code + ')' }),
+    );
+  },
+
+  show(user) {
+    const url = (user && user.avatar_url) || '';
+    // Uploaded avatars are paths on the miniauth server.
+    this.setData({ user: user, avatarSrc: url.charAt(0) === '/' ? app.auth.baseURL + url : url });
+  },
+});
