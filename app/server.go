@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
 	"time"
 
@@ -19,10 +20,12 @@ import (
 	"github.com/miniauth/miniauth/app/config"
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/keys"
+	"github.com/miniauth/miniauth/app/metrics"
 	"github.com/miniauth/miniauth/app/problem"
 	"github.com/miniauth/miniauth/app/tokens"
 	"github.com/miniauth/miniauth/app/wechat"
 	"github.com/miniauth/miniauth/app/wechatsim"
+	"github.com/miniauth/miniauth/ent/session"
 	"github.com/miniauth/miniauth/handlers"
 )
 
@@ -45,6 +48,8 @@ type Server struct {
 	Keys     *keys.Set
 	Accounts *accounts.Service
 	Fiber    *fiber.App
+	// Metrics is nil unless MINIAUTH_METRICS_ADDR is set.
+	Metrics *metrics.Metrics
 }
 
 // DatabaseOptions is how the configuration selects the database.
@@ -71,6 +76,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		return nil, err
 	}
 	s := &Server{Config: cfg, Log: log, DB: db, Keys: ks}
+	if cfg.MetricsAddr != "" {
+		s.Metrics = metrics.New(func(ctx context.Context) (int, error) {
+			return db.Read.Session.Query().Where(session.RevokedAtIsNil(), session.ExpiresAtGT(time.Now().UTC())).Count(ctx)
+		})
+	}
 	s.Accounts = &accounts.Service{
 		DB:         db,
 		WeChat:     newWeChat(cfg, log),
@@ -112,6 +122,11 @@ func (s *Server) routes() *fiber.App {
 		EnableTrustedProxyCheck: false,
 	})
 	f.Use(handlers.Identify(s.Config.TrustedProxies))
+	if s.Metrics != nil {
+		// Outside AccessLog, which turns errors into responses, so that
+		// it sees every final status.
+		f.Use(s.Metrics.Middleware())
+	}
 	f.Use(handlers.AccessLog(s.Log, onError))
 	f.Use(recover.New())
 
@@ -153,8 +168,20 @@ func (s *Server) routes() *fiber.App {
 // accepting, gives in-flight requests ShutdownTimeout to finish, and
 // closes the database.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- s.Fiber.Listener(ln) }()
+	if s.Metrics != nil {
+		msrv := &http.Server{Addr: s.Config.MetricsAddr, Handler: metricsMux(s.Metrics), ReadHeaderTimeout: 10 * time.Second}
+		mln, err := net.Listen("tcp", s.Config.MetricsAddr)
+		if err != nil {
+			s.Fiber.Shutdown()
+			s.DB.Close()
+			return fmt.Errorf("MINIAUTH_METRICS_ADDR: %v", err)
+		}
+		s.Log.Info("metrics listening", "addr", mln.Addr().String(), "path", "/metrics")
+		go msrv.Serve(mln)
+		defer msrv.Close()
+	}
 	select {
 	case err := <-errc:
 		s.DB.Close()
@@ -171,6 +198,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.Log.Info("stopped")
 	return nil
+}
+
+func metricsMux(m *metrics.Metrics) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", m.Handler())
+	return mux
 }
 
 // removeUpload deletes a file this server stored for an upload URL.

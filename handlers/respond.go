@@ -49,6 +49,10 @@ type errorJSON struct {
 	Fields  map[string]string `json:"fields,omitempty"`
 }
 
+// ErrorCodeLocal is where WriteProblem leaves the code it answered with,
+// for the metrics of login outcomes.
+const ErrorCodeLocal = "error_code"
+
 // ErrorHandler is the one place where an error becomes a response: a
 // *problem.Error is answered as is, Fiber's own errors are mapped to the
 // contract's codes, anything else is logged and answered as a bare 500.
@@ -90,6 +94,7 @@ func ToProblem(err error) *problem.Error {
 
 // WriteProblem answers with the contract's error JSON.
 func WriteProblem(c *fiber.Ctx, p *problem.Error) error {
+	c.Locals(ErrorCodeLocal, p.Code)
 	switch p.Code {
 	case problem.Unauthorized:
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="miniauth", error="invalid_token"`)

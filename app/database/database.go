@@ -38,12 +38,12 @@ type DB struct {
 	Writer  *Writer
 	// Write is the client behind Writer, for migrations and command-line
 	// tools that run alone.
-	Write  *ent.Client
-	SQL    *sql.DB // the write pool (the only pool on PostgreSQL)
+	Write *ent.Client
+	SQL   *sql.DB // the write pool (the only pool on PostgreSQL)
 	// ReadSQL is the pool behind Read, for the few hot-path statements
 	// that are prepared once instead of built by Ent per request.
 	ReadSQL *sql.DB
-	closer []func() error
+	closer  []func() error
 }
 
 // Open opens the database and migrates its schema.

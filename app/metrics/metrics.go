@@ -1,0 +1,152 @@
+// Package metrics exposes miniauth's Prometheus metrics: requests by route
+// and status, logins by outcome, WeChat calls by endpoint and errcode, and
+// active sessions. They are served on their own listener
+// (MINIAUTH_METRICS_ADDR), never on the public one, so they cannot be
+// exposed by accident.
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds the collectors of one server.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	requests     *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
+	logins       *prometheus.CounterVec
+	wechatCalls  *prometheus.HistogramVec
+	wechatErrors *prometheus.CounterVec
+}
+
+// New registers every collector. activeSessions counts live sessions; it
+// is called at most every activeSessionsTTL.
+func New(activeSessions func(context.Context) (int, error)) *Metrics {
+	r := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: r,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "miniauth_http_requests_total",
+			Help: "HTTP requests by route pattern, method and status.",
+		}, []string{"route", "method", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "miniauth_http_request_duration_seconds",
+			Help:    "HTTP request latency by route pattern and method.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route", "method"}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "miniauth_logins_total",
+			Help: "Logins by outcome: success, or the error code answered.",
+		}, []string{"outcome"}),
+		wechatCalls: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "miniauth_wechat_call_duration_seconds",
+			Help:    "Latency of calls to WeChat's server API by endpoint.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2, 5},
+		}, []string{"endpoint"}),
+		wechatErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "miniauth_wechat_errors_total",
+			Help: "Failed WeChat calls by endpoint and errcode (\"unavailable\" for network errors, timeouts and bad answers).",
+		}, []string{"endpoint", "errcode"}),
+	}
+	r.MustRegister(m.requests, m.latency, m.logins, m.wechatCalls, m.wechatErrors,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if activeSessions != nil {
+		r.MustRegister(newSessionGauge(activeSessions))
+	}
+	return m
+}
+
+// ErrorCodeLocal is the c.Locals key where the error handler leaves the
+// contract code it answered with (handlers.ErrorCodeLocal).
+const ErrorCodeLocal = "error_code"
+
+// LoginRoute is the route whose outcomes are counted as logins.
+const LoginRoute = "/api/auth/login"
+
+// Middleware counts and times every request by its route pattern (not its
+// raw path, which would make a label per user id).
+func (m *Metrics) Middleware() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		start := time.Now()
+		err := c.Next()
+		route := c.Route().Path
+		if route == "/" && c.Path() != "/" {
+			route = "unmatched" // the catch-all 404 handler
+		}
+		// Mounted outside the access log, which answers errors, so the
+		// response already carries the final status.
+		status := c.Response().StatusCode()
+		method := c.Method()
+		m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+		m.latency.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+		if route == LoginRoute && method == fiber.MethodPost {
+			outcome := "success"
+			if code, ok := c.Locals(ErrorCodeLocal).(string); ok && code != "" {
+				outcome = code
+			} else if status != fiber.StatusOK {
+				outcome = strconv.Itoa(status)
+			}
+			m.logins.WithLabelValues(outcome).Inc()
+		}
+		return err
+	}
+}
+
+// ObserveWeChat records one WeChat call; errcode is "" on success.
+func (m *Metrics) ObserveWeChat(endpoint string, d time.Duration, errcode string) {
+	m.wechatCalls.WithLabelValues(endpoint).Observe(d.Seconds())
+	if errcode != "" {
+		m.wechatErrors.WithLabelValues(endpoint, errcode).Inc()
+	}
+}
+
+// Handler serves the metrics in Prometheus' text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
+}
+
+// activeSessionsTTL bounds how often a scrape counts sessions.
+const activeSessionsTTL = 15 * time.Second
+
+// sessionGauge reports live sessions, counted on scrape and cached.
+type sessionGauge struct {
+	desc  *prometheus.Desc
+	count func(context.Context) (int, error)
+
+	mu   sync.Mutex
+	at   time.Time
+	last float64
+}
+
+func newSessionGauge(count func(context.Context) (int, error)) *sessionGauge {
+	return &sessionGauge{
+		desc:  prometheus.NewDesc("miniauth_active_sessions", "Sessions neither revoked nor expired (all instances).", nil, nil),
+		count: count,
+	}
+}
+
+func (g *sessionGauge) Describe(ch chan<- *prometheus.Desc) { ch <- g.desc }
+
+func (g *sessionGauge) Collect(ch chan<- prometheus.Metric) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if time.Since(g.at) > activeSessionsTTL {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		n, err := g.count(ctx)
+		cancel()
+		if err == nil {
+			g.last, g.at = float64(n), time.Now()
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, g.last)
+}
