@@ -1,0 +1,221 @@
+package admins_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miniauth/miniauth/app/admins"
+	"github.com/miniauth/miniauth/app/database"
+	"github.com/miniauth/miniauth/app/keys"
+	"github.com/miniauth/miniauth/app/tokens"
+)
+
+// cheap keeps unit tests fast; the production cost is tested separately.
+var cheap = admins.Params{MemoryKiB: 64, Time: 1, Threads: 1}
+
+func newService(t *testing.T) *admins.Service {
+	t.Helper()
+	db, err := database.Open(context.Background(), database.Options{URL: filepath.Join(t.TempDir(), "test.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ks, err := keys.Derive([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := admins.New(db, ks)
+	s.Params = cheap
+	return s
+}
+
+func TestPasswordHash(t *testing.T) {
+	h := admins.HashPassword("correct horse battery", admins.DefaultParams)
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Fatalf("hash format: %s", h)
+	}
+	if h2 := admins.HashPassword("correct horse battery", admins.DefaultParams); h2 == h {
+		t.Fatal("two hashes of one password are equal: salt missing")
+	}
+	for pw, want := range map[string]bool{"correct horse battery": true, "correct horse batterY": false, "": false} {
+		ok, err := admins.CheckPassword(h, pw)
+		if err != nil || ok != want {
+			t.Errorf("CheckPassword(%q) = %v, %v; want %v", pw, ok, err, want)
+		}
+	}
+	for _, bad := range []string{"", "$2a$10$abc", "$argon2id$v=19$m=0,t=1,p=1$AAAA$AAAA", "$argon2id$v=19$m=64,t=1,p=1$!!$AAAAAAAAAAAAAAAAAAAAAA"} {
+		if _, err := admins.CheckPassword(bad, "x"); err == nil {
+			t.Errorf("CheckPassword accepted malformed hash %q", bad)
+		}
+	}
+}
+
+func TestCreateValidates(t *testing.T) {
+	s := newService(t)
+	ctx := context.Background()
+	if _, err := s.Create(ctx, "Alice", "long enough password"); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ name, pw, want string }{
+		{"alice", "another password", "already exists"},
+		{" ALICE ", "another password", "already exists"},
+		{"bob", "", "must not be empty"},
+		{"bob", "short", "at least 10"},
+		{"", "long enough password", "username must not be empty"},
+		{"bob smith", "long enough password", "may only contain"},
+	}
+	for _, c := range cases {
+		_, err := s.Create(ctx, c.name, c.pw)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Create(%q, %q) = %v, want an error with %q", c.name, c.pw, err, c.want)
+		}
+	}
+	list, err := s.List(ctx)
+	if err != nil || len(list) != 1 || list[0].Username != "alice" {
+		t.Fatalf("List = %v, %v; want only alice", list, err)
+	}
+}
+
+func TestLoginSessionLifecycle(t *testing.T) {
+	s := newService(t)
+	ctx := context.Background()
+	if _, err := s.Create(ctx, "root", "long enough password"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range [][2]string{{"root", "wrong password!"}, {"nobody", "long enough password"}, {"", ""}} {
+		if _, err := s.Login(ctx, c[0], c[1], admins.Client{}); !errors.Is(err, admins.ErrBadCredentials) {
+			t.Errorf("Login(%q) = %v, want ErrBadCredentials", c[0], err)
+		}
+	}
+	sess, err := s.Login(ctx, "ROOT", "long enough password", admins.Client{IP: "192.0.2.1", UserAgent: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := tokens.Parse(sess.Token, tokens.Admin, s.Signer.Key)
+	if err != nil || claims.SessionID != sess.SessionID || claims.UserID() != sess.Admin.ID {
+		t.Fatalf("admin token: %+v, %v", claims, err)
+	}
+	if _, err := tokens.Parse(sess.Token, tokens.Access, s.Signer.Key); err == nil {
+		t.Fatal("an admin token parsed as a user access token")
+	}
+	if a, err := s.Authenticate(ctx, sess.Admin.ID, sess.SessionID); err != nil || a.Username != "root" {
+		t.Fatalf("Authenticate = %v, %v", a, err)
+	}
+	if _, err := s.Authenticate(ctx, sess.Admin.ID+1, sess.SessionID); !errors.Is(err, admins.ErrSession) {
+		t.Fatalf("Authenticate with another admin's id = %v", err)
+	}
+	tok := s.CSRFToken(sess.SessionID)
+	if !s.ValidCSRF(sess.SessionID, tok) || s.ValidCSRF(sess.SessionID+1, tok) || s.ValidCSRF(sess.SessionID, "") {
+		t.Fatal("CSRF token not bound to its session")
+	}
+	if err := s.Logout(ctx, sess.SessionID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, sess.Admin.ID, sess.SessionID); !errors.Is(err, admins.ErrSession) {
+		t.Fatalf("Authenticate after logout = %v, want ErrSession", err)
+	}
+
+	// A new password signs every session out and replaces the old one.
+	sess2, err := s.Login(ctx, "root", "long enough password", admins.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetPassword(ctx, "root", "a brand new password"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, sess2.Admin.ID, sess2.SessionID); !errors.Is(err, admins.ErrSession) {
+		t.Fatalf("session survived a password change: %v", err)
+	}
+	if _, err := s.Login(ctx, "root", "long enough password", admins.Client{}); !errors.Is(err, admins.ErrBadCredentials) {
+		t.Fatalf("old password still works: %v", err)
+	}
+	if _, err := s.Login(ctx, "root", "a brand new password", admins.Client{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetPassword(ctx, "ghost", "a brand new password"); !errors.Is(err, admins.ErrNotFound) {
+		t.Fatalf("SetPassword(ghost) = %v", err)
+	}
+	if err := s.Delete(ctx, "root"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, "root"); !errors.Is(err, admins.ErrNotFound) {
+		t.Fatalf("second Delete = %v", err)
+	}
+}
+
+func TestSessionExpires(t *testing.T) {
+	s := newService(t)
+	ctx := context.Background()
+	now := time.Now()
+	s.Now = func() time.Time { return now }
+	if _, err := s.Create(ctx, "root", "long enough password"); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := s.Login(ctx, "root", "long enough password", admins.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(s.SessionTTL + time.Second)
+	if _, err := s.Authenticate(ctx, sess.Admin.ID, sess.SessionID); !errors.Is(err, admins.ErrSession) {
+		t.Fatalf("expired session accepted: %v", err)
+	}
+}
+
+func TestLoginLimiter(t *testing.T) {
+	s := newService(t)
+	ctx := context.Background()
+	now := time.Now()
+	l := admins.NewLoginLimiter(s.DB)
+	l.FailuresPerUsername, l.FailuresPerIP = 3, 5
+	l.Now = func() time.Time { return now }
+
+	allow := func(ip, name string) bool {
+		t.Helper()
+		ok, wait, err := l.Allow(ctx, ip, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok && (wait <= 0 || wait > l.Window) {
+			t.Fatalf("refusal with retry-after %v", wait)
+		}
+		return ok
+	}
+	for i := 0; i < 3; i++ {
+		if !allow("192.0.2.1", "root") {
+			t.Fatalf("refused after %d failures", i)
+		}
+		if err := l.Fail(ctx, "192.0.2.1", "Root"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if allow("192.0.2.1", "root") || allow("198.51.100.7", "ROOT") {
+		t.Fatal("username not throttled after 3 failures, from any address")
+	}
+	if !allow("198.51.100.7", "alice") {
+		t.Fatal("another user from another address was throttled")
+	}
+	// Two more failures on other names exhaust the IP's budget.
+	l.Fail(ctx, "192.0.2.1", "a")
+	l.Fail(ctx, "192.0.2.1", "b")
+	if allow("192.0.2.1", "carol") {
+		t.Fatal("address not throttled after 5 failures")
+	}
+	now = now.Add(l.Window + time.Second)
+	if !allow("192.0.2.1", "root") {
+		t.Fatal("still throttled after the window")
+	}
+	l.Fail(ctx, "192.0.2.1", "root")
+	if !allow("192.0.2.1", "root") {
+		t.Fatal("a new window started from the old count")
+	}
+}
+
+func BenchmarkHashPassword(b *testing.B) {
+	for b.Loop() {
+		admins.HashPassword("correct horse battery", admins.DefaultParams)
+	}
+}
