@@ -39,6 +39,9 @@ type command struct {
 var commands = []command{
 	{"serve", serve},
 	{"version", printVersion},
+	{"migrate", migrateCmd},
+	{"backup", backupCmd},
+	{"copy", copyCmd},
 }
 
 // errUsage means the arguments were wrong; usage was already printed.

@@ -87,6 +87,9 @@ Usage:
   miniauth admin create --username NAME --password-stdin
   miniauth admin list | passwd --username NAME --password-stdin | delete --username NAME
   miniauth dev seed --users N      create N fake users (for trying the admin panel at scale)
+  miniauth migrate [--dry-run]     bring the database schema up to date (or print its SQL)
+  miniauth backup FILE             consistent online copy of the SQLite database, checked
+  miniauth copy --from URL --to URL  move every user, session and admin to another database
   miniauth version                 print the version
 
 Environment:

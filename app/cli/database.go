@@ -1,0 +1,165 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/miniauth/miniauth/app"
+	"github.com/miniauth/miniauth/app/config"
+	"github.com/miniauth/miniauth/app/database"
+)
+
+// openDatabase opens the configured database without migrating it.
+func openDatabase(env *Env) (*config.Config, *database.DB, error) {
+	cfg, err := loadConfig(env)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cfg.PrepareDataDir(); err != nil {
+		return nil, nil, err
+	}
+	db, err := database.OpenNoMigrate(app.DatabaseOptions(cfg))
+	return cfg, db, err
+}
+
+func newFlags(name string, env *Env) *flag.FlagSet {
+	fs := flag.NewFlagSet("miniauth "+name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	return fs
+}
+
+// parseFlags parses args; usage errors were already printed by fs.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return errUsage
+	}
+	return nil
+}
+
+// migrateCmd is `miniauth migrate [--dry-run]`: bring the schema up to
+// date without starting the server, or print the SQL it would run.
+func migrateCmd(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags("migrate", env)
+	dryRun := fs.Bool("dry-run", false, "print the SQL that would run, change nothing")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	_, db, err := openDatabase(env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if *dryRun {
+		return db.Write.Schema.WriteTo(ctx, env.Stdout)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "schema of the %s database is up to date\n", db.Dialect)
+	return nil
+}
+
+// backupCmd is `miniauth backup FILE`: a consistent online copy of the
+// SQLite database, safe while the server runs, checked before it is kept.
+func backupCmd(ctx context.Context, env *Env, args []string) error {
+	if len(args) != 1 || args[0] == "" || args[0][0] == '-' {
+		fmt.Fprintln(env.Stderr, "usage: miniauth backup FILE   (FILE must not exist yet)")
+		return errUsage
+	}
+	_, db, err := openDatabase(env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	start := time.Now()
+	fmt.Fprintf(env.Stderr, "backing up to %s…\n", args[0])
+	res, err := db.Backup(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "backup written to %s: %s, %d users, integrity_check: %s (%s)\n",
+		res.Path, humanBytes(res.Bytes), res.Users, res.Integrity, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// copyCmd is `miniauth copy --from URL --to URL`: move every user,
+// session and admin to another database (typically SQLite → PostgreSQL).
+func copyCmd(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags("copy", env)
+	from := fs.String("from", "", "source database URL (sqlite:///path/miniauth.db or a file path)")
+	to := fs.String("to", "", "target database URL (postgres://…); migrated, and must be empty")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *from == "" || *to == "" {
+		fmt.Fprintln(env.Stderr, "usage: miniauth copy --from URL --to URL")
+		return errUsage
+	}
+	// The source is migrated too (as serve would), so that old files copy.
+	src, err := database.Open(ctx, database.Options{URL: *from, MaxOpenConns: 4, MaxIdleConns: 2})
+	if err != nil {
+		return fmt.Errorf("--from: %w", err)
+	}
+	defer src.Close()
+	dst, err := database.Open(ctx, database.Options{URL: *to, MaxOpenConns: 4, MaxIdleConns: 2})
+	if err != nil {
+		return fmt.Errorf("--to: %w", err)
+	}
+	defer dst.Close()
+	counts, err := database.Copy(ctx, src, dst, progressPrinter(env.Stderr))
+	if err != nil {
+		return err
+	}
+	ok := true
+	fmt.Fprintln(env.Stdout, "verification (rows in source → target):")
+	for _, c := range counts {
+		mark := "ok"
+		if c.Source != c.Target {
+			mark, ok = "MISMATCH", false
+		}
+		fmt.Fprintf(env.Stdout, "  %-16s %9d → %-9d %s\n", c.Table, c.Source, c.Target, mark)
+	}
+	if !ok {
+		return errors.New("row counts differ: the copy is incomplete")
+	}
+	fmt.Fprintln(env.Stdout, "copy complete: point MINIAUTH_DATABASE_URL at the target and restart")
+	return nil
+}
+
+// progressPrinter prints one line per table and rewrites it as rows go.
+func progressPrinter(w io.Writer) database.CopyProgress {
+	return func(table string, done, total int) {
+		pct := 100.0
+		if total > 0 {
+			pct = 100 * float64(done) / float64(total)
+		}
+		end := "\r"
+		if done >= total {
+			end = "\n"
+		}
+		fmt.Fprintf(w, "  %-16s %9d / %-9d %5.1f%%%s", table, done, total, pct, end)
+	}
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
