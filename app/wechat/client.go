@@ -3,7 +3,8 @@
 // One HTTP client with explicit timeouts; bodies are decoded as JSON
 // whatever their Content-Type (WeChat serves text/plain); errcode is decided
 // before the HTTP status; the app secret, codes and tokens never appear in
-// an error or a log line.
+// an error or a log line. Business APIs use the stable access token, shared
+// through a TokenStore (token.go); code2Session never needs it.
 package wechat
 
 import (
@@ -12,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -33,6 +35,11 @@ type Options struct {
 	Secret    string
 	Timeout   time.Duration     // total deadline per call; default 5 s
 	Transport http.RoundTripper // nil: a dedicated transport
+	// Tokens shares the access token between instances and restarts
+	// (nil: this process's memory only).
+	Tokens TokenStore
+	Log    *slog.Logger     // nil: discard
+	Now    func() time.Time // nil: time.Now
 }
 
 // Client calls WeChat.
@@ -42,6 +49,9 @@ type Client struct {
 	secret  string
 	timeout time.Duration
 	http    *http.Client
+	log     *slog.Logger
+	now     func() time.Time
+	tokens  *tokenCache
 }
 
 // New makes a client.
@@ -59,7 +69,13 @@ func New(o Options) *Client {
 		t.ResponseHeaderTimeout = o.Timeout
 		tr = t
 	}
-	return &Client{
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	c := &Client{
 		base:    strings.TrimRight(o.BaseURL, "/"),
 		appID:   o.AppID,
 		secret:  o.Secret,
@@ -70,7 +86,11 @@ func New(o Options) *Client {
 			// WeChat never redirects; following one could leak the query.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
+		log: o.Log,
+		now: o.Now,
 	}
+	c.tokens = &tokenCache{client: c, store: o.Tokens, name: TokenName(o.AppID)}
+	return c
 }
 
 // AppID is the mini program's AppID.
@@ -94,6 +114,9 @@ var ErrUnavailable = errors.New("wechat unavailable")
 type unavailable struct {
 	endpoint string
 	reason   string
+	// transient: the network or WeChat's front end failed; an idempotent
+	// call may be tried again.
+	transient bool
 }
 
 func (u *unavailable) Error() string {
@@ -109,7 +132,8 @@ type errcodeOnly struct {
 }
 
 // call sends one request and decodes the answer into out. query and body
-// may carry secrets; they never reach an error message.
+// may carry secrets and the access token; they never reach an error
+// message.
 func (c *Client) call(ctx context.Context, method, endpoint string, query url.Values, body []byte, out any) error {
 	u := c.base + endpoint
 	if len(query) > 0 {
@@ -121,35 +145,35 @@ func (c *Client) call(ctx context.Context, method, endpoint string, query url.Va
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
-		return &unavailable{endpoint, "bad request: " + redactURLError(err)}
+		return &unavailable{endpoint: endpoint, reason: "bad request: " + redactURLError(err)}
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return &unavailable{endpoint, redactURLError(err)}
+		return &unavailable{endpoint: endpoint, reason: redactURLError(err), transient: true}
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return &unavailable{endpoint, "reading answer: " + redactURLError(err)}
+		return &unavailable{endpoint: endpoint, reason: "reading answer: " + redactURLError(err), transient: true}
 	}
 	var ec errcodeOnly
 	if err := json.Unmarshal(raw, &ec); err != nil {
 		if resp.StatusCode != http.StatusOK {
-			return &unavailable{endpoint, fmt.Sprintf("HTTP %d", resp.StatusCode)}
+			return &unavailable{endpoint: endpoint, reason: fmt.Sprintf("HTTP %d", resp.StatusCode), transient: resp.StatusCode >= 500}
 		}
-		return &unavailable{endpoint, "answer is not JSON"}
+		return &unavailable{endpoint: endpoint, reason: "answer is not JSON"}
 	}
 	if ec.ErrCode != 0 {
-		return &Error{Endpoint: endpoint, Code: ec.ErrCode, Msg: c.redact(ec.ErrMsg)}
+		return &Error{Endpoint: endpoint, Code: ec.ErrCode, Msg: c.redact(ec.ErrMsg, query.Get("access_token"))}
 	}
 	if resp.StatusCode != http.StatusOK {
-		return &unavailable{endpoint, fmt.Sprintf("HTTP %d", resp.StatusCode)}
+		return &unavailable{endpoint: endpoint, reason: fmt.Sprintf("HTTP %d", resp.StatusCode), transient: resp.StatusCode >= 500}
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
-		return &unavailable{endpoint, "answer has an unexpected shape"}
+		return &unavailable{endpoint: endpoint, reason: "answer has an unexpected shape"}
 	}
 	return nil
 }
@@ -170,11 +194,13 @@ func redactURLError(err error) string {
 	return err.Error()
 }
 
-// redact removes the secret from text WeChat sent back (errmsg can echo
-// parts of the request).
-func (c *Client) redact(s string) string {
-	if c.secret != "" {
-		s = strings.ReplaceAll(s, c.secret, "[redacted]")
+// redact removes the secret and the access token from text WeChat sent
+// back (errmsg can echo parts of the request).
+func (c *Client) redact(s, accessToken string) string {
+	for _, secret := range []string{c.secret, accessToken} {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, "[redacted]")
+		}
 	}
 	return s
 }
@@ -206,7 +232,7 @@ func (c *Client) Code2Session(ctx context.Context, code string) (*Session, error
 		return nil, err
 	}
 	if out.OpenID == "" {
-		return nil, &unavailable{"/sns/jscode2session", "answer has no openid"}
+		return nil, &unavailable{endpoint: "/sns/jscode2session", reason: "answer has no openid"}
 	}
 	return &Session{OpenID: out.OpenID, UnionID: out.UnionID, SessionKey: out.SessionKey}, nil
 }

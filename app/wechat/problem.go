@@ -27,6 +27,9 @@ func Problem(err error) *problem.Error {
 	if p, ok := problem.As(err); ok {
 		return p
 	}
+	if errors.Is(err, ErrWatermark) {
+		return problem.Wrap(err, problem.WeChatUnavailable, "WeChat's answer was meant for another mini program")
+	}
 	var we *Error
 	if errors.As(err, &we) {
 		switch we.Code {
