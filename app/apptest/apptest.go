@@ -35,7 +35,8 @@ const (
 )
 
 // PostgresEnv names the variable holding a PostgreSQL URL whose user may
-// create databases. Without it PostgreSQL tests are skipped; CI sets it.
+// create databases. Without it PostgreSQL tests are skipped, unless
+// MINIAUTH_REQUIRE_POSTGRES=1 (as in CI), which makes them fail.
 const PostgresEnv = "MINIAUTH_TEST_POSTGRES_URL"
 
 // Backend is a database the tests run against.
@@ -65,6 +66,9 @@ func EachBackend(t *testing.T, fn func(t *testing.T, b Backend)) {
 // skips the test when PostgresEnv is not set.
 func FreshPostgres(t testing.TB) string {
 	admin := os.Getenv(PostgresEnv)
+	if admin == "" && os.Getenv("MINIAUTH_REQUIRE_POSTGRES") == "1" {
+		t.Fatalf("MINIAUTH_REQUIRE_POSTGRES=1 but %s is not set", PostgresEnv)
+	}
 	if admin == "" {
 		t.Skipf("PostgreSQL not configured: set %s=postgres://… to run this test on PostgreSQL", PostgresEnv)
 	}
