@@ -1,0 +1,103 @@
+package app_test
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/miniauth/miniauth/app/apptest"
+	"github.com/miniauth/miniauth/app/wechatsim"
+)
+
+// cluster is two miniauth processes sharing one PostgreSQL database and
+// one secret, as behind a load balancer.
+type cluster struct {
+	wx   *apptest.WeChat
+	a, b *apptest.Env
+	pa   *apptest.Process
+}
+
+func startCluster(t *testing.T) *cluster {
+	t.Helper()
+	url := apptest.FreshPostgres(t)
+	wx := apptest.NewWeChat(t)
+	shared := map[string]string{
+		"MINIAUTH_DATABASE_URL": url,
+		"MINIAUTH_JWT_SECRET":   strings.Repeat("s", 48),
+	}
+	pa := apptest.StartProcess(t, wx, shared)
+	pb := apptest.StartProcess(t, wx, shared)
+	return &cluster{wx: wx, a: pa.Env(wx), b: pb.Env(wx), pa: pa}
+}
+
+func TestClusterLogoutOnOneInstanceHoldsOnTheOther(t *testing.T) {
+	c := startCluster(t)
+	g := c.a.Login(t, "cluster-logout")
+	if r := c.b.Do(t, apptest.Request{Method: "GET", Path: "/api/me", Token: g.AccessToken}); r.Status != http.StatusOK {
+		t.Fatalf("B refused A's token before logout: %d %s", r.Status, r.Body)
+	}
+	if r := c.a.Do(t, apptest.Request{Method: "POST", Path: "/api/auth/logout", Token: g.AccessToken}); r.Status != http.StatusNoContent {
+		t.Fatalf("logout on A: %d %s", r.Status, r.Body)
+	}
+	apptest.Expect(t, c.b.Do(t, apptest.Request{Method: "GET", Path: "/api/me", Token: g.AccessToken}), 401, "unauthorized")
+	apptest.Expect(t, c.b.Do(t, apptest.Request{Method: "POST", Path: "/api/auth/refresh",
+		Body: map[string]any{"refresh_token": g.RefreshToken}}), 401, "unauthorized")
+}
+
+func TestClusterRefreshReuseAcrossInstancesRevokesSession(t *testing.T) {
+	c := startCluster(t)
+	g := c.a.Login(t, "cluster-refresh")
+	r := c.a.Do(t, apptest.Request{Method: "POST", Path: "/api/auth/refresh", Body: map[string]any{"refresh_token": g.RefreshToken}})
+	if r.Status != http.StatusOK {
+		t.Fatalf("refresh on A: %d %s", r.Status, r.Body)
+	}
+	next := r.JSON(t)
+	// The rotated token replayed on B: refused, and the session dies.
+	apptest.Expect(t, c.b.Do(t, apptest.Request{Method: "POST", Path: "/api/auth/refresh",
+		Body: map[string]any{"refresh_token": g.RefreshToken}}), 401, "unauthorized")
+	apptest.Expect(t, c.a.Do(t, apptest.Request{Method: "GET", Path: "/api/me", Token: next["access_token"].(string)}), 401, "unauthorized")
+	apptest.Expect(t, c.a.Do(t, apptest.Request{Method: "POST", Path: "/api/auth/refresh",
+		Body: map[string]any{"refresh_token": next["refresh_token"]}}), 401, "unauthorized")
+}
+
+func TestClusterConcurrentFirstLoginsMakeOneUser(t *testing.T) {
+	c := startCluster(t)
+	const n = 20
+	ids := make([]int, n)
+	newUsers := 0
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		env := c.a
+		if i%2 == 1 {
+			env = c.b
+		}
+		code := c.wx.NewCode(wechatsim.Identity{OpenID: "cluster-same-user"})
+		wg.Add(1)
+		go func(i int, env *apptest.Env, code string) {
+			defer wg.Done()
+			r := env.Do(t, apptest.Request{Method: "POST", Path: "/api/auth/login", Body: map[string]any{"code": code}})
+			if r.Status != http.StatusOK {
+				t.Errorf("login %d: %d %s", i, r.Status, r.Body)
+				return
+			}
+			m := r.JSON(t)
+			mu.Lock()
+			defer mu.Unlock()
+			ids[i] = int(m["user"].(map[string]any)["id"].(float64))
+			if m["is_new_user"] == true {
+				newUsers++
+			}
+		}(i, env, code)
+	}
+	wg.Wait()
+	for i := range ids {
+		if ids[i] != ids[0] {
+			t.Fatalf("logins made different users: %v", ids)
+		}
+	}
+	if newUsers != 1 {
+		t.Fatalf("%d logins said is_new_user, want exactly 1", newUsers)
+	}
+}
