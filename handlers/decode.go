@@ -138,8 +138,9 @@ func (b *Body) Int(name string) *int {
 	if !ok {
 		return nil
 	}
+	// json.Number would also take a quoted number ("1"): refuse strings.
 	var n json.Number
-	if err := json.Unmarshal(v, &n); err != nil {
+	if v = bytes.TrimSpace(v); len(v) == 0 || v[0] == '"' || json.Unmarshal(v, &n) != nil {
 		b.bad[name] = "must be an integer"
 		return nil
 	}
