@@ -3,8 +3,8 @@ package app_test
 import (
 	"bytes"
 	"compress/gzip"
-	"encoding/base64"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -631,7 +631,10 @@ func TestAccessTokenChecks(t *testing.T) {
 			{name: "jku header with attacker key, never fetched", auth: "Bearer " + sign(t, jwt.SigningMethodHS256, attacker, ours.claims(), map[string]any{"jku": jwks.URL, "kid": "k1"}), status: 401},
 			{name: "embedded jwk with attacker key", auth: "Bearer " + sign(t, jwt.SigningMethodHS256, attacker, ours.claims(), map[string]any{"jwk": map[string]any{"kty": "oct", "k": base64.RawURLEncoding.EncodeToString(attacker)}}), status: 401},
 			{name: "no exp", auth: "Bearer " + hs(with(func(c jwt.MapClaims) { delete(c, "exp") })), status: 401},
-			{name: "expired, forged", auth: "Bearer " + hs(with(func(c jwt.MapClaims) { c["iat"] = time.Now().Add(-3 * time.Hour).Unix(); c["exp"] = time.Now().Add(-time.Hour).Unix() })), status: 401},
+			{name: "expired, forged", auth: "Bearer " + hs(with(func(c jwt.MapClaims) {
+				c["iat"] = time.Now().Add(-3 * time.Hour).Unix()
+				c["exp"] = time.Now().Add(-time.Hour).Unix()
+			})), status: 401},
 			{name: "expired, signed by our signer", auth: "Bearer " + expired, status: 401},
 			{name: "no iat", auth: "Bearer " + hs(with(func(c jwt.MapClaims) { delete(c, "iat") })), status: 401},
 			{name: "iat in the future", auth: "Bearer " + hs(with(func(c jwt.MapClaims) { c["iat"] = time.Now().Add(30 * time.Minute).Unix() })), status: 401},

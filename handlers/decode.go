@@ -181,4 +181,3 @@ func (b *Body) Err(extra map[string]string) error {
 	}
 	return problem.Invalid(b.bad)
 }
-
