@@ -9,6 +9,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -86,7 +87,8 @@ func (m *Metrics) Middleware() fiber.Handler {
 		// Mounted outside the access log, which answers errors, so the
 		// response already carries the final status.
 		status := c.Response().StatusCode()
-		method := c.Method()
+		// Fiber reuses request memory; a label value outlives the request.
+		method := strings.Clone(c.Method())
 		m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 		m.latency.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
 		if route == LoginRoute && method == fiber.MethodPost {

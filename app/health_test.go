@@ -1,0 +1,148 @@
+package app_test
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miniauth/miniauth/app/apptest"
+)
+
+// cuttableProxy forwards TCP to a target until cut, like a database host
+// that drops off the network and comes back.
+type cuttableProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	down   bool
+	conns  []net.Conn
+}
+
+func newCuttableProxy(t *testing.T, target string) *cuttableProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cuttableProxy{ln: ln, target: target}
+	t.Cleanup(func() { ln.Close(); p.setDown(true) })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			if p.down {
+				p.mu.Unlock()
+				c.Close()
+				continue
+			}
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				p.mu.Unlock()
+				c.Close()
+				continue
+			}
+			p.conns = append(p.conns, c, u)
+			p.mu.Unlock()
+			go func() { io.Copy(u, c); u.Close() }()
+			go func() { io.Copy(c, u); c.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *cuttableProxy) setDown(down bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = down
+	if down {
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.conns = nil
+	}
+}
+
+// /healthz fails while the database is unreachable and recovers by itself
+// when it returns, without a restart.
+func TestHealthFollowsTheDatabase(t *testing.T) {
+	dbURL := apptest.FreshPostgres(t)
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newCuttableProxy(t, u.Host)
+	u.Host = proxy.ln.Addr().String()
+	env := apptest.Start(t, apptest.Options{DatabaseURL: u.String()})
+	health := func() int {
+		resp, err := http.Get(env.URL + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := health(); s != http.StatusOK {
+		t.Fatalf("healthz %d with the database up", s)
+	}
+	proxy.setDown(true)
+	if s := health(); s != http.StatusServiceUnavailable {
+		t.Fatalf("healthz %d with the database down, want 503", s)
+	}
+	proxy.setDown(false)
+	deadline := time.Now().Add(10 * time.Second)
+	for health() != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("healthz did not recover after the database came back")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// And the API works again too.
+	env.Login(t, "after-outage")
+}
+
+// /metrics is served only on MINIAUTH_METRICS_ADDR, never on the public
+// listener, and counts requests by route and logins by outcome.
+func TestMetricsOnSeparateListener(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	env := apptest.Start(t, apptest.Options{Env: map[string]string{"MINIAUTH_METRICS_ADDR": addr}})
+	g := env.Login(t, "metrics-user")
+	env.Do(t, apptest.Request{Method: "GET", Path: "/api/me", Token: g.AccessToken})
+	env.Do(t, apptest.Request{Method: "POST", Path: "/api/auth/login", Body: map[string]any{"code": "not-a-code"}})
+
+	if r := env.Do(t, apptest.Request{Method: "GET", Path: "/metrics"}); r.Status != http.StatusNotFound {
+		t.Fatalf("public /metrics answered %d, want 404", r.Status)
+	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	text := string(b)
+	for _, want := range []string{
+		`miniauth_http_requests_total{method="GET",route="/api/me",status="200"} 1`,
+		`miniauth_logins_total{outcome="success"} 1`,
+		`miniauth_logins_total{outcome="invalid_code"} 1`,
+		`miniauth_active_sessions 1`,
+		`miniauth_http_request_duration_seconds_bucket{method="POST",route="/api/auth/login"`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if strings.Contains(text, g.AccessToken) || strings.Contains(text, "metrics-user") {
+		t.Error("metrics contain a token or an openid")
+	}
+}
