@@ -17,6 +17,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
 	"github.com/miniauth/miniauth/app/accounts"
+	"github.com/miniauth/miniauth/app/avatars"
 	"github.com/miniauth/miniauth/app/config"
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/keys"
@@ -83,12 +84,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	}
 	s.Accounts = &accounts.Service{
 		DB:         db,
-		WeChat:     newWeChat(cfg, log),
+		WeChat:     newWeChat(cfg, log, &wechat.DBTokenStore{DB: db, Keys: ks}),
 		Keys:       ks,
 		Access:     &tokens.Signer{Kind: tokens.Access, Key: ks.UserToken, TTL: cfg.AccessTTL},
 		RefreshTTL: cfg.RefreshTTL,
 		Log:        log,
-		OnUserGone: func(avatarURL string) { removeUpload(cfg.DataDir, avatarURL, log) },
+		OnUserGone: func(avatarURL string) { s.Accounts.RemoveAvatarIfUnused(context.Background(), avatarURL) },
+		Avatars:    avatars.New(filepath.Join(cfg.DataDir, "uploads", "avatars")),
 	}
 	s.Fiber = s.routes()
 	return s, nil
@@ -96,14 +98,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 
 // newWeChat is the real WeChat client, or the simulator when no
 // credentials are configured (config.Load refuses that in production).
-func newWeChat(cfg *config.Config, log *slog.Logger) *wechat.Client {
+func newWeChat(cfg *config.Config, log *slog.Logger, tokens wechat.TokenStore) *wechat.Client {
 	if !cfg.Simulated() {
-		return wechat.New(wechat.Options{BaseURL: cfg.WeChatAPIBase, AppID: cfg.WeChatAppID, Secret: cfg.WeChatSecret})
+		return wechat.New(wechat.Options{BaseURL: cfg.WeChatAPIBase, AppID: cfg.WeChatAppID, Secret: cfg.WeChatSecret, Tokens: tokens, Log: log})
 	}
 	sim := wechatsim.NewDevelopment()
 	log.Warn("NO WECHAT CREDENTIALS: the built-in WeChat simulator answers, every login is FAKE " +
 		"(any code logs in a user derived from it). Set MINIAUTH_WECHAT_APPID and MINIAUTH_WECHAT_SECRET for real logins.")
-	return wechat.New(wechat.Options{BaseURL: "http://wechat-simulator.invalid", AppID: sim.AppID, Secret: sim.Secret, Transport: sim.Transport()})
+	return wechat.New(wechat.Options{BaseURL: "http://wechat-simulator.invalid", AppID: sim.AppID, Secret: sim.Secret, Transport: sim.Transport(), Tokens: tokens, Log: log})
 }
 
 func (s *Server) routes() *fiber.App {
@@ -204,16 +206,4 @@ func metricsMux(m *metrics.Metrics) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", m.Handler())
 	return mux
-}
-
-// removeUpload deletes a file this server stored for an upload URL.
-func removeUpload(dataDir, url string, log *slog.Logger) {
-	const prefix = "/uploads/avatars/"
-	if len(url) <= len(prefix) || url[:len(prefix)] != prefix {
-		return
-	}
-	name := filepath.Base(url)
-	if err := removeFile(filepath.Join(dataDir, "uploads", "avatars", name)); err != nil {
-		log.Warn("remove upload", "file", name, "err", err)
-	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/miniauth/miniauth/app/avatars"
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/keys"
 	"github.com/miniauth/miniauth/app/problem"
@@ -39,6 +40,8 @@ type Service struct {
 	// OnUserGone is called after an account is deleted, with its avatar
 	// URL, so that uploaded files go too.
 	OnUserGone func(avatarURL string)
+	// Avatars stores uploaded avatar images (avatar.go).
+	Avatars *avatars.Store
 	Now        func() time.Time
 
 	authStmt preparedStmt

@@ -1,0 +1,131 @@
+package handlers
+
+import (
+	"errors"
+	"os"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/miniauth/miniauth/app/accounts"
+	"github.com/miniauth/miniauth/app/avatars"
+	"github.com/miniauth/miniauth/app/problem"
+)
+
+// Limits of the WeChat data endpoints' fields, in bytes.
+const (
+	MaxPhoneCode     = 512
+	MaxEncryptedData = 64 << 10
+	MaxIV            = 64
+)
+
+// WeChat serves the mini program's WeChat data: avatar upload, phone
+// binding, decryption of encrypted data, and the uploaded avatars.
+type WeChat struct {
+	Accounts *accounts.Service
+	Avatars  *avatars.Store
+}
+
+// UploadAvatar is POST /api/me/avatar, multipart field "file" (what
+// wx.uploadFile sends). The body has already been capped by the server's
+// BodyLimit; the image's own limits are checked by avatars.Save.
+func (w *WeChat) UploadAvatar(c *fiber.Ctx) error {
+	ct := strings.ToLower(c.Get(fiber.HeaderContentType))
+	if !strings.HasPrefix(ct, fiber.MIMEMultipartForm) {
+		return problem.New(problem.InvalidRequest, "Content-Type must be multipart/form-data with a field named \"file\"")
+	}
+	fh, err := c.FormFile("file")
+	if err != nil {
+		return problem.New(problem.InvalidRequest, "multipart field \"file\" is missing or malformed")
+	}
+	if fh.Size > avatars.MaxBytes {
+		return problem.New(problem.RequestTooLarge, "the avatar is larger than 2 MiB")
+	}
+	f, err := fh.Open()
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	u, err := w.Accounts.UploadAvatar(c.UserContext(), CurrentUser(c).ID, f)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(User(u))
+}
+
+// BindPhone is POST /api/me/phone {"code"}: the code from
+// <button open-type="getPhoneNumber">, not a wx.login code.
+func (w *WeChat) BindPhone(c *fiber.Ctx) error {
+	b, err := ReadBody(c, "code")
+	if err != nil {
+		return err
+	}
+	code, err := b.RequiredString("code")
+	if err != nil {
+		return err
+	}
+	if len(code) > MaxPhoneCode {
+		b.bad["code"] = "is too long"
+	}
+	if err := b.Err(nil); err != nil {
+		return err
+	}
+	u, err := w.Accounts.BindPhone(c.UserContext(), CurrentUser(c), code)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(User(u))
+}
+
+// Decrypt is POST /api/wechat/decrypt {"encrypted_data","iv"}: the
+// decrypted JSON object, as WeChat produced it.
+func (w *WeChat) Decrypt(c *fiber.Ctx) error {
+	b, err := ReadBody(c, "encrypted_data", "iv")
+	if err != nil {
+		return err
+	}
+	data, err := b.RequiredString("encrypted_data")
+	if err != nil {
+		return err
+	}
+	iv, err := b.RequiredString("iv")
+	if err != nil {
+		return err
+	}
+	if len(data) > MaxEncryptedData {
+		b.bad["encrypted_data"] = "is too long"
+	}
+	if len(iv) > MaxIV {
+		b.bad["iv"] = "is too long"
+	}
+	if err := b.Err(nil); err != nil {
+		return err
+	}
+	plain, err := w.Accounts.Decrypt(c.UserContext(), CurrentUser(c).ID, data, iv)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+	return c.Send(plain)
+}
+
+// ServeAvatar is GET /uploads/avatars/:name. Names are random and never
+// reused, so the file can be cached for good; nosniff and a sandboxing CSP
+// keep a browser from treating it as anything but the image it is.
+func (w *WeChat) ServeAvatar(c *fiber.Ctx) error {
+	data, contentType, err := w.Avatars.Read(c.Params("name"))
+	if errors.Is(err, os.ErrNotExist) {
+		return problem.New(problem.NotFound, "no such avatar")
+	}
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, contentType)
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	c.Set(fiber.HeaderCacheControl, "public, max-age=31536000, immutable")
+	c.Set(fiber.HeaderContentSecurityPolicy, "default-src 'none'; sandbox")
+	return c.Send(data)
+}
