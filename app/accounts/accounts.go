@@ -42,7 +42,7 @@ type Service struct {
 	OnUserGone func(avatarURL string)
 	// Avatars stores uploaded avatar images (avatar.go).
 	Avatars *avatars.Store
-	Now        func() time.Time
+	Now     func() time.Time
 
 	authStmt preparedStmt
 }
