@@ -169,8 +169,23 @@ func openPostgres(o Options) (*DB, error) {
 	return db, nil
 }
 
+// migrationLockID is the PostgreSQL advisory lock that serialises
+// migrations of instances starting at the same time.
+const migrationLockID = 0x6d696e6961757468 // "miniauth"
+
 // Migrate brings the schema up to date.
 func (db *DB) Migrate(ctx context.Context) error {
+	if db.Dialect == dialect.Postgres {
+		conn, err := db.SQL.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrationLockID); err != nil {
+			return fmt.Errorf("migrate: take the migration lock: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLockID)
+	}
 	if err := db.Write.Schema.Create(ctx); err != nil {
 		return fmt.Errorf("migrate schema: %w", err)
 	}
