@@ -18,13 +18,16 @@ type cluster struct {
 	pa   *apptest.Process
 }
 
-func startCluster(t *testing.T) *cluster {
+func startCluster(t *testing.T, extra ...string) *cluster {
 	t.Helper()
 	url := apptest.FreshPostgres(t)
 	wx := apptest.NewWeChat(t)
 	shared := map[string]string{
 		"MINIAUTH_DATABASE_URL": url,
 		"MINIAUTH_JWT_SECRET":   strings.Repeat("s", 48),
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		shared[extra[i]] = extra[i+1]
 	}
 	pa := apptest.StartProcess(t, wx, shared)
 	pb := apptest.StartProcess(t, wx, shared)
@@ -99,5 +102,26 @@ func TestClusterConcurrentFirstLoginsMakeOneUser(t *testing.T) {
 	}
 	if newUsers != 1 {
 		t.Fatalf("%d logins said is_new_user, want exactly 1", newUsers)
+	}
+}
+
+// The per-IP login limit is one budget for the whole service, not one per
+// instance.
+func TestClusterLoginRateLimitIsShared(t *testing.T) {
+	c := startCluster(t, "MINIAUTH_LOGIN_RATE_LIMIT", "6")
+	for i := 0; i < 6; i++ {
+		env := c.a
+		if i%2 == 1 {
+			env = c.b
+		}
+		env.Login(t, "limited")
+	}
+	for _, env := range []*apptest.Env{c.a, c.b} {
+		code := c.wx.NewCode(wechatsim.Identity{OpenID: "limited"})
+		r := env.Do(t, apptest.Request{Method: "POST", Path: "/api/auth/login", Body: map[string]any{"code": code}})
+		apptest.Expect(t, r, http.StatusTooManyRequests, "rate_limited")
+		if r.Header.Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/gofiber/fiber/v2/middleware/recover"
@@ -23,6 +24,7 @@ import (
 	"github.com/miniauth/miniauth/app/keys"
 	"github.com/miniauth/miniauth/app/metrics"
 	"github.com/miniauth/miniauth/app/problem"
+	"github.com/miniauth/miniauth/app/throttle"
 	"github.com/miniauth/miniauth/app/tokens"
 	"github.com/miniauth/miniauth/app/wechat"
 	"github.com/miniauth/miniauth/app/wechatsim"
@@ -135,7 +137,14 @@ func (s *Server) routes() *fiber.App {
 	f.Get("/healthz", handlers.Health(s.DB.Ping))
 
 	api := &handlers.API{Accounts: s.Accounts}
+	var counters fiber.Storage // in memory: one SQLite instance
+	if s.DB.Dialect == dialect.Postgres {
+		// Several instances share one PostgreSQL: count in it, so the
+		// limit holds for the service, not per instance.
+		counters = throttle.New(s.DB, "api-login:")
+	}
 	limit := limiter.New(limiter.Config{
+		Storage:      counters,
 		Next:         func(*fiber.Ctx) bool { return s.Config.LoginRateLimit == 0 },
 		Max:          max(1, s.Config.LoginRateLimit),
 		Expiration:   time.Minute,
