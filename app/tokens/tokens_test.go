@@ -1,6 +1,8 @@
 package tokens_test
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"strings"
 	"testing"
@@ -192,14 +194,12 @@ func TestRefreshTokens(t *testing.T) {
 	}
 }
 
-// FuzzParse: no input panics, and an accepted token carries exactly the
-// claims we signed (only the signer holds the key).
+// FuzzParse: no input panics, and an accepted token is exactly one that
+// our key signed with HS256 over its header and payload, carrying a user
+// access token's claims. (Fuzz workers run this setup again, so the seed
+// token is not known to them; the signature is the oracle.)
 func FuzzParse(f *testing.F) {
 	good, _, err := signer(tokens.Access, userKey).Sign(5, 3)
-	if err != nil {
-		f.Fatal(err)
-	}
-	want, err := tokens.Parse(good, tokens.Access, userKey)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -215,17 +215,25 @@ func FuzzParse(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, tok string) {
-		for _, kind := range []tokens.Kind{tokens.Access, tokens.Admin} {
-			c, err := tokens.Parse(tok, kind, userKey)
-			if err != nil {
-				continue
-			}
-			if kind != tokens.Access {
-				t.Fatalf("a user token passed as %v: %q", kind, tok)
-			}
-			if c.Subject != want.Subject || c.SessionID != want.SessionID || c.ID != want.ID || !c.ExpiresAt.Equal(want.ExpiresAt.Time) {
-				t.Fatalf("accepted token with other claims %+v: %q", c, tok)
-			}
+		if _, err := tokens.Parse(tok, tokens.Admin, userKey); err == nil {
+			t.Fatalf("accepted as an admin token: %q", tok)
+		}
+		c, err := tokens.Parse(tok, tokens.Access, userKey)
+		if err != nil {
+			return
+		}
+		parts := strings.Split(tok, ".")
+		if len(parts) != 3 {
+			t.Fatalf("accepted a token of %d segments: %q", len(parts), tok)
+		}
+		sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+		mac := hmac.New(sha256.New, userKey)
+		mac.Write([]byte(parts[0] + "." + parts[1]))
+		if err != nil || !hmac.Equal(sig, mac.Sum(nil)) {
+			t.Fatalf("accepted a token our key did not sign: %q", tok)
+		}
+		if c.Type != "access" || c.UserID() <= 0 || c.SessionID <= 0 || c.ExpiresAt == nil || c.ID == "" {
+			t.Fatalf("accepted incomplete claims %+v", c)
 		}
 	})
 }
