@@ -225,7 +225,9 @@ func TestPhoneBindingFailures(t *testing.T) {
 			{"code already used", nil, func() string { return used }, 401, "invalid_code"},
 			{"-1 system busy", func() { sim.Fail(wechatsim.PathPhoneNumber, wechatsim.Failure{ErrCode: -1}) }, fresh, 502, "wechat_unavailable"},
 			{"HTTP 500", func() { sim.Fail(wechatsim.PathPhoneNumber, wechatsim.Failure{Status: 500, Body: "oops"}) }, fresh, 502, "wechat_unavailable"},
-			{"timeout", func() { sim.Fail(wechatsim.PathPhoneNumber, wechatsim.Failure{Delay: wechat.DefaultTimeout + time.Second}) }, fresh, 502, "wechat_unavailable"},
+			{"timeout", func() {
+				sim.Fail(wechatsim.PathPhoneNumber, wechatsim.Failure{Delay: wechat.DefaultTimeout + time.Second})
+			}, fresh, 502, "wechat_unavailable"},
 			{"45011 rate limit", func() { sim.Fail(wechatsim.PathPhoneNumber, wechatsim.Failure{ErrCode: 45011}) }, fresh, 429, "rate_limited"},
 			{"token endpoint down", func() {
 				sim.InvalidateToken()
