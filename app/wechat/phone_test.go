@@ -83,3 +83,25 @@ func TestLooseString(t *testing.T) {
 		}
 	}
 }
+
+// The development simulator (`go run .` without credentials) answers the
+// token and phone endpoints too, with any phone code.
+func TestDevelopmentSimulatorAnswersEveryEndpoint(t *testing.T) {
+	sim := wechatsim.NewDevelopment()
+	c := New(Options{BaseURL: "http://wechat-simulator.invalid", AppID: sim.AppID, Secret: sim.Secret, Transport: sim.Transport()})
+	s, err := c.Code2Session(t.Context(), "any-login-code")
+	if err != nil || s.OpenID != wechatsim.DevOpenID("any-login-code") {
+		t.Fatalf("code2session: %+v %v", s, err)
+	}
+	p, err := c.PhoneNumber(t.Context(), "any-phone-code", s.OpenID)
+	if err != nil || p.PurePhoneNumber != wechatsim.DevPhone("any-phone-code") || p.CountryCode != "86" {
+		t.Fatalf("phone: %+v %v", p, err)
+	}
+	data, iv, err := wechatsim.EncryptData(s.SessionKey, sim.AppID, map[string]any{"openGId": "g"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Decrypt(s.SessionKey, data, iv); err != nil {
+		t.Fatalf("decrypt: %v", err)
+	}
+}
