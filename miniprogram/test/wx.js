@@ -188,15 +188,13 @@ async function exchanges(openid) {
   return (await res.json()).code2session;
 }
 
-// phoneCode asks the fake WeChat for a getPhoneNumber code, or null when
-// it cannot issue one.
+// phoneCode asks the fake WeChat for a getPhoneNumber code.
 async function phoneCode(phoneNumber) {
   const res = await fetch(env.wechatURL + '/test/phonecode', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ phone: phoneNumber }),
   });
-  if (res.status === 404) return null;
   if (!res.ok) throw new Error('phonecode: HTTP ' + res.status);
   return (await res.json()).code;
 }
