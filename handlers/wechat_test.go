@@ -556,28 +556,33 @@ func TestSharedAvatarFileKeptWhileUsed(t *testing.T) {
 
 func TestAvatarPathsAreChecked(t *testing.T) {
 	t.Parallel()
-	env := startWX(t, apptest.Options{})
-	g := env.Login(t, "o_paths")
-	url := expectUser(t, upload(t, env, g.AccessToken, "a.png", "image/png", pngOf(t, 1)))["avatar_url"].(string)
-	name := strings.TrimPrefix(url, "/uploads/avatars/")
-	// A file next to the avatars that must never be served.
-	os.WriteFile(filepath.Join(avatarDir(env), "notes.txt"), []byte("secret notes"), 0o600)
-	for _, p := range []string{
-		"/uploads/avatars/..%2f..%2fminiauth.db",
-		"/uploads/avatars/..%2F..%2Fjwt_secret",
-		"/uploads/avatars/%2e%2e/%2e%2e/miniauth.db",
-		"/uploads/avatars/notes.txt",
-		"/uploads/avatars/" + strings.ToUpper(name),
-		"/uploads/avatars/" + strings.Repeat("0", 32) + ".png",
-		"/uploads/avatars/" + name + "%00.png",
-		"/uploads/avatars/",
-		"/uploads/miniauth.db",
-	} {
-		r := env.Do(t, apptest.Request{Method: "GET", Path: p})
-		if r.Status != 404 || bytes.Contains(r.Body, []byte("SQLite")) || bytes.Contains(r.Body, []byte("secret notes")) {
-			t.Fatalf("GET %s: %d %q", p, r.Status, r.Body)
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		env := startOnWX(t, b)
+		g := env.Login(t, "o_paths")
+		url := expectUser(t, upload(t, env, g.AccessToken, "a.png", "image/png", pngOf(t, 1)))["avatar_url"].(string)
+		name := strings.TrimPrefix(url, "/uploads/avatars/")
+		// A file next to the avatars that must never be served.
+		os.WriteFile(filepath.Join(avatarDir(env), "notes.txt"), []byte("secret notes"), 0o600)
+		if r := env.Do(t, apptest.Request{Method: "GET", Path: url}); r.Status != 200 {
+			t.Fatalf("GET %s: %d", url, r.Status)
 		}
-	}
+		for _, p := range []string{
+			"/uploads/avatars/..%2f..%2fminiauth.db",
+			"/uploads/avatars/..%2F..%2Fjwt_secret",
+			"/uploads/avatars/%2e%2e/%2e%2e/miniauth.db",
+			"/uploads/avatars/notes.txt",
+			"/uploads/avatars/" + strings.ToUpper(name),
+			"/uploads/avatars/" + strings.Repeat("0", 32) + ".png",
+			"/uploads/avatars/" + name + "%00.png",
+			"/uploads/avatars/",
+			"/uploads/miniauth.db",
+		} {
+			r := env.Do(t, apptest.Request{Method: "GET", Path: p})
+			if r.Status != 404 || bytes.Contains(r.Body, []byte("SQLite")) || bytes.Contains(r.Body, []byte("secret notes")) {
+				t.Fatalf("GET %s: %d %q", p, r.Status, r.Body)
+			}
+		}
+	})
 }
 
 // --- decrypt --------------------------------------------------------------
@@ -685,11 +690,13 @@ func TestDecryptOfficialVector(t *testing.T) {
 
 func TestDecryptChecksOurAppID(t *testing.T) {
 	t.Parallel()
-	// Our AppID is apptest.AppID: the official vector's watermark is not ours.
-	env := startWX(t, apptest.Options{})
-	id := wechatsim.Identity{OpenID: "o_official_elsewhere", SessionKey: officialSessionKey}
-	g := env.LoginWith(t, map[string]any{"code": env.WeChat.NewCode(id)})
-	apptest.Expect(t, decrypt(t, env, g.AccessToken, officialData, officialIV), 400, "session_key_stale")
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		// Our AppID is apptest.AppID: the official vector's watermark is not ours.
+		env := startOnWX(t, b)
+		id := wechatsim.Identity{OpenID: "o_official_elsewhere", SessionKey: officialSessionKey}
+		g := env.LoginWith(t, map[string]any{"code": env.WeChat.NewCode(id)})
+		apptest.Expect(t, decrypt(t, env, g.AccessToken, officialData, officialIV), 400, "session_key_stale")
+	})
 }
 
 // --- logs -----------------------------------------------------------------
