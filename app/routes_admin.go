@@ -1,9 +1,58 @@
 package app
 
-import "github.com/gofiber/fiber/v2"
+import (
+	"context"
+	"net/http"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/filesystem"
+
+	"github.com/miniauth/miniauth/app/admins"
+	"github.com/miniauth/miniauth/app/userlist"
+	"github.com/miniauth/miniauth/handlers/admin"
+	"github.com/miniauth/miniauth/static"
+	"github.com/miniauth/miniauth/views"
+)
 
 // views is the template engine of the admin panel.
-func (s *Server) views() fiber.Views { return nil }
+func (s *Server) views() fiber.Views {
+	v, err := views.New(admin.Funcs(nil))
+	if err != nil {
+		panic(err) // the templates are embedded: a parse error is a build defect
+	}
+	return v
+}
 
-// mountAdmin adds the admin panel under /admin.
-func (s *Server) mountAdmin(f *fiber.App) {}
+// mountAdmin adds the admin panel under /admin. Its errors are HTML
+// pages, answered inside the group, never the API's JSON.
+func (s *Server) mountAdmin(f *fiber.App) {
+	h := &admin.Handler{
+		Admins:       admins.New(s.DB, s.Keys),
+		Limiter:      admins.NewLoginLimiter(s.DB),
+		Users:        userlist.New(s.DB),
+		Accounts:     s.Accounts,
+		Log:          s.Log,
+		SecureCookie: s.Config.Production(),
+	}
+	if err := userlist.EnsureIndexes(context.Background(), s.DB); err != nil {
+		s.Log.Error("admin panel: create index", "err", err)
+	}
+	g := f.Group("/admin", admin.SecurityHeaders, h.Errors, admin.SameOrigin)
+	g.Use("/static", func(c *fiber.Ctx) error {
+		// Static files are not secret: let browsers keep them an hour.
+		c.Set(fiber.HeaderCacheControl, "public, max-age=3600")
+		return c.Next()
+	}, filesystem.New(filesystem.Config{Root: http.FS(static.FS)}))
+	g.Get("/login", h.LoginForm)
+	g.Post("/login", h.Login)
+
+	g.Use(h.RequireAdmin(), h.RequireCSRF)
+	g.Get("/", h.Dashboard)
+	g.Get("/users", h.UserList)
+	g.Get("/users.csv", h.ExportCSV)
+	g.Get("/users/:id", h.User)
+	g.Post("/users/:id/disable", h.DisableUser)
+	g.Post("/users/:id/enable", h.EnableUser)
+	g.Post("/logout", h.Logout)
+	g.Use(h.NotFound)
+}

@@ -42,6 +42,8 @@ var commands = []command{
 	{"migrate", migrateCmd},
 	{"backup", backupCmd},
 	{"copy", copyCmd},
+	{"admin", adminCmd},
+	{"dev", devCmd},
 }
 
 // errUsage means the arguments were wrong; usage was already printed.

@@ -1,0 +1,149 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/miniauth/miniauth/app"
+	"github.com/miniauth/miniauth/app/admins"
+	"github.com/miniauth/miniauth/app/database"
+	"github.com/miniauth/miniauth/app/keys"
+)
+
+const adminUsage = `Usage:
+  miniauth admin create --username NAME --password-stdin   (the password is the first line of stdin)
+  miniauth admin list
+  miniauth admin passwd --username NAME --password-stdin   (signs out every session of NAME)
+  miniauth admin delete --username NAME
+`
+
+// adminCmd manages admin panel accounts.
+func adminCmd(ctx context.Context, env *Env, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(env.Stderr, adminUsage)
+		if len(args) == 0 {
+			return errUsage
+		}
+		return nil
+	}
+	sub := args[0]
+	fs := flag.NewFlagSet("admin "+sub, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	username := fs.String("username", "", "admin username")
+	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of stdin")
+	if err := fs.Parse(args[1:]); err != nil {
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("admin %s: unexpected argument %q\n\n%s", sub, fs.Arg(0), adminUsage)
+	}
+	needName := sub == "create" || sub == "passwd" || sub == "delete"
+	needPassword := sub == "create" || sub == "passwd"
+	switch {
+	case sub != "list" && !needName:
+		return fmt.Errorf("admin: unknown subcommand %q\n\n%s", sub, adminUsage)
+	case needName && *username == "":
+		return fmt.Errorf("admin %s: --username is required", sub)
+	case needPassword && !*fromStdin:
+		return fmt.Errorf("admin %s: --password-stdin is required (passwords are never taken from arguments, which other users can see)", sub)
+	}
+	var password string
+	if needPassword {
+		var err error
+		if password, err = readPassword(env.Stdin); err != nil {
+			return err
+		}
+	}
+
+	svc, closeDB, err := openAdmins(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	switch sub {
+	case "create":
+		a, err := svc.Create(ctx, *username, password)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "admin %q created (id %d)\n", a.Username, a.ID)
+	case "passwd":
+		if err := svc.SetPassword(ctx, *username, password); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "password of %q changed; its sessions are signed out\n", admins.NormalizeUsername(*username))
+	case "delete":
+		if err := svc.Delete(ctx, *username); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "admin %q deleted\n", admins.NormalizeUsername(*username))
+	case "list":
+		list, err := svc.List(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tUSERNAME\tCREATED\tLAST SIGN-IN")
+		for _, a := range list {
+			last := "never"
+			if a.LastLoginAt != nil {
+				last = a.LastLoginAt.Local().Format(time.DateTime)
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", a.ID, a.Username, a.CreatedAt.Local().Format(time.DateTime), last)
+		}
+		return tw.Flush()
+	}
+	return nil
+}
+
+// readPassword reads one line: a trailing newline (and a Windows \r) is
+// not part of the password.
+func readPassword(r io.Reader) (string, error) {
+	if r == nil {
+		return "", errors.New("no password on stdin")
+	}
+	line, err := bufio.NewReader(io.LimitReader(r, admins.MaxPassword+2)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password from stdin: %w", err)
+	}
+	line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+	if err := admins.ValidatePassword(line); err != nil {
+		return "", err
+	}
+	return line, nil
+}
+
+// openDB opens (and migrates) the configured database for a command.
+func openDB(ctx context.Context, env *Env) (*database.DB, *keys.Set, bool, error) {
+	cfg, err := loadConfig(env)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if err := cfg.PrepareDataDir(); err != nil {
+		return nil, nil, false, err
+	}
+	ks, err := keys.Load(cfg.JWTSecret, cfg.DataDir)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	db, err := database.Open(ctx, app.DatabaseOptions(cfg))
+	if err != nil {
+		return nil, nil, false, err
+	}
+	return db, ks, cfg.Production(), nil
+}
+
+func openAdmins(ctx context.Context, env *Env) (*admins.Service, func(), error) {
+	db, ks, _, err := openDB(ctx, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	return admins.New(db, ks), func() { db.Close() }, nil
+}

@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/miniauth/miniauth/app/userlist"
+)
+
+const devUsage = `Usage:
+  miniauth dev seed --users N   insert N fake users (to try the admin panel at scale)
+`
+
+// devCmd is tooling for development: never needed in production.
+func devCmd(ctx context.Context, env *Env, args []string) error {
+	if len(args) == 0 || args[0] != "seed" {
+		fmt.Fprint(env.Stderr, devUsage)
+		return errUsage
+	}
+	fs := flag.NewFlagSet("dev seed", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	n := fs.Int("users", 1000, "how many fake users to insert")
+	force := fs.Bool("force", false, "seed even when MINIAUTH_ENV=production")
+	if err := fs.Parse(args[1:]); err != nil {
+		return errUsage
+	}
+	if *n <= 0 || *n > 100_000_000 {
+		return fmt.Errorf("dev seed: --users must be between 1 and 100000000")
+	}
+	db, _, production, err := openDB(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if production && !*force {
+		return fmt.Errorf("dev seed: refusing to add fake users to a production database (MINIAUTH_ENV=production); pass --force if you mean it")
+	}
+	start := time.Now()
+	err = userlist.Seed(ctx, db, *n, userlist.SeedOptions{Progress: func(done int) {
+		fmt.Fprintf(env.Stderr, "\rseeded %d/%d users", done, *n)
+	}})
+	fmt.Fprintln(env.Stderr)
+	if err != nil {
+		return err
+	}
+	if err := userlist.EnsureIndexes(ctx, db); err != nil {
+		return err
+	}
+	took := time.Since(start)
+	fmt.Fprintf(env.Stdout, "inserted %d fake users in %s (%.0f users/s)\n", *n, took.Round(time.Millisecond), float64(*n)/took.Seconds())
+	return nil
+}

@@ -1,0 +1,61 @@
+package admin
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/miniauth/miniauth/app/userlist"
+)
+
+// DashboardData fills the dashboard.
+type DashboardData struct {
+	Stats *userlist.Stats
+	Chart Chart
+}
+
+// Chart is the sign-ups bar chart, laid out here so that the template
+// only draws SVG (no script, no inline style).
+type Chart struct {
+	Width, Height, Base int
+	Bars               []Bar
+	Ticks              []Tick
+}
+
+// Bar is one day.
+type Bar struct {
+	X, Y, W, H int
+	Label      string
+	Count      int
+}
+
+// Tick is a date under the axis.
+type Tick struct {
+	X, Y  int
+	Label string
+}
+
+// Dashboard is GET /admin/.
+func (h *Handler) Dashboard(c *fiber.Ctx) error {
+	st, err := h.Users.Stats(c.UserContext(), h.Location)
+	if err != nil {
+		return err
+	}
+	return h.render(c, fiber.StatusOK, "dashboard", &Page{Nav: "dashboard", Data: DashboardData{Stats: st, Chart: signupChart(st)}})
+}
+
+func signupChart(st *userlist.Stats) Chart {
+	const width, height, base, slot = 900, 220, 196, 30
+	ch := Chart{Width: width, Height: height, Base: base}
+	top := max(st.MaxSignups, 1)
+	for i, d := range st.Signups {
+		h := d.Count * (base - 10) / top
+		if d.Count > 0 {
+			h = max(h, 2)
+		}
+		x := i * slot
+		ch.Bars = append(ch.Bars, Bar{X: x + 4, Y: base - h, W: slot - 8, H: h, Label: d.Day.Format("Mon 2 Jan"), Count: d.Count})
+		if i%5 == 0 || i == len(st.Signups)-1 {
+			ch.Ticks = append(ch.Ticks, Tick{X: x + slot/2, Y: height - 6, Label: d.Day.Format("Jan 2")})
+		}
+	}
+	return ch
+}

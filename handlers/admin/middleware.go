@@ -1,0 +1,145 @@
+package admin
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	jwtware "github.com/gofiber/contrib/jwt"
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/miniauth/miniauth/app/admins"
+	"github.com/miniauth/miniauth/app/tokens"
+	"github.com/miniauth/miniauth/ent"
+	"github.com/miniauth/miniauth/handlers"
+)
+
+// Keys of request-scoped values.
+const (
+	localJWT     = "admin_jwt"
+	localAdmin   = "admin"
+	localSession = "admin_session"
+)
+
+// contentSecurityPolicy allows only this server's stylesheet and script,
+// no inline script, and avatars from https.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; " +
+	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// SecurityHeaders go on every admin response; pages are never cached.
+func SecurityHeaders(c *fiber.Ctx) error {
+	c.Set("Content-Security-Policy", contentSecurityPolicy)
+	c.Set(fiber.HeaderXFrameOptions, "DENY")
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	// Avatars load from other hosts: they must not learn admin URLs,
+	// whose query strings can hold an openid or a phone number.
+	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
+	c.Set("Cross-Origin-Opener-Policy", "same-origin")
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Next()
+}
+
+// Errors answers every error under /admin with an HTML page, panics
+// included: the panel's users are browsers, not API clients.
+func (h *Handler) Errors(c *fiber.Ctx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = h.failed(c, fmt.Errorf("panic: %v", r))
+		}
+	}()
+	if err := c.Next(); err != nil {
+		return h.failed(c, err)
+	}
+	return nil
+}
+
+func (h *Handler) failed(c *fiber.Ctx, err error) error {
+	status, message, known := asPage(err)
+	if !known {
+		h.Log.Error("admin panel error", "method", c.Method(), "path", c.Path(), "request_id", handlers.RequestID(c), "err", err)
+	}
+	c.Response().ResetBody()
+	if rerr := h.errorPage(c, status, message); rerr != nil {
+		h.Log.Error("render error page", "err", rerr)
+		c.Status(status).Set(fiber.HeaderContentType, fiber.MIMETextPlainCharsetUTF8)
+		return c.SendString(utils.StatusMessage(status))
+	}
+	return nil
+}
+
+// RequireAdmin lets through only requests with a valid admin cookie
+// whose session is live, checked by contrib/jwt against the admin key and
+// audience (a user's access token fails both). Anything else is sent to
+// the sign-in page.
+func (h *Handler) RequireAdmin() fiber.Handler {
+	return jwtware.New(jwtware.Config{
+		SigningKey:   jwtware.SigningKey{JWTAlg: jwtware.HS256, Key: h.Admins.Signer.Key},
+		Claims:       &tokens.AdminClaims{},
+		TokenLookup:  "cookie:" + CookieName,
+		ContextKey:   localJWT,
+		ErrorHandler: func(c *fiber.Ctx, _ error) error { return toSignIn(c) },
+		SuccessHandler: func(c *fiber.Ctx) error {
+			tok, _ := c.Locals(localJWT).(*jwt.Token)
+			claims, ok := tok.Claims.(*tokens.AdminClaims)
+			if !ok {
+				return toSignIn(c)
+			}
+			a, err := h.Admins.Authenticate(c.UserContext(), claims.UserID(), claims.SessionID)
+			if err != nil {
+				if errors.Is(err, admins.ErrSession) {
+					return toSignIn(c)
+				}
+				return err
+			}
+			c.Locals(localAdmin, a)
+			c.Locals(localSession, claims.SessionID)
+			return c.Next()
+		},
+	})
+}
+
+// toSignIn redirects to the sign-in page and drops a dead cookie.
+func toSignIn(c *fiber.Ctx) error {
+	if c.Cookies(CookieName) != "" {
+		dropCookie(c)
+	}
+	return c.Redirect("/admin/login", fiber.StatusSeeOther)
+}
+
+// RequireCSRF refuses state-changing requests without the session's
+// CSRF token. SameSite=Strict already keeps the cookie off cross-site
+// requests; the token is the second lock.
+func (h *Handler) RequireCSRF(c *fiber.Ctx) error {
+	switch c.Method() {
+	case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions:
+		return c.Next()
+	}
+	if !h.Admins.ValidCSRF(currentSession(c), c.FormValue("csrf")) {
+		return pageError(fiber.StatusForbidden, "")
+	}
+	return c.Next()
+}
+
+// SameOrigin refuses form posts that a browser says came from another
+// site (Fetch Metadata), before any other work is done.
+func SameOrigin(c *fiber.Ctx) error {
+	if c.Method() == fiber.MethodPost && strings.EqualFold(c.Get("Sec-Fetch-Site"), "cross-site") {
+		return pageError(fiber.StatusForbidden, "")
+	}
+	return c.Next()
+}
+
+// NotFound is the panel's catch-all.
+func (h *Handler) NotFound(c *fiber.Ctx) error { return notFound("") }
+
+func currentAdmin(c *fiber.Ctx) *ent.Admin {
+	a, _ := c.Locals(localAdmin).(*ent.Admin)
+	return a
+}
+
+func currentSession(c *fiber.Ctx) int {
+	id, _ := c.Locals(localSession).(int)
+	return id
+}

@@ -1,0 +1,36 @@
+package admin
+
+import (
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/miniauth/miniauth/app/problem"
+)
+
+// DisableUser is POST /admin/users/{id}/disable: the user's sessions are
+// revoked at once (accounts.Service.SetDisabled) and logins refused.
+func (h *Handler) DisableUser(c *fiber.Ctx) error { return h.setDisabled(c, true) }
+
+// EnableUser is POST /admin/users/{id}/enable.
+func (h *Handler) EnableUser(c *fiber.Ctx) error { return h.setDisabled(c, false) }
+
+func (h *Handler) setDisabled(c *fiber.Ctx, disabled bool) error {
+	id, err := userID(c)
+	if err != nil {
+		return err
+	}
+	if err := h.Accounts.SetDisabled(c.UserContext(), id, disabled); err != nil {
+		if p, ok := problem.As(err); ok && p.Code == problem.NotFound {
+			return notFound("There is no such user.")
+		}
+		return err
+	}
+	h.Users.Forget()
+	done := "enabled"
+	if disabled {
+		done = "disabled"
+	}
+	h.Log.Info("admin changed user status", "admin_id", currentAdmin(c).ID, "user_id", id, "status", done)
+	return c.Redirect("/admin/users/"+strconv.Itoa(id)+"?done="+done, fiber.StatusSeeOther)
+}
