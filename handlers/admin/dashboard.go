@@ -16,8 +16,8 @@ type DashboardData struct {
 // only draws SVG (no script, no inline style).
 type Chart struct {
 	Width, Height, Base int
-	Bars               []Bar
-	Ticks              []Tick
+	Bars                []Bar
+	Ticks               []Tick
 }
 
 // Bar is one day.
