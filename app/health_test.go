@@ -136,6 +136,8 @@ func TestMetricsOnSeparateListener(t *testing.T) {
 		`miniauth_logins_total{outcome="success"} 1`,
 		`miniauth_logins_total{outcome="invalid_code"} 1`,
 		`miniauth_active_sessions 1`,
+		`miniauth_wechat_call_duration_seconds_count{endpoint="/sns/jscode2session"} 2`,
+		`miniauth_wechat_errors_total{endpoint="/sns/jscode2session",errcode="40029"} 1`,
 		`miniauth_http_request_duration_seconds_bucket{method="POST",route="/api/auth/login"`,
 	} {
 		if !strings.Contains(text, want) {

@@ -86,7 +86,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	}
 	s.Accounts = &accounts.Service{
 		DB:         db,
-		WeChat:     newWeChat(cfg, log, &wechat.DBTokenStore{DB: db, Keys: ks}),
+		WeChat:     newWeChat(cfg, log, &wechat.DBTokenStore{DB: db, Keys: ks}, s.Metrics),
 		Keys:       ks,
 		Access:     &tokens.Signer{Kind: tokens.Access, Key: ks.UserToken, TTL: cfg.AccessTTL},
 		RefreshTTL: cfg.RefreshTTL,
@@ -100,14 +100,19 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 
 // newWeChat is the real WeChat client, or the simulator when no
 // credentials are configured (config.Load refuses that in production).
-func newWeChat(cfg *config.Config, log *slog.Logger, tokens wechat.TokenStore) *wechat.Client {
+func newWeChat(cfg *config.Config, log *slog.Logger, tokens wechat.TokenStore, m *metrics.Metrics) *wechat.Client {
+	var observe func(string, time.Duration, string)
+	if m != nil {
+		observe = m.ObserveWeChat
+	}
 	if !cfg.Simulated() {
-		return wechat.New(wechat.Options{BaseURL: cfg.WeChatAPIBase, AppID: cfg.WeChatAppID, Secret: cfg.WeChatSecret, Tokens: tokens, Log: log})
+		return wechat.New(wechat.Options{BaseURL: cfg.WeChatAPIBase, AppID: cfg.WeChatAppID, Secret: cfg.WeChatSecret,
+			Tokens: tokens, Log: log, Observe: observe})
 	}
 	sim := wechatsim.NewDevelopment()
 	log.Warn("NO WECHAT CREDENTIALS: the built-in WeChat simulator answers, every login is FAKE " +
 		"(any code logs in a user derived from it). Set MINIAUTH_WECHAT_APPID and MINIAUTH_WECHAT_SECRET for real logins.")
-	return wechat.New(wechat.Options{BaseURL: "http://wechat-simulator.invalid", AppID: sim.AppID, Secret: sim.Secret, Transport: sim.Transport(), Tokens: tokens, Log: log})
+	return wechat.New(wechat.Options{BaseURL: "http://wechat-simulator.invalid", AppID: sim.AppID, Secret: sim.Secret, Transport: sim.Transport(), Tokens: tokens, Log: log, Observe: observe})
 }
 
 func (s *Server) routes() *fiber.App {

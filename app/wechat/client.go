@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -40,6 +41,10 @@ type Options struct {
 	Tokens TokenStore
 	Log    *slog.Logger     // nil: discard
 	Now    func() time.Time // nil: time.Now
+	// Observe, if set, is told of every call: its endpoint, how long it
+	// took and its errcode ("" on success, "unavailable" when there was
+	// no usable answer). It feeds the metrics.
+	Observe func(endpoint string, took time.Duration, errcode string)
 }
 
 // Client calls WeChat.
@@ -52,6 +57,7 @@ type Client struct {
 	log     *slog.Logger
 	now     func() time.Time
 	tokens  *tokenCache
+	observe func(endpoint string, took time.Duration, errcode string)
 }
 
 // New makes a client.
@@ -86,8 +92,9 @@ func New(o Options) *Client {
 			// WeChat never redirects; following one could leak the query.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		log: o.Log,
-		now: o.Now,
+		log:     o.Log,
+		now:     o.Now,
+		observe: o.Observe,
 	}
 	c.tokens = &tokenCache{client: c, store: o.Tokens, name: TokenName(o.AppID)}
 	return c
@@ -135,6 +142,24 @@ type errcodeOnly struct {
 // may carry secrets and the access token; they never reach an error
 // message.
 func (c *Client) call(ctx context.Context, method, endpoint string, query url.Values, body []byte, out any) error {
+	if c.observe == nil {
+		return c.roundTrip(ctx, method, endpoint, query, body, out)
+	}
+	start := time.Now()
+	err := c.roundTrip(ctx, method, endpoint, query, body, out)
+	errcode := ""
+	var we *Error
+	switch {
+	case errors.As(err, &we):
+		errcode = strconv.Itoa(we.Code)
+	case err != nil:
+		errcode = "unavailable"
+	}
+	c.observe(endpoint, time.Since(start), errcode)
+	return err
+}
+
+func (c *Client) roundTrip(ctx context.Context, method, endpoint string, query url.Values, body []byte, out any) error {
 	u := c.base + endpoint
 	if len(query) > 0 {
 		u += "?" + query.Encode()
