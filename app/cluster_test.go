@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -123,5 +124,22 @@ func TestClusterLoginRateLimitIsShared(t *testing.T) {
 		if r.Header.Get("Retry-After") == "" {
 			t.Error("429 without Retry-After")
 		}
+	}
+}
+
+// Both instances use one WeChat access token: it is fetched once and
+// shared through the database.
+func TestClusterShareOneWeChatAccessToken(t *testing.T) {
+	c := startCluster(t)
+	for i, env := range []*apptest.Env{c.a, c.b, c.a, c.b} {
+		g := env.Login(t, fmt.Sprintf("phone-%d", i))
+		code := c.wx.NewPhoneCode(fmt.Sprintf("1380013800%d", i), "86")
+		r := env.Do(t, apptest.Request{Method: "POST", Path: "/api/me/phone", Token: g.AccessToken, Body: map[string]any{"code": code}})
+		if r.Status != http.StatusOK {
+			t.Fatalf("bind phone on instance %d: %d %s", i%2, r.Status, r.Body)
+		}
+	}
+	if n := c.wx.Calls(wechatsim.PathStableToken); n != 1 {
+		t.Fatalf("stable_token called %d times by two instances, want 1", n)
 	}
 }
