@@ -28,21 +28,38 @@ type DayCount struct {
 	Count int
 }
 
-// Stats computes the dashboard's numbers, cached for StatsTTL. Days are
-// calendar days of loc (the server's time zone when nil). Each count is a
-// range over an indexed time column, written in Ent so that SQLite and
-// PostgreSQL run the same code.
+// Stats returns the dashboard's numbers, computed at most once per
+// StatsTTL: stale numbers are answered at once while one goroutine
+// computes them again. Days are calendar days of loc (the server's time
+// zone when nil).
 func (s *Store) Stats(ctx context.Context, loc *time.Location) (*Stats, error) {
 	if loc == nil {
 		loc = time.Local
 	}
 	s.mu.Lock()
-	if s.stats != nil && s.now().Sub(s.statsAt) < StatsTTL {
-		st := s.stats
-		s.mu.Unlock()
-		return st, nil
+	st := s.stats
+	if st != nil && s.now().Sub(s.statsAt) >= StatsTTL && !s.statsRefreshing {
+		s.statsRefreshing = true
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			s.computeStats(ctx, loc)
+			s.mu.Lock()
+			s.statsRefreshing = false
+			s.mu.Unlock()
+		}()
 	}
 	s.mu.Unlock()
+	if st != nil {
+		return st, nil
+	}
+	return s.computeStats(ctx, loc)
+}
+
+// computeStats counts. Each count is a range over an indexed time column
+// (except disabled, a scan), written in Ent so that SQLite and PostgreSQL
+// run the same code.
+func (s *Store) computeStats(ctx context.Context, loc *time.Location) (*Stats, error) {
 
 	now := s.now()
 	y, m, d := now.In(loc).Date()

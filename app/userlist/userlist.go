@@ -49,11 +49,13 @@ type Store struct {
 	DB  *database.DB
 	Now func() time.Time
 
-	mu      sync.Mutex
-	total   int
-	totalAt time.Time
-	stats   *Stats
-	statsAt time.Time
+	mu              sync.Mutex
+	total           int
+	totalAt         time.Time
+	refreshing      bool
+	stats           *Stats
+	statsAt         time.Time
+	statsRefreshing bool
 }
 
 // New is a Store over db.
@@ -233,15 +235,32 @@ func (s *Store) countCapped(ctx context.Context, where predicate.User) (int, boo
 	return len(ids), false, nil
 }
 
-// Total is the number of users, cached for TotalTTL.
+// Total is the number of users. It is counted at most once per TotalTTL:
+// a stale count is answered at once while one goroutine counts again, so
+// only the very first page after start-up waits for a count.
 func (s *Store) Total(ctx context.Context) (int, error) {
 	s.mu.Lock()
-	if !s.totalAt.IsZero() && s.now().Sub(s.totalAt) < TotalTTL {
-		n := s.total
-		s.mu.Unlock()
-		return n, nil
+	cached, at, refreshing := s.total, s.totalAt, s.refreshing
+	stale := at.IsZero() || s.now().Sub(at) >= TotalTTL
+	if !at.IsZero() && stale && !refreshing {
+		s.refreshing = true
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			s.countTotal(ctx)
+			s.mu.Lock()
+			s.refreshing = false
+			s.mu.Unlock()
+		}()
 	}
 	s.mu.Unlock()
+	if !at.IsZero() {
+		return cached, nil
+	}
+	return s.countTotal(ctx)
+}
+
+func (s *Store) countTotal(ctx context.Context) (int, error) {
 	n, err := s.DB.Read.User.Query().Count(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("count users: %w", err)
@@ -252,10 +271,11 @@ func (s *Store) Total(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// Forget drops cached counts, after a change an admin should see at once.
+// Forget drops the cached dashboard numbers, after a change an admin
+// should see at once (disabling a user changes the disabled count).
 func (s *Store) Forget() {
 	s.mu.Lock()
-	s.totalAt, s.statsAt = time.Time{}, time.Time{}
+	s.stats = nil
 	s.mu.Unlock()
 }
 
