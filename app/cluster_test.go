@@ -2,7 +2,14 @@ package app_test
 
 import (
 	"fmt"
+	"html"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -14,9 +21,10 @@ import (
 // cluster is two miniauth processes sharing one PostgreSQL database and
 // one secret, as behind a load balancer.
 type cluster struct {
-	wx   *apptest.WeChat
-	a, b *apptest.Env
-	pa   *apptest.Process
+	dbURL string
+	wx    *apptest.WeChat
+	a, b  *apptest.Env
+	pa    *apptest.Process
 }
 
 func startCluster(t *testing.T, extra ...string) *cluster {
@@ -32,7 +40,7 @@ func startCluster(t *testing.T, extra ...string) *cluster {
 	}
 	pa := apptest.StartProcess(t, wx, shared)
 	pb := apptest.StartProcess(t, wx, shared)
-	return &cluster{wx: wx, a: pa.Env(wx), b: pb.Env(wx), pa: pa}
+	return &cluster{dbURL: url, wx: wx, a: pa.Env(wx), b: pb.Env(wx), pa: pa}
 }
 
 func TestClusterLogoutOnOneInstanceHoldsOnTheOther(t *testing.T) {
@@ -142,4 +150,52 @@ func TestClusterShareOneWeChatAccessToken(t *testing.T) {
 	if n := c.wx.Calls(wechatsim.PathStableToken); n != 1 {
 		t.Fatalf("stable_token called %d times by two instances, want 1", n)
 	}
+}
+
+// An admin disabling a user on A's panel cuts the user off on B at once.
+func TestClusterDisableOnOneInstanceHoldsOnTheOther(t *testing.T) {
+	c := startCluster(t)
+	g := c.b.Login(t, "cluster-disable")
+
+	// The first admin, made with the CLI against the shared database.
+	create := exec.Command(apptest.Binary(t), "admin", "create", "--username", "ops", "--password-stdin")
+	create.Env = append(os.Environ(), "MINIAUTH_DATABASE_URL="+c.dbURL, "MINIAUTH_DATA_DIR="+t.TempDir())
+	create.Stdin = strings.NewReader("correct horse battery staple\n")
+	if out, err := create.CombinedOutput(); err != nil {
+		t.Fatalf("admin create: %v\n%s", err, out)
+	}
+
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := browser.PostForm(c.a.URL+"/admin/login", url.Values{"username": {"ops"}, "password": {"correct horse battery staple"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("admin login on A: %d", resp.StatusCode)
+	}
+	page := fmt.Sprintf("%s/admin/users/%d", c.a.URL, g.UserID())
+	resp, err = browser.Get(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("no CSRF token on the user page (%d)", resp.StatusCode)
+	}
+	resp, err = browser.PostForm(page+"/disable", url.Values{"csrf": {html.UnescapeString(string(m[1]))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("disable on A: %d", resp.StatusCode)
+	}
+
+	apptest.Expect(t, c.b.Do(t, apptest.Request{Method: "GET", Path: "/api/me", Token: g.AccessToken}), 401, "unauthorized")
+	code := c.wx.NewCode(wechatsim.Identity{OpenID: "cluster-disable"})
+	apptest.Expect(t, c.b.Do(t, apptest.Request{Method: "POST", Path: "/api/auth/login", Body: map[string]any{"code": code}}), 403, "user_disabled")
 }
