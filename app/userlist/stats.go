@@ -38,6 +38,9 @@ func (s *Store) Stats(ctx context.Context, loc *time.Location) (*Stats, error) {
 	}
 	s.mu.Lock()
 	st := s.stats
+	if st != nil && st.Total < CountCap {
+		st = nil // small tables are counted every time: cheap and exact
+	}
 	if st != nil && s.now().Sub(s.statsAt) >= StatsTTL && !s.statsRefreshing {
 		s.statsRefreshing = true
 		go func() {

@@ -235,12 +235,17 @@ func (s *Store) countCapped(ctx context.Context, where predicate.User) (int, boo
 	return len(ids), false, nil
 }
 
-// Total is the number of users. It is counted at most once per TotalTTL:
+// Total is the number of users. Past CountCap users, it is counted at
+// most once per TotalTTL:
 // a stale count is answered at once while one goroutine counts again, so
 // only the very first page after start-up waits for a count.
 func (s *Store) Total(ctx context.Context) (int, error) {
 	s.mu.Lock()
 	cached, at, refreshing := s.total, s.totalAt, s.refreshing
+	if cached < CountCap {
+		// Small tables are counted every time: it is cheap, and exact.
+		at = time.Time{}
+	}
 	stale := at.IsZero() || s.now().Sub(at) >= TotalTTL
 	if !at.IsZero() && stale && !refreshing {
 		s.refreshing = true

@@ -137,3 +137,5 @@ func (p *panel) updateUser(t testing.TB, id int, fn func(*ent.UserUpdateOne)) {
 		t.Fatal(err)
 	}
 }
+
+func wechatSimIdentity(openid string) wechatsim.Identity { return wechatsim.Identity{OpenID: openid} }
