@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -8,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -1173,4 +1175,27 @@ func FuzzAccessToken(f *testing.F) {
 			t.Fatalf("status %d for token %q: %s", r.Status, tok, r.Body)
 		}
 	})
+}
+
+// TestBodyPastTransportLimit: a body announced past the transport's cap
+// is refused from its headers with the contract's 413, before it is read.
+func TestBodyPastTransportLimit(t *testing.T) {
+	t.Parallel()
+	env := startOn(t, sqliteOnly, nil)
+	for _, path := range []string{loginPath, "/api/me"} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(env.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(30 * time.Second))
+		fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: miniauth\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{\"code\":\"", path, 64<<20)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		apptest.Expect(t, &apptest.Response{Status: resp.StatusCode, Header: resp.Header, Body: body}, http.StatusRequestEntityTooLarge, "request_too_large")
+	}
 }
