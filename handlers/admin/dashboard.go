@@ -29,8 +29,9 @@ type Bar struct {
 
 // Tick is a date under the axis.
 type Tick struct {
-	X, Y  int
-	Label string
+	X, Y   int
+	Label  string
+	Anchor string // SVG text-anchor: the end ticks stay inside the chart
 }
 
 // Dashboard is GET /admin/.
@@ -54,7 +55,14 @@ func signupChart(st *userlist.Stats) Chart {
 		x := i * slot
 		ch.Bars = append(ch.Bars, Bar{X: x + 4, Y: base - h, W: slot - 8, H: h, Label: d.Day.Format("Mon 2 Jan"), Count: d.Count})
 		if i%5 == 0 || i == len(st.Signups)-1 {
-			ch.Ticks = append(ch.Ticks, Tick{X: x + slot/2, Y: height - 6, Label: d.Day.Format("Jan 2")})
+			tick := Tick{X: x + slot/2, Y: height - 6, Label: d.Day.Format("Jan 2"), Anchor: "middle"}
+			switch i {
+			case 0:
+				tick.X, tick.Anchor = x+4, "start"
+			case len(st.Signups) - 1:
+				tick.X, tick.Anchor = x+slot-4, "end"
+			}
+			ch.Ticks = append(ch.Ticks, tick)
 		}
 	}
 	return ch
