@@ -92,45 +92,9 @@ func (s *Service) Login(ctx context.Context, code string, p Profile, c Client) (
 	var sessionID int
 	err = s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		now := s.now()
-		create := tx.User.Create().
-			SetOpenid(ws.OpenID).
-			SetSessionKey(sealedKey).
-			SetLoginCount(1).
-			SetLastLoginAt(now).
-			SetCreatedAt(now).
-			SetUpdatedAt(now)
-		if ws.UnionID != "" {
-			create.SetUnionid(ws.UnionID)
-		}
-		applyProfileCreate(create, p)
-		err := create.OnConflictColumns(user.FieldOpenid).
-			Update(func(u *ent.UserUpsert) {
-				u.SetSessionKey(sealedKey).AddLoginCount(1).SetLastLoginAt(now)
-				if ws.UnionID != "" {
-					u.SetUnionid(ws.UnionID)
-				}
-				if !p.Empty() {
-					u.SetUpdatedAt(now)
-				}
-				if p.Nickname != nil {
-					u.SetNickname(*p.Nickname)
-				}
-				if p.AvatarURL != nil {
-					u.SetAvatarURL(*p.AvatarURL)
-				}
-				if p.Gender != nil {
-					u.SetGender(*p.Gender)
-				}
-			}).Exec(ctx)
+		u, err := upsertUser(ctx, tx, ws, sealedKey, p, now)
 		if err != nil {
-			return fmt.Errorf("upsert user: %w", err)
-		}
-		u, err := tx.User.Query().Where(user.Openid(ws.OpenID)).Only(ctx)
-		if err != nil {
-			return fmt.Errorf("load user: %w", err)
-		}
-		if u.Disabled {
-			return problem.New(problem.UserDisabled, "this account has been disabled")
+			return err
 		}
 		sess, err := tx.Session.Create().
 			SetUserID(u.ID).
@@ -322,18 +286,6 @@ func (s *Service) SessionKey(ctx context.Context, userID int) (string, error) {
 		return "", fmt.Errorf("unseal session key: %w", err)
 	}
 	return string(key), nil
-}
-
-func applyProfileCreate(c *ent.UserCreate, p Profile) {
-	if p.Nickname != nil {
-		c.SetNickname(*p.Nickname)
-	}
-	if p.AvatarURL != nil {
-		c.SetAvatarURL(*p.AvatarURL)
-	}
-	if p.Gender != nil {
-		c.SetGender(*p.Gender)
-	}
 }
 
 func truncate(s string, n int) string {

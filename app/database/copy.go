@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
-	"time"
 
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql/schema"
@@ -218,29 +217,17 @@ func normalize(c *schema.Column, v any) (any, error) {
 			return x != 0, nil
 		}
 	case field.TypeTime:
-		switch x := v.(type) {
-		case time.Time:
-			return x.UTC(), nil
-		case string:
-			return parseTime(x)
-		case []byte:
-			return parseTime(string(x))
+		var t Time
+		if err := t.Scan(v); err != nil {
+			return nil, err
 		}
+		return t.Time, nil
 	case field.TypeBytes:
 		if s, ok := v.(string); ok {
 			return []byte(s), nil
 		}
 	}
 	return v, nil
-}
-
-func parseTime(s string) (time.Time, error) {
-	for _, layout := range []string{"2006-01-02 15:04:05.999999999-07:00", time.RFC3339Nano, "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("unreadable time %q", s)
 }
 
 func toInt64(v any) int64 {
