@@ -25,10 +25,16 @@ const RequireBrowserEnv = "MINIAUTH_REQUIRE_BROWSER"
 // ScreenshotDirEnv names a directory to keep the screenshots in.
 const ScreenshotDirEnv = "MINIAUTH_SCREENSHOT_DIR"
 
+// ChromiumEnv names the browser binary, overriding the search.
+const ChromiumEnv = "MINIAUTH_CHROMIUM"
+
 // chromium finds Debian's Chromium (or another Chrome on PATH).
 func chromium(t *testing.T) string {
 	t.Helper()
 	candidates := []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome", "google-chrome-stable"}
+	if exe := os.Getenv(ChromiumEnv); exe != "" {
+		candidates = []string{exe}
+	}
 	for _, c := range candidates {
 		if p, err := exec.LookPath(c); err == nil {
 			return p
