@@ -894,6 +894,26 @@ func TestDeleteMe(t *testing.T) {
 			t.Fatalf("another user was affected: %d", r.Status)
 		}
 
+		// A user pointing at someone else's avatar file takes it with them
+		// when they leave? No: the file stays while another user shows it.
+		shared := filepath.Join(dir, "shared.png")
+		if err := os.WriteFile(shared, []byte("png"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		sharer := env.Login(t, "o_sharer")
+		for _, tok := range []string{bystander.AccessToken, sharer.AccessToken} {
+			r := env.Do(t, apptest.Request{Method: "PUT", Path: "/api/me", Token: tok, Body: map[string]any{"avatar_url": "/uploads/avatars/shared.png"}})
+			if r.Status != 200 {
+				t.Fatalf("set avatar: %d %s", r.Status, r.Body)
+			}
+		}
+		if r := env.Do(t, apptest.Request{Method: "DELETE", Path: "/api/me", Token: sharer.AccessToken}); r.Status != http.StatusNoContent {
+			t.Fatalf("delete sharer: %d %s", r.Status, r.Body)
+		}
+		if _, err := os.Stat(shared); err != nil {
+			t.Errorf("deleting one user removed the avatar file another user shows: %v", err)
+		}
+
 		// The same WeChat account later is a new user with an empty profile.
 		again := env.LoginWith(t, map[string]any{"code": env.WeChat.NewCode(id)})
 		if again.UserID() == g.UserID() || !again.IsNewUser {
@@ -1198,4 +1218,44 @@ func TestBodyPastTransportLimit(t *testing.T) {
 		resp.Body.Close()
 		apptest.Expect(t, &apptest.Response{Status: resp.StatusCode, Header: resp.Header, Body: body}, http.StatusRequestEntityTooLarge, "request_too_large")
 	}
+}
+
+// TestLoginRateLimitByTrustedClientIP: our own limit answers 429 with
+// Retry-After, and a client cannot escape it by sending X-Forwarded-For;
+// behind a trusted proxy, each forwarded client has its own budget.
+func TestLoginRateLimitByTrustedClientIP(t *testing.T) {
+	t.Parallel()
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		spoofed := startOn(t, b, map[string]string{"MINIAUTH_LOGIN_RATE_LIMIT": "5"})
+		for i := range 5 {
+			r := spoofed.Do(t, apptest.Request{Method: "POST", Path: loginPath, Body: []byte(`{`),
+				Header: map[string]string{"X-Forwarded-For": fmt.Sprintf("203.0.113.%d", i+1)}})
+			apptest.Expect(t, r, 400, "invalid_request")
+		}
+		r := spoofed.Do(t, apptest.Request{Method: "POST", Path: loginPath, Body: []byte(`{`),
+			Header: map[string]string{"X-Forwarded-For": "198.51.100.77"}})
+		apptest.Expect(t, r, http.StatusTooManyRequests, "rate_limited")
+		if ra := r.Header.Get("Retry-After"); ra == "" || ra == "0" {
+			t.Errorf("Retry-After = %q", ra)
+		}
+		apptest.Expect(t, refresh(t, spoofed, "whatever"), http.StatusTooManyRequests, "rate_limited")
+
+		proxied := startOn(t, b, map[string]string{"MINIAUTH_LOGIN_RATE_LIMIT": "5", "MINIAUTH_TRUSTED_PROXIES": "127.0.0.1"})
+		for i := range 8 {
+			r := proxied.Do(t, apptest.Request{Method: "POST", Path: loginPath, Body: []byte(`{`),
+				Header: map[string]string{"X-Forwarded-For": fmt.Sprintf("203.0.113.%d", i+1)}})
+			apptest.Expect(t, r, 400, "invalid_request")
+		}
+	})
+}
+
+// TestSessionExpires: a session unused for the refresh TTL is over; its
+// refresh token no longer works.
+func TestSessionExpires(t *testing.T) {
+	t.Parallel()
+	env := startOn(t, sqliteOnly, map[string]string{"MINIAUTH_ACCESS_TTL": "1s", "MINIAUTH_REFRESH_TTL": "1s"})
+	g := env.Login(t, "o_session_expires")
+	time.Sleep(2100 * time.Millisecond)
+	expectUnauthorized(t, refresh(t, env, g.RefreshToken))
+	expectUnauthorized(t, me(t, env, g.AccessToken))
 }
