@@ -155,14 +155,25 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 		if sess.RevokedAt != nil || !sess.ExpiresAt.After(now) || sess.Edges.User.Disabled {
 			return errUnauthorized
 		}
-		if rt.RotatedAt != nil {
+		revoke := func() error {
 			// Commit the revocation, then refuse: returning an error here
 			// would roll it back.
-			reused = true
+			reused, sessionID = true, sess.ID
 			return tx.Session.UpdateOneID(sess.ID).SetRevokedAt(now).SetRevokeReason(ReasonRefreshReuse).Exec(ctx)
 		}
-		if err := tx.RefreshToken.UpdateOneID(rt.ID).SetRotatedAt(now).Exec(ctx); err != nil {
+		if rt.RotatedAt != nil {
+			return revoke()
+		}
+		// Rotate only if still unrotated: on PostgreSQL concurrent
+		// refreshes all read the token unrotated, and an unconditional
+		// update would let each of them fork the session. The row lock
+		// makes exactly one win; the others are reuse.
+		n, err := tx.RefreshToken.Update().Where(refreshtoken.ID(rt.ID), refreshtoken.RotatedAtIsNil()).SetRotatedAt(now).Save(ctx)
+		if err != nil {
 			return fmt.Errorf("rotate refresh token: %w", err)
+		}
+		if n == 0 {
+			return revoke()
 		}
 		if err := tx.RefreshToken.Create().SetHash(nextHash).SetSessionID(sess.ID).SetCreatedAt(now).Exec(ctx); err != nil {
 			return fmt.Errorf("store refresh token: %w", err)
