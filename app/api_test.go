@@ -1259,3 +1259,73 @@ func TestSessionExpires(t *testing.T) {
 	expectUnauthorized(t, refresh(t, env, g.RefreshToken))
 	expectUnauthorized(t, me(t, env, g.AccessToken))
 }
+
+// TestDeletedIDsAreNeverReused: after the only user (holding the highest
+// ids) is deleted, the next login must not get the same user and session
+// ids, or the deleted account's tokens would open the new one.
+func TestDeletedIDsAreNeverReused(t *testing.T) {
+	t.Parallel()
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		env := startOn(t, b, nil)
+		g := env.Login(t, "o_reuse")
+		if r := env.Do(t, apptest.Request{Method: "DELETE", Path: "/api/me", Token: g.AccessToken}); r.Status != http.StatusNoContent {
+			t.Fatalf("delete: %d %s", r.Status, r.Body)
+		}
+		again := env.Login(t, "o_reuse")
+		if again.UserID() == g.UserID() {
+			t.Errorf("the new account got the deleted account's id %d", g.UserID())
+		}
+		expectUnauthorized(t, me(t, env, g.AccessToken))
+		expectUnauthorized(t, refresh(t, env, g.RefreshToken))
+	})
+}
+
+// TestConcurrentRefreshIsReuse: the same refresh token presented many
+// times at once rotates at most once; the rest are reuse, which revokes
+// the session, so no fork of the session survives.
+func TestConcurrentRefreshIsReuse(t *testing.T) {
+	t.Parallel()
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		env := startOn(t, b, nil)
+		g := env.Login(t, "o_concurrent_refresh")
+		const n = 10
+		statuses := make([]int, n)
+		bodies := make([][]byte, n)
+		var wg sync.WaitGroup
+		startGun := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-startGun
+				var err error
+				statuses[i], bodies[i], err = post(env, "/api/auth/refresh", map[string]any{"refresh_token": g.RefreshToken})
+				if err != nil {
+					statuses[i] = -1
+				}
+			}()
+		}
+		close(startGun)
+		wg.Wait()
+		var granted []apptest.Grant
+		for i, s := range statuses {
+			switch s {
+			case 200:
+				var gr apptest.Grant
+				json.Unmarshal(bodies[i], &gr)
+				granted = append(granted, gr)
+			case 401:
+			default:
+				t.Errorf("refresh %d: %d %s", i, s, bodies[i])
+			}
+		}
+		if len(granted) > 1 {
+			t.Errorf("one refresh token was rotated %d times", len(granted))
+		}
+		for _, gr := range granted {
+			expectUnauthorized(t, refresh(t, env, gr.RefreshToken))
+			expectUnauthorized(t, me(t, env, gr.AccessToken))
+		}
+		expectUnauthorized(t, me(t, env, g.AccessToken))
+	})
+}
