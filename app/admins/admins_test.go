@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/miniauth/miniauth/app/admins"
+	"github.com/miniauth/miniauth/app/apptest"
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/keys"
 	"github.com/miniauth/miniauth/app/tokens"
@@ -17,9 +18,15 @@ import (
 // cheap keeps unit tests fast; the production cost is tested separately.
 var cheap = admins.Params{MemoryKiB: 64, Time: 1, Threads: 1}
 
-func newService(t *testing.T) *admins.Service {
+func newService(t *testing.T) *admins.Service { return newServiceOn(t, "") }
+
+// newServiceOn uses the database at url ("" for a SQLite file).
+func newServiceOn(t *testing.T, url string) *admins.Service {
 	t.Helper()
-	db, err := database.Open(context.Background(), database.Options{URL: filepath.Join(t.TempDir(), "test.db")})
+	if url == "" {
+		url = filepath.Join(t.TempDir(), "test.db")
+	}
+	db, err := database.Open(context.Background(), database.Options{URL: url, MaxOpenConns: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +88,10 @@ func TestCreateValidates(t *testing.T) {
 }
 
 func TestLoginSessionLifecycle(t *testing.T) {
-	s := newService(t)
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) { testLoginSessionLifecycle(t, newServiceOn(t, b.URL(t))) })
+}
+
+func testLoginSessionLifecycle(t *testing.T, s *admins.Service) {
 	ctx := context.Background()
 	if _, err := s.Create(ctx, "root", "long enough password"); err != nil {
 		t.Fatal(err)
@@ -166,7 +176,10 @@ func TestSessionExpires(t *testing.T) {
 }
 
 func TestLoginLimiter(t *testing.T) {
-	s := newService(t)
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) { testLoginLimiter(t, newServiceOn(t, b.URL(t))) })
+}
+
+func testLoginLimiter(t *testing.T, s *admins.Service) {
 	ctx := context.Background()
 	now := time.Now()
 	l := admins.NewLoginLimiter(s.DB)
