@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// runCLI runs a command line against a data dir and returns the exit
+// status and what it printed.
+func runCLI(t *testing.T, dataDir, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	vars := map[string]string{"MINIAUTH_DATA_DIR": dataDir}
+	code := Run(&Env{Args: args, Getenv: func(k string) string { return vars[k] }, Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errOut})
+	return code, out.String(), errOut.String()
+}
+
+func TestAdminCommands(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		stdin   string
+		args    []string
+		code    int
+		out     string // in stdout (or stderr when code != 0)
+		notHave string
+	}{
+		{"long enough password\n", []string{"admin", "create", "--username", "Alice", "--password-stdin"}, 0, `admin "alice" created`, ""},
+		{"another password!\n", []string{"admin", "create", "--username", "alice", "--password-stdin"}, 1, "already exists", ""},
+		{"short\n", []string{"admin", "create", "--username", "bob", "--password-stdin"}, 1, "at least 10 characters", ""},
+		{"\n", []string{"admin", "create", "--username", "bob", "--password-stdin"}, 1, "must not be empty", ""},
+		{"", []string{"admin", "create", "--username", "bob"}, 1, "--password-stdin is required", ""},
+		{"", []string{"admin", "create", "--password-stdin"}, 1, "--username is required", ""},
+		{"windows password\r\n", []string{"admin", "create", "--username", "bob", "--password-stdin"}, 0, "created", ""},
+		{"", []string{"admin", "list"}, 0, "alice", "password"},
+		{"a new long password\n", []string{"admin", "passwd", "--username", "bob", "--password-stdin"}, 0, "password of \"bob\" changed", ""},
+		{"a new long password\n", []string{"admin", "passwd", "--username", "carol", "--password-stdin"}, 1, "no admin with that username", ""},
+		{"", []string{"admin", "delete", "--username", "bob"}, 0, `admin "bob" deleted`, ""},
+		{"", []string{"admin", "delete", "--username", "bob"}, 1, "no admin with that username", ""},
+		{"", []string{"admin", "frobnicate"}, 1, "unknown subcommand", ""},
+		{"", []string{"admin"}, 1, "Usage", ""},
+	}
+	for _, c := range cases {
+		code, out, errOut := runCLI(t, dir, c.stdin, c.args...)
+		text := out
+		if code != 0 {
+			text = errOut
+		}
+		if code != c.code || !strings.Contains(text, c.out) || (c.notHave != "" && strings.Contains(out+errOut, c.notHave)) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit %d with %q", c.args, code, out, errOut, c.code, c.out)
+		}
+	}
+	_, out, _ := runCLI(t, dir, "", "admin", "list")
+	if !strings.Contains(out, "alice") || strings.Contains(out, "bob") {
+		t.Errorf("list after delete: %s", out)
+	}
+}
+
+func TestDevSeed(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := runCLI(t, dir, "", "dev", "seed", "--users", "1500")
+	if code != 0 || !strings.Contains(out, "inserted 1500 fake users") {
+		t.Fatalf("seed: %d %q %q", code, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, dir, "", "dev", "seed", "--users", "0"); code == 0 || !strings.Contains(errOut, "between 1 and") {
+		t.Fatalf("seed 0: %d %q", code, errOut)
+	}
+	if code, _, _ := runCLI(t, dir, "", "dev"); code == 0 {
+		t.Fatal("dev without a subcommand succeeded")
+	}
+}
