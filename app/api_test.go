@@ -1095,21 +1095,26 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	}
 }
 
-// accessLogIP is the ip logged for the request with this X-Request-Id.
-func accessLogIP(t *testing.T, env *apptest.Env, requestID string) string {
+// accessLogIP is the ip logged for the request with this X-Request-Id,
+// after checking that the request has exactly one complete access line.
+func accessLogIP(t *testing.T, env *apptest.Env, requestID, method, path string, status int) string {
 	t.Helper()
+	var found []map[string]any
 	for _, line := range strings.Split(env.Logs.String(), "\n") {
-		var l struct {
-			Msg       string `json:"msg"`
-			RequestID string `json:"request_id"`
-			IP        string `json:"ip"`
-		}
-		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "request" && l.RequestID == requestID {
-			return l.IP
+		var l map[string]any
+		if json.Unmarshal([]byte(line), &l) == nil && l["msg"] == "request" && l["request_id"] == requestID {
+			found = append(found, l)
 		}
 	}
-	t.Fatalf("no access log line for request %q", requestID)
-	return ""
+	if len(found) != 1 {
+		t.Fatalf("%d access log lines for request %q, want 1", len(found), requestID)
+	}
+	l := found[0]
+	if l["method"] != method || l["path"] != path || l["status"] != float64(status) || l["latency_ms"] == nil {
+		t.Errorf("access log line %v lacks method %s, path %s, status %d or latency", l, method, path, status)
+	}
+	ip, _ := l["ip"].(string)
+	return ip
 }
 
 func TestClientIPBehindTrustedProxiesOnly(t *testing.T) {
@@ -1137,7 +1142,7 @@ func TestClientIPBehindTrustedProxiesOnly(t *testing.T) {
 				req.Header = map[string]string{"X-Forwarded-For": c.xff}
 			}
 			r := env.Do(t, req)
-			if got := accessLogIP(t, env, r.Header.Get("X-Request-Id")); got != c.want {
+			if got := accessLogIP(t, env, r.Header.Get("X-Request-Id"), "GET", "/healthz", 200); got != c.want {
 				t.Errorf("logged ip %q, want %q", got, c.want)
 			}
 		})
