@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -173,8 +174,14 @@ func openPostgres(o Options) (*DB, error) {
 // migrations of instances starting at the same time.
 const migrationLockID = 0x6d696e6961757468 // "miniauth"
 
+// migrateMu serialises migrations within one process: Ent's migration
+// rewrites the package-level table descriptions as it goes.
+var migrateMu sync.Mutex
+
 // Migrate brings the schema up to date.
 func (db *DB) Migrate(ctx context.Context) error {
+	migrateMu.Lock()
+	defer migrateMu.Unlock()
 	if db.Dialect == dialect.Postgres {
 		conn, err := db.SQL.Conn(ctx)
 		if err != nil {
