@@ -44,15 +44,8 @@ func startOn(t *testing.T, b apptest.Backend, env map[string]string) *apptest.En
 	return start(t, apptest.Options{DatabaseURL: b.URL(t), Env: env})
 }
 
-// startMu serialises server start-ups: Ent's schema migration mutates
-// package-level table descriptors (ent/migrate.Tables), so two migrations
-// at once in one process race. Production migrates once per process.
-var startMu sync.Mutex
-
 func start(t testing.TB, o apptest.Options) *apptest.Env {
 	t.Helper()
-	startMu.Lock()
-	defer startMu.Unlock()
 	return apptest.Start(t, o)
 }
 

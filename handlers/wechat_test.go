@@ -33,14 +33,8 @@ import (
 	"github.com/miniauth/miniauth/ent/user"
 )
 
-// startMu serialises server start-ups: Ent's schema migration mutates
-// package-level table descriptors, so two migrations at once race.
-var startMu sync.Mutex
-
 func startWX(t testing.TB, o apptest.Options) *apptest.Env {
 	t.Helper()
-	startMu.Lock()
-	defer startMu.Unlock()
 	return apptest.Start(t, o)
 }
 
