@@ -2,6 +2,7 @@ package userlist
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -111,29 +112,9 @@ func Seed(ctx context.Context, db *database.DB, n int, o SeedOptions) error {
 		// One transaction: drop the users indexes, append the rows, build
 		// the indexes again. Sorting once is far faster than a million
 		// random index inserts, and no other connection ever sees the
-		// table without its indexes.
-		return db.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
-			indexes, err := dropUserIndexes(ctx, tx)
-			if err != nil {
-				return err
-			}
-			for done := 0; done < n; {
-				rows := min(seedRowsPerInsert, n-done)
-				if err := insert(ctx, tx); err != nil {
-					return err
-				}
-				done += rows
-				if o.Progress != nil && (done%seedRowsPerTx == 0 || done == n) {
-					o.Progress(done)
-				}
-			}
-			for _, ddl := range indexes {
-				if _, err := tx.ExecContext(ctx, ddl); err != nil {
-					return fmt.Errorf("rebuild index: %w", err)
-				}
-			}
-			return nil
-		})
+		// table without its indexes. It runs on the writer's connection
+		// directly, for a prepared statement.
+		return seedSQLite(ctx, db, n, chunks, o.Progress)
 	}
 	for done := 0; done < n; {
 		batch := min(seedRowsPerTx, n-done)
@@ -156,9 +137,53 @@ func Seed(ctx context.Context, db *database.DB, n int, o SeedOptions) error {
 	return nil
 }
 
+func seedSQLite(ctx context.Context, db *database.DB, n int, chunks <-chan []any, progress func(int)) error {
+	tx, err := db.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin seeding: %w", err)
+	}
+	defer tx.Rollback()
+	indexes, err := dropUserIndexes(ctx, tx)
+	if err != nil {
+		return err
+	}
+	stmts := map[int]*sql.Stmt{}
+	for done := 0; done < n; {
+		args := <-chunks
+		rows := len(args) / len(seedColumns)
+		stmt, ok := stmts[rows]
+		if !ok {
+			if stmt, err = tx.PrepareContext(ctx, insertStatement(dialect.SQLite, rows)); err != nil {
+				return fmt.Errorf("prepare insert: %w", err)
+			}
+			defer stmt.Close()
+			stmts[rows] = stmt
+		}
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("insert fake users: %w", err)
+		}
+		done += rows
+		if progress != nil && (done%seedRowsPerTx == 0 || done == n) {
+			progress(done)
+		}
+	}
+	for _, ddl := range indexes {
+		if _, err := tx.ExecContext(ctx, ddl); err != nil {
+			return fmt.Errorf("rebuild index: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+// execQuerier is a transaction, of database/sql or of Ent.
+type execQuerier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
 // dropUserIndexes drops the users table's indexes and returns the
 // statements that create them again.
-func dropUserIndexes(ctx context.Context, tx *ent.Client) ([]string, error) {
+func dropUserIndexes(ctx context.Context, tx execQuerier) ([]string, error) {
 	rows, err := tx.QueryContext(ctx, "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'users' AND sql IS NOT NULL")
 	if err != nil {
 		return nil, fmt.Errorf("list user indexes: %w", err)
