@@ -48,8 +48,17 @@ func (l *LoginLimiter) now() time.Time {
 	return time.Now().UTC()
 }
 
-func ipKey(ip string) string         { return throttlePrefix + "ip:" + ip }
-func usernameKey(name string) string { return throttlePrefix + "user:" + NormalizeUsername(name) }
+func ipKey(ip string) string { return throttlePrefix + "ip:" + ip }
+
+// usernameKey bounds the key: a posted username can be any length, and
+// names past MaxUsername can never sign in anyway.
+func usernameKey(name string) string {
+	name = NormalizeUsername(name)
+	if len(name) > MaxUsername {
+		name = name[:MaxUsername]
+	}
+	return throttlePrefix + "user:" + name
+}
 
 // Allow reports whether a sign-in may be attempted now, and if not, how
 // long until it may.
