@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/gofiber/fiber/v2"
@@ -33,9 +32,6 @@ func (s *Server) mountAdmin(f *fiber.App) {
 		Accounts:     s.Accounts,
 		Log:          s.Log,
 		SecureCookie: s.Config.Production(),
-	}
-	if err := userlist.EnsureIndexes(context.Background(), s.DB); err != nil {
-		s.Log.Error("admin panel: create index", "err", err)
 	}
 	g := f.Group("/admin", admin.SecurityHeaders, h.Errors, admin.SameOrigin)
 	g.Use("/static", func(c *fiber.Ctx) error {

@@ -38,10 +38,6 @@ func devCmd(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("dev seed: refusing to add fake users to a production database (MINIAUTH_ENV=production); pass --force if you mean it")
 	}
 	start := time.Now()
-	// The panel's own index first, so that seeding builds it with the rest.
-	if err := userlist.EnsureIndexes(ctx, db); err != nil {
-		return err
-	}
 	err = userlist.Seed(ctx, db, *n, userlist.SeedOptions{Progress: func(done int) {
 		fmt.Fprintf(env.Stderr, "\rseeded %d/%d users", done, *n)
 	}})

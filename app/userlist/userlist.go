@@ -68,20 +68,6 @@ func (s *Store) now() time.Time {
 	return time.Now().UTC()
 }
 
-// EnsureIndexes adds the indexes the panel needs beyond the Ent schema.
-// SQLite keeps rows in its primary key b-tree, so OFFSET in id order walks
-// whole rows; a narrow index on id makes a deep page ten times faster.
-// PostgreSQL's primary key index is already narrow.
-func EnsureIndexes(ctx context.Context, db *database.DB) error {
-	if db.Dialect != "sqlite3" {
-		return nil
-	}
-	return db.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
-		_, err := tx.ExecContext(ctx, "CREATE INDEX IF NOT EXISTS user_id_order ON users (id)")
-		return err
-	})
-}
-
 // Query is what the users table shows: a search and a sort.
 type Query struct {
 	Q    string // nickname prefix, or an exact openid, unionid or phone

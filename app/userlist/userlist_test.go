@@ -26,9 +26,6 @@ func openDB(t *testing.T, url string) *database.DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if err := userlist.EnsureIndexes(context.Background(), db); err != nil {
-		t.Fatal(err)
-	}
 	return db
 }
 

@@ -178,6 +178,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{UsersColumns[6]},
 			},
+			{
+				Name:    "user_id",
+				Unique:  false,
+				Columns: []*schema.Column{UsersColumns[0]},
+			},
 		},
 	}
 	// WeChatTokensColumns holds the columns for the "we_chat_tokens" table.
