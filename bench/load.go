@@ -28,6 +28,18 @@ type result struct {
 	firstErr error
 }
 
+// merge adds another round's measurements.
+func (r *result) merge(o *result) {
+	r.ok += o.ok
+	r.fail += o.fail
+	r.elapsed += o.elapsed
+	r.lat = append(r.lat, o.lat...)
+	slices.Sort(r.lat)
+	if r.firstErr == nil {
+		r.firstErr = o.firstErr
+	}
+}
+
 func (r *result) rps() float64 { return float64(r.ok) / r.elapsed.Seconds() }
 
 func (r *result) pct(p float64) time.Duration {

@@ -26,6 +26,7 @@ import (
 
 type options struct {
 	duration    time.Duration
+	rounds      int
 	concurrency int
 	users       int
 	database    string
@@ -40,7 +41,8 @@ func main() {
 		return
 	}
 	var o options
-	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of each measured phase")
+	flag.DurationVar(&o.duration, "duration", 5*time.Second, "measured time per endpoint, split over -rounds")
+	flag.IntVar(&o.rounds, "rounds", 5, "interleaved rounds: each measures every endpoint for duration/rounds, so a noisy neighbour hits all of them alike")
 	flag.IntVar(&o.concurrency, "concurrency", 32, "concurrent connections")
 	flag.IntVar(&o.users, "users", 1000, "users logged in before GET /api/me is measured")
 	flag.StringVar(&o.database, "database", "", "MINIAUTH_DATABASE_URL for miniauth (default: SQLite in a temp dir)")
@@ -100,8 +102,8 @@ func run(o options) error {
 		urls[i] = s.URL
 	}
 
-	fmt.Printf("machine: %d CPUs (%s/%s), %s; concurrency %d, %s per phase, %d miniauth instance(s), database %s\n\n",
-		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, cpuModel(), o.concurrency, o.duration, o.instances, dbName(o))
+	fmt.Printf("machine: %d CPUs (%s/%s), %s; concurrency %d, %s per endpoint in %d interleaved rounds, %d miniauth instance(s), database %s\n\n",
+		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, cpuModel(), o.concurrency, o.duration, o.rounds, o.instances, dbName(o))
 
 	fmt.Fprintln(os.Stderr, "logging in", o.users, "users…")
 	tokens, openids, err := prepareUsers(urls, wx, o.users)
@@ -113,16 +115,27 @@ func run(o options) error {
 		return err
 	}
 
-	results := []*result{}
-	measure := func(name string, fn requestFunc) {
-		fmt.Fprintf(os.Stderr, "measuring %s for %s…\n", name, o.duration)
-		r := load(name, o.concurrency, o.duration, fn)
-		results = append(results, r)
+	phases := []struct {
+		name string
+		fn   requestFunc
+	}{
+		{"baseline: bare Fiber + contrib/jwt", getWithToken([]string{base.URL}, []string{baseToken}, "/")},
+		{"GET /api/me", getWithToken(urls, tokens, "/api/me")},
+		{"POST /api/auth/login (half new, half returning)", loginRequests(urls, wx, openids)},
 	}
-	measure("baseline: bare Fiber + contrib/jwt", getWithToken([]string{base.URL}, []string{baseToken}, "/"))
-	measure("GET /api/me", getWithToken(urls, tokens, "/api/me"))
-	measure("POST /api/auth/login (half new, half returning)", loginRequests(urls, wx, openids))
-
+	results := make([]*result, len(phases))
+	slice := o.duration / time.Duration(max(1, o.rounds))
+	for round := 1; round <= max(1, o.rounds); round++ {
+		fmt.Fprintf(os.Stderr, "round %d/%d: %s per endpoint…\n", round, o.rounds, slice)
+		for i, ph := range phases {
+			r := load(ph.name, o.concurrency, slice, ph.fn)
+			if results[i] == nil {
+				results[i] = r
+			} else {
+				results[i].merge(r)
+			}
+		}
+	}
 	fmt.Println()
 	printTable(results, results[0])
 	return nil

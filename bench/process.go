@@ -77,6 +77,7 @@ func startMiniauth(ctx context.Context, o options, dataDir, wechatURL, secret st
 		"MINIAUTH_JWT_SECRET="+secret,
 		"MINIAUTH_SQLITE_SYNC="+o.sync,
 		"MINIAUTH_LOGIN_RATE_LIMIT=0",
+		"MINIAUTH_METRICS_ADDR="+os.Getenv("BENCH_METRICS_ADDR"),
 	)
 	log, err := os.Create(dataDir + ".log")
 	if err != nil {

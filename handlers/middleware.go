@@ -3,7 +3,9 @@ package handlers
 import (
 	"log/slog"
 	"net/netip"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	jwtware "github.com/gofiber/contrib/jwt"
@@ -42,6 +44,18 @@ func Client(c *fiber.Ctx) accounts.Client {
 	return accounts.Client{IP: ClientIP(c), UserAgent: strings.Clone(c.Get(fiber.HeaderUserAgent))}
 }
 
+// Request ids are a random per-process prefix and a counter: unique
+// across instances and restarts, and free of a system call per request
+// (they need not be secret).
+var (
+	requestIDPrefix = tokens.RandomString(6)
+	requestIDSeq    atomic.Uint64
+)
+
+func nextRequestID() string {
+	return requestIDPrefix + strconv.FormatUint(requestIDSeq.Add(1), 36)
+}
+
 // Identify assigns a request id and works out the client IP. The
 // X-Forwarded-For header is believed only when the direct peer is one of
 // the trusted proxies, and then read from the right, skipping proxies, so
@@ -56,7 +70,7 @@ func Identify(trusted []netip.Prefix) fiber.Handler {
 		return false
 	}
 	return func(c *fiber.Ctx) error {
-		id := tokens.RandomString(9)
+		id := nextRequestID()
 		c.Locals(localRequestID, id)
 		c.Set(fiber.HeaderXRequestID, id)
 		peer, _ := netip.AddrFromSlice(c.Context().RemoteIP())

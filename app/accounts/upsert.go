@@ -17,6 +17,8 @@ import (
 // return the row, and a second query per login was a fifth of the
 // single writer's time. A disabled user is left untouched and no row
 // comes back. Portable: SQLite ≥ 3.35 and PostgreSQL both take it.
+// SQLite numbers $n parameters in order of first appearance, not by n:
+// keep their first appearances in increasing order.
 const upsertUserSQL = `INSERT INTO users (openid, unionid, nickname, avatar_url, gender, phone, phone_country_code,
   disabled, session_key, login_count, last_login_at, created_at, updated_at)
 VALUES ($1, $2, $3, $4, $5, '', '', $6, $7, 1, $8, $8, $8)
