@@ -1890,6 +1890,7 @@ type SessionMutation struct {
 	op                    Op
 	typ                   string
 	id                    *int
+	refresh_hash          *[]byte
 	created_at            *time.Time
 	last_used_at          *time.Time
 	expires_at            *time.Time
@@ -2040,6 +2041,55 @@ func (m *SessionMutation) OldUserID(ctx context.Context) (v int, err error) {
 // ResetUserID resets all changes to the "user_id" field.
 func (m *SessionMutation) ResetUserID() {
 	m.user = nil
+}
+
+// SetRefreshHash sets the "refresh_hash" field.
+func (m *SessionMutation) SetRefreshHash(b []byte) {
+	m.refresh_hash = &b
+}
+
+// RefreshHash returns the value of the "refresh_hash" field in the mutation.
+func (m *SessionMutation) RefreshHash() (r []byte, exists bool) {
+	v := m.refresh_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefreshHash returns the old "refresh_hash" field's value of the Session entity.
+// If the Session object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SessionMutation) OldRefreshHash(ctx context.Context) (v *[]byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefreshHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefreshHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefreshHash: %w", err)
+	}
+	return oldValue.RefreshHash, nil
+}
+
+// ClearRefreshHash clears the value of the "refresh_hash" field.
+func (m *SessionMutation) ClearRefreshHash() {
+	m.refresh_hash = nil
+	m.clearedFields[session.FieldRefreshHash] = struct{}{}
+}
+
+// RefreshHashCleared returns if the "refresh_hash" field was cleared in this mutation.
+func (m *SessionMutation) RefreshHashCleared() bool {
+	_, ok := m.clearedFields[session.FieldRefreshHash]
+	return ok
+}
+
+// ResetRefreshHash resets all changes to the "refresh_hash" field.
+func (m *SessionMutation) ResetRefreshHash() {
+	m.refresh_hash = nil
+	delete(m.clearedFields, session.FieldRefreshHash)
 }
 
 // SetCreatedAt sets the "created_at" field.
@@ -2422,9 +2472,12 @@ func (m *SessionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SessionMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 9)
 	if m.user != nil {
 		fields = append(fields, session.FieldUserID)
+	}
+	if m.refresh_hash != nil {
+		fields = append(fields, session.FieldRefreshHash)
 	}
 	if m.created_at != nil {
 		fields = append(fields, session.FieldCreatedAt)
@@ -2457,6 +2510,8 @@ func (m *SessionMutation) Field(name string) (ent.Value, bool) {
 	switch name {
 	case session.FieldUserID:
 		return m.UserID()
+	case session.FieldRefreshHash:
+		return m.RefreshHash()
 	case session.FieldCreatedAt:
 		return m.CreatedAt()
 	case session.FieldLastUsedAt:
@@ -2482,6 +2537,8 @@ func (m *SessionMutation) OldField(ctx context.Context, name string) (ent.Value,
 	switch name {
 	case session.FieldUserID:
 		return m.OldUserID(ctx)
+	case session.FieldRefreshHash:
+		return m.OldRefreshHash(ctx)
 	case session.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
 	case session.FieldLastUsedAt:
@@ -2511,6 +2568,13 @@ func (m *SessionMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetUserID(v)
+		return nil
+	case session.FieldRefreshHash:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefreshHash(v)
 		return nil
 	case session.FieldCreatedAt:
 		v, ok := value.(time.Time)
@@ -2594,6 +2658,9 @@ func (m *SessionMutation) AddField(name string, value ent.Value) error {
 // mutation.
 func (m *SessionMutation) ClearedFields() []string {
 	var fields []string
+	if m.FieldCleared(session.FieldRefreshHash) {
+		fields = append(fields, session.FieldRefreshHash)
+	}
 	if m.FieldCleared(session.FieldRevokedAt) {
 		fields = append(fields, session.FieldRevokedAt)
 	}
@@ -2611,6 +2678,9 @@ func (m *SessionMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *SessionMutation) ClearField(name string) error {
 	switch name {
+	case session.FieldRefreshHash:
+		m.ClearRefreshHash()
+		return nil
 	case session.FieldRevokedAt:
 		m.ClearRevokedAt()
 		return nil
@@ -2624,6 +2694,9 @@ func (m *SessionMutation) ResetField(name string) error {
 	switch name {
 	case session.FieldUserID:
 		m.ResetUserID()
+		return nil
+	case session.FieldRefreshHash:
+		m.ResetRefreshHash()
 		return nil
 	case session.FieldCreatedAt:
 		m.ResetCreatedAt()

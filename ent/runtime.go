@@ -52,23 +52,23 @@ func init() {
 	sessionFields := schema.Session{}.Fields()
 	_ = sessionFields
 	// sessionDescCreatedAt is the schema descriptor for created_at field.
-	sessionDescCreatedAt := sessionFields[1].Descriptor()
+	sessionDescCreatedAt := sessionFields[2].Descriptor()
 	// session.DefaultCreatedAt holds the default value on creation for the created_at field.
 	session.DefaultCreatedAt = sessionDescCreatedAt.Default.(func() time.Time)
 	// sessionDescLastUsedAt is the schema descriptor for last_used_at field.
-	sessionDescLastUsedAt := sessionFields[2].Descriptor()
+	sessionDescLastUsedAt := sessionFields[3].Descriptor()
 	// session.DefaultLastUsedAt holds the default value on creation for the last_used_at field.
 	session.DefaultLastUsedAt = sessionDescLastUsedAt.Default.(func() time.Time)
 	// sessionDescRevokeReason is the schema descriptor for revoke_reason field.
-	sessionDescRevokeReason := sessionFields[5].Descriptor()
+	sessionDescRevokeReason := sessionFields[6].Descriptor()
 	// session.DefaultRevokeReason holds the default value on creation for the revoke_reason field.
 	session.DefaultRevokeReason = sessionDescRevokeReason.Default.(string)
 	// sessionDescIP is the schema descriptor for ip field.
-	sessionDescIP := sessionFields[6].Descriptor()
+	sessionDescIP := sessionFields[7].Descriptor()
 	// session.DefaultIP holds the default value on creation for the ip field.
 	session.DefaultIP = sessionDescIP.Default.(string)
 	// sessionDescUserAgent is the schema descriptor for user_agent field.
-	sessionDescUserAgent := sessionFields[7].Descriptor()
+	sessionDescUserAgent := sessionFields[8].Descriptor()
 	// session.DefaultUserAgent holds the default value on creation for the user_agent field.
 	session.DefaultUserAgent = sessionDescUserAgent.Default.(string)
 	throttleFields := schema.Throttle{}.Fields()

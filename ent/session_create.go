@@ -30,6 +30,12 @@ func (_c *SessionCreate) SetUserID(v int) *SessionCreate {
 	return _c
 }
 
+// SetRefreshHash sets the "refresh_hash" field.
+func (_c *SessionCreate) SetRefreshHash(v []byte) *SessionCreate {
+	_c.mutation.SetRefreshHash(v)
+	return _c
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (_c *SessionCreate) SetCreatedAt(v time.Time) *SessionCreate {
 	_c.mutation.SetCreatedAt(v)
@@ -250,6 +256,10 @@ func (_c *SessionCreate) createSpec() (*Session, *sqlgraph.CreateSpec) {
 		_spec = sqlgraph.NewCreateSpec(session.Table, sqlgraph.NewFieldSpec(session.FieldID, field.TypeInt))
 	)
 	_spec.OnConflict = _c.conflict
+	if value, ok := _c.mutation.RefreshHash(); ok {
+		_spec.SetField(session.FieldRefreshHash, field.TypeBytes, value)
+		_node.RefreshHash = &value
+	}
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(session.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
@@ -372,6 +382,24 @@ func (u *SessionUpsert) SetUserID(v int) *SessionUpsert {
 // UpdateUserID sets the "user_id" field to the value that was provided on create.
 func (u *SessionUpsert) UpdateUserID() *SessionUpsert {
 	u.SetExcluded(session.FieldUserID)
+	return u
+}
+
+// SetRefreshHash sets the "refresh_hash" field.
+func (u *SessionUpsert) SetRefreshHash(v []byte) *SessionUpsert {
+	u.Set(session.FieldRefreshHash, v)
+	return u
+}
+
+// UpdateRefreshHash sets the "refresh_hash" field to the value that was provided on create.
+func (u *SessionUpsert) UpdateRefreshHash() *SessionUpsert {
+	u.SetExcluded(session.FieldRefreshHash)
+	return u
+}
+
+// ClearRefreshHash clears the value of the "refresh_hash" field.
+func (u *SessionUpsert) ClearRefreshHash() *SessionUpsert {
+	u.SetNull(session.FieldRefreshHash)
 	return u
 }
 
@@ -509,6 +537,27 @@ func (u *SessionUpsertOne) SetUserID(v int) *SessionUpsertOne {
 func (u *SessionUpsertOne) UpdateUserID() *SessionUpsertOne {
 	return u.Update(func(s *SessionUpsert) {
 		s.UpdateUserID()
+	})
+}
+
+// SetRefreshHash sets the "refresh_hash" field.
+func (u *SessionUpsertOne) SetRefreshHash(v []byte) *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
+		s.SetRefreshHash(v)
+	})
+}
+
+// UpdateRefreshHash sets the "refresh_hash" field to the value that was provided on create.
+func (u *SessionUpsertOne) UpdateRefreshHash() *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
+		s.UpdateRefreshHash()
+	})
+}
+
+// ClearRefreshHash clears the value of the "refresh_hash" field.
+func (u *SessionUpsertOne) ClearRefreshHash() *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
+		s.ClearRefreshHash()
 	})
 }
 
@@ -825,6 +874,27 @@ func (u *SessionUpsertBulk) SetUserID(v int) *SessionUpsertBulk {
 func (u *SessionUpsertBulk) UpdateUserID() *SessionUpsertBulk {
 	return u.Update(func(s *SessionUpsert) {
 		s.UpdateUserID()
+	})
+}
+
+// SetRefreshHash sets the "refresh_hash" field.
+func (u *SessionUpsertBulk) SetRefreshHash(v []byte) *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
+		s.SetRefreshHash(v)
+	})
+}
+
+// UpdateRefreshHash sets the "refresh_hash" field to the value that was provided on create.
+func (u *SessionUpsertBulk) UpdateRefreshHash() *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
+		s.UpdateRefreshHash()
+	})
+}
+
+// ClearRefreshHash clears the value of the "refresh_hash" field.
+func (u *SessionUpsertBulk) ClearRefreshHash() *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
+		s.ClearRefreshHash()
 	})
 }
 

@@ -45,6 +45,18 @@ func (_u *SessionUpdate) SetNillableUserID(v *int) *SessionUpdate {
 	return _u
 }
 
+// SetRefreshHash sets the "refresh_hash" field.
+func (_u *SessionUpdate) SetRefreshHash(v []byte) *SessionUpdate {
+	_u.mutation.SetRefreshHash(v)
+	return _u
+}
+
+// ClearRefreshHash clears the value of the "refresh_hash" field.
+func (_u *SessionUpdate) ClearRefreshHash() *SessionUpdate {
+	_u.mutation.ClearRefreshHash()
+	return _u
+}
+
 // SetLastUsedAt sets the "last_used_at" field.
 func (_u *SessionUpdate) SetLastUsedAt(v time.Time) *SessionUpdate {
 	_u.mutation.SetLastUsedAt(v)
@@ -240,6 +252,12 @@ func (_u *SessionUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			}
 		}
 	}
+	if value, ok := _u.mutation.RefreshHash(); ok {
+		_spec.SetField(session.FieldRefreshHash, field.TypeBytes, value)
+	}
+	if _u.mutation.RefreshHashCleared() {
+		_spec.ClearField(session.FieldRefreshHash, field.TypeBytes)
+	}
 	if value, ok := _u.mutation.LastUsedAt(); ok {
 		_spec.SetField(session.FieldLastUsedAt, field.TypeTime, value)
 	}
@@ -368,6 +386,18 @@ func (_u *SessionUpdateOne) SetNillableUserID(v *int) *SessionUpdateOne {
 	if v != nil {
 		_u.SetUserID(*v)
 	}
+	return _u
+}
+
+// SetRefreshHash sets the "refresh_hash" field.
+func (_u *SessionUpdateOne) SetRefreshHash(v []byte) *SessionUpdateOne {
+	_u.mutation.SetRefreshHash(v)
+	return _u
+}
+
+// ClearRefreshHash clears the value of the "refresh_hash" field.
+func (_u *SessionUpdateOne) ClearRefreshHash() *SessionUpdateOne {
+	_u.mutation.ClearRefreshHash()
 	return _u
 }
 
@@ -595,6 +625,12 @@ func (_u *SessionUpdateOne) sqlSave(ctx context.Context) (_node *Session, err er
 				ps[i](selector)
 			}
 		}
+	}
+	if value, ok := _u.mutation.RefreshHash(); ok {
+		_spec.SetField(session.FieldRefreshHash, field.TypeBytes, value)
+	}
+	if _u.mutation.RefreshHashCleared() {
+		_spec.ClearField(session.FieldRefreshHash, field.TypeBytes)
 	}
 	if value, ok := _u.mutation.LastUsedAt(); ok {
 		_spec.SetField(session.FieldLastUsedAt, field.TypeTime, value)

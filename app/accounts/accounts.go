@@ -103,12 +103,10 @@ func (s *Service) Login(ctx context.Context, code string, p Profile, c Client) (
 			SetExpiresAt(now.Add(s.RefreshTTL)).
 			SetIP(c.IP).
 			SetUserAgent(truncate(c.UserAgent, 256)).
+			SetRefreshHash(refreshHash).
 			Save(ctx)
 		if err != nil {
 			return fmt.Errorf("create session: %w", err)
-		}
-		if err := tx.RefreshToken.Create().SetHash(refreshHash).SetSessionID(sess.ID).SetCreatedAt(now).Exec(ctx); err != nil {
-			return fmt.Errorf("store refresh token: %w", err)
 		}
 		g.User, g.IsNewUser, sessionID = u, u.LoginCount == 1, sess.ID
 		return nil
@@ -143,48 +141,53 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 	var reused bool
 	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		now := s.now()
-		rt, err := tx.RefreshToken.Query().Where(refreshtoken.Hash(hash)).
-			WithSession(func(q *ent.SessionQuery) { q.WithUser() }).Only(ctx)
+		revoke := func(id int) error {
+			// Commit the revocation, then refuse: returning an error here
+			// would roll it back.
+			reused, sessionID = true, id
+			return tx.Session.UpdateOneID(id).SetRevokedAt(now).SetRevokeReason(ReasonRefreshReuse).Exec(ctx)
+		}
+		sess, err := tx.Session.Query().Where(session.RefreshHash(hash)).WithUser().Only(ctx)
 		if ent.IsNotFound(err) {
-			return errUnauthorized
+			// Not a current token. A rotated one is evidence of theft.
+			rt, err := tx.RefreshToken.Query().Where(refreshtoken.Hash(hash)).WithSession().Only(ctx)
+			if ent.IsNotFound(err) {
+				return errUnauthorized
+			}
+			if err != nil {
+				return fmt.Errorf("find rotated refresh token: %w", err)
+			}
+			if rt.Edges.Session.RevokedAt != nil {
+				return errUnauthorized
+			}
+			return revoke(rt.SessionID)
 		}
 		if err != nil {
 			return fmt.Errorf("find refresh token: %w", err)
 		}
-		sess := rt.Edges.Session
 		if sess.RevokedAt != nil || !sess.ExpiresAt.After(now) || sess.Edges.User.Disabled {
 			return errUnauthorized
 		}
-		revoke := func() error {
-			// Commit the revocation, then refuse: returning an error here
-			// would roll it back.
-			reused, sessionID = true, sess.ID
-			return tx.Session.UpdateOneID(sess.ID).SetRevokedAt(now).SetRevokeReason(ReasonRefreshReuse).Exec(ctx)
+		// Rotate only if still current: on PostgreSQL concurrent refreshes
+		// all read the same token, and an unconditional update would let
+		// each of them fork the session. The row lock makes exactly one
+		// win; the others are reuse. Sessions slide: each refresh extends
+		// them by the refresh TTL.
+		update := tx.Session.Update().Where(session.ID(sess.ID), session.RefreshHash(hash)).
+			SetRefreshHash(nextHash).SetLastUsedAt(now).SetExpiresAt(now.Add(s.RefreshTTL))
+		if c.IP != "" {
+			update.SetIP(c.IP)
 		}
-		if rt.RotatedAt != nil {
-			return revoke()
-		}
-		// Rotate only if still unrotated: on PostgreSQL concurrent
-		// refreshes all read the token unrotated, and an unconditional
-		// update would let each of them fork the session. The row lock
-		// makes exactly one win; the others are reuse.
-		n, err := tx.RefreshToken.Update().Where(refreshtoken.ID(rt.ID), refreshtoken.RotatedAtIsNil()).SetRotatedAt(now).Save(ctx)
+		n, err := update.Save(ctx)
 		if err != nil {
 			return fmt.Errorf("rotate refresh token: %w", err)
 		}
 		if n == 0 {
-			return revoke()
+			return revoke(sess.ID)
 		}
-		if err := tx.RefreshToken.Create().SetHash(nextHash).SetSessionID(sess.ID).SetCreatedAt(now).Exec(ctx); err != nil {
-			return fmt.Errorf("store refresh token: %w", err)
-		}
-		// Sessions slide: each refresh extends them by the refresh TTL.
-		update := tx.Session.UpdateOneID(sess.ID).SetLastUsedAt(now).SetExpiresAt(now.Add(s.RefreshTTL))
-		if c.IP != "" {
-			update.SetIP(c.IP)
-		}
-		if err := update.Exec(ctx); err != nil {
-			return fmt.Errorf("touch session: %w", err)
+		// Keep the rotated token's hash, to recognise it if it comes back.
+		if err := tx.RefreshToken.Create().SetHash(hash).SetSessionID(sess.ID).SetCreatedAt(sess.LastUsedAt).SetRotatedAt(now).Exec(ctx); err != nil {
+			return fmt.Errorf("keep rotated refresh token: %w", err)
 		}
 		g.User, sessionID = sess.Edges.User, sess.ID
 		return nil

@@ -1,16 +1,15 @@
 package schema
 
 import (
-
 	"entgo.io/ent"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 )
 
-// RefreshToken is one refresh token ever issued, stored only as its SHA-256.
-// Rotated tokens are kept (with rotated_at set) so that presenting one again
-// is recognised as reuse and kills the whole session.
+// RefreshToken is a refresh token that was rotated away, stored only as its
+// SHA-256, so that presenting it again is recognised as reuse and kills the
+// whole session. A session's current token lives on the session itself.
 type RefreshToken struct {
 	ent.Schema
 }

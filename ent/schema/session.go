@@ -1,7 +1,6 @@
 package schema
 
 import (
-
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema/edge"
@@ -19,6 +18,10 @@ type Session struct {
 func (Session) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int("user_id"),
+		// refresh_hash is the SHA-256 of the session's current refresh
+		// token. Kept on the session so that a login writes one row;
+		// rotated hashes move to refresh_tokens for reuse detection.
+		field.Bytes("refresh_hash").Optional().Nillable().Unique().Sensitive(),
 		field.Time("created_at").Immutable().Default(nowUTC),
 		field.Time("last_used_at").Default(nowUTC),
 		field.Time("expires_at"),

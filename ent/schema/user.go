@@ -1,7 +1,6 @@
 package schema
 
 import (
-
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema/edge"

@@ -16,6 +16,8 @@ const (
 	FieldID = "id"
 	// FieldUserID holds the string denoting the user_id field in the database.
 	FieldUserID = "user_id"
+	// FieldRefreshHash holds the string denoting the refresh_hash field in the database.
+	FieldRefreshHash = "refresh_hash"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
 	// FieldLastUsedAt holds the string denoting the last_used_at field in the database.
@@ -56,6 +58,7 @@ const (
 var Columns = []string{
 	FieldID,
 	FieldUserID,
+	FieldRefreshHash,
 	FieldCreatedAt,
 	FieldLastUsedAt,
 	FieldExpiresAt,

@@ -60,6 +60,11 @@ func UserID(v int) predicate.Session {
 	return predicate.Session(sql.FieldEQ(FieldUserID, v))
 }
 
+// RefreshHash applies equality check predicate on the "refresh_hash" field. It's identical to RefreshHashEQ.
+func RefreshHash(v []byte) predicate.Session {
+	return predicate.Session(sql.FieldEQ(FieldRefreshHash, v))
+}
+
 // CreatedAt applies equality check predicate on the "created_at" field. It's identical to CreatedAtEQ.
 func CreatedAt(v time.Time) predicate.Session {
 	return predicate.Session(sql.FieldEQ(FieldCreatedAt, v))
@@ -113,6 +118,56 @@ func UserIDIn(vs ...int) predicate.Session {
 // UserIDNotIn applies the NotIn predicate on the "user_id" field.
 func UserIDNotIn(vs ...int) predicate.Session {
 	return predicate.Session(sql.FieldNotIn(FieldUserID, vs...))
+}
+
+// RefreshHashEQ applies the EQ predicate on the "refresh_hash" field.
+func RefreshHashEQ(v []byte) predicate.Session {
+	return predicate.Session(sql.FieldEQ(FieldRefreshHash, v))
+}
+
+// RefreshHashNEQ applies the NEQ predicate on the "refresh_hash" field.
+func RefreshHashNEQ(v []byte) predicate.Session {
+	return predicate.Session(sql.FieldNEQ(FieldRefreshHash, v))
+}
+
+// RefreshHashIn applies the In predicate on the "refresh_hash" field.
+func RefreshHashIn(vs ...[]byte) predicate.Session {
+	return predicate.Session(sql.FieldIn(FieldRefreshHash, vs...))
+}
+
+// RefreshHashNotIn applies the NotIn predicate on the "refresh_hash" field.
+func RefreshHashNotIn(vs ...[]byte) predicate.Session {
+	return predicate.Session(sql.FieldNotIn(FieldRefreshHash, vs...))
+}
+
+// RefreshHashGT applies the GT predicate on the "refresh_hash" field.
+func RefreshHashGT(v []byte) predicate.Session {
+	return predicate.Session(sql.FieldGT(FieldRefreshHash, v))
+}
+
+// RefreshHashGTE applies the GTE predicate on the "refresh_hash" field.
+func RefreshHashGTE(v []byte) predicate.Session {
+	return predicate.Session(sql.FieldGTE(FieldRefreshHash, v))
+}
+
+// RefreshHashLT applies the LT predicate on the "refresh_hash" field.
+func RefreshHashLT(v []byte) predicate.Session {
+	return predicate.Session(sql.FieldLT(FieldRefreshHash, v))
+}
+
+// RefreshHashLTE applies the LTE predicate on the "refresh_hash" field.
+func RefreshHashLTE(v []byte) predicate.Session {
+	return predicate.Session(sql.FieldLTE(FieldRefreshHash, v))
+}
+
+// RefreshHashIsNil applies the IsNil predicate on the "refresh_hash" field.
+func RefreshHashIsNil() predicate.Session {
+	return predicate.Session(sql.FieldIsNull(FieldRefreshHash))
+}
+
+// RefreshHashNotNil applies the NotNil predicate on the "refresh_hash" field.
+func RefreshHashNotNil() predicate.Session {
+	return predicate.Session(sql.FieldNotNull(FieldRefreshHash))
 }
 
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
