@@ -5,14 +5,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"hash/crc32"
-	"image"
-	"image/color"
-	"image/jpeg"
-	"image/png"
 	"io"
 	"mime/multipart"
 	"net"
@@ -28,6 +22,7 @@ import (
 	"time"
 
 	"github.com/miniauth/miniauth/app/apptest"
+	"github.com/miniauth/miniauth/app/avatars/avatartest"
 	"github.com/miniauth/miniauth/app/wechat"
 	"github.com/miniauth/miniauth/app/wechatsim"
 	"github.com/miniauth/miniauth/ent/user"
@@ -284,59 +279,6 @@ func TestPhoneBindingFailures(t *testing.T) {
 
 // --- avatars --------------------------------------------------------------
 
-// tinyWebP is a valid 1×1 lossy WebP.
-var tinyWebP = []byte{
-	0x52, 0x49, 0x46, 0x46, 0x22, 0x00, 0x00, 0x00, 0x57, 0x45, 0x42, 0x50, 0x56, 0x50, 0x38, 0x20,
-	0x16, 0x00, 0x00, 0x00, 0x30, 0x01, 0x00, 0x9d, 0x01, 0x2a, 0x01, 0x00, 0x01, 0x00, 0x0e, 0xc0,
-	0xfe, 0x25, 0xa4, 0x00, 0x03, 0x70, 0x00, 0x00, 0x00, 0x00,
-}
-
-func testImage(seed int) image.Image {
-	img := image.NewRGBA(image.Rect(0, 0, 24, 24))
-	for x := range 24 {
-		img.Set(x, (x+seed)%24, color.RGBA{uint8(seed * 40), uint8(x * 10), 200, 255})
-	}
-	return img
-}
-
-func pngOf(t testing.TB, seed int) []byte {
-	var b bytes.Buffer
-	if err := png.Encode(&b, testImage(seed)); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
-func jpegOf(t testing.TB, seed int) []byte {
-	var b bytes.Buffer
-	if err := jpeg.Encode(&b, testImage(seed), nil); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
-// pngHeader is a PNG claiming w×h pixels with no pixel data.
-func pngHeader(w, h uint32) []byte {
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, data []byte) {
-		binary.Write(&b, binary.BigEndian, uint32(len(data)))
-		crc := crc32.NewIEEE()
-		crc.Write([]byte(typ))
-		crc.Write(data)
-		b.WriteString(typ)
-		b.Write(data)
-		binary.Write(&b, binary.BigEndian, crc.Sum32())
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], w)
-	binary.BigEndian.PutUint32(ihdr[4:], h)
-	ihdr[8], ihdr[9] = 8, 6
-	chunk("IHDR", ihdr)
-	chunk("IEND", nil)
-	return b.Bytes()
-}
-
 // multipartBody is what wx.uploadFile sends: one file part (and maybe
 // form fields), with the file name and part type the client chose.
 func multipartBody(t testing.TB, field, filename, partType string, data []byte) ([]byte, string) {
@@ -416,9 +358,9 @@ func TestAvatarUploadAndServe(t *testing.T) {
 			ext, contentType         string
 		}{
 			// File names and part types lie on purpose: only the bytes count.
-			{"png", "tmp_avatar.jpeg", "application/octet-stream", pngOf(t, 1), "png", "image/png"},
-			{"jpeg", "wxfile://tmp_1234.png", "image/png", jpegOf(t, 2), "jpg", "image/jpeg"},
-			{"webp", "avatar", "text/plain", tinyWebP, "webp", "image/webp"},
+			{"png", "tmp_avatar.jpeg", "application/octet-stream", avatartest.PNG(t, 1), "png", "image/png"},
+			{"jpeg", "wxfile://tmp_1234.png", "image/png", avatartest.JPEG(t, 2), "jpg", "image/jpeg"},
+			{"webp", "avatar", "text/plain", avatartest.WebP(), "webp", "image/webp"},
 		} {
 			u := expectUser(t, upload(t, env, g.AccessToken, c.filename, c.partType, c.data), id.OpenID, id.UnionID)
 			url, _ := u["avatar_url"].(string)
@@ -475,7 +417,7 @@ func TestAvatarUploadsRefused(t *testing.T) {
 		if !bytes.Contains(r.Body, []byte(`"file"`)) {
 			t.Fatalf("fields do not name the file: %s", r.Body)
 		}
-		apptest.Expect(t, upload(t, env, g.AccessToken, "bomb.png", "image/png", pngHeader(20000, 20000)), 400, "validation_failed")
+		apptest.Expect(t, upload(t, env, g.AccessToken, "bomb.png", "image/png", avatartest.PNGHeader(20000, 20000)), 400, "validation_failed")
 		apptest.Expect(t, upload(t, env, g.AccessToken, "x.png", "image/png", nil), 400, "validation_failed")
 
 		// 3 MiB: refused by the transport, on its Content-Length, before
@@ -485,15 +427,15 @@ func TestAvatarUploadsRefused(t *testing.T) {
 			t.Fatalf("3 MiB upload: %d %s", status, respBody)
 		}
 		// Just over 2 MiB, inside the transport's limit: refused by ours.
-		body, ct := multipartBody(t, "file", "big.png", "image/png", append(pngOf(t, 3), make([]byte, 2<<20)...))
+		body, ct := multipartBody(t, "file", "big.png", "image/png", append(avatartest.PNG(t, 3), make([]byte, 2<<20)...))
 		apptest.Expect(t, do(body, ct), 413, "request_too_large")
 
-		body, ct = multipartBody(t, "avatar", "a.png", "image/png", pngOf(t, 4))
+		body, ct = multipartBody(t, "avatar", "a.png", "image/png", avatartest.PNG(t, 4))
 		apptest.Expect(t, do(body, ct), 400, "invalid_request")
 		apptest.Expect(t, do([]byte(`{"file":"x"}`), "application/json"), 400, "invalid_request")
-		apptest.Expect(t, do(pngOf(t, 4), "image/png"), 400, "invalid_request")
+		apptest.Expect(t, do(avatartest.PNG(t, 4), "image/png"), 400, "invalid_request")
 		apptest.Expect(t, do([]byte("--x\r\nbroken"), "multipart/form-data; boundary=x"), 400, "invalid_request")
-		body, ct = multipartBody(t, "file", "a.png", "image/png", pngOf(t, 5))
+		body, ct = multipartBody(t, "file", "a.png", "image/png", avatartest.PNG(t, 5))
 		r = env.Do(t, apptest.Request{Method: "POST", Path: "/api/me/avatar", Body: body, Header: map[string]string{"Content-Type": ct}})
 		apptest.Expect(t, r, 401, "unauthorized")
 
@@ -512,7 +454,7 @@ func TestAvatarDatabaseFailureLeavesNoFile(t *testing.T) {
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
 		env := startOnWX(t, b)
 		// The user is gone by the time the update runs.
-		_, err := env.Server.Accounts.UploadAvatar(context.Background(), 987654321, bytes.NewReader(pngOf(t, 1)))
+		_, err := env.Server.Accounts.UploadAvatar(context.Background(), 987654321, bytes.NewReader(avatartest.PNG(t, 1)))
 		if err == nil {
 			t.Fatal("upload for a missing user succeeded")
 		}
@@ -527,13 +469,13 @@ func TestSharedAvatarFileKeptWhileUsed(t *testing.T) {
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
 		env := startOnWX(t, b)
 		alice, bob := env.Login(t, "o_alice"), env.Login(t, "o_bob")
-		first := expectUser(t, upload(t, env, alice.AccessToken, "a.png", "image/png", pngOf(t, 1)))["avatar_url"].(string)
+		first := expectUser(t, upload(t, env, alice.AccessToken, "a.png", "image/png", avatartest.PNG(t, 1)))["avatar_url"].(string)
 		// Bob points his profile at Alice's file (PUT accepts any /uploads/ path).
 		r := env.Do(t, apptest.Request{Method: "PUT", Path: "/api/me", Token: bob.AccessToken, Body: map[string]any{"avatar_url": first}})
 		if r.Status != 200 {
 			t.Fatalf("put: %d %s", r.Status, r.Body)
 		}
-		expectUser(t, upload(t, env, alice.AccessToken, "b.png", "image/png", pngOf(t, 2)))
+		expectUser(t, upload(t, env, alice.AccessToken, "b.png", "image/png", avatartest.PNG(t, 2)))
 		if r := env.Do(t, apptest.Request{Method: "GET", Path: first}); r.Status != 200 {
 			t.Fatalf("Alice's replacement removed the file Bob still shows: %d", r.Status)
 		}
@@ -553,7 +495,7 @@ func TestAvatarPathsAreChecked(t *testing.T) {
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
 		env := startOnWX(t, b)
 		g := env.Login(t, "o_paths")
-		url := expectUser(t, upload(t, env, g.AccessToken, "a.png", "image/png", pngOf(t, 1)))["avatar_url"].(string)
+		url := expectUser(t, upload(t, env, g.AccessToken, "a.png", "image/png", avatartest.PNG(t, 1)))["avatar_url"].(string)
 		name := strings.TrimPrefix(url, "/uploads/avatars/")
 		// A file next to the avatars that must never be served.
 		os.WriteFile(filepath.Join(avatarDir(env), "notes.txt"), []byte("secret notes"), 0o600)
@@ -737,7 +679,7 @@ func TestWeChatFlowsLogNoSecrets(t *testing.T) {
 		decrypt(t, env, g.AccessToken, officialData, officialIV)
 
 		// Avatars.
-		expectUser(t, upload(t, env, g.AccessToken, "a.png", "image/png", pngOf(t, 1)))
+		expectUser(t, upload(t, env, g.AccessToken, "a.png", "image/png", avatartest.PNG(t, 1)))
 		upload(t, env, g.AccessToken, "a.png", "image/png", []byte("text"))
 
 		remember(sim.AccessTokens()...)
