@@ -15,8 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,52 +23,10 @@ import (
 	"github.com/miniauth/miniauth/app/wechatsim"
 )
 
-var (
-	binDir    string
-	buildOnce sync.Once
-	buildErr  error
-)
-
 func TestMain(m *testing.M) {
-	var err error
-	if binDir, err = os.MkdirTemp("", "miniauth-bin-"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(binDir)
+	apptest.RemoveBinary()
 	os.Exit(code)
-}
-
-// binary builds miniauth once per test run, as the README says.
-func binary(t *testing.T) string {
-	t.Helper()
-	path := filepath.Join(binDir, "miniauth")
-	buildOnce.Do(func() {
-		out, err := exec.Command("go", "build", "-o", path, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return path
-}
-
-// environ is this process's environment without any MINIAUTH_ setting,
-// plus vars.
-func environ(vars map[string]string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "MINIAUTH_") {
-			env = append(env, kv)
-		}
-	}
-	for k, v := range vars {
-		env = append(env, k+"="+v)
-	}
-	return env
 }
 
 // run runs the binary to completion.
@@ -78,8 +34,8 @@ func run(t *testing.T, vars map[string]string, args ...string) (stdout, stderr s
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary(t), args...)
-	cmd.Env = environ(vars)
+	cmd := exec.CommandContext(ctx, apptest.Binary(t), args...)
+	cmd.Env = apptest.Environ(vars)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -94,86 +50,17 @@ func run(t *testing.T, vars map[string]string, args ...string) (stdout, stderr s
 	return out.String(), errb.String(), exit
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// server is a running miniauth process.
-type server struct {
-	cmd    *exec.Cmd
-	url    string
-	stderr *syncBuffer
-	exited chan struct{}
-	err    error // Wait's result, once exited is closed
-}
-
-// serve starts the binary on a loopback port against the simulated WeChat
-// and waits until it listens.
-func serve(t *testing.T, dataDir string, wx *apptest.WeChat, vars map[string]string) *server {
+// serve starts the binary on a loopback port with the given data dir,
+// against wx (or, with wx nil, the development simulator), and waits
+// until it is healthy.
+func serve(t *testing.T, dataDir string, wx *apptest.WeChat) *apptest.Process {
 	t.Helper()
-	all := map[string]string{
-		"MINIAUTH_ADDR":     "127.0.0.1:0",
-		"MINIAUTH_DATA_DIR": dataDir,
-	}
-	if wx != nil {
-		all["MINIAUTH_WECHAT_APPID"] = apptest.AppID
-		all["MINIAUTH_WECHAT_SECRET"] = apptest.Secret
-		all["MINIAUTH_WECHAT_API_BASE"] = wx.HTTP.URL
-	}
-	for k, v := range vars {
-		all[k] = v
-	}
-	s := &server{stderr: &syncBuffer{}, exited: make(chan struct{})}
-	s.cmd = exec.Command(binary(t))
-	s.cmd.Env = environ(all)
-	s.cmd.Stdout = io.Discard
-	s.cmd.Stderr = s.stderr
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.err = s.cmd.Wait(); close(s.exited) }()
-	t.Cleanup(func() {
-		s.cmd.Process.Kill()
-		<-s.exited
-		if t.Failed() {
-			t.Logf("miniauth stderr:\n%s", s.stderr.String())
-		}
-	})
-	deadline := time.After(time.Minute)
-	for {
-		for _, line := range strings.Split(s.stderr.String(), "\n") {
-			var l struct{ Msg, Addr string }
-			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "miniauth listening" && l.Addr != "" {
-				s.url = "http://" + l.Addr
-				return s
-			}
-		}
-		select {
-		case <-s.exited:
-			t.Fatalf("miniauth exited at start-up (%v):\n%s", s.err, s.stderr.String())
-		case <-deadline:
-			t.Fatalf("miniauth did not log that it listens:\n%s", s.stderr.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	return apptest.StartProcess(t, wx, map[string]string{"MINIAUTH_DATA_DIR": dataDir})
 }
 
 var client = &http.Client{Timeout: 30 * time.Second}
 
-func call(t *testing.T, s *server, method, path, token string, body any) (int, map[string]any) {
+func call(t *testing.T, s *apptest.Process, method, path, token string, body any) (int, map[string]any) {
 	t.Helper()
 	status, m, err := callErr(s, method, path, token, body)
 	if err != nil {
@@ -182,13 +69,13 @@ func call(t *testing.T, s *server, method, path, token string, body any) (int, m
 	return status, m
 }
 
-func callErr(s *server, method, path, token string, body any) (int, map[string]any, error) {
+func callErr(s *apptest.Process, method, path, token string, body any) (int, map[string]any, error) {
 	var rd io.Reader
 	if body != nil {
 		j, _ := json.Marshal(body)
 		rd = bytes.NewReader(j)
 	}
-	req, err := http.NewRequest(method, s.url+path, rd)
+	req, err := http.NewRequest(method, s.URL+path, rd)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -209,7 +96,7 @@ func callErr(s *server, method, path, token string, body any) (int, map[string]a
 	return resp.StatusCode, m, nil
 }
 
-func login(t *testing.T, s *server, code string) (access, refresh string, userID float64) {
+func login(t *testing.T, s *apptest.Process, code string) (access, refresh string, userID float64) {
 	t.Helper()
 	status, m := call(t, s, "POST", "/api/auth/login", "", map[string]any{"code": code})
 	if status != 200 {
@@ -287,15 +174,16 @@ func TestStartupRefusesBadConfig(t *testing.T) {
 // built-in simulator answers, and the log says so loudly.
 func TestDevelopmentSimulator(t *testing.T) {
 	t.Parallel()
-	s := serve(t, t.TempDir(), nil, nil)
-	if !strings.Contains(s.stderr.String(), "FAKE") {
-		t.Errorf("no loud warning about fake logins:\n%s", s.stderr.String())
-	}
+	s := serve(t, t.TempDir(), nil)
 	_, _, id1 := login(t, s, "any-code")
 	_, _, id2 := login(t, s, "any-code")
 	_, _, id3 := login(t, s, "another-code")
 	if id1 != id2 || id1 == id3 {
 		t.Errorf("simulated openids are not derived from the code: %v %v %v", id1, id2, id3)
+	}
+	s.Stop() // log lines are buffered: the exit flushes them
+	if !strings.Contains(s.Log(), "FAKE") {
+		t.Errorf("no loud warning about fake logins:\n%s", s.Log())
 	}
 }
 
@@ -307,7 +195,7 @@ func TestSurvivesSIGKILL(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	wx := apptest.NewWeChat(t)
-	s := serve(t, dir, wx, nil)
+	s := serve(t, dir, wx)
 	access, refresh, id := login(t, s, wx.NewCode(wechatsim.Identity{OpenID: "o_kill"}))
 	for i := range 5 {
 		nick := fmt.Sprintf("before kill %d 😀", i)
@@ -315,12 +203,9 @@ func TestSurvivesSIGKILL(t *testing.T) {
 			t.Fatalf("put: %d %v", status, m)
 		}
 	}
-	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-s.exited
+	s.Kill()
 
-	s2 := serve(t, dir, wx, nil)
+	s2 := serve(t, dir, wx)
 	status, m := call(t, s2, "GET", "/api/me", access, nil)
 	if status != 200 {
 		t.Fatalf("access token after restart: %d %v", status, m)
@@ -338,7 +223,7 @@ func TestSurvivesSIGKILL(t *testing.T) {
 func TestGracefulShutdown(t *testing.T) {
 	t.Parallel()
 	wx := apptest.NewWeChat(t)
-	s := serve(t, t.TempDir(), wx, nil)
+	s := serve(t, t.TempDir(), wx)
 	code := wx.NewCode(wechatsim.Identity{OpenID: "o_in_flight"})
 	wx.Fail(wechatsim.PathCode2Session, wechatsim.Failure{Delay: 2 * time.Second})
 	type result struct {
@@ -359,15 +244,12 @@ func TestGracefulShutdown(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	s.Stop() // SIGTERM, then wait for the exit
 	r := <-done
 	if r.err != nil || r.status != 200 || r.body["access_token"] == nil {
 		t.Fatalf("in-flight login: %d %v %v", r.status, r.body, r.err)
 	}
-	<-s.exited
-	if s.err != nil {
-		t.Fatalf("exit after SIGTERM: %v\n%s", s.err, s.stderr.String())
+	if err := s.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, s.Log())
 	}
 }

@@ -7,15 +7,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,6 +28,12 @@ const RequireNodeEnv = "MINIAUTH_REQUIRE_NODE"
 // token at least 2s: ample for a replay on a loaded machine.
 const ShortAccessTTL = "3s"
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	apptest.RemoveBinary()
+	os.Exit(code)
+}
+
 func TestMiniProgramKit(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -44,18 +47,18 @@ func TestMiniProgramKit(t *testing.T) {
 		t.Fatalf("no Node tests in miniprogram/test: %v", err)
 	}
 
-	bin := buildMiniauth(t)
 	fake := newFakeWeChat(t)
-	main := startMiniauth(t, bin, fake.URL, nil)
-	short := startMiniauth(t, bin, fake.URL, map[string]string{"MINIAUTH_ACCESS_TTL": ShortAccessTTL})
+	wx := &apptest.WeChat{Server: fake.sim, HTTP: fake.Server}
+	main := apptest.StartProcess(t, wx, map[string]string{"MINIAUTH_SQLITE_SYNC": "normal"})
+	short := apptest.StartProcess(t, wx, map[string]string{"MINIAUTH_SQLITE_SYNC": "normal", "MINIAUTH_ACCESS_TTL": ShortAccessTTL})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	args := append([]string{"--test", "--test-reporter=spec"}, files...)
 	cmd := exec.CommandContext(ctx, node, args...)
 	cmd.Env = append(os.Environ(),
-		"MINIAUTH_URL="+main.url,
-		"MINIAUTH_SHORT_TTL_URL="+short.url,
+		"MINIAUTH_URL="+main.URL,
+		"MINIAUTH_SHORT_TTL_URL="+short.URL,
 		"WECHAT_TEST_URL="+fake.URL,
 		"NO_COLOR=1",
 	)
@@ -72,23 +75,6 @@ func TestMiniProgramKit(t *testing.T) {
 			t.Errorf("node output does not show %q as passed", name)
 		}
 	}
-}
-
-// buildMiniauth builds the binary from the module root, as a user would.
-func buildMiniauth(t *testing.T) string {
-	t.Helper()
-	gomod, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatalf("go env GOMOD: %v", err)
-	}
-	root := filepath.Dir(strings.TrimSpace(string(gomod)))
-	bin := filepath.Join(t.TempDir(), "miniauth")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // fakeWeChat is the strict simulator plus test-only endpoints the Node wx
@@ -167,105 +153,4 @@ func (f *fakeWeChat) newPhoneCode(w http.ResponseWriter, r *http.Request) {
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(v)
-}
-
-type server struct {
-	url string
-}
-
-// startMiniauth runs the binary on a free loopback port with a fresh data
-// dir and waits until /healthz answers. It is stopped with SIGTERM when
-// the test ends; its log is shown if the test failed.
-func startMiniauth(t *testing.T, bin, wechatURL string, extra map[string]string) *server {
-	t.Helper()
-	addr := freeAddr(t)
-	env := []string{}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "MINIAUTH_") {
-			env = append(env, kv)
-		}
-	}
-	vars := map[string]string{
-		"MINIAUTH_ADDR":            addr,
-		"MINIAUTH_DATA_DIR":        t.TempDir(),
-		"MINIAUTH_WECHAT_APPID":    apptest.AppID,
-		"MINIAUTH_WECHAT_SECRET":   apptest.Secret,
-		"MINIAUTH_WECHAT_API_BASE": wechatURL,
-		"MINIAUTH_SQLITE_SYNC":     "normal",
-	}
-	for k, v := range extra {
-		vars[k] = v
-	}
-	for k, v := range vars {
-		env = append(env, k+"="+v)
-	}
-	var logs lockedBuffer
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start miniauth: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("miniauth %s log:\n%s", addr, logs.String())
-		}
-	})
-
-	url := "http://" + addr
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			t.Fatalf("miniauth exited before it was ready: %v\n%s", err, logs.String())
-		default:
-		}
-		resp, err := client.Get(url + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return &server{url: url}
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("miniauth not healthy after 30s (last error: %v)\n%s", err, logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

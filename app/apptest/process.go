@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -17,12 +18,14 @@ import (
 
 var build struct {
 	once sync.Once
+	dir  string
 	path string
 	err  error
 }
 
 // Binary builds the miniauth binary once per test process and returns
-// its path.
+// its path. A package that calls it removes the build with RemoveBinary
+// from its TestMain.
 func Binary(t testing.TB) string {
 	t.Helper()
 	build.once.Do(func() {
@@ -31,6 +34,7 @@ func Binary(t testing.TB) string {
 			build.err = err
 			return
 		}
+		build.dir = dir
 		build.path = filepath.Join(dir, "miniauth")
 		cmd := exec.Command("go", "build", "-o", build.path, ".")
 		cmd.Dir = moduleRoot()
@@ -45,6 +49,14 @@ func Binary(t testing.TB) string {
 	return build.path
 }
 
+// RemoveBinary deletes what Binary built; call it after m.Run in
+// TestMain, when no test runs the binary any more.
+func RemoveBinary() {
+	if build.dir != "" {
+		os.RemoveAll(build.dir)
+	}
+}
+
 // moduleRoot is the repository root, found from this source file.
 func moduleRoot() string {
 	_, file, _, _ := runtime.Caller(0)
@@ -57,30 +69,51 @@ type Process struct {
 	Addr    string
 	DataDir string
 	cmd     *exec.Cmd
-	out     *syncBuffer
+	out     *LogBuffer
 	done    chan struct{}
+	err     error // Wait's result, once done is closed
 }
 
-type syncBuffer struct {
+// LogBuffer collects a process's output; it may be written and read at
+// the same time.
+type LogBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *LogBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *LogBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
 }
 
-// StartProcess runs the binary with the test WeChat credentials, a fresh
-// loopback port and the given extra environment, and waits until
-// /healthz answers.
+// Environ is this process's environment without any MINIAUTH_ setting,
+// plus vars: the binary sees only the settings its test chose, whatever
+// the shell running the tests has set.
+func Environ(vars map[string]string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MINIAUTH_") {
+			env = append(env, kv)
+		}
+	}
+	for k, v := range vars {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
+// StartProcess runs the binary with the credentials of wx, a fresh
+// loopback port, a fresh data dir and the given extra environment (which
+// wins), and waits until /healthz answers. With wx nil it sets no WeChat
+// variables, so outside production the binary runs its development
+// simulator. The process is stopped with SIGTERM when the test ends.
 func StartProcess(t testing.TB, wx *WeChat, env map[string]string) *Process {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -90,35 +123,35 @@ func StartProcess(t testing.TB, wx *WeChat, env map[string]string) *Process {
 	addr := ln.Addr().String()
 	ln.Close()
 	vars := map[string]string{
-		"MINIAUTH_ADDR":            addr,
-		"MINIAUTH_DATA_DIR":        t.TempDir(),
-		"MINIAUTH_WECHAT_APPID":    AppID,
-		"MINIAUTH_WECHAT_SECRET":   Secret,
-		"MINIAUTH_WECHAT_API_BASE": wx.HTTP.URL,
+		"MINIAUTH_ADDR":     addr,
+		"MINIAUTH_DATA_DIR": t.TempDir(),
+	}
+	if wx != nil {
+		vars["MINIAUTH_WECHAT_APPID"] = AppID
+		vars["MINIAUTH_WECHAT_SECRET"] = Secret
+		vars["MINIAUTH_WECHAT_API_BASE"] = wx.HTTP.URL
 	}
 	for k, v := range env {
 		vars[k] = v
 	}
 	cmd := exec.Command(Binary(t))
-	cmd.Env = os.Environ()
-	for k, v := range vars {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	p := &Process{URL: "http://" + addr, Addr: addr, DataDir: vars["MINIAUTH_DATA_DIR"], cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Env = Environ(vars)
+	p := &Process{URL: "http://" + addr, Addr: addr, DataDir: vars["MINIAUTH_DATA_DIR"], cmd: cmd, out: &LogBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start miniauth: %v", err)
 	}
-	go func() { cmd.Wait(); close(p.done) }()
+	go func() { p.err = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		p.Stop()
 		if t.Failed() {
 			t.Logf("log of miniauth at %s:\n%s", addr, p.out.String())
 		}
 	})
+	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(p.URL + "/healthz")
+		resp, err := client.Get(p.URL + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -127,11 +160,11 @@ func StartProcess(t testing.TB, wx *WeChat, env map[string]string) *Process {
 		}
 		select {
 		case <-p.done:
-			t.Fatalf("miniauth exited during start-up:\n%s", p.out.String())
+			t.Fatalf("miniauth exited during start-up (%v):\n%s", p.err, p.out.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("miniauth did not become healthy within 30s:\n%s", p.out.String())
+			t.Fatalf("miniauth did not become healthy within 30s (last error: %v):\n%s", err, p.out.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -145,7 +178,8 @@ func (p *Process) Env(wx *WeChat) *Env {
 // Log is everything the process printed.
 func (p *Process) Log() string { return p.out.String() }
 
-// Stop asks the process to shut down (SIGTERM) and waits for it.
+// Stop asks the process to shut down (SIGTERM) and waits for it; one
+// that has not exited after 15s is killed.
 func (p *Process) Stop() {
 	select {
 	case <-p.done:
@@ -159,4 +193,18 @@ func (p *Process) Stop() {
 		p.cmd.Process.Kill()
 		<-p.done
 	}
+}
+
+// Kill ends the process at once (SIGKILL), as a crash or power cut
+// would, and waits for it.
+func (p *Process) Kill() {
+	p.cmd.Process.Kill()
+	<-p.done
+}
+
+// Wait waits for the process to exit and returns how it did: nil for
+// exit status 0, else an *exec.ExitError.
+func (p *Process) Wait() error {
+	<-p.done
+	return p.err
 }
