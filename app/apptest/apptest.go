@@ -130,7 +130,8 @@ type Env struct {
 	stop    func()
 }
 
-// Logs collects everything the server logged.
+// Logs collects everything the server (or a Process) logged; it may be
+// written and read at the same time.
 type Logs struct {
 	mu  sync.Mutex
 	buf bytes.Buffer

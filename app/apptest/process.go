@@ -1,7 +1,6 @@
 package apptest
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"net/http"
@@ -69,28 +68,9 @@ type Process struct {
 	Addr    string
 	DataDir string
 	cmd     *exec.Cmd
-	out     *LogBuffer
+	out     *Logs
 	done    chan struct{}
 	err     error // Wait's result, once done is closed
-}
-
-// LogBuffer collects a process's output; it may be written and read at
-// the same time.
-type LogBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *LogBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *LogBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // Environ is this process's environment without any MINIAUTH_ setting,
@@ -136,7 +116,7 @@ func StartProcess(t testing.TB, wx *WeChat, env map[string]string) *Process {
 	}
 	cmd := exec.Command(Binary(t))
 	cmd.Env = Environ(vars)
-	p := &Process{URL: "http://" + addr, Addr: addr, DataDir: vars["MINIAUTH_DATA_DIR"], cmd: cmd, out: &LogBuffer{}, done: make(chan struct{})}
+	p := &Process{URL: "http://" + addr, Addr: addr, DataDir: vars["MINIAUTH_DATA_DIR"], cmd: cmd, out: &Logs{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start miniauth: %v", err)
