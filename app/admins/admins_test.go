@@ -3,14 +3,12 @@ package admins_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/miniauth/miniauth/app/admins"
 	"github.com/miniauth/miniauth/app/apptest"
-	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/keys"
 	"github.com/miniauth/miniauth/app/tokens"
 )
@@ -23,14 +21,7 @@ func newService(t *testing.T) *admins.Service { return newServiceOn(t, "") }
 // newServiceOn uses the database at url ("" for a SQLite file).
 func newServiceOn(t *testing.T, url string) *admins.Service {
 	t.Helper()
-	if url == "" {
-		url = filepath.Join(t.TempDir(), "test.db")
-	}
-	db, err := database.Open(context.Background(), database.Options{URL: url, MaxOpenConns: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := apptest.OpenDB(t, url)
 	ks, err := keys.Derive([]byte(strings.Repeat("k", 32)))
 	if err != nil {
 		t.Fatal(err)

@@ -3,36 +3,21 @@ package userlist_test
 import (
 	"context"
 	"math/rand/v2"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/miniauth/miniauth/app/apptest"
-	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/userlist"
 	"github.com/miniauth/miniauth/ent"
 	"github.com/miniauth/miniauth/ent/user"
 )
 
-func openDB(t *testing.T, url string) *database.DB {
-	t.Helper()
-	if url == "" {
-		url = filepath.Join(t.TempDir(), "test.db")
-	}
-	db, err := database.Open(context.Background(), database.Options{URL: url, MaxOpenConns: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 // seeded is a store over 3,000 fake users, and all of them for reference.
 func seeded(t *testing.T, url string) (*userlist.Store, []*ent.User) {
 	t.Helper()
-	db := openDB(t, url)
+	db := apptest.OpenDB(t, url)
 	ctx := context.Background()
 	if err := userlist.Seed(ctx, db, 3000, userlist.SeedOptions{Rand: rand.New(rand.NewPCG(1, 2))}); err != nil {
 		t.Fatal(err)
@@ -169,7 +154,7 @@ func TestListMatchesReference(t *testing.T) {
 }
 
 func TestCountsCapAndCache(t *testing.T) {
-	db := openDB(t, "")
+	db := apptest.OpenDB(t, "")
 	ctx := context.Background()
 	if err := userlist.Seed(ctx, db, userlist.CountCap+500, userlist.SeedOptions{Rand: rand.New(rand.NewPCG(3, 4))}); err != nil {
 		t.Fatal(err)
@@ -210,7 +195,7 @@ func TestCountsCapAndCache(t *testing.T) {
 }
 
 func TestStats(t *testing.T) {
-	db := openDB(t, "")
+	db := apptest.OpenDB(t, "")
 	ctx := context.Background()
 	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 	// 30 days of sign-ups, 100 a day, the last at now.
