@@ -148,10 +148,7 @@ func (s *Service) SetPassword(ctx context.Context, username, password string) er
 	}
 	hash := HashPassword(password, s.Params)
 	return s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
-		a, err := tx.Admin.Query().Where(admin.Username(username)).Only(ctx)
-		if ent.IsNotFound(err) {
-			return ErrNotFound
-		}
+		a, err := adminNamed(ctx, tx, username)
 		if err != nil {
 			return err
 		}
@@ -164,14 +161,21 @@ func (s *Service) SetPassword(ctx context.Context, username, password string) er
 	})
 }
 
+// adminNamed finds the admin with the (normalized) username, or
+// ErrNotFound.
+func adminNamed(ctx context.Context, tx *ent.Client, username string) (*ent.Admin, error) {
+	a, err := tx.Admin.Query().Where(admin.Username(username)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, ErrNotFound
+	}
+	return a, err
+}
+
 // Delete removes an admin and their sessions.
 func (s *Service) Delete(ctx context.Context, username string) error {
 	username = NormalizeUsername(username)
 	return s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
-		a, err := tx.Admin.Query().Where(admin.Username(username)).Only(ctx)
-		if ent.IsNotFound(err) {
-			return ErrNotFound
-		}
+		a, err := adminNamed(ctx, tx, username)
 		if err != nil {
 			return err
 		}
