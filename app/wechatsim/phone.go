@@ -3,7 +3,6 @@ package wechatsim
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -47,16 +46,11 @@ func DevPhone(code string) string {
 
 // phoneNumber answers POST /wxa/business/getuserphonenumber.
 func (s *Server) phoneNumber(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		s.writeError(w, 43002, "require POST method")
-		return
-	}
 	var in struct {
 		Code   string `json:"code"`
 		OpenID string `json:"openid"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&in); err != nil {
-		s.writeError(w, 47001, "data format error")
+	if !s.readPOST(w, r, &in) {
 		return
 	}
 	s.mu.Lock()

@@ -1,7 +1,6 @@
 package wechatsim
 
 import (
-	"encoding/json"
 	"net/http"
 	"time"
 )
@@ -16,18 +15,13 @@ type tokenState struct {
 // mode the same token while it is valid, with its remaining lifetime; a
 // new one once it is expired or invalidated; force_refresh rotates.
 func (s *Server) stableToken(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		s.writeError(w, 43002, "require POST method")
-		return
-	}
 	var in struct {
 		GrantType    string `json:"grant_type"`
 		AppID        string `json:"appid"`
 		Secret       string `json:"secret"`
 		ForceRefresh bool   `json:"force_refresh"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&in); err != nil {
-		s.writeError(w, 47001, "data format error")
+	if !s.readPOST(w, r, &in) {
 		return
 	}
 	switch {
