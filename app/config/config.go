@@ -144,13 +144,13 @@ func Load(getenv func(string) string) (*Config, error) {
 	if c.RefreshTTL < c.AccessTTL {
 		return nil, fmt.Errorf("MINIAUTH_REFRESH_TTL: %s is shorter than MINIAUTH_ACCESS_TTL %s", c.RefreshTTL, c.AccessTTL)
 	}
-	if c.DBMaxOpenConns, err = positiveInt(get, "MINIAUTH_DB_MAX_OPEN_CONNS", DefaultDBMaxOpenConns); err != nil {
+	if c.DBMaxOpenConns, err = intAtLeast(get, "MINIAUTH_DB_MAX_OPEN_CONNS", DefaultDBMaxOpenConns, 1, "positive"); err != nil {
 		return nil, err
 	}
-	if c.DBMaxIdleConns, err = positiveInt(get, "MINIAUTH_DB_MAX_IDLE_CONNS", DefaultDBMaxIdleConns); err != nil {
+	if c.DBMaxIdleConns, err = intAtLeast(get, "MINIAUTH_DB_MAX_IDLE_CONNS", DefaultDBMaxIdleConns, 1, "positive"); err != nil {
 		return nil, err
 	}
-	if c.LoginRateLimit, err = nonNegativeInt(get, "MINIAUTH_LOGIN_RATE_LIMIT", DefaultLoginRateLimit); err != nil {
+	if c.LoginRateLimit, err = intAtLeast(get, "MINIAUTH_LOGIN_RATE_LIMIT", DefaultLoginRateLimit, 0, "non-negative"); err != nil {
 		return nil, err
 	}
 	if c.SQLiteSync != "full" && c.SQLiteSync != "normal" {
@@ -207,26 +207,16 @@ func duration(get func(string, string) string, name string, def time.Duration) (
 	return d, nil
 }
 
-func positiveInt(get func(string, string) string, name string, def int) (int, error) {
+// intAtLeast reads an integer setting that must be least or more; what
+// names that bound in the error ("positive", "non-negative").
+func intAtLeast(get func(string, string) string, name string, def, least int, what string) (int, error) {
 	raw := get(name, "")
 	if raw == "" {
 		return def, nil
 	}
 	n, err := strconv.Atoi(raw)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("%s: %q is not a positive integer", name, raw)
-	}
-	return n, nil
-}
-
-func nonNegativeInt(get func(string, string) string, name string, def int) (int, error) {
-	raw := get(name, "")
-	if raw == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(raw)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%s: %q is not a non-negative integer", name, raw)
+	if err != nil || n < least {
+		return 0, fmt.Errorf("%s: %q is not a %s integer", name, raw, what)
 	}
 	return n, nil
 }
