@@ -35,9 +35,12 @@ import (
 
 // HTTP server limits.
 const (
-	// BodyLimit is the transport's cap: the avatar's 2 MiB plus multipart
-	// framing. JSON routes enforce their own 1 MiB (handlers.MaxJSONBody).
-	BodyLimit       = 2<<20 + 64<<10
+	// BodyLimit is the transport's cap. Routes enforce their own limits
+	// (1 MiB of JSON, a 2 MiB avatar) and answer a JSON 413; past this cap
+	// the transport answers 413 and closes the connection unread, which
+	// many clients see as a reset instead of the answer. 8 MiB covers the
+	// photos phones take, so an oversized avatar gets a readable error.
+	BodyLimit       = 8 << 20
 	ReadTimeout     = 15 * time.Second
 	WriteTimeout    = 60 * time.Second
 	IdleTimeout     = 75 * time.Second

@@ -420,15 +420,20 @@ func TestAvatarUploadsRefused(t *testing.T) {
 		apptest.Expect(t, upload(t, env, g.AccessToken, "bomb.png", "image/png", avatartest.PNGHeader(20000, 20000)), 400, "validation_failed")
 		apptest.Expect(t, upload(t, env, g.AccessToken, "x.png", "image/png", nil), 400, "validation_failed")
 
-		// 3 MiB: refused by the transport, on its Content-Length, before
-		// the body is read or any handler runs.
-		status, respBody := announceBody(t, env, g.AccessToken, 3<<20)
-		if status != 413 || !bytes.Contains(respBody, []byte(`"request_too_large"`)) {
-			t.Fatalf("3 MiB upload: %d %s", status, respBody)
-		}
-		// Just over 2 MiB, inside the transport's limit: refused by ours.
-		body, ct := multipartBody(t, "file", "big.png", "image/png", append(avatartest.PNG(t, 3), make([]byte, 2<<20)...))
+		// A 3 MiB photo, sent whole as a client would: a clean JSON 413
+		// (the transport reads up to app.BodyLimit, so the client gets the
+		// answer instead of a reset connection).
+		body, ct := multipartBody(t, "file", "big.jpg", "image/jpeg", append(avatartest.JPEG(t, 3), make([]byte, 3<<20)...))
 		apptest.Expect(t, do(body, ct), 413, "request_too_large")
+		// Just over 2 MiB: refused too.
+		body, ct = multipartBody(t, "file", "big.png", "image/png", append(avatartest.PNG(t, 3), make([]byte, 2<<20)...))
+		apptest.Expect(t, do(body, ct), 413, "request_too_large")
+		// Past the transport's limit: refused on the Content-Length, before
+		// the body is read or any handler runs.
+		status, respBody := announceBody(t, env, g.AccessToken, 64<<20)
+		if status != 413 || !bytes.Contains(respBody, []byte(`"request_too_large"`)) {
+			t.Fatalf("64 MiB upload: %d %s", status, respBody)
+		}
 
 		body, ct = multipartBody(t, "avatar", "a.png", "image/png", avatartest.PNG(t, 4))
 		apptest.Expect(t, do(body, ct), 400, "invalid_request")
