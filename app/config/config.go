@@ -24,7 +24,11 @@ const (
 	DefaultAccessTTL      = 2 * time.Hour
 	DefaultRefreshTTL     = 720 * time.Hour
 	DefaultDBMaxOpenConns = 10
-	DefaultDBMaxIdleConns = 5
+	// DefaultDBMaxIdleConns equals the open limit: with fewer idle slots
+	// than open connections, every burst closes connections only to open
+	// new ones (a PostgreSQL backend fork each), which halved the
+	// throughput of two instances in the bench.
+	DefaultDBMaxIdleConns = DefaultDBMaxOpenConns
 	DefaultSQLiteSync     = "full"
 	// DefaultLoginRateLimit is logins and refreshes per client IP per
 	// minute. It protects the app's WeChat quota; mobile carriers put many
