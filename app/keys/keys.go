@@ -31,8 +31,19 @@ type Set struct {
 
 // Load derives the key set from configured (if not empty) or from the
 // secret kept in dataDir, generating it on first use.
+//
+// A configured value "base64:<text>" is decoded first, so that instances
+// can share the secret a single server generated:
+// MINIAUTH_JWT_SECRET=base64:$(cat data/jwt_secret).
 func Load(configured, dataDir string) (*Set, error) {
 	secret := []byte(configured)
+	if text, ok := strings.CutPrefix(configured, "base64:"); ok {
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(text))
+		if err != nil {
+			return nil, errors.New("MINIAUTH_JWT_SECRET: the text after base64: is not valid base64")
+		}
+		secret = raw
+	}
 	if configured == "" {
 		var err error
 		if secret, err = loadOrCreate(filepath.Join(dataDir, SecretFile)); err != nil {
@@ -45,7 +56,7 @@ func Load(configured, dataDir string) (*Set, error) {
 // Derive computes the key set from a secret.
 func Derive(secret []byte) (*Set, error) {
 	if len(secret) < 32 {
-		return nil, errors.New("server secret must be at least 32 bytes")
+		return nil, errors.New("MINIAUTH_JWT_SECRET: the secret must be at least 32 bytes")
 	}
 	block, err := aes.NewCipher(derive(secret, "miniauth session_key seal v1"))
 	if err != nil {
