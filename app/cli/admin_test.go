@@ -4,19 +4,26 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/miniauth/miniauth/app/apptest"
 )
 
-// runCLI runs a command line against a data dir and returns the exit
-// status and what it printed.
-func runCLI(t *testing.T, dataDir, stdin string, args ...string) (int, string, string) {
+// runCLI runs a command line against a data dir (and database URL, ""
+// for SQLite in the data dir) and returns the exit status and what it
+// printed.
+func runCLI(t *testing.T, dataDir, dbURL, stdin string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	vars := map[string]string{"MINIAUTH_DATA_DIR": dataDir}
+	vars := map[string]string{"MINIAUTH_DATA_DIR": dataDir, "MINIAUTH_DATABASE_URL": dbURL}
 	code := Run(&Env{Args: args, Getenv: func(k string) string { return vars[k] }, Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errOut})
 	return code, out.String(), errOut.String()
 }
 
 func TestAdminCommands(t *testing.T) {
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) { testAdminCommands(t, b.URL(t)) })
+}
+
+func testAdminCommands(t *testing.T, dbURL string) {
 	dir := t.TempDir()
 	cases := []struct {
 		stdin   string
@@ -41,7 +48,7 @@ func TestAdminCommands(t *testing.T) {
 		{"", []string{"admin"}, 1, "Usage", ""},
 	}
 	for _, c := range cases {
-		code, out, errOut := runCLI(t, dir, c.stdin, c.args...)
+		code, out, errOut := runCLI(t, dir, dbURL, c.stdin, c.args...)
 		text := out
 		if code != 0 {
 			text = errOut
@@ -50,22 +57,26 @@ func TestAdminCommands(t *testing.T) {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit %d with %q", c.args, code, out, errOut, c.code, c.out)
 		}
 	}
-	_, out, _ := runCLI(t, dir, "", "admin", "list")
+	_, out, _ := runCLI(t, dir, dbURL, "", "admin", "list")
 	if !strings.Contains(out, "alice") || strings.Contains(out, "bob") {
 		t.Errorf("list after delete: %s", out)
 	}
 }
 
 func TestDevSeed(t *testing.T) {
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) { testDevSeed(t, b.URL(t)) })
+}
+
+func testDevSeed(t *testing.T, dbURL string) {
 	dir := t.TempDir()
-	code, out, errOut := runCLI(t, dir, "", "dev", "seed", "--users", "1500")
+	code, out, errOut := runCLI(t, dir, dbURL, "", "dev", "seed", "--users", "1500")
 	if code != 0 || !strings.Contains(out, "inserted 1500 fake users") {
 		t.Fatalf("seed: %d %q %q", code, out, errOut)
 	}
-	if code, _, errOut := runCLI(t, dir, "", "dev", "seed", "--users", "0"); code == 0 || !strings.Contains(errOut, "between 1 and") {
+	if code, _, errOut := runCLI(t, dir, dbURL, "", "dev", "seed", "--users", "0"); code == 0 || !strings.Contains(errOut, "between 1 and") {
 		t.Fatalf("seed 0: %d %q", code, errOut)
 	}
-	if code, _, _ := runCLI(t, dir, "", "dev"); code == 0 {
+	if code, _, _ := runCLI(t, dir, dbURL, "", "dev"); code == 0 {
 		t.Fatal("dev without a subcommand succeeded")
 	}
 }
