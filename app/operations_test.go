@@ -203,3 +203,43 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// Long-ended sessions are purged with their rotated refresh tokens; live
+// sessions, recently ended ones and users stay.
+func TestPurgeEndedSessions(t *testing.T) {
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		env := apptest.Start(t, apptest.Options{DatabaseURL: b.URL(t)})
+		live := env.Login(t, "purge-live")
+		ended := env.Login(t, "purge-ended")
+		// A rotation leaves a refresh_tokens row behind for the ended session.
+		r := env.Do(t, apptest.Request{Method: "POST", Path: "/api/auth/refresh", Body: map[string]any{"refresh_token": ended.RefreshToken}})
+		if r.Status != http.StatusOK {
+			t.Fatalf("refresh: %d %s", r.Status, r.Body)
+		}
+		next := r.JSON(t)
+		if r := env.Do(t, apptest.Request{Method: "POST", Path: "/api/auth/logout", Token: next["access_token"].(string)}); r.Status != http.StatusNoContent {
+			t.Fatalf("logout: %d", r.Status)
+		}
+		acc := env.Server.Accounts
+		ctx := context.Background()
+		// Ended just now: kept while the cutoff is in the past.
+		if n, err := acc.PurgeEnded(ctx, time.Now().UTC().Add(-time.Hour)); err != nil || n != 0 {
+			t.Fatalf("purge with a past cutoff removed %d sessions (err %v)", n, err)
+		}
+		// A cutoff after the logout: the ended session goes, the live one stays.
+		n, err := acc.PurgeEnded(ctx, time.Now().UTC().Add(time.Minute))
+		if err != nil || n != 1 {
+			t.Fatalf("purge removed %d sessions (err %v), want 1", n, err)
+		}
+		db := env.Server.DB.Read
+		if c, _ := db.RefreshToken.Query().Count(ctx); c != 0 {
+			t.Fatalf("%d refresh tokens left of the purged session", c)
+		}
+		if c, _ := db.User.Query().Count(ctx); c != 2 {
+			t.Fatalf("%d users after purge, want 2", c)
+		}
+		if r := env.Do(t, apptest.Request{Method: "GET", Path: "/api/me", Token: live.AccessToken}); r.Status != http.StatusOK {
+			t.Fatalf("live session purged: %d", r.Status)
+		}
+	})
+}

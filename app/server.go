@@ -190,6 +190,7 @@ func (s *Server) routes() *fiber.App {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 2)
 	go func() { errc <- s.Fiber.Listener(ln) }()
+	go s.purgeSessions(ctx)
 	if s.Metrics != nil {
 		msrv := &http.Server{Addr: s.Config.MetricsAddr, Handler: metricsMux(s.Metrics), ReadHeaderTimeout: 10 * time.Second}
 		mln, err := net.Listen("tcp", s.Config.MetricsAddr)
@@ -218,6 +219,30 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.Log.Info("stopped")
 	return nil
+}
+
+// purgeInterval is how often ended sessions are purged.
+const purgeInterval = time.Hour
+
+// purgeSessions deletes long-ended sessions now and then until ctx ends.
+// Several instances may do it at once: deleting is idempotent.
+func (s *Server) purgeSessions(ctx context.Context) {
+	t := time.NewTicker(purgeInterval)
+	defer t.Stop()
+	for {
+		n, err := s.Accounts.PurgeEnded(ctx, time.Now().UTC().Add(-accounts.SessionRetention))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.Log.Warn("purge ended sessions", "err", err)
+		case n > 0:
+			s.Log.Info("purged ended sessions", "sessions", n, "retention", accounts.SessionRetention.String())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // metricsMux serves the private listener: metrics, and Go's profiler for
