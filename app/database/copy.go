@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"entgo.io/ent/dialect"
@@ -159,7 +160,7 @@ func copyTable(ctx context.Context, src, dst *DB, t *schema.Table, total int, pr
 		if len(batch) == 0 {
 			break
 		}
-		if err := insertRows(ctx, tx, t.Name, colList, len(cols), batch); err != nil {
+		if err := insertRows(ctx, tx, t.Name, cols, batch); err != nil {
 			return err
 		}
 		lastID = int(toInt64(batch[len(batch)-1][0]))
@@ -179,25 +180,35 @@ func copyTable(ctx context.Context, src, dst *DB, t *schema.Table, total int, pr
 	return tx.Commit()
 }
 
-func insertRows(ctx context.Context, tx *sql.Tx, table, colList string, ncols int, rows [][]any) error {
+// InsertStatement is a multi-row INSERT of rows rows into table's cols,
+// with $n placeholders in order, which SQLite and PostgreSQL both take.
+func InsertStatement(table string, cols []string, rows int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES ", table, colList)
-	args := make([]any, 0, len(rows)*ncols)
-	for r, row := range rows {
+	fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES ", table, strings.Join(cols, ", "))
+	p := 0
+	for r := 0; r < rows; r++ {
 		if r > 0 {
 			b.WriteString(", ")
 		}
 		b.WriteByte('(')
-		for i := range row {
+		for i := range cols {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			fmt.Fprintf(&b, "$%d", len(args)+1)
-			args = append(args, row[i])
+			p++
+			b.WriteString("$" + strconv.Itoa(p))
 		}
 		b.WriteByte(')')
 	}
-	_, err := tx.ExecContext(ctx, b.String(), args...)
+	return b.String()
+}
+
+func insertRows(ctx context.Context, tx *sql.Tx, table string, cols []string, rows [][]any) error {
+	args := make([]any, 0, len(rows)*len(cols))
+	for _, row := range rows {
+		args = append(args, row...)
+	}
+	_, err := tx.ExecContext(ctx, InsertStatement(table, cols, len(rows)), args...)
 	return err
 }
 

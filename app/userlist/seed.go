@@ -93,7 +93,7 @@ func Seed(ctx context.Context, db *database.DB, n int, o SeedOptions) error {
 		rows := len(args) / len(seedColumns)
 		stmt, ok := stmts[rows]
 		if !ok {
-			stmt = insertStatement(db.Dialect, rows)
+			stmt = database.InsertStatement("users", seedColumns, rows)
 			stmts[rows] = stmt
 		}
 		if _, err := tx.ExecContext(ctx, stmt, args...); err != nil {
@@ -153,7 +153,7 @@ func seedSQLite(ctx context.Context, db *database.DB, n int, chunks <-chan []any
 		rows := len(args) / len(seedColumns)
 		stmt, ok := stmts[rows]
 		if !ok {
-			if stmt, err = tx.PrepareContext(ctx, insertStatement(dialect.SQLite, rows)); err != nil {
+			if stmt, err = tx.PrepareContext(ctx, database.InsertStatement("users", seedColumns, rows)); err != nil {
 				return fmt.Errorf("prepare insert: %w", err)
 			}
 			defer stmt.Close()
@@ -207,31 +207,6 @@ func dropUserIndexes(ctx context.Context, tx execQuerier) ([]string, error) {
 		}
 	}
 	return ddl, nil
-}
-
-func insertStatement(d string, rows int) string {
-	var b strings.Builder
-	b.WriteString("INSERT INTO users (" + strings.Join(seedColumns, ", ") + ") VALUES ")
-	p := 0
-	for i := 0; i < rows; i++ {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('(')
-		for j := range seedColumns {
-			if j > 0 {
-				b.WriteByte(',')
-			}
-			p++
-			if d == dialect.Postgres {
-				b.WriteString("$" + strconv.Itoa(p))
-			} else {
-				b.WriteByte('?')
-			}
-		}
-		b.WriteByte(')')
-	}
-	return b.String()
 }
 
 // sqliteTime is how the SQLite driver stores a time.Time; formatting
