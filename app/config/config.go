@@ -70,7 +70,7 @@ var Vars = []Var{
 	{"MINIAUTH_WECHAT_APPID", "", "mini program AppID (empty outside production: built-in simulator)"},
 	{"MINIAUTH_WECHAT_SECRET", "", "mini program AppSecret"},
 	{"MINIAUTH_WECHAT_API_BASE", DefaultWeChatAPIBase, "WeChat API base URL"},
-	{"MINIAUTH_JWT_SECRET", "", "token signing secret (empty: 32 random bytes kept in the data dir, mode 0600)"},
+	{"MINIAUTH_JWT_SECRET", "", "server secret, 32+ characters or base64:<text> (empty: 32 random bytes kept in the data dir, mode 0600)"},
 	{"MINIAUTH_ACCESS_TTL", DefaultAccessTTL.String(), "access token lifetime (Go duration)"},
 	{"MINIAUTH_REFRESH_TTL", DefaultRefreshTTL.String(), "refresh token / session lifetime (Go duration)"},
 	{"MINIAUTH_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed"},
