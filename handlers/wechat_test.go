@@ -330,18 +330,7 @@ func avatarDir(env *apptest.Env) string { return filepath.Join(env.DataDir, "upl
 
 // avatarFiles lists every file in the avatar directory, temporary ones
 // included.
-func avatarFiles(t *testing.T, env *apptest.Env) []string {
-	t.Helper()
-	entries, err := os.ReadDir(avatarDir(env))
-	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names
-}
+func avatarFiles(t *testing.T, env *apptest.Env) []string { return avatartest.Files(t, avatarDir(env)) }
 
 var avatarURL = regexp.MustCompile(`^/uploads/avatars/[0-9a-f]{32}\.(png|jpg|webp)$`)
 

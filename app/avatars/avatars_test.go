@@ -48,19 +48,6 @@ func TestSniff(t *testing.T) {
 	}
 }
 
-func files(t *testing.T, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names
-}
-
 func TestSaveAndRead(t *testing.T) {
 	s := New(filepath.Join(t.TempDir(), "uploads", "avatars"))
 	for _, c := range []struct {
@@ -86,7 +73,7 @@ func TestSaveAndRead(t *testing.T) {
 			t.Fatalf("NameOf(URL(%q)) = %q, %v", name, n, ok)
 		}
 	}
-	if got := files(t, s.Dir); len(got) != 3 {
+	if got := avatartest.Files(t, s.Dir); len(got) != 3 {
 		t.Fatalf("files left: %v (temp files must not stay)", got)
 	}
 	info, err := os.Stat(s.Dir)
@@ -113,7 +100,7 @@ func TestSaveRefusesWithoutWriting(t *testing.T) {
 			t.Fatalf("%s: got %v, want %s", c.name, err, c.code)
 		}
 	}
-	if got := files(t, s.Dir); len(got) != 0 {
+	if got := avatartest.Files(t, s.Dir); len(got) != 0 {
 		t.Fatalf("refused uploads left files: %v", got)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"os"
 	"testing"
 )
 
@@ -74,4 +75,19 @@ func PNGHeader(w, h uint32) []byte {
 	chunk("IHDR", ihdr)
 	chunk("IEND", nil)
 	return b.Bytes()
+}
+
+// Files lists every file in dir (none if it does not exist), temporary
+// ones included, to catch orphans.
+func Files(t testing.TB, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
 }
