@@ -120,29 +120,7 @@ func newWeChat(cfg *config.Config, log *slog.Logger, tokens wechat.TokenStore, m
 }
 
 func (s *Server) routes() *fiber.App {
-	onError := handlers.ErrorHandler(s.Log)
-	f := fiber.New(fiber.Config{
-		AppName:               "miniauth",
-		BodyLimit:             BodyLimit,
-		ReadTimeout:           ReadTimeout,
-		WriteTimeout:          WriteTimeout,
-		IdleTimeout:           IdleTimeout,
-		ErrorHandler:          onError,
-		Views:                 s.views(),
-		DisableStartupMessage: true,
-		// Fiber's own X-Forwarded-For handling is off; handlers.Identify
-		// does it against MINIAUTH_TRUSTED_PROXIES.
-		EnableTrustedProxyCheck: false,
-	})
-	f.Use(handlers.Identify(s.Config.TrustedProxies))
-	if s.Metrics != nil {
-		// Outside AccessLog, which turns errors into responses, so that
-		// it sees every final status.
-		f.Use(s.Metrics.Middleware())
-	}
-	f.Use(handlers.AccessLog(s.Log, onError))
-	f.Use(recover.New())
-
+	f := s.baseApp()
 	f.Get("/healthz", handlers.Health(s.DB.Ping))
 
 	api := &handlers.API{Accounts: s.Accounts}
@@ -181,6 +159,35 @@ func (s *Server) routes() *fiber.App {
 	s.mountAdmin(f)
 
 	f.Use(handlers.NotFound)
+	return f
+}
+
+// baseApp is the Fiber app with the middleware every request passes:
+// request id and client IP, metrics, the access log (which also answers
+// errors) and panic recovery.
+func (s *Server) baseApp() *fiber.App {
+	onError := handlers.ErrorHandler(s.Log)
+	f := fiber.New(fiber.Config{
+		AppName:               "miniauth",
+		BodyLimit:             BodyLimit,
+		ReadTimeout:           ReadTimeout,
+		WriteTimeout:          WriteTimeout,
+		IdleTimeout:           IdleTimeout,
+		ErrorHandler:          onError,
+		Views:                 s.views(),
+		DisableStartupMessage: true,
+		// Fiber's own X-Forwarded-For handling is off; handlers.Identify
+		// does it against MINIAUTH_TRUSTED_PROXIES.
+		EnableTrustedProxyCheck: false,
+	})
+	f.Use(handlers.Identify(s.Config.TrustedProxies))
+	if s.Metrics != nil {
+		// Outside AccessLog, which turns errors into responses, so that
+		// it sees every final status.
+		f.Use(s.Metrics.Middleware())
+	}
+	f.Use(handlers.AccessLog(s.Log, onError))
+	f.Use(recover.New())
 	return f
 }
 
