@@ -1327,3 +1327,19 @@ func TestConcurrentRefreshIsReuse(t *testing.T) {
 		expectUnauthorized(t, me(t, env, g.AccessToken))
 	})
 }
+
+// A PUT that sends no field changes nothing, updated_at included.
+func TestEmptyUpdateChangesNothing(t *testing.T) {
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		env := startOn(t, b, nil)
+		g := env.Login(t, "empty-update")
+		time.Sleep(1100 * time.Millisecond) // updated_at has second precision in JSON
+		r := env.Do(t, apptest.Request{Method: "PUT", Path: "/api/me", Token: g.AccessToken, Body: map[string]any{}})
+		if r.Status != http.StatusOK {
+			t.Fatalf("empty PUT: %d %s", r.Status, r.Body)
+		}
+		if got := r.JSON(t)["updated_at"]; got != g.User["updated_at"] {
+			t.Fatalf("updated_at moved from %v to %v on an empty update", g.User["updated_at"], got)
+		}
+	})
+}

@@ -111,6 +111,10 @@ func (a *API) UpdateMe(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if p.Empty() {
+		// Nothing sent, nothing changes, updated_at included.
+		return c.JSON(User(CurrentUser(c)))
+	}
 	u, err := a.Accounts.UpdateProfile(c.UserContext(), CurrentUser(c).ID, p)
 	if err != nil {
 		return err
