@@ -24,7 +24,6 @@ type cluster struct {
 	dbURL string
 	wx    *apptest.WeChat
 	a, b  *apptest.Env
-	pa    *apptest.Process
 }
 
 func startCluster(t *testing.T, extra ...string) *cluster {
@@ -40,7 +39,7 @@ func startCluster(t *testing.T, extra ...string) *cluster {
 	}
 	pa := apptest.StartProcess(t, wx, shared)
 	pb := apptest.StartProcess(t, wx, shared)
-	return &cluster{dbURL: url, wx: wx, a: pa.Env(wx), b: pb.Env(wx), pa: pa}
+	return &cluster{dbURL: url, wx: wx, a: pa.Env(wx), b: pb.Env(wx)}
 }
 
 func TestClusterLogoutOnOneInstanceHoldsOnTheOther(t *testing.T) {
