@@ -148,6 +148,8 @@ func (s *Server) routes() *fiber.App {
 
 	requireUser := handlers.RequireUser(s.Keys.UserToken, s.Accounts)
 	auth.Post("/logout", requireUser, api.Logout)
+	auth.All("/verify", requireUser, handlers.Verify)
+	f.Server().HeaderReceived = handlers.VerifyHeaderReceived // verify reads no body
 
 	me := f.Group("/api/me", requireUser)
 	me.Get("", api.Me)
