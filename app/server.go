@@ -57,6 +57,7 @@ type Server struct {
 	Fiber    *fiber.App
 	// Metrics is nil unless MINIAUTH_METRICS_ADDR is set.
 	Metrics *metrics.Metrics
+	own     []Routes // the team's own API (see extend.go)
 }
 
 // DatabaseOptions is how the configuration selects the database.
@@ -69,8 +70,14 @@ func DatabaseOptions(cfg *config.Config) database.Options {
 }
 
 // New builds a server: it prepares the data dir, opens and migrates the
-// database, and loads or creates the server secret.
-func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, error) {
+// database, and loads or creates the server secret. own are the team's
+// own routes, if any.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, own ...Routes) (*Server, error) {
+	for _, o := range own {
+		if err := o.check(); err != nil {
+			return nil, err
+		}
+	}
 	if err := cfg.PrepareDataDir(); err != nil {
 		return nil, err
 	}
@@ -82,7 +89,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Config: cfg, Log: log, DB: db, Keys: ks}
+	s := &Server{Config: cfg, Log: log, DB: db, Keys: ks, own: own}
 	if cfg.MetricsAddr != "" {
 		s.Metrics = metrics.New(func(ctx context.Context) (int, error) {
 			return db.Read.Session.Query().Where(session.RevokedAtIsNil(), session.ExpiresAtGT(time.Now().UTC())).Count(ctx)
@@ -148,6 +155,8 @@ func (s *Server) routes() *fiber.App {
 
 	requireUser := handlers.RequireUser(s.Keys.UserToken, s.Accounts)
 	auth.Post("/logout", requireUser, api.Logout)
+	auth.All("/verify", requireUser, handlers.Verify)
+	f.Server().HeaderReceived = handlers.VerifyHeaderReceived // verify reads no body
 
 	me := f.Group("/api/me", requireUser)
 	me.Get("", api.Me)
@@ -156,6 +165,7 @@ func (s *Server) routes() *fiber.App {
 	me.Delete("", api.DeleteMe)
 
 	s.mountWeChat(f, requireUser)
+	s.mountOwn(f, requireUser)
 	s.mountAdmin(f)
 
 	f.Use(handlers.NotFound)
