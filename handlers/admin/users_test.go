@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -132,7 +133,18 @@ func TestUserDetailDisableEnable(t *testing.T) {
 }
 
 func TestCSVExport(t *testing.T) {
-	p := startPanel(t, apptest.Options{})
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		p := startPanel(t, apptest.Options{DatabaseURL: b.URL(t)})
+		testCSVExport(t, p)
+	})
+}
+
+// hiddenTriggers are nicknames whose formula trigger hides behind an
+// invisible character or comes in its full-width form.
+var hiddenTriggers = []string{"\u200b=1+2", "\ufeff=1+2", "\u00ad+1", "\u2060@SUM(A1)", "\u200e\u200b-3", "＝1+2", "＋1", "－1", "＠SUM(A1)",
+	"\u200b＝HYPERLINK(\"http://evil\")", "\n=1+2"}
+
+func testCSVExport(t *testing.T, p *panel) {
 	cookie := p.signIn(t)
 	var ids []int
 	for i, nick := range []string{"=HYPERLINK(\"http://evil\")", "+1+1", "-2", "@SUM(A1)", "Plain, \"quoted\"", "Zed"} {
@@ -140,6 +152,17 @@ func TestCSVExport(t *testing.T) {
 		ids = append(ids, g.UserID())
 	}
 	p.updateUser(t, ids[5], func(u *ent.UserUpdateOne) { u.SetPhone("=1+2") })
+	// Stored behind the API's back: the guard must not depend on what the
+	// API lets through.
+	hidden := map[int]string{}
+	for i, nick := range hiddenTriggers {
+		g := p.loginUser(t, fmt.Sprintf("o-csv-hidden-%014d", i), "", "")
+		p.updateUser(t, g.UserID(), func(u *ent.UserUpdateOne) { u.SetNickname(nick) })
+		hidden[g.UserID()] = nick
+	}
+	// Harmless text with invisible characters is left alone.
+	plain := p.loginUser(t, "o-csv-plain-00000000000001", "", "")
+	p.updateUser(t, plain.UserID(), func(u *ent.UserUpdateOne) { u.SetNickname("\u200b微信用户") })
 
 	r := p.get(t, "/admin/users.csv", cookie)
 	if r.Status != http.StatusOK || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/csv") ||
@@ -150,11 +173,11 @@ func TestCSVExport(t *testing.T) {
 	if err != nil {
 		t.Fatalf("not CSV: %v\n%s", err, r.Body)
 	}
-	if len(rows) != 7 || rows[0][0] != "id" || rows[0][1] != "openid" || rows[0][3] != "nickname" {
-		t.Fatalf("want a header and 6 rows, got %d: %q", len(rows), rows)
+	if want := 1 + 6 + len(hiddenTriggers) + 1; len(rows) != want || rows[0][0] != "id" || rows[0][1] != "openid" || rows[0][3] != "nickname" {
+		t.Fatalf("want %d rows with the header, got %d: %q", want, len(rows), rows)
 	}
 	wantNick := []string{"'=HYPERLINK(\"http://evil\")", "'+1+1", "'-2", "'@SUM(A1)", "Plain, \"quoted\"", "Zed"}
-	for i, row := range rows[1:] {
+	for i, row := range rows[1:7] {
 		if row[0] != fmt.Sprint(ids[i]) || row[3] != wantNick[i] {
 			t.Errorf("row %d: id %s nickname %q, want %d %q", i, row[0], row[3], ids[i], wantNick[i])
 		}
@@ -166,6 +189,16 @@ func TestCSVExport(t *testing.T) {
 	}
 	if rows[6][6] != "'=1+2" {
 		t.Errorf("phone cell %q not neutralised", rows[6][6])
+	}
+	for _, row := range rows[7:] {
+		id, _ := strconv.Atoi(row[0])
+		nick, isHidden := hidden[id]
+		switch {
+		case isHidden && row[3] != "'"+nick:
+			t.Errorf("user %d: nickname cell %q, want %q", id, row[3], "'"+nick)
+		case !isHidden && row[3] != "\u200b微信用户":
+			t.Errorf("user %d: harmless nickname changed to %q", id, row[3])
+		}
 	}
 	// The export follows the search.
 	r = p.get(t, "/admin/users.csv?q=Ze", cookie)
