@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"fmt"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/miniauth/miniauth/app/apptest"
+	"github.com/miniauth/miniauth/app/userlist"
 	"github.com/miniauth/miniauth/ent"
 )
 
@@ -79,6 +81,35 @@ func TestUsersTable(t *testing.T) {
 		// Out-of-range and nonsense parameters fall back, never fail.
 		for _, q := range []string{"page=99", "page=-1", "per_page=100000", "sort=password_hash", "per_page=x&page=y", "q=" + strings.Repeat("x", 1000)} {
 			expectHTML(t, p.get(t, "/admin/users?"+q, cookie), http.StatusOK)
+		}
+	})
+}
+
+// A page number near the largest int shows an empty page under its own
+// (clamped) number, not page 1 under a huge one, and never fails, on a
+// search whose count is capped (the last page is unknown).
+func TestHugePageNumber(t *testing.T) {
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		p := startPanel(t, apptest.Options{DatabaseURL: b.URL(t)})
+		ctx := context.Background()
+		if err := userlist.Seed(ctx, p.Server.DB, userlist.CountCap+10, userlist.SeedOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		err := p.Server.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+			return tx.User.Update().SetNickname("x-user").Exec(ctx)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cookie := p.signIn(t)
+		expectHTML(t, p.get(t, "/admin/users?q=x&sort=id", cookie), http.StatusOK, "Page 1", "10,000+", `href="/admin/users/1"`)
+		for _, page := range []string{"9223372036854775807", "9223372036854775808", "99999999999999999999999", "4611686018427387904"} {
+			r := p.get(t, "/admin/users?q=x&sort=id&page="+page, cookie)
+			expectHTML(t, r, http.StatusOK, `id="no-users"`, "There are no users on page", "Back to page 1")
+			body := string(r.Body)
+			if strings.Contains(body, `href="/admin/users/1"`) || strings.Contains(body, "9,223,372,036,854,775,807") {
+				t.Fatalf("page %s shows page 1 or an unclamped number:\n%s", page, body)
+			}
 		}
 	})
 }
