@@ -138,9 +138,25 @@ func TestUserDetailDisableEnable(t *testing.T) {
 			Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Cookie": "miniauth_admin=" + cookie, "Sec-Fetch-Site": "cross-site"}})
 		expectHTML(t, r, http.StatusForbidden)
 
+		// The notice cannot be spoofed through the URL.
+		r = p.get(t, path+"?done=disabled", cookie)
+		expectHTML(t, r, http.StatusOK, `id="disable-user"`)
+		if strings.Contains(string(r.Body), `id="notice"`) || strings.Contains(string(r.Body), "User disabled") {
+			t.Fatalf("?done=disabled shows a notice for an active user:\n%s", r.Body)
+		}
+		// Nor through a flash cookie that is not true of the user.
+		r = p.Do(t, apptest.Request{Method: "GET", Path: path, Header: map[string]string{"Cookie": "miniauth_admin=" + cookie + "; miniauth_flash=disabled"}})
+		if strings.Contains(string(r.Body), `id="notice"`) {
+			t.Fatalf("a forged flash cookie shows a notice for an active user:\n%s", r.Body)
+		}
+
 		r = p.form(t, path+"/disable", cookie, url.Values{"csrf": {token}})
-		if r.Status != http.StatusSeeOther || r.Header.Get("Location") != path+"?done=disabled" {
+		if r.Status != http.StatusSeeOther || r.Header.Get("Location") != path {
 			t.Fatalf("disable: %d to %q\n%s", r.Status, r.Header.Get("Location"), r.Body)
+		}
+		flash := flashCookie(t, r)
+		if flash.Path != path || !flash.HttpOnly || flash.SameSite != http.SameSiteStrictMode || flash.MaxAge <= 0 {
+			t.Fatalf("flash cookie attributes: %+v", flash)
 		}
 		// Every session dies at once, and logins are refused.
 		apptest.Expect(t, p.Do(t, apptest.Request{Method: "GET", Path: "/api/me", Token: g.AccessToken}), http.StatusUnauthorized, "unauthorized")
@@ -149,7 +165,15 @@ func TestUserDetailDisableEnable(t *testing.T) {
 		code := p.WeChat.NewCode(wechatSimIdentity("o-target-openid-00000000001"))
 		apptest.Expect(t, p.Do(t, apptest.Request{Method: "POST", Path: "/api/auth/login", Body: map[string]any{"code": code}}),
 			http.StatusForbidden, "user_disabled")
-		expectHTML(t, p.get(t, path+"?done=disabled", cookie), http.StatusOK, "Disabled", `id="enable-user`, "user_disabled", `id="notice"`)
+		// The page the action redirects to shows the notice once, and clears it.
+		r = p.Do(t, apptest.Request{Method: "GET", Path: path, Header: map[string]string{"Cookie": "miniauth_admin=" + cookie + "; miniauth_flash=" + flash.Value}})
+		expectHTML(t, r, http.StatusOK, "Disabled", `id="enable-user`, "user_disabled", `id="notice"`, "User disabled")
+		if cleared := flashCookie(t, r); cleared.Value != "" || cleared.Path != path {
+			t.Fatalf("the flash cookie was not cleared: %+v", cleared)
+		}
+		if r := p.get(t, path, cookie); strings.Contains(string(r.Body), `id="notice"`) {
+			t.Fatal("the notice shows again without its cookie")
+		}
 		expectHTML(t, p.get(t, "/admin/users", cookie), http.StatusOK, "badge-danger")
 
 		r = p.form(t, path+"/enable", cookie, url.Values{"csrf": {token}})
@@ -161,6 +185,18 @@ func TestUserDetailDisableEnable(t *testing.T) {
 		expectHTML(t, p.form(t, "/admin/users/999999/disable", cookie, url.Values{"csrf": {token}}), http.StatusNotFound)
 		expectHTML(t, p.form(t, "/admin/users/0/disable", cookie, url.Values{"csrf": {token}}), http.StatusNotFound)
 	})
+}
+
+// flashCookie is the notice cookie r sets (or clears).
+func flashCookie(t testing.TB, r *apptest.Response) *http.Cookie {
+	t.Helper()
+	for _, c := range (&http.Response{Header: r.Header}).Cookies() {
+		if c.Name == "miniauth_flash" {
+			return c
+		}
+	}
+	t.Fatalf("no miniauth_flash cookie in %v", r.Header.Values("Set-Cookie"))
+	return nil
 }
 
 func TestCSVExport(t *testing.T) {
