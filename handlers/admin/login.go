@@ -27,8 +27,9 @@ func (h *Handler) LoginForm(c *fiber.Ctx) error {
 // cookie, 401 with the form for wrong credentials, 429 once an IP or a
 // username has failed too often.
 func (h *Handler) Login(c *fiber.Ctx) error {
-	username := strings.Clone(c.FormValue("username"))
-	password := strings.Clone(c.FormValue("password"))
+	// From the body only: a password in the URL would reach logs.
+	username := formValue(c, "username")
+	password := formValue(c, "password")
 	ip := handlers.ClientIP(c)
 	form := &Page{Data: LoginData{Username: username}}
 
