@@ -10,13 +10,13 @@ import (
 )
 
 type deviceSessionJSON struct {
-	ID         int       `json:"id"`
-	CreatedAt  time.Time `json:"created_at"`
-	LastUsedAt time.Time `json:"last_used_at"`
-	IP         string    `json:"ip"`
-	Device     string    `json:"device"`
-	App        string    `json:"app"`
-	Current    bool      `json:"current"`
+	ID         int    `json:"id"`
+	CreatedAt  string `json:"created_at"`
+	LastUsedAt string `json:"last_used_at"`
+	IP         string `json:"ip"`
+	Device     string `json:"device"`
+	App        string `json:"app"`
+	Current    bool   `json:"current"`
 }
 
 // Sessions is GET /api/me/sessions: the user's live sessions, newest
@@ -29,8 +29,8 @@ func (a *API) Sessions(c *fiber.Ctx) error {
 	current := CurrentSession(c)
 	out := make([]deviceSessionJSON, len(list))
 	for i, s := range list {
-		out[i] = deviceSessionJSON{ID: s.ID, CreatedAt: s.CreatedAt.UTC().Truncate(time.Second),
-			LastUsedAt: s.LastUsedAt.UTC().Truncate(time.Second), IP: s.IP, Device: s.Device, App: s.App, Current: s.ID == current}
+		out[i] = deviceSessionJSON{ID: s.ID, CreatedAt: s.CreatedAt.UTC().Format(time.RFC3339),
+			LastUsedAt: s.LastUsedAt.UTC().Format(time.RFC3339), IP: s.IP, Device: s.Device, App: s.App, Current: s.ID == current}
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(fiber.Map{"sessions": out})

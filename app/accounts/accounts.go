@@ -321,22 +321,6 @@ func (s *Service) SetDisabled(ctx context.Context, userID int, disabled bool) er
 	})
 }
 
-// SessionKey returns the user's latest WeChat session_key.
-func (s *Service) SessionKey(ctx context.Context, userID int) (string, error) {
-	u, err := s.DB.Read.User.Query().Where(user.ID(userID)).Select(user.FieldSessionKey).Only(ctx)
-	if err != nil {
-		return "", fmt.Errorf("load session key: %w", err)
-	}
-	if u.SessionKey == nil {
-		return "", errors.New("no session key stored")
-	}
-	key, err := s.Keys.Open(*u.SessionKey)
-	if err != nil {
-		return "", fmt.Errorf("unseal session key: %w", err)
-	}
-	return string(key), nil
-}
-
 func truncate(s string, n int) string {
 	if utf8.RuneCountInString(s) <= n {
 		return s

@@ -117,8 +117,17 @@ func (s *Service) firstLogin(ctx context.Context, tx *ent.Client, li loginIdenti
 			return nil, false, fmt.Errorf("find user by unionid: %w", err)
 		}
 	}
+	// users.openid is the openid the user was created with (unique, from
+	// the single-app schema). Openids of two apps never coincide in
+	// WeChat; should they, the app id keeps the column unique.
+	openid := ws.OpenID
+	if taken, err := tx.User.Query().Where(user.Openid(openid)).Exist(ctx); err != nil {
+		return nil, false, fmt.Errorf("find user by openid: %w", err)
+	} else if taken {
+		openid = li.AppID + ":" + openid
+	}
 	create := tx.User.Create().
-		SetOpenid(ws.OpenID).
+		SetOpenid(openid).
 		SetLoginCount(1).
 		SetLastLoginAt(now).
 		SetCreatedAt(now).
