@@ -31,7 +31,7 @@ const (
 
 // Service logs users in and manages their sessions.
 type Service struct {
-	DB         *database.DB
+	DB *database.DB
 	// Apps are the mini programs' WeChat clients (apps.go).
 	Apps       *wechat.Apps
 	Keys       *keys.Set
