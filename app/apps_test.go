@@ -389,3 +389,20 @@ func TestReturningLoginFillsOnlyEmptyProfileFields(t *testing.T) {
 		}
 	})
 }
+
+// TestSimulatorServesAnyAppID: without credentials (development) a login
+// may name any app id, and one code on two app ids is one person.
+func TestSimulatorServesAnyAppID(t *testing.T) {
+	t.Parallel()
+	env := start(t, apptest.Options{Env: map[string]string{"MINIAUTH_WECHAT_APPID": "", "MINIAUTH_WECHAT_SECRET": ""}})
+	a := env.LoginWith(t, map[string]any{"code": "alice"})
+	b := env.LoginWith(t, map[string]any{"code": "alice", "appid": "wxcompanion0000000"})
+	c := env.LoginWith(t, map[string]any{"code": "bob", "appid": "wxcompanion0000000"})
+	if a.UserID() != b.UserID() || c.UserID() == a.UserID() || !c.IsNewUser {
+		t.Fatalf("simulated apps: alice %d/%d, bob %d", a.UserID(), b.UserID(), c.UserID())
+	}
+	r := env.Do(t, apptest.Request{Method: "POST", Path: "/api/me/phone", Token: b.AccessToken, Body: map[string]any{"code": "any"}})
+	if r.Status != http.StatusOK {
+		t.Fatalf("simulated phone for another app id: %d %s", r.Status, r.Body)
+	}
+}
