@@ -7,15 +7,29 @@ import (
 	"github.com/miniauth/miniauth/ent"
 	"github.com/miniauth/miniauth/ent/identity"
 	"github.com/miniauth/miniauth/ent/identityconflict"
-	"github.com/miniauth/miniauth/ent/predicate"
-	"github.com/miniauth/miniauth/ent/user"
 )
 
-// identityMatches finds users by any of their identities' openids or
-// unionids (indexed), so that a user is found by the openid any of their
-// mini programs knows them by.
-func identityMatches(q string) predicate.User {
-	return user.HasIdentitiesWith(identity.Or(identity.Openid(q), identity.Unionid(q)))
+// addIdentityMatches adds the users any of whose identities has q as
+// openid or unionid, so that a user is found by the openid any of their
+// mini programs knows them by. A query of its own (two indexed lookups):
+// inside the users query's OR it would be a correlated subquery per row.
+func (s *Store) addIdentityMatches(ctx context.Context, q string, ids []int) ([]int, error) {
+	more, err := s.DB.Read.Identity.Query().Where(identity.Or(identity.Openid(q), identity.Unionid(q))).
+		Limit(MaxPerPage).Select(identity.FieldUserID).Ints(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("exact search in identities: %w", err)
+	}
+	seen := map[int]bool{}
+	for _, id := range ids {
+		seen[id] = true
+	}
+	for _, id := range more {
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
 }
 
 // loadIdentities adds a user's identities and unionid conflicts, both

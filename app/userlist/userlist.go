@@ -123,10 +123,13 @@ func (s *Store) filter(ctx context.Context, q Query) (predicate.User, error) {
 		return nil, nil
 	}
 	exact, err := s.DB.Read.User.Query().
-		Where(user.Or(user.Openid(q.Q), user.Unionid(q.Q), user.Phone(q.Q), identityMatches(q.Q))).
+		Where(user.Or(user.Openid(q.Q), user.Unionid(q.Q), user.Phone(q.Q))).
 		Limit(MaxPerPage).IDs(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("exact search: %w", err)
+	}
+	if exact, err = s.addIdentityMatches(ctx, q.Q, exact); err != nil {
+		return nil, err
 	}
 	if len(exact) > 0 {
 		return user.IDIn(exact...), nil
