@@ -406,3 +406,54 @@ func TestSimulatorServesAnyAppID(t *testing.T) {
 		t.Fatalf("simulated phone for another app id: %d %s", r.Status, r.Body)
 	}
 }
+
+// TestConcurrentPhoneLoginsOneNumber: many people sign up with the same
+// number at once; exactly one gets it, the rest get account_conflict and
+// leave nothing behind.
+func TestConcurrentPhoneLoginsOneNumber(t *testing.T) {
+	t.Parallel()
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		env := startOn(t, b, nil)
+		const n = 30
+		bodies := make([]map[string]any, n)
+		for i := range bodies {
+			bodies[i] = map[string]any{
+				"code":       env.WeChat.NewCode(wechatsim.Identity{OpenID: fmt.Sprintf("o_phone_race_%d", i)}),
+				"phone_code": env.WeChat.NewPhoneCode("13500000000", "86"),
+			}
+		}
+		statuses := make([]int, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range bodies {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				status, body, err := post(env, "/api/auth/phone-login", bodies[i])
+				if err != nil {
+					t.Error(err)
+				}
+				if status != http.StatusOK && status != http.StatusConflict {
+					t.Errorf("status %d: %s", status, body)
+				}
+				statuses[i] = status
+			}()
+		}
+		close(start)
+		wg.Wait()
+		ok := 0
+		for _, s := range statuses {
+			if s == http.StatusOK {
+				ok++
+			}
+		}
+		c := counts(t, env)
+		if ok != 1 || c != [3]int{1, 1, 1} {
+			t.Errorf("%d sign-ups got the number, rows (users, identities, sessions) = %v; want 1 and [1 1 1]", ok, c)
+		}
+		if n, _ := env.Server.DB.Read.User.Query().Where(user.Phone("13500000000")).Count(context.Background()); n != 1 {
+			t.Errorf("%d users have the number", n)
+		}
+	})
+}

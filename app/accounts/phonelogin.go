@@ -3,8 +3,12 @@ package accounts
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
+
+	"entgo.io/ent/dialect"
 
 	"github.com/miniauth/miniauth/app/problem"
+	"github.com/miniauth/miniauth/app/wechat"
 	"github.com/miniauth/miniauth/ent"
 	"github.com/miniauth/miniauth/ent/identity"
 	"github.com/miniauth/miniauth/ent/user"
@@ -33,6 +37,14 @@ func (s *Service) PhoneLogin(ctx context.Context, appID, code, phoneCode string,
 		return nil, err
 	}
 	return s.login(ctx, li, Profile{}, c, func(ctx context.Context, tx *ent.Client, u *ent.User, _ bool) (*ent.User, error) {
+		if s.DB.Dialect == dialect.Postgres {
+			// Concurrent transactions would each see the number free and
+			// each bind it: one number's bindings queue on a lock held to
+			// the end of the transaction. (SQLite has one writer.)
+			if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", phoneLockKey(phone)); err != nil {
+				return nil, fmt.Errorf("lock phone number: %w", err)
+			}
+		}
 		taken, err := tx.User.Query().Where(user.Phone(phone.PurePhoneNumber), user.PhoneCountryCode(phone.CountryCode),
 			user.IDNEQ(u.ID)).Exist(ctx)
 		if err != nil {
@@ -52,6 +64,13 @@ func (s *Service) PhoneLogin(ctx context.Context, appID, code, phoneCode string,
 		bound.LoginCount, bound.LastLoginAt = u.LoginCount, u.LastLoginAt
 		return bound, nil
 	})
+}
+
+// phoneLockKey is the advisory lock of one phone number.
+func phoneLockKey(p *wechat.Phone) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("miniauth-phone:" + p.CountryCode + ":" + p.PurePhoneNumber))
+	return int64(h.Sum64())
 }
 
 // checkLoginAllowed refuses, before any paid call, a login that would
