@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/miniauth/miniauth/app/apptest"
+	"github.com/miniauth/miniauth/app/tokens"
 	"github.com/miniauth/miniauth/app/wechatsim"
 	"github.com/miniauth/miniauth/ent"
 	"github.com/miniauth/miniauth/ent/identity"
@@ -68,9 +69,13 @@ func TestTwoAppsSharingUnionIDAreOneUser(t *testing.T) {
 			t.Fatalf("identities: %+v", ids)
 		}
 		// Each token records its app, and the session does too.
-		for _, g := range []*apptest.Grant{a, bb} {
+		for i, g := range []*apptest.Grant{a, bb} {
 			if r := me(t, env, g.AccessToken); r.Status != http.StatusOK {
 				t.Fatalf("me: %d %s", r.Status, r.Body)
+			}
+			claims, err := tokens.Parse(g.AccessToken, tokens.Access, env.Server.Keys.UserToken)
+			if want := []string{apptest.AppID, appB}[i]; err != nil || claims.App != want {
+				t.Errorf("token app claim: %v %q, want %q", err, claims.App, want)
 			}
 		}
 		sessions, err := env.Server.DB.Read.Session.Query().Where(session.UserID(a.UserID())).Order(ent.Asc(session.FieldID)).All(context.Background())
