@@ -66,7 +66,8 @@ func DatabaseOptions(cfg *config.Config) database.Options {
 	if url == "" {
 		url = cfg.SQLitePath()
 	}
-	return database.Options{URL: url, MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns, Sync: cfg.SQLiteSync}
+	return database.Options{URL: url, MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns, Sync: cfg.SQLiteSync,
+		LegacyAppID: cfg.PrimaryAppID(wechatsim.DevelopmentAppID)}
 }
 
 // New builds a server: it prepares the data dir, opens and migrates the
@@ -97,7 +98,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, own ...Route
 	}
 	s.Accounts = &accounts.Service{
 		DB:         db,
-		WeChat:     newWeChat(cfg, log, &wechat.DBTokenStore{DB: db, Keys: ks}, s.Metrics),
+		Apps:       newWeChat(cfg, log, &wechat.DBTokenStore{DB: db, Keys: ks}, s.Metrics),
 		Keys:       ks,
 		Access:     &tokens.Signer{Kind: tokens.Access, Key: ks.UserToken, TTL: cfg.AccessTTL},
 		RefreshTTL: cfg.RefreshTTL,
@@ -109,21 +110,30 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, own ...Route
 	return s, nil
 }
 
-// newWeChat is the real WeChat client, or the simulator when no
-// credentials are configured (config.Load refuses that in production).
-func newWeChat(cfg *config.Config, log *slog.Logger, tokens wechat.TokenStore, m *metrics.Metrics) *wechat.Client {
+// newWeChat is a real WeChat client per configured mini program, or the
+// simulator when none is configured (config.Load refuses that in
+// production). The simulator serves any app id a login names.
+func newWeChat(cfg *config.Config, log *slog.Logger, tokens wechat.TokenStore, m *metrics.Metrics) *wechat.Apps {
 	var observe func(string, time.Duration, string)
 	if m != nil {
 		observe = m.ObserveWeChat
 	}
 	if !cfg.Simulated() {
-		return wechat.New(wechat.Options{BaseURL: cfg.WeChatAPIBase, AppID: cfg.WeChatAppID, Secret: cfg.WeChatSecret,
-			Tokens: tokens, Log: log, Observe: observe})
+		var clients []*wechat.Client
+		for _, a := range cfg.WeChatApps {
+			clients = append(clients, wechat.New(wechat.Options{BaseURL: cfg.WeChatAPIBase, AppID: a.AppID, Secret: a.Secret,
+				Tokens: tokens, Log: log, Observe: observe}))
+		}
+		return wechat.NewApps(clients...)
 	}
 	sim := wechatsim.NewDevelopment()
 	log.Warn("NO WECHAT CREDENTIALS: the built-in WeChat simulator answers, every login is FAKE " +
 		"(any code logs in a user derived from it). Set MINIAUTH_WECHAT_APPID and MINIAUTH_WECHAT_SECRET for real logins.")
-	return wechat.New(wechat.Options{BaseURL: "http://wechat-simulator.invalid", AppID: sim.AppID, Secret: sim.Secret, Transport: sim.Transport(), Tokens: tokens, Log: log, Observe: observe})
+	simulated := func(appID string) *wechat.Client {
+		return wechat.New(wechat.Options{BaseURL: "http://wechat-simulator.invalid", AppID: appID, Secret: sim.Secret,
+			Transport: sim.Transport(), Tokens: tokens, Log: log, Observe: observe})
+	}
+	return wechat.NewSimulatedApps(simulated(sim.AppID), simulated)
 }
 
 func (s *Server) routes() *fiber.App {
@@ -152,6 +162,7 @@ func (s *Server) routes() *fiber.App {
 	auth := f.Group("/api/auth")
 	auth.Post("/login", limit, api.Login)
 	auth.Post("/refresh", limit, api.Refresh)
+	auth.Post("/phone-login", limit, api.PhoneLogin)
 
 	requireUser := handlers.RequireUser(s.Keys.UserToken, s.Accounts)
 	auth.Post("/logout", requireUser, api.Logout)
@@ -163,6 +174,9 @@ func (s *Server) routes() *fiber.App {
 	me.Put("", api.UpdateMe)
 	me.Patch("", api.UpdateMe)
 	me.Delete("", api.DeleteMe)
+	me.Get("/sessions", api.Sessions)
+	me.Delete("/sessions", api.EndOtherSessions)
+	me.Delete("/sessions/:id", api.EndSession)
 
 	s.mountWeChat(f, requireUser)
 	s.mountOwn(f, requireUser)
