@@ -40,7 +40,11 @@ const (
 	// the transport answers 413 and closes the connection unread, which
 	// many clients see as a reset instead of the answer. 8 MiB covers the
 	// photos phones take, so an oversized avatar gets a readable error.
-	BodyLimit       = 8 << 20
+	BodyLimit = 8 << 20
+	// ReadBufferSize bounds a request's headers: a request whose headers do
+	// not fit (a 4,000-character token) is answered 431
+	// request_header_too_large. Real tokens are a few hundred bytes.
+	ReadBufferSize  = 4096
 	ReadTimeout     = 15 * time.Second
 	WriteTimeout    = 60 * time.Second
 	IdleTimeout     = 75 * time.Second
@@ -170,6 +174,7 @@ func (s *Server) baseApp() *fiber.App {
 	f := fiber.New(fiber.Config{
 		AppName:               "miniauth",
 		BodyLimit:             BodyLimit,
+		ReadBufferSize:        ReadBufferSize,
 		ReadTimeout:           ReadTimeout,
 		WriteTimeout:          WriteTimeout,
 		IdleTimeout:           IdleTimeout,
@@ -196,7 +201,7 @@ func (s *Server) baseApp() *fiber.App {
 // closes the database.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 2)
-	go func() { errc <- s.Fiber.Listener(ln) }()
+	go func() { errc <- s.Fiber.Listener(lingerListener{ln}) }()
 	go s.purgeSessions(ctx)
 	if s.Metrics != nil {
 		msrv := &http.Server{Addr: s.Config.MetricsAddr, Handler: metricsMux(s.Metrics), ReadHeaderTimeout: 10 * time.Second}
