@@ -266,6 +266,8 @@ func TestLoginRequestValidation(t *testing.T) {
 		{name: "avatar with credentials", body: with("avatar_url", "https://u:p@example.com/a.png"), status: 400, code: "validation_failed", field: "avatar_url"},
 		{name: "avatar path traversal", body: with("avatar_url", "/uploads/../jwt_secret"), status: 400, code: "validation_failed", field: "avatar_url"},
 		{name: "avatar other local path", body: with("avatar_url", "/admin/users"), status: 400, code: "validation_failed", field: "avatar_url"},
+		{name: "avatar percent-encoded dot segments", body: with("avatar_url", "/uploads/%2e%2e/admin/users.csv"), status: 400, code: "validation_failed", field: "avatar_url"},
+		{name: "avatar with query", body: with("avatar_url", "/uploads/avatars/a.png?x=1"), status: 400, code: "validation_failed", field: "avatar_url"},
 		{name: "avatar 1025 chars", body: with("avatar_url", "https://example.com/"+strings.Repeat("a", 1025-20)), status: 400, code: "validation_failed", field: "avatar_url"},
 		{name: "avatar number", body: with("avatar_url", 7), status: 400, code: "validation_failed", field: "avatar_url"},
 		{name: "body over 1 MiB", body: huge, status: 413, code: "request_too_large"},
