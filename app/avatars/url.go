@@ -30,7 +30,7 @@ func CheckURL(s string) string {
 	if utf8.RuneCountInString(s) > MaxURL {
 		return "must be at most 1024 characters"
 	}
-	if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.IsSpace(r) || r == '\\' }) {
+	if !utf8.ValidString(s) || strings.ContainsFunc(s, badURLRune) {
 		return "must not contain spaces, backslashes or control characters"
 	}
 	if strings.HasPrefix(s, "/") {
@@ -44,6 +44,12 @@ func CheckURL(s string) string {
 		return "must be an absolute https URL or exactly /uploads/avatars/<name>.<png|jpg|webp>"
 	}
 	return ""
+}
+
+// badURLRune finds spaces, backslashes, control characters and invisible
+// formatting (bidirectional overrides) in a URL.
+func badURLRune(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.IsSpace(r) || r == '\\'
 }
 
 // DisplayURL is the URL to put in an <img src>, or "" when a stored
