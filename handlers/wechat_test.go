@@ -391,6 +391,33 @@ func TestAvatarUploadAndServe(t *testing.T) {
 	})
 }
 
+// TestServedAvatarsCarryNoMetadata: a phone photo's EXIF (GPS position
+// included), XMP, comments and text chunks never reach the served file,
+// and the image itself is served byte for byte as encoded.
+func TestServedAvatarsCarryNoMetadata(t *testing.T) {
+	t.Parallel()
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		env := startOnWX(t, b)
+		g := env.Login(t, "o_avatar_metadata")
+		jpegTagged, jpegPlain := avatartest.JPEGWithMetadata(t, 7)
+		pngTagged, pngPlain := avatartest.PNGWithMetadata(t, 8)
+		webpTagged, webpPlain := avatartest.WebPWithMetadata()
+		for _, c := range []struct {
+			name          string
+			tagged, plain []byte
+		}{{"jpeg", jpegTagged, jpegPlain}, {"png", pngTagged, pngPlain}, {"webp", webpTagged, webpPlain}} {
+			url := expectUser(t, upload(t, env, g.AccessToken, "photo", "image/jpeg", c.tagged))["avatar_url"].(string)
+			r := env.Do(t, apptest.Request{Method: "GET", Path: url})
+			if r.Status != 200 || !bytes.Equal(r.Body, c.plain) {
+				t.Fatalf("%s: GET %s: %d, %d bytes; want the %d bytes without metadata", c.name, url, r.Status, len(r.Body), len(c.plain))
+			}
+			if bytes.Contains(r.Body, avatartest.GPSLatitude) || bytes.Contains(r.Body, []byte(avatartest.SecretText)) {
+				t.Fatalf("%s: the served file holds the photo's metadata", c.name)
+			}
+		}
+	})
+}
+
 func TestAvatarUploadsRefused(t *testing.T) {
 	t.Parallel()
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {

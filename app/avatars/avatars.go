@@ -92,8 +92,8 @@ func Sniff(head []byte, r io.Reader) (*Format, error) {
 	return nil, errType
 }
 
-// Save checks an uploaded image and stores it under a new random name,
-// which it returns. It reads at most MaxBytes+1 bytes of r. The file is
+// Save checks an uploaded image, strips its metadata (strip.go) and
+// stores it under a new random name, which it returns. It reads at most MaxBytes+1 bytes of r. The file is
 // written to a temporary name and renamed, so a reader never sees half an
 // image and a failure leaves nothing behind.
 func (s *Store) Save(r io.Reader) (name string, err error) {
@@ -109,6 +109,13 @@ func (s *Store) Save(r io.Reader) (name string, err error) {
 	}
 	f, err := Sniff(data, bytes.NewReader(data))
 	if err != nil {
+		return "", err
+	}
+	// Published avatars carry no metadata (GPS position, camera, text).
+	if data, err = strip(f, data); err != nil {
+		return "", err
+	}
+	if _, err := Sniff(data, bytes.NewReader(data)); err != nil {
 		return "", err
 	}
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
