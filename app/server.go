@@ -94,7 +94,6 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		Access:     &tokens.Signer{Kind: tokens.Access, Key: ks.UserToken, TTL: cfg.AccessTTL},
 		RefreshTTL: cfg.RefreshTTL,
 		Log:        log,
-		OnUserGone: func(avatarURL string) { s.Accounts.RemoveAvatarIfUnused(context.Background(), avatarURL) },
 		Avatars:    avatars.New(filepath.Join(cfg.DataDir, "uploads", "avatars")),
 	}
 	s.Fiber = s.routes()
@@ -225,6 +224,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 2)
 	go func() { errc <- s.Fiber.Listener(lingerListener{ln}) }()
 	go s.purgeSessions(ctx)
+	go s.sweepAvatars(ctx)
 	if s.Metrics != nil {
 		msrv := &http.Server{Addr: s.Config.MetricsAddr, Handler: metricsMux(s.Metrics), ReadHeaderTimeout: 10 * time.Second}
 		mln, err := net.Listen("tcp", s.Config.MetricsAddr)
@@ -270,6 +270,27 @@ func (s *Server) purgeSessions(ctx context.Context) {
 			s.Log.Warn("purge ended sessions", "err", err)
 		case n > 0:
 			s.Log.Info("purged ended sessions", "sessions", n, "retention", accounts.SessionRetention.String())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// sweepAvatars removes avatar files no one uses at start-up and then
+// every purgeInterval until ctx ends (accounts.SweepAvatars).
+func (s *Server) sweepAvatars(ctx context.Context) {
+	t := time.NewTicker(purgeInterval)
+	defer t.Stop()
+	for {
+		n, err := s.Accounts.SweepAvatars(ctx, time.Now().Add(-accounts.AvatarSweepGrace))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.Log.Warn("sweep avatar files", "err", err)
+		case n > 0:
+			s.Log.Info("swept unused avatar files", "files", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -53,9 +53,11 @@ type User struct {
 type UserEdges struct {
 	// Sessions holds the value of the sessions edge.
 	Sessions []*Session `json:"sessions,omitempty"`
+	// Uploads holds the value of the uploads edge.
+	Uploads []*Upload `json:"uploads,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [1]bool
+	loadedTypes [2]bool
 }
 
 // SessionsOrErr returns the Sessions value or an error if the edge
@@ -65,6 +67,15 @@ func (e UserEdges) SessionsOrErr() ([]*Session, error) {
 		return e.Sessions, nil
 	}
 	return nil, &NotLoadedError{edge: "sessions"}
+}
+
+// UploadsOrErr returns the Uploads value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) UploadsOrErr() ([]*Upload, error) {
+	if e.loadedTypes[1] {
+		return e.Uploads, nil
+	}
+	return nil, &NotLoadedError{edge: "uploads"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -199,6 +210,11 @@ func (_m *User) Value(name string) (ent.Value, error) {
 // QuerySessions queries the "sessions" edge of the User entity.
 func (_m *User) QuerySessions() *SessionQuery {
 	return NewUserClient(_m.config).QuerySessions(_m)
+}
+
+// QueryUploads queries the "uploads" edge of the User entity.
+func (_m *User) QueryUploads() *UploadQuery {
+	return NewUserClient(_m.config).QueryUploads(_m)
 }
 
 // Update returns a builder for updating this User.

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/miniauth/miniauth/ent/session"
+	"github.com/miniauth/miniauth/ent/upload"
 	"github.com/miniauth/miniauth/ent/user"
 )
 
@@ -202,6 +203,21 @@ func (_c *UserCreate) AddSessions(v ...*Session) *UserCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddSessionIDs(ids...)
+}
+
+// AddUploadIDs adds the "uploads" edge to the Upload entity by IDs.
+func (_c *UserCreate) AddUploadIDs(ids ...int) *UserCreate {
+	_c.mutation.AddUploadIDs(ids...)
+	return _c
+}
+
+// AddUploads adds the "uploads" edges to the Upload entity.
+func (_c *UserCreate) AddUploads(v ...*Upload) *UserCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddUploadIDs(ids...)
 }
 
 // Mutation returns the UserMutation object of the builder.
@@ -402,6 +418,22 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(session.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.UploadsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.UploadsTable,
+			Columns: []string{user.UploadsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(upload.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

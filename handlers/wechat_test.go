@@ -484,28 +484,26 @@ func TestAvatarDatabaseFailureLeavesNoFile(t *testing.T) {
 	})
 }
 
-func TestSharedAvatarFileKeptWhileUsed(t *testing.T) {
+func TestAvatarFileShownOnlyByItsUploader(t *testing.T) {
 	t.Parallel()
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
 		env := startOnWX(t, b)
 		alice, bob := env.Login(t, "o_alice"), env.Login(t, "o_bob")
 		first := expectUser(t, upload(t, env, alice.AccessToken, "a.png", "image/png", avatartest.PNG(t, 1)))["avatar_url"].(string)
-		// Bob points his profile at Alice's file (PUT accepts any /uploads/ path).
+		// Bob cannot point his profile at Alice's file (and so cannot keep
+		// it alive after she replaces it or leaves).
 		r := env.Do(t, apptest.Request{Method: "PUT", Path: "/api/me", Token: bob.AccessToken, Body: map[string]any{"avatar_url": first}})
-		if r.Status != 200 {
-			t.Fatalf("put: %d %s", r.Status, r.Body)
+		apptest.Expect(t, r, 400, "validation_failed")
+		if !bytes.Contains(r.Body, []byte(`"avatar_url"`)) {
+			t.Fatalf("fields do not name avatar_url: %s", r.Body)
 		}
 		expectUser(t, upload(t, env, alice.AccessToken, "b.png", "image/png", avatartest.PNG(t, 2)))
-		if r := env.Do(t, apptest.Request{Method: "GET", Path: first}); r.Status != 200 {
-			t.Fatalf("Alice's replacement removed the file Bob still shows: %d", r.Status)
-		}
-		// Once nobody shows it, it goes.
-		if r := env.Do(t, apptest.Request{Method: "DELETE", Path: "/api/me", Token: bob.AccessToken}); r.Status != 204 {
+		apptest.Expect(t, env.Do(t, apptest.Request{Method: "GET", Path: first}), 404, "not_found")
+		if r := env.Do(t, apptest.Request{Method: "DELETE", Path: "/api/me", Token: alice.AccessToken}); r.Status != 204 {
 			t.Fatalf("delete: %d", r.Status)
 		}
-		apptest.Expect(t, env.Do(t, apptest.Request{Method: "GET", Path: first}), 404, "not_found")
-		if files := avatarFiles(t, env); len(files) != 1 {
-			t.Fatalf("files: %v, want Alice's current one", files)
+		if files := avatarFiles(t, env); len(files) != 0 {
+			t.Fatalf("files left after Alice left: %v", files)
 		}
 	})
 }

@@ -39,6 +39,9 @@ func (User) Fields() []ent.Field {
 func (User) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.To("sessions", Session.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
+		// A user row deleted any other way takes its upload records along;
+		// the files then have no owner and the sweep removes them.
+		edge.To("uploads", Upload.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
 	}
 }
 
