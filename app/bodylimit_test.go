@@ -132,6 +132,12 @@ func TestBodyLimitsPerRoute(t *testing.T) {
 		}
 		wg.Wait()
 
+		// Bodies within their limits still work, chunked too (an
+		// io.MultiReader has no length, so the client sends it chunked).
+		if r := env.Do(t, apptest.Request{Method: "PUT", Path: "/api/me", Token: g.AccessToken,
+			RawBody: io.MultiReader(strings.NewReader(`{"nickname":`), strings.NewReader(`"chunky"}`))}); r.Status != 200 || r.JSON(t)["nickname"] != "chunky" {
+			t.Fatalf("a small chunked JSON body: %d %s", r.Status, r.Body)
+		}
 		// Bodies within their limits still work, on a kept-alive connection.
 		if r := env.Do(t, apptest.Request{Method: "PUT", Path: "/api/me", Token: g.AccessToken,
 			Body: []byte(`{"nickname":"` + strings.Repeat("x", 64) + `"}` + strings.Repeat(" ", mib-80))}); r.Status != 200 {

@@ -55,16 +55,34 @@ func LimitBody(ruleFor func(method, path string) BodyRule) fiber.Handler {
 		if stream == nil {
 			return c.Next()
 		}
-		data, err := io.ReadAll(io.LimitReader(stream, int64(rule.Limit)+1))
+		data, err := readAtMost(stream, n, rule.Limit)
 		if err != nil {
-			return problem.New(problem.InvalidRequest, "request body could not be read")
-		}
-		if len(data) > rule.Limit {
-			return errBodyTooLarge
+			return err
 		}
 		req.SetBody(data)
 		return c.Next()
 	}
+}
+
+// readAtMost reads a body of announced length n (-1: unknown, chunked)
+// that may not exceed limit bytes.
+func readAtMost(r io.Reader, n, limit int) ([]byte, error) {
+	errRead := problem.New(problem.InvalidRequest, "request body could not be read")
+	if n > 0 { // one allocation of the announced size
+		data := make([]byte, n)
+		if _, err := io.ReadFull(r, data); err != nil {
+			return nil, errRead
+		}
+		return data, nil
+	}
+	data, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
+	if err != nil {
+		return nil, errRead
+	}
+	if len(data) > limit {
+		return nil, errBodyTooLarge
+	}
+	return data, nil
 }
 
 // cappedReader reads at most limit bytes of r; reading more is
@@ -78,11 +96,11 @@ type cappedReader struct {
 func (c *cappedReader) Read(p []byte) (int, error) {
 	if c.left <= 0 {
 		var one [1]byte
-		if n, err := c.r.Read(one[:]); n > 0 {
+		n, err := c.r.Read(one[:])
+		if n > 0 {
 			return 0, errBodyTooLarge
-		} else {
-			return 0, err
 		}
+		return 0, err
 	}
 	if int64(len(p)) > c.left {
 		p = p[:c.left]
