@@ -435,9 +435,9 @@ func TestAvatarUploadsRefused(t *testing.T) {
 		apptest.Expect(t, upload(t, env, g.AccessToken, "bomb.png", "image/png", avatartest.PNGHeader(20000, 20000)), 400, "validation_failed")
 		apptest.Expect(t, upload(t, env, g.AccessToken, "x.png", "image/png", nil), 400, "validation_failed")
 
-		// A 3 MiB photo, sent whole as a client would: a clean JSON 413
-		// (the transport reads up to app.BodyLimit, so the client gets the
-		// answer instead of a reset connection).
+		// A 3 MiB photo, sent whole as a client would: a clean JSON 413,
+		// refused from its Content-Length (the connection closes gracefully,
+		// so the client gets the answer instead of a reset).
 		body, ct := multipartBody(t, "file", "big.jpg", "image/jpeg", append(avatartest.JPEG(t, 3), make([]byte, 3<<20)...))
 		apptest.Expect(t, do(body, ct), 413, "request_too_large")
 		// Just over 2 MiB: refused too.
