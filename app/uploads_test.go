@@ -190,3 +190,38 @@ func TestAvatarSweep(t *testing.T) {
 		}
 	})
 }
+
+// TestAvatarReleaseRacesSettingItAgain: 100 requests at once switch a
+// user's avatar between their upload and an https URL. Each switch away
+// erases the upload, so later switches back are refused, but the user
+// never ends up showing a file that is gone.
+func TestAvatarReleaseRacesSettingItAgain(t *testing.T) {
+	t.Parallel()
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		env := startOn(t, b, nil)
+		g := env.Login(t, "o_avatar_race")
+		mine := uploadAvatar(t, env, g.AccessToken, avatartest.PNG(t, 9))
+		var wg sync.WaitGroup
+		for i := range 100 {
+			wg.Go(func() {
+				url := mine
+				if i%2 == 1 {
+					url = "https://example.com/elsewhere.png"
+				}
+				r := putAvatar(t, env, g.AccessToken, url)
+				if r.Status != 200 && (url != mine || r.ErrorCode() != "validation_failed") {
+					t.Errorf("PUT %s: %d %s", url, r.Status, r.Body)
+				}
+			})
+		}
+		wg.Wait()
+		shown := me(t, env, g.AccessToken).JSON(t)["avatar_url"]
+		r := env.Do(t, apptest.Request{Method: "GET", Path: mine})
+		if shown == mine && r.Status != 200 {
+			t.Fatalf("the user shows %s, which is gone (%d)", mine, r.Status)
+		}
+		if shown != mine && r.Status != 404 {
+			t.Fatalf("the user shows %v; their former upload is still served (%d)", shown, r.Status)
+		}
+	})
+}

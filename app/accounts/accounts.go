@@ -90,7 +90,7 @@ func (s *Service) Login(ctx context.Context, code string, p Profile, c Client) (
 	var sessionID int
 	err = s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		now := s.now()
-		if err := checkOwnAvatar(ctx, tx, p, func(q *ent.UserQuery) { q.Where(user.Openid(ws.OpenID)) }); err != nil {
+		if err := s.checkOwnAvatar(ctx, tx, p, user.Openid(ws.OpenID)); err != nil {
 			return err
 		}
 		u, err := upsertUser(ctx, tx, ws, sealedKey, p, now)
@@ -220,7 +220,7 @@ func (s *Service) UpdateProfile(ctx context.Context, userID int, p Profile) (*en
 	var previous string
 	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		if p.AvatarURL != nil {
-			old, err := tx.User.Query().Where(user.ID(userID)).Select(user.FieldAvatarURL).Only(ctx)
+			old, err := s.lockUser(ctx, tx, user.ID(userID))
 			if ent.IsNotFound(err) {
 				return errUnauthorized
 			}
@@ -228,7 +228,7 @@ func (s *Service) UpdateProfile(ctx context.Context, userID int, p Profile) (*en
 				return fmt.Errorf("load user %d: %w", userID, err)
 			}
 			previous = old.AvatarURL
-			if err := checkOwnAvatar(ctx, tx, p, func(q *ent.UserQuery) { q.Where(user.ID(userID)) }); err != nil {
+			if err := s.checkOwnAvatar(ctx, tx, p, user.ID(userID)); err != nil {
 				return err
 			}
 		}
@@ -263,7 +263,7 @@ func (s *Service) Delete(ctx context.Context, userID int) error {
 	var avatar string
 	var uploads []string
 	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
-		u, err := tx.User.Get(ctx, userID)
+		u, err := s.lockUser(ctx, tx, user.ID(userID))
 		if ent.IsNotFound(err) {
 			return errUnauthorized
 		}

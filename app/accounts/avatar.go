@@ -6,9 +6,12 @@ import (
 	"io"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"github.com/miniauth/miniauth/app/avatars"
 	"github.com/miniauth/miniauth/app/problem"
+
 	"github.com/miniauth/miniauth/ent"
+	"github.com/miniauth/miniauth/ent/predicate"
 	"github.com/miniauth/miniauth/ent/upload"
 	"github.com/miniauth/miniauth/ent/user"
 )
@@ -31,7 +34,7 @@ func (s *Service) UploadAvatar(ctx context.Context, userID int, image io.Reader)
 	var out *ent.User
 	var previous string
 	err = s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
-		old, err := tx.User.Query().Where(user.ID(userID)).Select(user.FieldAvatarURL).Only(ctx)
+		old, err := s.lockUser(ctx, tx, user.ID(userID))
 		if ent.IsNotFound(err) {
 			return errUnauthorized
 		}
@@ -60,16 +63,34 @@ func (s *Service) UploadAvatar(ctx context.Context, userID int, image io.Reader)
 	return out, nil
 }
 
+// lockUser loads a user's id and avatar_url. On PostgreSQL the row stays
+// locked until commit, so that checking and changing a user's uploads
+// (PUT, upload, release, sweep, deletion) is serialized per user: a file
+// cannot be released while the same user sets it as avatar again. SQLite
+// has a single writer, which serializes them anyway.
+func (s *Service) lockUser(ctx context.Context, tx *ent.Client, ps ...predicate.User) (*ent.User, error) {
+	q := tx.User.Query().Where(ps...)
+	if s.DB.Dialect == dialect.Postgres {
+		q = q.ForUpdate()
+	}
+	return q.Select(user.FieldID, user.FieldAvatarURL).Only(ctx)
+}
+
 // checkOwnAvatar refuses a local avatar URL unless the file was uploaded
-// by the user matching who (a user id or an openid predicate).
-func checkOwnAvatar(ctx context.Context, tx *ent.Client, p Profile, who func(*ent.UserQuery)) error {
+// by the user selected by ps (who must exist).
+func (s *Service) checkOwnAvatar(ctx context.Context, tx *ent.Client, p Profile, ps ...predicate.User) error {
 	if p.AvatarURL == nil || !avatars.IsLocalURL(*p.AvatarURL) {
 		return nil
 	}
 	name, _ := avatars.NameOf(*p.AvatarURL)
-	q := tx.User.Query()
-	who(q)
-	ok, err := q.QueryUploads().Where(upload.Name(name)).Exist(ctx)
+	u, err := s.lockUser(ctx, tx, ps...)
+	if ent.IsNotFound(err) {
+		return errNotYourUpload // a new user has uploaded nothing
+	}
+	if err != nil {
+		return fmt.Errorf("load user: %w", err)
+	}
+	ok, err := tx.Upload.Query().Where(upload.Name(name), upload.UserID(u.ID)).Exist(ctx)
 	if err != nil {
 		return fmt.Errorf("check avatar owner: %w", err)
 	}
@@ -89,9 +110,15 @@ func (s *Service) releaseAvatar(ctx context.Context, userID int, url string) {
 	}
 	var n int
 	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
-		var err error
-		n, err = tx.Upload.Delete().Where(upload.Name(name), upload.UserID(userID),
-			upload.HasUserWith(user.AvatarURLNEQ(url))).Exec(ctx)
+		n = 0
+		u, err := s.lockUser(ctx, tx, user.ID(userID))
+		if ent.IsNotFound(err) {
+			return nil
+		}
+		if err != nil || u.AvatarURL == url {
+			return err // shown again meanwhile: keep it
+		}
+		n, err = tx.Upload.Delete().Where(upload.Name(name), upload.UserID(userID)).Exec(ctx)
 		return err
 	})
 	switch {
@@ -182,14 +209,16 @@ func (s *Service) sweepAvatar(ctx context.Context, name string) (bool, error) {
 	var remove bool
 	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		remove = false
-		rec, err := tx.Upload.Query().Where(upload.Name(name)).WithUser().Only(ctx)
-		switch {
-		case err == nil && rec.Edges.User.AvatarURL == url:
-			return nil // in use
-		case err == nil:
+		rec, err := tx.Upload.Query().Where(upload.Name(name)).Only(ctx)
+		if err == nil {
+			owner, err := s.lockUser(ctx, tx, user.ID(rec.UserID))
+			if err != nil || owner.AvatarURL == url {
+				return err // in use (or the owner just went: the next sweep)
+			}
 			remove = true
 			return tx.Upload.DeleteOne(rec).Exec(ctx)
-		case !ent.IsNotFound(err):
+		}
+		if !ent.IsNotFound(err) {
 			return err
 		}
 		owner, err := tx.User.Query().Where(user.AvatarURL(url)).Order(ent.Asc(user.FieldID)).First(ctx)
