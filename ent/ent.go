@@ -19,6 +19,7 @@ import (
 	"github.com/miniauth/miniauth/ent/refreshtoken"
 	"github.com/miniauth/miniauth/ent/session"
 	"github.com/miniauth/miniauth/ent/throttle"
+	"github.com/miniauth/miniauth/ent/upload"
 	"github.com/miniauth/miniauth/ent/user"
 	"github.com/miniauth/miniauth/ent/wechattoken"
 )
@@ -88,6 +89,7 @@ func checkColumn(t, c string) error {
 			refreshtoken.Table:     refreshtoken.ValidColumn,
 			session.Table:          session.ValidColumn,
 			throttle.Table:         throttle.ValidColumn,
+			upload.Table:           upload.ValidColumn,
 			user.Table:             user.ValidColumn,
 			wechattoken.Table:      wechattoken.ValidColumn,
 		})

@@ -13,6 +13,7 @@ import (
 	"github.com/miniauth/miniauth/ent/schema"
 	"github.com/miniauth/miniauth/ent/session"
 	"github.com/miniauth/miniauth/ent/throttle"
+	"github.com/miniauth/miniauth/ent/upload"
 	"github.com/miniauth/miniauth/ent/user"
 	"github.com/miniauth/miniauth/ent/wechattoken"
 )
@@ -103,6 +104,16 @@ func init() {
 	throttleDescKey := throttleFields[0].Descriptor()
 	// throttle.KeyValidator is a validator for the "key" field. It is called by the builders before save.
 	throttle.KeyValidator = throttleDescKey.Validators[0].(func(string) error)
+	uploadFields := schema.Upload{}.Fields()
+	_ = uploadFields
+	// uploadDescName is the schema descriptor for name field.
+	uploadDescName := uploadFields[0].Descriptor()
+	// upload.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	upload.NameValidator = uploadDescName.Validators[0].(func(string) error)
+	// uploadDescCreatedAt is the schema descriptor for created_at field.
+	uploadDescCreatedAt := uploadFields[2].Descriptor()
+	// upload.DefaultCreatedAt holds the default value on creation for the created_at field.
+	upload.DefaultCreatedAt = uploadDescCreatedAt.Default.(func() time.Time)
 	userFields := schema.User{}.Fields()
 	_ = userFields
 	// userDescOpenid is the schema descriptor for openid field.

@@ -28,6 +28,8 @@ type Tx struct {
 	Session *SessionClient
 	// Throttle is the client for interacting with the Throttle builders.
 	Throttle *ThrottleClient
+	// Upload is the client for interacting with the Upload builders.
+	Upload *UploadClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 	// WeChatToken is the client for interacting with the WeChatToken builders.
@@ -170,6 +172,7 @@ func (tx *Tx) init() {
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.Throttle = NewThrottleClient(tx.config)
+	tx.Upload = NewUploadClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 	tx.WeChatToken = NewWeChatTokenClient(tx.config)
 }
