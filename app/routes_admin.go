@@ -34,7 +34,6 @@ func (s *Server) mountAdmin(f *fiber.App) {
 		SecureCookie: s.Config.Production(),
 	}
 	// Admin bodies are refused past a few KiB before they are read.
-	admin.LimitBodies(f.Server())
 	g := f.Group("/admin", admin.SecurityHeaders, h.Errors, admin.SameOrigin, admin.FormLimits)
 	g.Use("/static", func(c *fiber.Ctx) error {
 		// Static files are not secret: let browsers keep them an hour.

@@ -32,6 +32,7 @@ import (
 	"github.com/miniauth/miniauth/app/wechatsim"
 	"github.com/miniauth/miniauth/ent/session"
 	"github.com/miniauth/miniauth/handlers"
+	"github.com/miniauth/miniauth/handlers/admin"
 )
 
 // HTTP server limits.
@@ -165,7 +166,6 @@ func (s *Server) routes() *fiber.App {
 	requireUser := handlers.RequireUser(s.Keys.UserToken, s.Accounts)
 	auth.Post("/logout", requireUser, api.Logout)
 	auth.All("/verify", requireUser, handlers.Verify)
-	f.Server().HeaderReceived = handlers.VerifyHeaderReceived // verify reads no body
 
 	me := f.Group("/api/me", requireUser)
 	me.Get("", api.Me)
@@ -233,10 +233,12 @@ func bodyRule(method, path string) handlers.BodyRule {
 	switch {
 	case method == fiber.MethodPost && p == "/api/me/avatar":
 		return handlers.BodyRule{Limit: handlers.MaxAvatarBody, Streamed: true}
+	case p == strings.ToLower(handlers.VerifyPath):
+		return handlers.BodyRule{Limit: 0} // proxies send none; reading one is work for nobody
 	case strings.HasPrefix(p, "/api/"):
 		return handlers.BodyRule{Limit: handlers.MaxJSONBody}
 	case p == "/admin" || strings.HasPrefix(p, "/admin/"):
-		return handlers.BodyRule{Limit: handlers.MaxAdminBody}
+		return handlers.BodyRule{Limit: admin.MaxFormBody}
 	}
 	return handlers.BodyRule{Limit: handlers.MaxSmallBody}
 }
