@@ -52,6 +52,7 @@ type Config struct {
 	RefreshTTL     time.Duration
 	TrustedProxies []netip.Prefix
 	MetricsAddr    string // empty: no metrics listener
+	PProf          bool   // serve /debug/pprof/ on the metrics listener
 	DBMaxOpenConns int
 	DBMaxIdleConns int
 	SQLiteSync     string // "full" (durable, default) or "normal" (opt-in, faster)
@@ -77,6 +78,7 @@ var Vars = []Var{
 	{"MINIAUTH_REFRESH_TTL", DefaultRefreshTTL.String(), "refresh token / session lifetime (Go duration)"},
 	{"MINIAUTH_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed"},
 	{"MINIAUTH_METRICS_ADDR", "", "separate listen address for /metrics (empty: metrics off)"},
+	{"MINIAUTH_PPROF", "0", "1: also serve Go's profiler /debug/pprof/ on the metrics listener"},
 	{"MINIAUTH_DB_MAX_OPEN_CONNS", strconv.Itoa(DefaultDBMaxOpenConns), "PostgreSQL pool: max open connections"},
 	{"MINIAUTH_DB_MAX_IDLE_CONNS", strconv.Itoa(DefaultDBMaxIdleConns), "PostgreSQL pool: max idle connections"},
 	{"MINIAUTH_LOGIN_RATE_LIMIT", strconv.Itoa(DefaultLoginRateLimit), "logins and refreshes per client IP per minute (0: no limit)"},
@@ -162,6 +164,13 @@ func Load(getenv func(string) string) (*Config, error) {
 	if c.SQLiteSync != "full" && c.SQLiteSync != "normal" {
 		return nil, fmt.Errorf("MINIAUTH_SQLITE_SYNC: must be full or normal, not %q", c.SQLiteSync)
 	}
+	if c.PProf, err = flag(get, "MINIAUTH_PPROF"); err != nil {
+		return nil, err
+	}
+	if c.PProf && c.MetricsAddr == "" {
+		// The profiler is only ever served on the private listener.
+		return nil, errors.New("MINIAUTH_PPROF: needs MINIAUTH_METRICS_ADDR (the profiler is served only on the metrics listener)")
+	}
 	if c.TrustedProxies, err = prefixes(get("MINIAUTH_TRUSTED_PROXIES", "")); err != nil {
 		return nil, fmt.Errorf("MINIAUTH_TRUSTED_PROXIES: %w", err)
 	}
@@ -211,6 +220,18 @@ func duration(get func(string, string) string, name string, def time.Duration) (
 		return 0, fmt.Errorf("%s: %q is not a positive duration like 15m or 2h", name, raw)
 	}
 	return d, nil
+}
+
+// flag reads an on/off setting: 1 or true, 0 or false.
+func flag(get func(string, string) string, name string) (bool, error) {
+	switch raw := strings.ToLower(get(name, "0")); raw {
+	case "1", "true":
+		return true, nil
+	case "0", "false":
+		return false, nil
+	default:
+		return false, fmt.Errorf("%s: must be 1 or 0, not %q", name, raw)
+	}
 }
 
 // intAtLeast reads an integer setting that must be least or more; what
