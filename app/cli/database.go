@@ -11,6 +11,7 @@ import (
 	"github.com/miniauth/miniauth/app"
 	"github.com/miniauth/miniauth/app/config"
 	"github.com/miniauth/miniauth/app/database"
+	"github.com/miniauth/miniauth/app/database/dburl"
 )
 
 // openDatabase opens the configured database without migrating it.
@@ -105,6 +106,13 @@ func copyCmd(ctx context.Context, env *Env, args []string) error {
 	if *from == "" || *to == "" {
 		fmt.Fprintln(env.Stderr, "usage: miniauth copy --from URL --to URL")
 		return errUsage
+	}
+	// Both are checked before either is opened, so that a typo in --to
+	// does not leave a half-done copy behind.
+	for _, f := range []struct{ flag, url string }{{"--from", *from}, {"--to", *to}} {
+		if _, err := dburl.Parse(f.url); err != nil {
+			return fmt.Errorf("%s: %w", f.flag, err)
+		}
 	}
 	// The source is migrated too (as serve would), so that old files copy.
 	src, err := database.Open(ctx, database.Options{URL: *from, MaxOpenConns: 4, MaxIdleConns: 2})

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/miniauth/miniauth/app/database/dburl"
 )
 
 // Defaults, in one place.
@@ -68,7 +70,7 @@ type Var struct {
 var Vars = []Var{
 	{"MINIAUTH_ADDR", DefaultAddr, "listen address"},
 	{"MINIAUTH_DATA_DIR", DefaultDataDir, "SQLite file, uploads and the generated secret"},
-	{"MINIAUTH_DATABASE_URL", "sqlite file in the data dir", "database: sqlite:///path/file.db or postgres://user:pass@host/db"},
+	{"MINIAUTH_DATABASE_URL", "sqlite file in the data dir", "postgres://user:pass@host/db, sqlite:///path/file.db or a plain file path (no other scheme)"},
 	{"MINIAUTH_ENV", DefaultEnv, "development or production"},
 	{"MINIAUTH_WECHAT_APPID", "", "mini program AppID (empty outside production: built-in simulator)"},
 	{"MINIAUTH_WECHAT_SECRET", "", "mini program AppSecret"},
@@ -170,6 +172,11 @@ func Load(getenv func(string) string) (*Config, error) {
 	if c.PProf && c.MetricsAddr == "" {
 		// The profiler is only ever served on the private listener.
 		return nil, errors.New("MINIAUTH_PPROF: needs MINIAUTH_METRICS_ADDR (the profiler is served only on the metrics listener)")
+	}
+	if c.DatabaseURL != "" {
+		if _, err := dburl.Parse(c.DatabaseURL); err != nil {
+			return nil, fmt.Errorf("MINIAUTH_DATABASE_URL: %w", err)
+		}
 	}
 	if c.TrustedProxies, err = prefixes(get("MINIAUTH_TRUSTED_PROXIES", "")); err != nil {
 		return nil, fmt.Errorf("MINIAUTH_TRUSTED_PROXIES: %w", err)

@@ -106,6 +106,9 @@ func TestInvalidValues(t *testing.T) {
 		{"pool size not a number", map[string]string{"MINIAUTH_DB_MAX_OPEN_CONNS": "many"}, []string{"MINIAUTH_DB_MAX_OPEN_CONNS"}},
 		{"pool size zero", map[string]string{"MINIAUTH_DB_MAX_IDLE_CONNS": "0"}, []string{"MINIAUTH_DB_MAX_IDLE_CONNS"}},
 		{"sqlite sync unknown", map[string]string{"MINIAUTH_SQLITE_SYNC": "off"}, []string{"MINIAUTH_SQLITE_SYNC"}},
+		{"database URL of another database", map[string]string{"MINIAUTH_DATABASE_URL": "mysql://u:secretpw@h/db"}, []string{"MINIAUTH_DATABASE_URL", "mysql"}},
+		{"database URL with file scheme", map[string]string{"MINIAUTH_DATABASE_URL": "file:/var/lib/secretpw.db"}, []string{"MINIAUTH_DATABASE_URL"}},
+		{"database URL postgres unparsable", map[string]string{"MINIAUTH_DATABASE_URL": "postgres://u:secretpw@h:port/db"}, []string{"MINIAUTH_DATABASE_URL"}},
 		{"pprof not a flag", map[string]string{"MINIAUTH_METRICS_ADDR": ":9090", "MINIAUTH_PPROF": "yes"}, []string{"MINIAUTH_PPROF"}},
 		{"pprof without a metrics listener", map[string]string{"MINIAUTH_PPROF": "1"}, []string{"MINIAUTH_PPROF", "MINIAUTH_METRICS_ADDR"}},
 	}
@@ -125,7 +128,7 @@ func TestInvalidValues(t *testing.T) {
 				}
 			}
 			for k, v := range c.vars {
-				if strings.Contains(k, "SECRET") && len(v) > 1 && strings.Contains(msg, v) {
+				if (strings.Contains(k, "SECRET") && len(v) > 1 && strings.Contains(msg, v)) || strings.Contains(msg, "secretpw") {
 					t.Errorf("message %q repeats the value of %s", msg, k)
 				}
 			}

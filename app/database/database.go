@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
@@ -19,12 +18,13 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
 	_ "github.com/mattn/go-sqlite3"    // SQLite driver "sqlite3"
 
+	"github.com/miniauth/miniauth/app/database/dburl"
 	"github.com/miniauth/miniauth/ent"
 )
 
 // Options select and tune the database.
 type Options struct {
-	URL          string // sqlite:///path, a bare file path, or postgres://…
+	URL          string // see dburl.Parse: postgres://…, sqlite:///path or a plain file path
 	MaxOpenConns int    // PostgreSQL pool size
 	MaxIdleConns int
 	Sync         string // SQLite synchronous: "full" or "normal"
@@ -60,35 +60,19 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	return db, nil
 }
 
-// IsPostgres reports whether url selects PostgreSQL.
-func IsPostgres(url string) bool {
-	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
-}
-
 // OpenNoMigrate opens the database without touching its schema.
 func OpenNoMigrate(o Options) (*DB, error) {
-	if IsPostgres(o.URL) {
+	loc, err := dburl.Parse(o.URL)
+	if err != nil {
+		return nil, fmt.Errorf("database URL: %w", err)
+	}
+	if loc.Postgres {
 		return openPostgres(o)
 	}
-	return openSQLite(o)
+	return openSQLite(o, loc.Path)
 }
 
-// SQLiteFile is the file path named by a sqlite URL or bare path.
-func SQLiteFile(raw string) string {
-	p := strings.TrimPrefix(raw, "sqlite://")
-	p = strings.TrimPrefix(p, "sqlite3://")
-	p = strings.TrimPrefix(p, "file:")
-	if i := strings.IndexByte(p, '?'); i >= 0 {
-		p = p[:i]
-	}
-	return p
-}
-
-func openSQLite(o Options) (*DB, error) {
-	path := SQLiteFile(o.URL)
-	if path == "" {
-		return nil, fmt.Errorf("MINIAUTH_DATABASE_URL: no SQLite file in %q", o.URL)
-	}
+func openSQLite(o Options, path string) (*DB, error) {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create database directory: %w", err)
