@@ -148,5 +148,6 @@ func tuneGC(env *Env) {
 
 // Main is main's body.
 func Main() {
+	restrictUmask() // before anything, SQLite included, creates a file
 	os.Exit(Run(&Env{Args: os.Args[1:], Getenv: os.Getenv, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
 }

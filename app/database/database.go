@@ -78,6 +78,10 @@ func openSQLite(o Options, path string) (*DB, error) {
 			return nil, fmt.Errorf("create database directory: %w", err)
 		}
 	}
+	if err := createPrivate(path); err != nil {
+		return nil, err
+	}
+	makePrivate(path)
 	sync := "FULL"
 	if o.Sync == "normal" {
 		sync = "NORMAL"
