@@ -114,13 +114,16 @@ func copyCmd(ctx context.Context, env *Env, args []string) error {
 			return fmt.Errorf("%s: %w", f.flag, err)
 		}
 	}
-	// The source is migrated too (as serve would), so that old files copy.
-	src, err := database.Open(ctx, database.Options{URL: *from, MaxOpenConns: 4, MaxIdleConns: 2})
+	// The source must exist and hold miniauth's schema: a typo in --from
+	// used to create an empty source and report a successful copy. It is
+	// migrated (as serve would) so that old files copy. Only then is the
+	// target opened, which may be created.
+	src, err := database.Open(ctx, database.Options{URL: *from, MaxOpenConns: 4, MaxIdleConns: 2, Need: database.MustHaveSchema})
 	if err != nil {
 		return fmt.Errorf("--from: %w", err)
 	}
 	defer src.Close()
-	dst, err := database.Open(ctx, database.Options{URL: *to, MaxOpenConns: 4, MaxIdleConns: 2})
+	dst, err := database.Open(ctx, database.Options{URL: *to, MaxOpenConns: 4, MaxIdleConns: 2, Need: database.MayCreate})
 	if err != nil {
 		return fmt.Errorf("--to: %w", err)
 	}

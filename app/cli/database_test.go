@@ -2,7 +2,11 @@ package cli
 
 import (
 	"bytes"
+	"database/sql"
+	"maps"
+	"net/url"
 	"os"
+	"sort"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -102,4 +106,113 @@ func TestCopyRefusesUnknownSchemes(t *testing.T) {
 			t.Errorf("refused copies created %v", got)
 		}
 	})
+}
+
+// pgTables counts the tables in a PostgreSQL database's schema.
+func pgTables(t *testing.T, dbURL string) int {
+	t.Helper()
+	db, err := sql.Open("pgx", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// untouched fails if the target database was created or given a schema.
+func untouched(t *testing.T, what, target string) {
+	t.Helper()
+	if strings.HasPrefix(target, "postgres") {
+		if n := pgTables(t, target); n != 0 {
+			t.Errorf("%s: the PostgreSQL target got %d tables", what, n)
+		}
+	} else if _, err := os.Stat(target); !os.IsNotExist(err) {
+		t.Errorf("%s: the target %s was created (%v)", what, target, err)
+	}
+}
+
+// copy fails with one line, creating nothing, when --from names a file
+// that does not exist (a typo used to create an empty source and report
+// a complete copy), a file that is no database, or a database without
+// miniauth's schema, on either backend, to either backend.
+func TestCopyNeedsAMiniauthSource(t *testing.T) {
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		work := t.TempDir()
+		target := b.URL(t)
+		if target == "" {
+			target = filepath.Join(t.TempDir(), "target", "miniauth.db")
+		}
+
+		foreign := filepath.Join(work, "other-app.db")
+		raw, err := sql.Open("sqlite3", foreign)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := raw.Exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes (body) VALUES ('keep')"); err != nil {
+			t.Fatal(err)
+		}
+		raw.Close()
+		text := filepath.Join(work, "notes.txt")
+		empty := filepath.Join(work, "empty.db")
+		for path, content := range map[string]string{text: "not a database\n", empty: ""} {
+			if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		snapshot := func() map[string]string {
+			m := map[string]string{}
+			for _, f := range files(t, work) {
+				content, _ := os.ReadFile(filepath.Join(work, f))
+				m[f] = string(content)
+			}
+			return m
+		}
+		before := snapshot()
+
+		cases := []struct {
+			from string
+			says string
+		}{
+			{filepath.Join(work, "typo.db"), "does not exist"},
+			{filepath.Join(work, "no-such-dir", "miniauth.db"), "does not exist"},
+			{"sqlite://" + filepath.Join(work, "typo.db"), "does not exist"},
+			{foreign, "no miniauth schema"},
+			{empty, "no miniauth schema"},
+			{text, "not a SQLite database"},
+			{work, "not a file"},
+		}
+		if pg := os.Getenv(apptest.PostgresEnv); pg != "" {
+			missing, _ := url.Parse(pg)
+			missing.Path = "/miniauth_no_such_database"
+			cases = append(cases,
+				struct{ from, says string }{apptest.FreshPostgres(t), "no miniauth schema"},
+				struct{ from, says string }{missing.String(), "does not exist"})
+		}
+		for _, c := range cases {
+			code, out, errOut := runEnv(t, nil, "copy", "--from", c.from, "--to", target)
+			oneLine(t, "copy --from "+c.from, code, out, errOut, []string{"--from", c.says})
+			untouched(t, "copy --from "+c.from, target)
+			if strings.HasPrefix(c.from, "postgres") && !strings.Contains(c.from, "no_such") {
+				if n := pgTables(t, c.from); n != 0 {
+					t.Errorf("copy --from %s: the source got %d tables", c.from, n)
+				}
+			}
+		}
+		if after := snapshot(); !maps.Equal(before, after) {
+			t.Errorf("failed copies changed the source dir:\nbefore %q\n after %q", sortedNames(before), sortedNames(after))
+		}
+	})
+}
+
+func sortedNames(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

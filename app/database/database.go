@@ -5,6 +5,7 @@ package database
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -15,6 +16,7 @@ import (
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
 	_ "github.com/mattn/go-sqlite3"    // SQLite driver "sqlite3"
 
@@ -28,6 +30,9 @@ type Options struct {
 	MaxOpenConns int    // PostgreSQL pool size
 	MaxIdleConns int
 	Sync         string // SQLite synchronous: "full" or "normal"
+	// Need is what must already be there; the zero value creates a
+	// missing database.
+	Need Need
 }
 
 // DB is an open store. Reads go through Read; every write goes through
@@ -35,8 +40,11 @@ type Options struct {
 // concurrent writes together.
 type DB struct {
 	Dialect string
-	Read    *ent.Client
-	Writer  *Writer
+	// Name says which database this is, for people: the absolute SQLite
+	// path, or the PostgreSQL URL without password.
+	Name   string
+	Read   *ent.Client
+	Writer *Writer
 	// Write is the client behind Writer, for migrations and command-line
 	// tools that run alone.
 	Write *ent.Client
@@ -66,19 +74,37 @@ func OpenNoMigrate(o Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("database URL: %w", err)
 	}
+	var db *DB
 	if loc.Postgres {
-		return openPostgres(o)
+		db, err = openPostgres(o, loc)
+	} else {
+		db, err = openSQLite(o, loc)
 	}
-	return openSQLite(o, loc.Path)
-}
-
-func openSQLite(o Options, path string) (*DB, error) {
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("create database directory: %w", err)
+	if err != nil {
+		return nil, err
+	}
+	db.Name = loc.String()
+	if o.Need == MustHaveSchema {
+		if err := hasSchema(context.Background(), db.Dialect, db.SQL); err != nil {
+			db.Close()
+			return nil, named(db.Name, err)
 		}
 	}
-	if err := createPrivate(path); err != nil {
+	return db, nil
+}
+
+func openSQLite(o Options, loc dburl.Location) (*DB, error) {
+	path := loc.Path
+	if o.Need == MayCreate {
+		if dir := filepath.Dir(path); dir != "" {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("create database directory: %w", err)
+			}
+		}
+		if err := createPrivate(path); err != nil {
+			return nil, err
+		}
+	} else if err := checkSQLiteFile(loc, o.Need); err != nil {
 		return nil, err
 	}
 	makePrivate(path)
@@ -131,7 +157,7 @@ func openSQLite(o Options, path string) (*DB, error) {
 	return db, nil
 }
 
-func openPostgres(o Options) (*DB, error) {
+func openPostgres(o Options, loc dburl.Location) (*DB, error) {
 	p, err := sql.Open("pgx", o.URL)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
@@ -143,6 +169,10 @@ func openPostgres(o Options) (*DB, error) {
 	defer cancel()
 	if err := p.PingContext(ctx); err != nil {
 		p.Close()
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "3D000" { // invalid_catalog_name
+			return nil, fmt.Errorf("%s does not exist: create the database with createdb first", loc)
+		}
 		return nil, fmt.Errorf("connect to postgres: %w", err)
 	}
 	client := ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, p)))
