@@ -16,6 +16,7 @@ import (
 
 	"github.com/miniauth/miniauth/app"
 	"github.com/miniauth/miniauth/app/config"
+	"github.com/miniauth/miniauth/app/database/dburl"
 )
 
 // Version is set at build time with -ldflags "-X github.com/miniauth/miniauth/app/cli.Version=…".
@@ -119,6 +120,9 @@ func serve(ctx context.Context, env *Env, args []string) error {
 	out := newLogWriter(env.Stderr)
 	defer out.Close()
 	log := slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// The first line names the database, as every command's does: the
+	// operator sees at once whether it is the one they meant.
+	log.Info("database: " + dburl.Describe(app.DatabaseOptions(cfg).URL))
 	srv, err := app.New(ctx, cfg, log)
 	if err != nil {
 		return err

@@ -14,17 +14,44 @@ import (
 	"github.com/miniauth/miniauth/app/database/dburl"
 )
 
-// openDatabase opens the configured database without migrating it.
-func openDatabase(env *Env) (*config.Config, *database.DB, error) {
+// openFor opens the configured database for a command and names it, on
+// stderr so that stdout stays for what scripts read, as the command's
+// first line. need says whether a missing database may be created: only
+// migrate (and the server's first start) may, so that a mistyped data dir
+// stops a command instead of starting an empty world; then nothing is
+// created, not even the data dir. upgrade brings an existing schema up to
+// date, as the server would.
+func openFor(ctx context.Context, env *Env, need database.Need, upgrade bool) (*config.Config, *database.DB, error) {
 	cfg, err := loadConfig(env)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := cfg.PrepareDataDir(); err != nil {
-		return nil, nil, err
+	opts := app.DatabaseOptions(cfg)
+	opts.Need = need
+	if need == database.MayCreate && cfg.DatabaseURL == "" {
+		if err := cfg.PrepareDataDir(); err != nil {
+			return nil, nil, err
+		}
 	}
-	db, err := database.OpenNoMigrate(app.DatabaseOptions(cfg))
-	return cfg, db, err
+	open := database.OpenNoMigrate
+	if upgrade {
+		open = func(o database.Options) (*database.DB, error) { return database.Open(ctx, o) }
+	}
+	db, err := open(opts)
+	if err != nil {
+		return nil, nil, explainMissing(err)
+	}
+	fmt.Fprintln(env.Stderr, "database:", db.Name)
+	return cfg, db, nil
+}
+
+// explainMissing adds what to check to the error of a missing database.
+func explainMissing(err error) error {
+	if !errors.Is(err, database.ErrNoDatabase) {
+		return err
+	}
+	return fmt.Errorf("%w; check MINIAUTH_DATA_DIR and MINIAUTH_DATABASE_URL (every command uses the server's); "+
+		"only the server's first start or `miniauth migrate` creates a database", err)
 }
 
 func newFlags(name string, env *Env) *flag.FlagSet {
@@ -56,7 +83,11 @@ func migrateCmd(ctx context.Context, env *Env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	_, db, err := openDatabase(env)
+	need := database.MayCreate
+	if *dryRun {
+		need = database.MustExist // a dry run creates nothing
+	}
+	_, db, err := openFor(ctx, env, need, false)
 	if err != nil {
 		return err
 	}
@@ -78,7 +109,14 @@ func backupCmd(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintln(env.Stderr, "usage: miniauth backup FILE   (FILE must not exist yet)")
 		return errUsage
 	}
-	_, db, err := openDatabase(env)
+	cfg, err := loadConfig(env)
+	if err != nil {
+		return err
+	}
+	if loc, _ := dburl.Parse(app.DatabaseOptions(cfg).URL); loc.Postgres {
+		return errors.New("backup is for SQLite; back PostgreSQL up with pg_dump or your provider's snapshots")
+	}
+	_, db, err := openFor(ctx, env, database.MustHaveSchema, false)
 	if err != nil {
 		return err
 	}
@@ -128,6 +166,7 @@ func copyCmd(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("--to: %w", err)
 	}
 	defer dst.Close()
+	fmt.Fprintf(env.Stderr, "database: %s → %s\n", src.Name, dst.Name)
 	counts, err := database.Copy(ctx, src, dst, progressPrinter(env.Stderr))
 	if err != nil {
 		return err

@@ -6,8 +6,8 @@ import (
 	"maps"
 	"net/url"
 	"os"
-	"sort"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 

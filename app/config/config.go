@@ -97,10 +97,14 @@ Usage:
   miniauth admin create --username NAME --password-stdin
   miniauth admin list | passwd --username NAME --password-stdin | delete --username NAME
   miniauth dev seed --users N      create N fake users (for trying the admin panel at scale)
-  miniauth migrate [--dry-run]     bring the database schema up to date (or print its SQL)
+  miniauth migrate [--dry-run]     create the database or bring its schema up to date (or print its SQL)
   miniauth backup FILE             consistent online copy of the SQLite database, checked
   miniauth copy --from URL --to URL  move every user, session and admin to another database
   miniauth version                 print the version
+
+Every command reads the variables below, as the server does, and names the
+database it acts on in its first line (on stderr). Only serve and migrate
+create a database; the other commands stop if it does not exist.
 
 Environment:
 `)
