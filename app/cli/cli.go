@@ -116,6 +116,11 @@ func serve(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// A data dir that cannot be made stops start-up with its one line,
+	// before any log line (app.New prepares it too; that is a no-op).
+	if err := cfg.PrepareDataDir(); err != nil {
+		return err
+	}
 	tuneGC(env)
 	out := newLogWriter(env.Stderr)
 	defer out.Close()
