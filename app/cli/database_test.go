@@ -216,3 +216,20 @@ func sortedNames(m map[string]string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// A PostgreSQL URL that parses but cannot be used fails with one line
+// that shows neither the password in the URL nor one in its query.
+func TestDatabaseErrorsNeverShowThePassword(t *testing.T) {
+	for _, dbURL := range []string{
+		"postgres://u:secretpw@127.0.0.1:1/db?sslmode=disable",
+		"postgres://u:secretpw@127.0.0.1:1/db?sslmode=bogus",
+		"postgres://u@127.0.0.1:1/db?password=secretpw&sslmode=bogus",
+		"postgresql://u:secretpw@127.0.0.1:1/db?connect_timeout=abc",
+		"postgres://u:secretpw@127.0.0.1:badport/db",
+	} {
+		for _, args := range [][]string{{"admin", "list"}, {"migrate"}, {"copy", "--from", dbURL, "--to", filepath.Join(t.TempDir(), "x.db")}} {
+			code, out, errOut := runEnv(t, map[string]string{"MINIAUTH_DATABASE_URL": dbURL, "MINIAUTH_DATA_DIR": t.TempDir()}, args...)
+			oneLine(t, strings.Join(args[:1], " ")+" "+dbURL, code, out, errOut, nil, "secretpw")
+		}
+	}
+}
