@@ -252,7 +252,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go s.purgeSessions(ctx)
 	go s.sweepAvatars(ctx)
 	if s.Metrics != nil {
-		msrv := &http.Server{Addr: s.Config.MetricsAddr, Handler: metricsMux(s.Metrics), ReadHeaderTimeout: 10 * time.Second}
+		msrv := &http.Server{Addr: s.Config.MetricsAddr, Handler: metricsMux(s.Metrics, s.Config.PProf), ReadHeaderTimeout: 10 * time.Second}
 		mln, err := net.Listen("tcp", s.Config.MetricsAddr)
 		if err != nil {
 			s.Fiber.Shutdown()
@@ -326,11 +326,16 @@ func (s *Server) sweepAvatars(ctx context.Context) {
 	}
 }
 
-// metricsMux serves the private listener: metrics, and Go's profiler for
-// the operator chasing a slow request.
-func metricsMux(m *metrics.Metrics) http.Handler {
+// metricsMux serves the private listener: metrics, and with MINIAUTH_PPROF=1
+// Go's profiler for the operator chasing a slow request. The profiler is
+// off by default: a metrics port opened to a scraper on another host
+// would otherwise also hand out heap dumps and CPU time.
+func metricsMux(m *metrics.Metrics, withPProf bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", m.Handler())
+	if !withPProf {
+		return mux
+	}
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
