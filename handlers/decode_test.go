@@ -289,7 +289,7 @@ func FuzzParseBody(f *testing.F) {
 			if b != nil {
 				t.Fatal("both a body and an error")
 			}
-			if p, ok := problem.As(err); !ok || p.Code != problem.InvalidRequest || p.Status() != 400 {
+			if p, ok := problem.As(err); !ok || p.Code != problem.InvalidRequest || Status(p.Code) != 400 {
 				t.Fatalf("error %v is not invalid_request", err)
 			}
 			return

@@ -49,6 +49,34 @@ type errorJSON struct {
 	Fields  map[string]string `json:"fields,omitempty"`
 }
 
+// statusOf is the HTTP status of each code of the contract: the one place
+// where domain errors meet HTTP. A code missing here answers 500.
+var statusOf = map[string]int{
+	problem.InvalidRequest:        fiber.StatusBadRequest,
+	problem.ValidationFailed:      fiber.StatusBadRequest,
+	problem.SessionKeyStale:       fiber.StatusBadRequest,
+	problem.RequestTooLarge:       fiber.StatusRequestEntityTooLarge,
+	problem.RequestHeaderTooLarge: fiber.StatusRequestHeaderFieldsTooLarge,
+	problem.InvalidCode:           fiber.StatusUnauthorized,
+	problem.Unauthorized:          fiber.StatusUnauthorized,
+	problem.UserDisabled:          fiber.StatusForbidden,
+	problem.LoginBlocked:          fiber.StatusForbidden,
+	problem.NotFound:              fiber.StatusNotFound,
+	problem.MethodNotAllowed:      fiber.StatusMethodNotAllowed,
+	problem.RateLimited:           fiber.StatusTooManyRequests,
+	problem.WeChatUnavailable:     fiber.StatusBadGateway,
+	problem.AccountConflict:       fiber.StatusConflict,
+	problem.Internal:              fiber.StatusInternalServerError,
+}
+
+// Status is the HTTP status of a contract code (500 for an unknown one).
+func Status(code string) int {
+	if s, ok := statusOf[code]; ok {
+		return s
+	}
+	return fiber.StatusInternalServerError
+}
+
 // ErrorCodeLocal is where WriteProblem leaves the code it answered with,
 // for the metrics of login outcomes.
 const ErrorCodeLocal = "error_code"
@@ -108,5 +136,5 @@ func WriteProblem(c *fiber.Ctx, p *problem.Error) error {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.Status(p.Status()).JSON(errorBody{errorJSON{Code: p.Code, Message: p.Message, Fields: p.Fields}})
+	return c.Status(Status(p.Code)).JSON(errorBody{errorJSON{Code: p.Code, Message: p.Message, Fields: p.Fields}})
 }

@@ -1,14 +1,15 @@
-// Package problem defines the errors miniauth reports to clients.
+// Package problem defines the domain errors miniauth reports to clients: a
+// code of the contract, a message, and the invalid fields.
 //
-// Each code of the contract has one status; the HTTP layer turns an *Error
-// into {"error":{"code","message","fields"}} in exactly one place. Any other
-// error is an internal one: logged, and answered as a bare 500.
+// It knows nothing of HTTP: the handlers package maps each code to its
+// status and writes {"error":{"code","message","fields"}} in exactly one
+// place. Any other error is an internal one: logged, and answered as a bare
+// 500.
 package problem
 
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 )
 
@@ -33,24 +34,6 @@ const (
 	Internal              = "internal"
 )
 
-var statusOf = map[string]int{
-	InvalidRequest:        http.StatusBadRequest,
-	ValidationFailed:      http.StatusBadRequest,
-	SessionKeyStale:       http.StatusBadRequest,
-	RequestTooLarge:       http.StatusRequestEntityTooLarge,
-	RequestHeaderTooLarge: http.StatusRequestHeaderFieldsTooLarge,
-	InvalidCode:           http.StatusUnauthorized,
-	Unauthorized:          http.StatusUnauthorized,
-	UserDisabled:          http.StatusForbidden,
-	LoginBlocked:          http.StatusForbidden,
-	NotFound:              http.StatusNotFound,
-	MethodNotAllowed:      http.StatusMethodNotAllowed,
-	RateLimited:           http.StatusTooManyRequests,
-	WeChatUnavailable:     http.StatusBadGateway,
-	AccountConflict:       http.StatusConflict,
-	Internal:              http.StatusInternalServerError,
-}
-
 // Error is a failure the client is told about.
 type Error struct {
 	Code       string
@@ -68,14 +51,6 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Cause }
-
-// Status is the HTTP status of the error's code.
-func (e *Error) Status() int {
-	if s, ok := statusOf[e.Code]; ok {
-		return s
-	}
-	return http.StatusInternalServerError
-}
 
 // New makes an error with a code and a message.
 func New(code, format string, args ...any) *Error {
