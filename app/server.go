@@ -216,7 +216,7 @@ func (s *Server) baseApp() *fiber.App {
 	if s.Metrics != nil {
 		// Outside AccessLog, which turns errors into responses, so that
 		// it sees every final status.
-		f.Use(s.Metrics.Middleware())
+		f.Use(handlers.Metrics(s.Metrics))
 	}
 	f.Use(handlers.AccessLog(s.Log, onError))
 	f.Use(recover.New())

@@ -78,7 +78,7 @@ func Status(code string) int {
 }
 
 // ErrorCodeLocal is where WriteProblem leaves the code it answered with,
-// for the metrics of login outcomes.
+// for the metrics of login outcomes (Metrics): its one definition.
 const ErrorCodeLocal = "error_code"
 
 // ErrorHandler is the one place where an error becomes a response: a

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/miniauth/miniauth/app/avatars"
+	"github.com/miniauth/miniauth/app/clock"
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/keys"
 	"github.com/miniauth/miniauth/app/problem"
@@ -41,19 +42,13 @@ type Service struct {
 	Log        *slog.Logger
 	// Avatars stores uploaded avatar images (avatar.go).
 	Avatars *avatars.Store
-	Now     func() time.Time
+	Now     clock.Clock
 
 	authStmt preparedStmt
 }
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
-	}
-	return time.Now().UTC()
-}
-
-// Client describes the device a session was opened from.
+// Client describes the device a session (a user's or an admin's) was
+// opened from.
 type Client struct {
 	IP        string
 	UserAgent string
@@ -113,7 +108,7 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p Profile, c Clie
 	var err error
 	for attempt := 1; attempt <= loginAttempts; attempt++ {
 		err = s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
-			now := s.now()
+			now := s.Now.Now()
 			if err := s.checkOwnAvatar(ctx, tx, p, li.owner()); err != nil {
 				return err
 			}
@@ -176,7 +171,7 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 	var reused bool
 	var appID string
 	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
-		now := s.now()
+		now := s.Now.Now()
 		revoke := func(id int) error {
 			// Commit the revocation, then refuse: returning an error here
 			// would roll it back.
@@ -243,7 +238,7 @@ func (s *Service) Logout(ctx context.Context, sessionID int) error {
 	return s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		return tx.Session.Update().
 			Where(session.ID(sessionID), session.RevokedAtIsNil()).
-			SetRevokedAt(s.now()).SetRevokeReason(ReasonLogout).Exec(ctx)
+			SetRevokedAt(s.Now.Now()).SetRevokeReason(ReasonLogout).Exec(ctx)
 	})
 }
 
@@ -267,7 +262,7 @@ func (s *Service) UpdateProfile(ctx context.Context, userID int, p Profile) (*en
 				return err
 			}
 		}
-		update := tx.User.UpdateOneID(userID).SetUpdatedAt(s.now())
+		update := tx.User.UpdateOneID(userID).SetUpdatedAt(s.Now.Now())
 		if p.Nickname != nil {
 			update.SetNickname(*p.Nickname)
 		}
@@ -338,7 +333,7 @@ func (s *Service) Delete(ctx context.Context, userID int) error {
 // session at once, so the user's next API call is refused.
 func (s *Service) SetDisabled(ctx context.Context, userID int, disabled bool) error {
 	return s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
-		n, err := tx.User.Update().Where(user.ID(userID)).SetDisabled(disabled).SetUpdatedAt(s.now()).Save(ctx)
+		n, err := tx.User.Update().Where(user.ID(userID)).SetDisabled(disabled).SetUpdatedAt(s.Now.Now()).Save(ctx)
 		if err != nil {
 			return err
 		}
@@ -350,7 +345,7 @@ func (s *Service) SetDisabled(ctx context.Context, userID int, disabled bool) er
 		}
 		return tx.Session.Update().
 			Where(session.UserID(userID), session.RevokedAtIsNil()).
-			SetRevokedAt(s.now()).SetRevokeReason(ReasonDisabled).Exec(ctx)
+			SetRevokedAt(s.Now.Now()).SetRevokeReason(ReasonDisabled).Exec(ctx)
 	})
 }
 

@@ -48,7 +48,7 @@ func (s *Service) Authenticate(ctx context.Context, userID, sessionID int) (*ent
 	}
 	var u ent.User
 	var unionid sql.NullString
-	err = stmt.QueryRowContext(ctx, sessionID, userID, s.now(), false).Scan(
+	err = stmt.QueryRowContext(ctx, sessionID, userID, s.Now.Now(), false).Scan(
 		&u.ID, &u.Openid, &unionid, &u.Nickname, &u.AvatarURL, &u.Gender, &u.Phone,
 		&u.PhoneCountryCode, &u.CreatedAt, &u.UpdatedAt)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -42,10 +42,10 @@ func (s *Service) UploadAvatar(ctx context.Context, userID int, image io.Reader)
 			return fmt.Errorf("load user %d: %w", userID, err)
 		}
 		previous = old.AvatarURL
-		if err := tx.Upload.Create().SetName(name).SetUserID(userID).SetCreatedAt(s.now()).Exec(ctx); err != nil {
+		if err := tx.Upload.Create().SetName(name).SetUserID(userID).SetCreatedAt(s.Now.Now()).Exec(ctx); err != nil {
 			return fmt.Errorf("record upload of user %d: %w", userID, err)
 		}
-		out, err = tx.User.UpdateOneID(userID).SetAvatarURL(avatars.URL(name)).SetUpdatedAt(s.now()).Save(ctx)
+		out, err = tx.User.UpdateOneID(userID).SetAvatarURL(avatars.URL(name)).SetUpdatedAt(s.Now.Now()).Save(ctx)
 		if err != nil {
 			return fmt.Errorf("set avatar of user %d: %w", userID, err)
 		}
@@ -229,7 +229,7 @@ func (s *Service) sweepAvatar(ctx context.Context, name string) (bool, error) {
 		if err != nil {
 			return err
 		}
-		return tx.Upload.Create().SetName(name).SetUserID(owner.ID).SetCreatedAt(s.now()).Exec(ctx)
+		return tx.Upload.Create().SetName(name).SetUserID(owner.ID).SetCreatedAt(s.Now.Now()).Exec(ctx)
 	})
 	if err != nil || !remove {
 		return false, err

@@ -27,7 +27,7 @@ func (s *Service) BindPhone(ctx context.Context, u *ent.User, sessionID int, cod
 		out, err = tx.User.UpdateOneID(u.ID).
 			SetPhone(p.PurePhoneNumber).
 			SetPhoneCountryCode(p.CountryCode).
-			SetUpdatedAt(s.now()).
+			SetUpdatedAt(s.Now.Now()).
 			Save(ctx)
 		if ent.IsNotFound(err) {
 			return errUnauthorized

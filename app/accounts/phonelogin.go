@@ -57,7 +57,7 @@ func (s *Service) PhoneLogin(ctx context.Context, appID, code, phoneCode string,
 			return u, nil
 		}
 		bound, err := tx.User.UpdateOneID(u.ID).SetPhone(phone.PurePhoneNumber).SetPhoneCountryCode(phone.CountryCode).
-			SetUpdatedAt(s.now()).Save(ctx)
+			SetUpdatedAt(s.Now.Now()).Save(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("store phone of user %d: %w", u.ID, err)
 		}

@@ -30,7 +30,7 @@ const maxListedSessions = 100
 // Sessions lists a user's live sessions, newest first.
 func (s *Service) Sessions(ctx context.Context, userID int) ([]DeviceSession, error) {
 	rows, err := s.DB.Read.Session.Query().
-		Where(session.UserID(userID), session.RevokedAtIsNil(), session.ExpiresAtGT(s.now())).
+		Where(session.UserID(userID), session.RevokedAtIsNil(), session.ExpiresAtGT(s.Now.Now())).
 		Order(ent.Desc(session.FieldCreatedAt), ent.Desc(session.FieldID)).
 		Limit(maxListedSessions).
 		Select(session.FieldCreatedAt, session.FieldLastUsedAt, session.FieldIP, session.FieldUserAgent, session.FieldAppid).
@@ -53,7 +53,7 @@ var errNoSuchSession = problem.New(problem.NotFound, "no such session")
 // that has already ended.
 func (s *Service) EndSession(ctx context.Context, userID, sessionID int) error {
 	return s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
-		now := s.now()
+		now := s.Now.Now()
 		n, err := tx.Session.Update().
 			Where(session.ID(sessionID), session.UserID(userID), session.RevokedAtIsNil(), session.ExpiresAtGT(now)).
 			SetRevokedAt(now).SetRevokeReason(ReasonEndedByUser).Save(ctx)
@@ -71,7 +71,7 @@ func (s *Service) EndSession(ctx context.Context, userID, sessionID int) error {
 // out other devices").
 func (s *Service) EndOtherSessions(ctx context.Context, userID, current int) error {
 	return s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
-		now := s.now()
+		now := s.Now.Now()
 		err := tx.Session.Update().
 			Where(session.UserID(userID), session.IDNEQ(current), session.RevokedAtIsNil()).
 			SetRevokedAt(now).SetRevokeReason(ReasonEndedByUser).Exec(ctx)

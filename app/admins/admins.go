@@ -16,6 +16,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/miniauth/miniauth/app/accounts"
+	"github.com/miniauth/miniauth/app/clock"
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/keys"
 	"github.com/miniauth/miniauth/app/tokens"
@@ -46,7 +48,7 @@ type Service struct {
 	Signer     *tokens.Signer
 	Params     Params
 	SessionTTL time.Duration
-	Now        func() time.Time
+	Now        clock.Clock
 
 	csrfKey   []byte
 	dummyOnce sync.Once
@@ -64,13 +66,6 @@ func New(db *database.DB, ks *keys.Set) *Service {
 		SessionTTL: DefaultSession,
 		csrfKey:    m.Sum(nil),
 	}
-}
-
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
-	}
-	return time.Now().UTC()
 }
 
 // NormalizeUsername trims and lower-cases a username: "Alice" and
@@ -131,7 +126,7 @@ func (s *Service) Create(ctx context.Context, username, password string) (*ent.A
 		} else if n > 0 {
 			return ErrDuplicate
 		}
-		a, err := tx.Admin.Create().SetUsername(username).SetPasswordHash(hash).SetCreatedAt(s.now()).Save(ctx)
+		a, err := tx.Admin.Create().SetUsername(username).SetPasswordHash(hash).SetCreatedAt(s.Now.Now()).Save(ctx)
 		if ent.IsConstraintError(err) {
 			return ErrDuplicate
 		}
@@ -163,7 +158,7 @@ func (s *Service) SetPassword(ctx context.Context, username, password string) er
 		}
 		return tx.AdminSession.Update().
 			Where(adminsession.AdminID(a.ID), adminsession.RevokedAtIsNil()).
-			SetRevokedAt(s.now()).Exec(ctx)
+			SetRevokedAt(s.Now.Now()).Exec(ctx)
 	})
 }
 
@@ -200,11 +195,9 @@ type Session struct {
 	SessionID int
 }
 
-// Client describes where a sign-in came from.
-type Client struct {
-	IP        string
-	UserAgent string
-}
+// Client describes where a sign-in came from: the same description as a
+// user's session.
+type Client = accounts.Client
 
 // Login checks a username and password and opens a session. An unknown
 // username costs one hash of a dummy password, so that the answer takes
@@ -232,7 +225,7 @@ func (s *Service) Login(ctx context.Context, username, password string, c Client
 	}
 	var sess *ent.AdminSession
 	err = s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
-		now := s.now()
+		now := s.Now.Now()
 		var err error
 		sess, err = tx.AdminSession.Create().
 			SetAdminID(a.ID).
@@ -271,7 +264,7 @@ func (s *Service) Authenticate(ctx context.Context, adminID, sessionID int) (*en
 		adminsession.ID(sessionID),
 		adminsession.AdminID(adminID),
 		adminsession.RevokedAtIsNil(),
-		adminsession.ExpiresAtGT(s.now()),
+		adminsession.ExpiresAtGT(s.Now.Now()),
 	).WithAdmin().Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil, ErrSession
@@ -287,7 +280,7 @@ func (s *Service) Logout(ctx context.Context, sessionID int) error {
 	return s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		return tx.AdminSession.Update().
 			Where(adminsession.ID(sessionID), adminsession.RevokedAtIsNil()).
-			SetRevokedAt(s.now()).Exec(ctx)
+			SetRevokedAt(s.Now.Now()).Exec(ctx)
 	})
 }
 

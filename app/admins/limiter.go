@@ -11,6 +11,7 @@ import (
 
 	"entgo.io/ent/dialect"
 
+	"github.com/miniauth/miniauth/app/clock"
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/ent"
 	"github.com/miniauth/miniauth/ent/throttle"
@@ -36,20 +37,13 @@ type LoginLimiter struct {
 	FailuresPerUsername int
 	FailuresPerIP       int
 	Window              time.Duration
-	Now                 func() time.Time
+	Now                 clock.Clock
 }
 
 // NewLoginLimiter is a limiter with the default limits.
 func NewLoginLimiter(db *database.DB) *LoginLimiter {
 	return &LoginLimiter{DB: db, FailuresPerUsername: DefaultFailuresPerUsername,
 		FailuresPerIP: DefaultFailuresPerIP, Window: DefaultLimitWindow}
-}
-
-func (l *LoginLimiter) now() time.Time {
-	if l.Now != nil {
-		return l.Now().UTC()
-	}
-	return time.Now().UTC()
 }
 
 func ipKey(ip string) string { return throttlePrefix + "ip:" + ip }
@@ -90,7 +84,7 @@ func (l *LoginLimiter) AllowIP(ctx context.Context, ip string) (bool, time.Durat
 }
 
 func (l *LoginLimiter) allow(ctx context.Context, limits []limit) (bool, time.Duration, error) {
-	now := l.now()
+	now := l.Now.Now()
 	keys := make([]string, len(limits))
 	for i, lim := range limits {
 		keys[i] = lim.key
@@ -124,7 +118,7 @@ func (l *LoginLimiter) Reserve(ctx context.Context, ip, username string) (bool, 
 	limits := l.limits(ip, username)
 	var wait time.Duration
 	err := l.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
-		now := l.now()
+		now := l.Now.Now()
 		rows := make([]*ent.Throttle, len(limits))
 		for i, lim := range limits {
 			r, err := l.lockCounter(ctx, tx, lim.key, now)
@@ -172,7 +166,7 @@ func (l *LoginLimiter) Reserve(ctx context.Context, ip, username string) (bool, 
 // proved right: successful sign-ins do not count against the limits.
 func (l *LoginLimiter) Release(ctx context.Context, ip, username string) error {
 	return l.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
-		now := l.now()
+		now := l.Now.Now()
 		for _, lim := range l.limits(ip, username) {
 			r, err := l.lockCounter(ctx, tx, lim.key, now)
 			if err != nil {
@@ -212,7 +206,7 @@ func live(r *ent.Throttle, now time.Time) bool { return r.ExpiresAt.After(now) }
 // order Reserve locks them in) and in its own transaction.
 func (l *LoginLimiter) sweep(ctx context.Context) {
 	l.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
-		q := tx.Throttle.Query().Where(throttle.KeyHasPrefix(throttlePrefix), throttle.ExpiresAtLTE(l.now())).
+		q := tx.Throttle.Query().Where(throttle.KeyHasPrefix(throttlePrefix), throttle.ExpiresAtLTE(l.Now.Now())).
 			Order(ent.Asc(throttle.FieldKey)).Limit(1000)
 		if l.DB.Dialect == dialect.Postgres {
 			q = q.ForUpdate()

@@ -9,11 +9,9 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -67,40 +65,24 @@ func New(activeSessions func(context.Context) (int, error)) *Metrics {
 	return m
 }
 
-// ErrorCodeLocal is the c.Locals key where the error handler leaves the
-// contract code it answered with (handlers.ErrorCodeLocal).
-const ErrorCodeLocal = "error_code"
-
 // LoginRoute is the route whose outcomes are counted as logins.
 const LoginRoute = "/api/auth/login"
 
-// Middleware counts and times every request by its route pattern (not its
-// raw path, which would make a label per user id).
-func (m *Metrics) Middleware() fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		start := time.Now()
-		err := c.Next()
-		route := c.Route().Path
-		if route == "/" && c.Path() != "/" {
-			route = "unmatched" // the catch-all 404 handler
+// ObserveRequest records one answered request by its route pattern (not
+// its raw path, which would make a label per user id). outcome is the
+// contract's error code, "" for success; it is counted for LoginRoute.
+func (m *Metrics) ObserveRequest(route, method string, status int, took time.Duration, outcome string) {
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(route, method).Observe(took.Seconds())
+	if route == LoginRoute && method == http.MethodPost {
+		switch {
+		case outcome != "":
+		case status != http.StatusOK:
+			outcome = strconv.Itoa(status)
+		default:
+			outcome = "success"
 		}
-		// Mounted outside the access log, which answers errors, so the
-		// response already carries the final status.
-		status := c.Response().StatusCode()
-		// Fiber reuses request memory; a label value outlives the request.
-		method := strings.Clone(c.Method())
-		m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-		m.latency.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
-		if route == LoginRoute && method == fiber.MethodPost {
-			outcome := "success"
-			if code, ok := c.Locals(ErrorCodeLocal).(string); ok && code != "" {
-				outcome = code
-			} else if status != fiber.StatusOK {
-				outcome = strconv.Itoa(status)
-			}
-			m.logins.WithLabelValues(outcome).Inc()
-		}
-		return err
+		m.logins.WithLabelValues(outcome).Inc()
 	}
 }
 

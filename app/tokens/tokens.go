@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/miniauth/miniauth/app/clock"
 )
 
 // Issuer is the iss of every token miniauth signs.
@@ -92,12 +94,12 @@ type AdminClaims struct{ Claims }
 // Validate is called by the JWT library after the signature and times.
 func (c *AdminClaims) Validate() error { return c.check(Admin) }
 
-// Issuer signs tokens of one kind.
+// Signer signs tokens of one kind.
 type Signer struct {
 	Kind Kind
 	Key  []byte
 	TTL  time.Duration
-	Now  func() time.Time
+	Now  clock.Clock
 }
 
 // Sign returns a token for a user (or admin) and session.
@@ -107,11 +109,7 @@ func (s *Signer) Sign(subject, sessionID int) (string, time.Time, error) {
 
 // SignApp returns a token for a user's session of a mini program.
 func (s *Signer) SignApp(subject, sessionID int, app string) (string, time.Time, error) {
-	now := time.Now
-	if s.Now != nil {
-		now = s.Now
-	}
-	iat := now().UTC().Truncate(time.Second)
+	iat := s.Now.Now().Truncate(time.Second)
 	exp := iat.Add(s.TTL)
 	claims := Claims{
 		RegisteredClaims: jwt.RegisteredClaims{

@@ -41,7 +41,7 @@ func (s *Store) Stats(ctx context.Context, loc *time.Location) (*Stats, error) {
 	if st != nil && st.Total < CountCap {
 		st = nil // small tables are counted every time: cheap and exact
 	}
-	if st != nil && s.now().Sub(s.statsAt) >= StatsTTL && !s.statsRefreshing {
+	if st != nil && s.Now.Now().Sub(s.statsAt) >= StatsTTL && !s.statsRefreshing {
 		s.statsRefreshing = true
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -64,7 +64,7 @@ func (s *Store) Stats(ctx context.Context, loc *time.Location) (*Stats, error) {
 // run the same code.
 func (s *Store) computeStats(ctx context.Context, loc *time.Location) (*Stats, error) {
 
-	now := s.now()
+	now := s.Now.Now()
 	y, m, d := now.In(loc).Date()
 	today := time.Date(y, m, d, 0, 0, 0, 0, loc)
 	users := s.DB.Read.User

@@ -13,6 +13,7 @@ import (
 
 	entsql "entgo.io/ent/dialect/sql"
 
+	"github.com/miniauth/miniauth/app/clock"
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/ent"
 	"github.com/miniauth/miniauth/ent/predicate"
@@ -51,7 +52,7 @@ var sortKeys = map[string]string{
 // Store answers the panel's queries.
 type Store struct {
 	DB  *database.DB
-	Now func() time.Time
+	Now clock.Clock
 
 	mu              sync.Mutex
 	total           int
@@ -64,13 +65,6 @@ type Store struct {
 
 // New is a Store over db.
 func New(db *database.DB) *Store { return &Store{DB: db} }
-
-func (s *Store) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
-	}
-	return time.Now().UTC()
-}
 
 // Query is what the users table shows: a search and a sort.
 type Query struct {
@@ -244,7 +238,7 @@ func (s *Store) Total(ctx context.Context) (int, error) {
 		// Small tables are counted every time: it is cheap, and exact.
 		at = time.Time{}
 	}
-	stale := at.IsZero() || s.now().Sub(at) >= TotalTTL
+	stale := at.IsZero() || s.Now.Now().Sub(at) >= TotalTTL
 	if !at.IsZero() && stale && !refreshing {
 		s.refreshing = true
 		go func() {
@@ -269,7 +263,7 @@ func (s *Store) countTotal(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("count users: %w", err)
 	}
 	s.mu.Lock()
-	s.total, s.totalAt = n, s.now()
+	s.total, s.totalAt = n, s.Now.Now()
 	s.mu.Unlock()
 	return n, nil
 }

@@ -19,11 +19,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/miniauth/miniauth/app/clock"
 )
 
-// Defaults.
+// Defaults. WeChat's API root has its default in one place,
+// config.DefaultWeChatAPIBase, which every real client is built from.
 const (
-	DefaultBaseURL = "https://api.weixin.qq.com"
 	// DefaultTimeout is the total deadline of one call, retries included.
 	DefaultTimeout = 5 * time.Second
 	maxBody        = 1 << 20
@@ -31,7 +33,7 @@ const (
 
 // Options configure a Client.
 type Options struct {
-	BaseURL   string
+	BaseURL   string // WeChat's API root (config.WeChatAPIBase) or a simulator's
 	AppID     string
 	Secret    string
 	Timeout   time.Duration     // total deadline per call; default 5 s
@@ -39,8 +41,8 @@ type Options struct {
 	// Tokens shares the access token between instances and restarts
 	// (nil: this process's memory only).
 	Tokens TokenStore
-	Log    *slog.Logger     // nil: discard
-	Now    func() time.Time // nil: time.Now
+	Log    *slog.Logger // nil: discard
+	Now    clock.Clock  // nil: the system clock
 	// Observe, if set, is told of every call: its endpoint, how long it
 	// took and its errcode ("" on success, "unavailable" when there was
 	// no usable answer). It feeds the metrics.
@@ -55,16 +57,13 @@ type Client struct {
 	timeout time.Duration
 	http    *http.Client
 	log     *slog.Logger
-	now     func() time.Time
+	now     clock.Clock
 	tokens  *tokenCache
 	observe func(endpoint string, took time.Duration, errcode string)
 }
 
 // New makes a client.
 func New(o Options) *Client {
-	if o.BaseURL == "" {
-		o.BaseURL = DefaultBaseURL
-	}
 	if o.Timeout <= 0 || o.Timeout > DefaultTimeout {
 		o.Timeout = DefaultTimeout
 	}
@@ -77,9 +76,6 @@ func New(o Options) *Client {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
-	}
-	if o.Now == nil {
-		o.Now = time.Now
 	}
 	c := &Client{
 		base:    strings.TrimRight(o.BaseURL, "/"),

@@ -60,7 +60,7 @@ type tokenCache struct {
 func (t *tokenCache) cached() (string, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.value != "" && t.client.now().Before(t.expiresAt) {
+	if t.value != "" && t.client.now.Now().Before(t.expiresAt) {
 		return t.value, true
 	}
 	return "", false
@@ -103,7 +103,7 @@ func (t *tokenCache) load(ctx context.Context) (string, error) {
 	if t.store != nil {
 		v, exp, err := t.store.LoadToken(ctx, t.name)
 		switch {
-		case err == nil && v != "" && t.client.now().Before(exp):
+		case err == nil && v != "" && t.client.now.Now().Before(exp):
 			t.remember(v, exp)
 			return v, nil
 		case err != nil && !errors.Is(err, ErrNoToken):
@@ -120,7 +120,7 @@ func (t *tokenCache) load(ctx context.Context) (string, error) {
 	if ttl <= 2*margin {
 		margin = ttl / 2
 	}
-	exp := t.client.now().Add(ttl - margin)
+	exp := t.client.now.Now().Add(ttl - margin)
 	t.remember(v, exp)
 	if t.store != nil {
 		if err := t.store.SaveToken(ctx, t.name, v, exp); err != nil {
