@@ -36,34 +36,15 @@ func (s *Store) Stats(ctx context.Context, loc *time.Location) (*Stats, error) {
 	if loc == nil {
 		loc = time.Local
 	}
-	s.mu.Lock()
-	st := s.stats
-	if st != nil && st.Total < CountCap {
-		st = nil // small tables are counted every time: cheap and exact
-	}
-	if st != nil && s.Now.Now().Sub(s.statsAt) >= StatsTTL && !s.statsRefreshing {
-		s.statsRefreshing = true
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			s.computeStats(ctx, loc)
-			s.mu.Lock()
-			s.statsRefreshing = false
-			s.mu.Unlock()
-		}()
-	}
-	s.mu.Unlock()
-	if st != nil {
-		return st, nil
-	}
-	return s.computeStats(ctx, loc)
+	// Small tables are counted every time: cheap and exact.
+	return s.stats.get(ctx, s.Now.Now, StatsTTL, func(st *Stats) bool { return st.Total >= CountCap },
+		func(ctx context.Context) (*Stats, error) { return s.computeStats(ctx, loc) })
 }
 
 // computeStats counts. Each count is a range over an indexed time column
 // (except disabled, a scan), written in Ent so that SQLite and PostgreSQL
 // run the same code.
 func (s *Store) computeStats(ctx context.Context, loc *time.Location) (*Stats, error) {
-
 	now := s.Now.Now()
 	y, m, d := now.In(loc).Date()
 	today := time.Date(y, m, d, 0, 0, 0, 0, loc)
@@ -90,9 +71,6 @@ func (s *Store) computeStats(ctx context.Context, loc *time.Location) (*Stats, e
 		st.MaxSignups = max(st.MaxSignups, n)
 	}
 	st.NewToday = st.Signups[len(st.Signups)-1].Count
-	s.mu.Lock()
-	s.stats, s.statsAt = st, now
-	s.total, s.totalAt = st.Total, now
-	s.mu.Unlock()
+	s.total.set(st.Total, now)
 	return st, nil
 }

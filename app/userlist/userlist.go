@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
@@ -54,13 +53,8 @@ type Store struct {
 	DB  *database.DB
 	Now clock.Clock
 
-	mu              sync.Mutex
-	total           int
-	totalAt         time.Time
-	refreshing      bool
-	stats           *Stats
-	statsAt         time.Time
-	statsRefreshing bool
+	total cached[int]
+	stats cached[*Stats]
 }
 
 // New is a Store over db.
@@ -228,33 +222,11 @@ func (s *Store) countCapped(ctx context.Context, where predicate.User) (int, boo
 }
 
 // Total is the number of users. Past CountCap users, it is counted at
-// most once per TotalTTL:
-// a stale count is answered at once while one goroutine counts again, so
-// only the very first page after start-up waits for a count.
+// most once per TotalTTL (a stale count is answered while one goroutine
+// counts again); small tables are counted every time: it is cheap, and
+// exact.
 func (s *Store) Total(ctx context.Context) (int, error) {
-	s.mu.Lock()
-	cached, at, refreshing := s.total, s.totalAt, s.refreshing
-	if cached < CountCap {
-		// Small tables are counted every time: it is cheap, and exact.
-		at = time.Time{}
-	}
-	stale := at.IsZero() || s.Now.Now().Sub(at) >= TotalTTL
-	if !at.IsZero() && stale && !refreshing {
-		s.refreshing = true
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			s.countTotal(ctx)
-			s.mu.Lock()
-			s.refreshing = false
-			s.mu.Unlock()
-		}()
-	}
-	s.mu.Unlock()
-	if !at.IsZero() {
-		return cached, nil
-	}
-	return s.countTotal(ctx)
+	return s.total.get(ctx, s.Now.Now, TotalTTL, func(n int) bool { return n >= CountCap }, s.countTotal)
 }
 
 func (s *Store) countTotal(ctx context.Context) (int, error) {
@@ -262,19 +234,12 @@ func (s *Store) countTotal(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("count users: %w", err)
 	}
-	s.mu.Lock()
-	s.total, s.totalAt = n, s.Now.Now()
-	s.mu.Unlock()
 	return n, nil
 }
 
 // Forget drops the cached dashboard numbers, after a change an admin
 // should see at once (disabling a user changes the disabled count).
-func (s *Store) Forget() {
-	s.mu.Lock()
-	s.stats = nil
-	s.mu.Unlock()
-}
+func (s *Store) Forget() { s.stats.forget() }
 
 // Detail is a user, their WeChat identities, the unionid conflicts they
 // are part of, and their latest sessions.
