@@ -53,15 +53,10 @@ func (a *API) Login(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if len(code) > 512 {
-		b.bad["code"] = "is too long"
-	}
+	b.check("code", accounts.CheckCode(code))
 	appID := readAppID(b)
 	p, err := readProfile(b)
 	if err != nil {
-		return err
-	}
-	if _, err := a.Accounts.PickApp(appID); err != nil {
 		return err
 	}
 	g, err := a.Accounts.Login(c.UserContext(), appID, code, p, Client(c))
@@ -115,11 +110,7 @@ func (a *API) UpdateMe(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if p.Empty() {
-		// Nothing sent, nothing changes, updated_at included.
-		return c.JSON(User(CurrentUser(c)))
-	}
-	u, err := a.Accounts.UpdateProfile(c.UserContext(), CurrentUser(c).ID, p)
+	u, err := a.Accounts.UpdateProfile(c.UserContext(), CurrentUser(c), p)
 	if err != nil {
 		return err
 	}

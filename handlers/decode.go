@@ -168,6 +168,14 @@ func (b *Body) RequiredString(name string) (string, error) {
 	return *s, nil
 }
 
+// check marks the field bad with msg, unless msg is "" (a domain check
+// passed) or the field is already bad.
+func (b *Body) check(name, msg string) {
+	if _, dup := b.bad[name]; msg != "" && !dup {
+		b.bad[name] = msg
+	}
+}
+
 // Err is validation_failed naming every bad field, merged with extra
 // (further domain checks), or nil.
 func (b *Body) Err(extra map[string]string) error {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/config"
 )
 
@@ -40,17 +41,10 @@ func (a *API) PhoneLogin(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if len(code) > 512 {
-		b.bad["code"] = "is too long"
-	}
-	if len(phoneCode) > MaxPhoneCode {
-		b.bad["phone_code"] = "is too long"
-	}
+	b.check("code", accounts.CheckCode(code))
+	b.check("phone_code", accounts.CheckCode(phoneCode))
 	appID := readAppID(b)
 	if err := b.Err(nil); err != nil {
-		return err
-	}
-	if _, err := a.Accounts.PickApp(appID); err != nil {
 		return err
 	}
 	g, err := a.Accounts.PhoneLogin(c.UserContext(), appID, code, phoneCode, Client(c))

@@ -17,7 +17,6 @@ import (
 
 // Limits of the WeChat data endpoints' fields, in bytes.
 const (
-	MaxPhoneCode     = 512
 	MaxEncryptedData = 64 << 10
 	MaxIV            = 64
 )
@@ -93,9 +92,7 @@ func (w *WeChat) BindPhone(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if len(code) > MaxPhoneCode {
-		b.bad["code"] = "is too long"
-	}
+	b.check("code", accounts.CheckCode(code))
 	if err := b.Err(nil); err != nil {
 		return err
 	}

@@ -242,10 +242,15 @@ func (s *Service) Logout(ctx context.Context, sessionID int) error {
 	})
 }
 
-// UpdateProfile applies a validated partial profile. A local avatar_url
-// must name a file the user uploaded; the uploaded avatar it replaces is
-// erased.
-func (s *Service) UpdateProfile(ctx context.Context, userID int, p Profile) (*ent.User, error) {
+// UpdateProfile applies a validated partial profile to the signed-in user
+// current. An empty update changes nothing, updated_at included, and
+// answers current as it is. A local avatar_url must name a file the user
+// uploaded; the uploaded avatar it replaces is erased.
+func (s *Service) UpdateProfile(ctx context.Context, current *ent.User, p Profile) (*ent.User, error) {
+	if p.Empty() {
+		return current, nil
+	}
+	userID := current.ID
 	var out *ent.User
 	var previous string
 	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {

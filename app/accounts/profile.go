@@ -43,7 +43,7 @@ func (p *Profile) Validate() map[string]string {
 		p.Nickname = &n
 	}
 	if p.AvatarURL != nil {
-		if msg := checkAvatarURL(*p.AvatarURL); msg != "" {
+		if msg := avatars.CheckURL(*p.AvatarURL); msg != "" {
 			bad["avatar_url"] = msg
 		}
 	}
@@ -67,5 +67,3 @@ func hasControl(s string) bool {
 	}
 	return false
 }
-
-func checkAvatarURL(s string) string { return avatars.CheckURL(s) }
