@@ -26,6 +26,7 @@ import (
 	"github.com/miniauth/miniauth/app/avatars/avatartest"
 	"github.com/miniauth/miniauth/app/keys"
 	"github.com/miniauth/miniauth/app/tokens"
+	"github.com/miniauth/miniauth/app/tokens/tokentest"
 	"github.com/miniauth/miniauth/app/wechatsim"
 	"github.com/miniauth/miniauth/ent/session"
 	"github.com/miniauth/miniauth/ent/user"
@@ -559,12 +560,12 @@ func TestAccessTokenChecks(t *testing.T) {
 		}
 		alice := env.Login(t, "o_token_alice")
 		bob := env.Login(t, "o_token_bob")
-		claims, err := tokens.Parse(alice.AccessToken, tokens.Access, ks.UserToken)
+		claims, err := tokentest.Parse(alice.AccessToken, tokens.Access, ks.UserToken)
 		if err != nil {
 			t.Fatalf("our own token does not parse with the derived key: %v", err)
 		}
 		ours := tokenForge{key: ks.UserToken, sub: claims.Subject, sid: claims.SessionID}
-		bobClaims, _ := tokens.Parse(bob.AccessToken, tokens.Access, ks.UserToken)
+		bobClaims, _ := tokentest.Parse(bob.AccessToken, tokens.Access, ks.UserToken)
 		attacker := []byte("attacker-key-0123456789abcdef-0123456789")
 
 		var jwksHits atomic.Int32
@@ -1114,7 +1115,7 @@ func TestClientIPBehindTrustedProxiesOnly(t *testing.T) {
 
 // FuzzAccessToken sends arbitrary bearer tokens through the real
 // middleware: the answer is 200 or 401, never anything else, and a 200
-// only for a token that tokens.Parse also accepts for the same session.
+// only for a token that tokentest.Parse also accepts for the same session.
 func FuzzAccessToken(f *testing.F) {
 	env := start(f, apptest.Options{Env: map[string]string{"MINIAUTH_JWT_SECRET": testJWTSecret}})
 	ks, err := keys.Derive([]byte(testJWTSecret))
@@ -1122,7 +1123,7 @@ func FuzzAccessToken(f *testing.F) {
 		f.Fatal(err)
 	}
 	g := env.Login(f, "o_fuzz")
-	valid, err := tokens.Parse(g.AccessToken, tokens.Access, ks.UserToken)
+	valid, err := tokentest.Parse(g.AccessToken, tokens.Access, ks.UserToken)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -1146,9 +1147,9 @@ func FuzzAccessToken(f *testing.F) {
 		r := env.Do(t, apptest.Request{Method: "GET", Path: "/api/me", Header: map[string]string{"Authorization": "Bearer " + tok}})
 		switch r.Status {
 		case 200:
-			c, err := tokens.Parse(tok, tokens.Access, ks.UserToken)
+			c, err := tokentest.Parse(tok, tokens.Access, ks.UserToken)
 			if err != nil {
-				t.Fatalf("middleware accepted a token tokens.Parse refuses (%v): %q", err, tok)
+				t.Fatalf("middleware accepted a token tokentest.Parse refuses (%v): %q", err, tok)
 			}
 			// Every fuzz worker runs its own server, but the same set-up
 			// makes the same user and session there.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/miniauth/miniauth/app/apptest"
 	"github.com/miniauth/miniauth/app/tokens"
+	"github.com/miniauth/miniauth/app/tokens/tokentest"
 	"github.com/miniauth/miniauth/app/wechatsim"
 	"github.com/miniauth/miniauth/ent"
 	"github.com/miniauth/miniauth/ent/identity"
@@ -73,7 +74,7 @@ func TestTwoAppsSharingUnionIDAreOneUser(t *testing.T) {
 			if r := me(t, env, g.AccessToken); r.Status != http.StatusOK {
 				t.Fatalf("me: %d %s", r.Status, r.Body)
 			}
-			claims, err := tokens.Parse(g.AccessToken, tokens.Access, env.Server.Keys.UserToken)
+			claims, err := tokentest.Parse(g.AccessToken, tokens.Access, env.Server.Keys.UserToken)
 			if want := []string{apptest.AppID, appB}[i]; err != nil || claims.App != want {
 				t.Errorf("token app claim: %v %q, want %q", err, claims.App, want)
 			}

@@ -36,11 +36,11 @@ func ReadBody(c *fiber.Ctx, known ...string) (*Body, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ParseBody(raw, known...)
+	return parseBody(raw, known...)
 }
 
-// ParseBody is ReadBody's decoding, apart from HTTP.
-func ParseBody(raw []byte, known ...string) (*Body, error) {
+// parseBody is ReadBody's decoding, apart from HTTP.
+func parseBody(raw []byte, known ...string) (*Body, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var fields map[string]json.RawMessage

@@ -45,7 +45,7 @@ func TestParseBody(t *testing.T) {
 		{"BOM", "\ufeff{}", false},
 	}
 	for _, c := range cases {
-		b, err := ParseBody([]byte(c.raw), known...)
+		b, err := parseBody([]byte(c.raw), known...)
 		if c.ok {
 			if err != nil || b == nil {
 				t.Errorf("%s: %v", c.name, err)
@@ -60,7 +60,7 @@ func TestParseBody(t *testing.T) {
 			t.Errorf("%s: code %s, want invalid_request", c.name, problem.CodeOf(err))
 		}
 	}
-	_, err := ParseBody([]byte(`{"`+strings.Repeat("k", 10000)+`":1}`), known...)
+	_, err := parseBody([]byte(`{"`+strings.Repeat("k", 10000)+`":1}`), known...)
 	if p, _ := problem.As(err); p == nil || len(p.Message) > 200 {
 		t.Errorf("a huge unknown field name must be refused with a short message: %v", err)
 	}
@@ -69,7 +69,7 @@ func TestParseBody(t *testing.T) {
 func TestBodyFields(t *testing.T) {
 	parse := func(raw string) *Body {
 		t.Helper()
-		b, err := ParseBody([]byte(raw), "s", "n")
+		b, err := parseBody([]byte(raw), "s", "n")
 		if err != nil {
 			t.Fatalf("%s: %v", raw, err)
 		}
@@ -284,7 +284,7 @@ func FuzzParseBody(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		b, err := ParseBody(raw, known...)
+		b, err := parseBody(raw, known...)
 		if err != nil {
 			if b != nil {
 				t.Fatal("both a body and an error")

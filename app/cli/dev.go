@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/miniauth/miniauth/app/cli/fakeusers"
 	"github.com/miniauth/miniauth/app/database"
-	"github.com/miniauth/miniauth/app/userlist"
 )
 
 const devUsage = `Usage:
@@ -41,7 +41,7 @@ func devCmd(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("dev seed: refusing to add fake users to a production database (MINIAUTH_ENV=production); pass --force if you mean it")
 	}
 	start := time.Now()
-	err = userlist.Seed(ctx, db, *n, userlist.SeedOptions{Progress: func(done int) {
+	err = fakeusers.Insert(ctx, db, *n, fakeusers.Options{Progress: func(done int) {
 		fmt.Fprintf(env.Stderr, "\rseeded %d/%d users", done, *n)
 	}})
 	fmt.Fprintln(env.Stderr)

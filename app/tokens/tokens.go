@@ -131,26 +131,6 @@ func (s *Signer) SignApp(subject, sessionID int, app string) (string, time.Time,
 	return signed, exp, nil
 }
 
-// Parse checks a token the way the middleware does (HS256 only, every
-// claim required) and returns its claims.
-func Parse(token string, kind Kind, key []byte) (*Claims, error) {
-	var claims jwt.Claims
-	var base *Claims
-	if kind == Admin {
-		c := &AdminClaims{}
-		claims, base = c, &c.Claims
-	} else {
-		c := &AccessClaims{}
-		claims, base = c, &c.Claims
-	}
-	_, err := jwt.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return key, nil },
-		jwt.WithValidMethods([]string{"HS256"}))
-	if err != nil {
-		return nil, err
-	}
-	return base, nil
-}
-
 // RandomString is n random bytes, base64url without padding.
 func RandomString(n int) string {
 	b := make([]byte, n)

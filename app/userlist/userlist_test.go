@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/miniauth/miniauth/app/apptest"
+	"github.com/miniauth/miniauth/app/cli/fakeusers"
 	"github.com/miniauth/miniauth/app/userlist"
 	"github.com/miniauth/miniauth/ent"
 	"github.com/miniauth/miniauth/ent/user"
@@ -20,7 +21,7 @@ func seeded(t *testing.T, url string) (*userlist.Store, []*ent.User) {
 	t.Helper()
 	db := apptest.OpenDB(t, url)
 	ctx := context.Background()
-	if err := userlist.Seed(ctx, db, 3000, userlist.SeedOptions{Rand: rand.New(rand.NewPCG(1, 2))}); err != nil {
+	if err := fakeusers.Insert(ctx, db, 3000, fakeusers.Options{Rand: rand.New(rand.NewPCG(1, 2))}); err != nil {
 		t.Fatal(err)
 	}
 	all, err := db.Read.User.Query().Order(ent.Asc(user.FieldID)).All(ctx)
@@ -48,26 +49,6 @@ func equal(a, b []int) bool {
 		}
 	}
 	return true
-}
-
-func TestSeedMakesRealisticUsers(t *testing.T) {
-	_, all := seeded(t, "")
-	if len(all) != 3000 {
-		t.Fatalf("%d users, want 3000", len(all))
-	}
-	openids := map[string]bool{}
-	for i, u := range all {
-		if len(u.Openid) != 28 || openids[u.Openid] {
-			t.Fatalf("openid %q: not 28 characters or not unique", u.Openid)
-		}
-		openids[u.Openid] = true
-		if u.Nickname == "" || u.LastLoginAt == nil || u.LastLoginAt.Before(u.CreatedAt) {
-			t.Fatalf("user %d: %+v", u.ID, u)
-		}
-		if i > 0 && u.CreatedAt.Before(all[i-1].CreatedAt) {
-			t.Fatal("ids do not follow sign-up times")
-		}
-	}
 }
 
 func TestListMatchesReference(t *testing.T) {
@@ -157,7 +138,7 @@ func TestListMatchesReference(t *testing.T) {
 func TestCountsCapAndCache(t *testing.T) {
 	db := apptest.OpenDB(t, "")
 	ctx := context.Background()
-	if err := userlist.Seed(ctx, db, userlist.CountCap+500, userlist.SeedOptions{Rand: rand.New(rand.NewPCG(3, 4))}); err != nil {
+	if err := fakeusers.Insert(ctx, db, userlist.CountCap+500, fakeusers.Options{Rand: rand.New(rand.NewPCG(3, 4))}); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
@@ -175,7 +156,7 @@ func TestCountsCapAndCache(t *testing.T) {
 	}
 	// Past CountCap, the total is cached: a new user shows up only
 	// after TotalTTL (and a background recount).
-	if err := userlist.Seed(ctx, db, 1, userlist.SeedOptions{}); err != nil {
+	if err := fakeusers.Insert(ctx, db, 1, fakeusers.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := s.Total(ctx); n != userlist.CountCap+500 {
@@ -200,7 +181,7 @@ func TestStats(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 	// 30 days of sign-ups, 100 a day, the last at now.
-	if err := userlist.Seed(ctx, db, 3000, userlist.SeedOptions{Now: now, Span: 30 * 24 * time.Hour}); err != nil {
+	if err := fakeusers.Insert(ctx, db, 3000, fakeusers.Options{Now: now, Span: 30 * 24 * time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	db.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
@@ -245,7 +226,7 @@ func TestPageNumberNeverOverflows(t *testing.T) {
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
 		db := apptest.OpenDB(t, b.URL(t))
 		ctx := context.Background()
-		if err := userlist.Seed(ctx, db, userlist.CountCap+10, userlist.SeedOptions{Rand: rand.New(rand.NewPCG(5, 6))}); err != nil {
+		if err := fakeusers.Insert(ctx, db, userlist.CountCap+10, fakeusers.Options{Rand: rand.New(rand.NewPCG(5, 6))}); err != nil {
 			t.Fatal(err)
 		}
 		// Every nickname starts with x: the search "x" is capped.

@@ -17,8 +17,9 @@ type User struct {
 	ent.Schema
 }
 
-// Fields of the User. Length limits are enforced by the handlers in
-// characters; Ent's MaxLen would count bytes and reject a 64-emoji nickname.
+// Fields of the User. Length limits are enforced in characters by the
+// domain (accounts.Profile.Validate); Ent's MaxLen would count bytes and
+// reject a 64-emoji nickname.
 func (User) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("openid").NotEmpty().Immutable().Unique(),

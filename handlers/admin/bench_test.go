@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/miniauth/miniauth/app/apptest"
+	"github.com/miniauth/miniauth/app/cli/fakeusers"
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/userlist"
 )
@@ -18,7 +19,7 @@ import (
 const BenchUsersEnv = "MINIAUTH_BENCH_USERS"
 
 // BenchmarkUsersPage measures /admin/users at a million users (seeded in
-// a few seconds by userlist.Seed): the time from request to the whole
+// a few seconds by fakeusers.Insert): the time from request to the whole
 // rendered page over loopback, so server-side render time plus well
 // under a millisecond of HTTP. Run it with
 //
@@ -37,7 +38,7 @@ func BenchmarkUsersPage(b *testing.B) {
 		b.Fatal(err)
 	}
 	start := time.Now()
-	if err := userlist.Seed(ctx, db, n, userlist.SeedOptions{}); err != nil {
+	if err := fakeusers.Insert(ctx, db, n, fakeusers.Options{}); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("seeded %d users in %v (%.0f users/s)", n, time.Since(start).Round(time.Millisecond), float64(n)/time.Since(start).Seconds())

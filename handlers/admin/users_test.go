@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/miniauth/miniauth/app/apptest"
+	"github.com/miniauth/miniauth/app/cli/fakeusers"
 	"github.com/miniauth/miniauth/app/userlist"
 	"github.com/miniauth/miniauth/ent"
 )
@@ -92,7 +93,7 @@ func TestHugePageNumber(t *testing.T) {
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
 		p := startPanel(t, apptest.Options{DatabaseURL: b.URL(t)})
 		ctx := context.Background()
-		if err := userlist.Seed(ctx, p.Server.DB, userlist.CountCap+10, userlist.SeedOptions{}); err != nil {
+		if err := fakeusers.Insert(ctx, p.Server.DB, userlist.CountCap+10, fakeusers.Options{}); err != nil {
 			t.Fatal(err)
 		}
 		err := p.Server.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {

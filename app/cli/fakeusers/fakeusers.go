@@ -1,4 +1,7 @@
-package userlist
+// Package fakeusers fills a database with realistic fake users, for the
+// `miniauth dev seed` command and for tests and benchmarks of the admin
+// panel at scale. Nothing in the server uses it.
+package fakeusers
 
 import (
 	"context"
@@ -21,7 +24,9 @@ const (
 	seedRowsPerTx     = 25000
 )
 
-var seedColumns = []string{"openid", "unionid", "nickname", "avatar_url", "gender", "phone", "phone_country_code",
+// Columns are the users columns Insert fills (every one but id); a test
+// holds them to the Ent schema.
+var Columns = []string{"openid", "unionid", "nickname", "avatar_url", "gender", "phone", "phone_country_code",
 	"disabled", "login_count", "last_login_at", "created_at", "updated_at"}
 
 // Nickname pools of the fake users: WeChat's default nickname, Chinese
@@ -34,8 +39,8 @@ var (
 		"yuki", "zoe", "leo", "mia", "noah", "emma", "liam", "ava", "lucas", "chloe"}
 )
 
-// SeedOptions tune Seed.
-type SeedOptions struct {
+// Options tune Insert.
+type Options struct {
 	// Span is how far back the fake sign-ups go (default one year).
 	Span time.Duration
 	// Now is the time of the newest sign-up (default now).
@@ -46,11 +51,13 @@ type SeedOptions struct {
 	Progress func(done int)
 }
 
-// Seed inserts n fake users for development and benchmarks. Their ids
-// follow their sign-up times, as real ones do; openids are random, like
-// WeChat's. It writes through the writer in large multi-row INSERTs,
-// which is what makes a million users take seconds.
-func Seed(ctx context.Context, db *database.DB, n int, o SeedOptions) error {
+// Insert adds n fake users. Their ids follow their sign-up times, as real
+// ones do; openids are random, like WeChat's. It writes large multi-row
+// INSERTs, which is what makes a million users take seconds: on
+// PostgreSQL through the writer, in batches; on SQLite in one transaction
+// on the write connection itself (db.SQL), for a prepared statement and
+// an index rebuild at the end.
+func Insert(ctx context.Context, db *database.DB, n int, o Options) error {
 	if o.Span <= 0 {
 		o.Span = 365 * 24 * time.Hour
 	}
@@ -76,7 +83,7 @@ func Seed(ctx context.Context, db *database.DB, n int, o SeedOptions) error {
 		defer close(chunks)
 		for from := 0; from < n; from += seedRowsPerInsert {
 			rows := min(seedRowsPerInsert, n-from)
-			args := make([]any, 0, rows*len(seedColumns))
+			args := make([]any, 0, rows*len(Columns))
 			for i := from; i < from+rows; i++ {
 				args = fakeUser(args, r, tag, i, start.Add(time.Duration(i)*step), o.Now, sqlite)
 			}
@@ -90,10 +97,10 @@ func Seed(ctx context.Context, db *database.DB, n int, o SeedOptions) error {
 	stmts := map[int]string{}
 	insert := func(ctx context.Context, tx *ent.Client) error {
 		args := <-chunks
-		rows := len(args) / len(seedColumns)
+		rows := len(args) / len(Columns)
 		stmt, ok := stmts[rows]
 		if !ok {
-			stmt = database.InsertStatement("users", seedColumns, rows)
+			stmt = database.InsertStatement("users", Columns, rows)
 			stmts[rows] = stmt
 		}
 		if _, err := tx.ExecContext(ctx, stmt, args...); err != nil {
@@ -150,10 +157,10 @@ func seedSQLite(ctx context.Context, db *database.DB, n int, chunks <-chan []any
 	stmts := map[int]*sql.Stmt{}
 	for done := 0; done < n; {
 		args := <-chunks
-		rows := len(args) / len(seedColumns)
+		rows := len(args) / len(Columns)
 		stmt, ok := stmts[rows]
 		if !ok {
-			if stmt, err = tx.PrepareContext(ctx, database.InsertStatement("users", seedColumns, rows)); err != nil {
+			if stmt, err = tx.PrepareContext(ctx, database.InsertStatement("users", Columns, rows)); err != nil {
 				return fmt.Errorf("prepare insert: %w", err)
 			}
 			defer stmt.Close()
