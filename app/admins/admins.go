@@ -172,15 +172,12 @@ func adminNamed(ctx context.Context, tx *ent.Client, username string) (*ent.Admi
 	return a, err
 }
 
-// Delete removes an admin and their sessions.
+// Delete removes an admin, and their sessions by the schema's cascade.
 func (s *Service) Delete(ctx context.Context, username string) error {
 	username = NormalizeUsername(username)
 	return s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		a, err := adminNamed(ctx, tx, username)
 		if err != nil {
-			return err
-		}
-		if _, err := tx.AdminSession.Delete().Where(adminsession.AdminID(a.ID)).Exec(ctx); err != nil {
 			return err
 		}
 		return tx.Admin.DeleteOneID(a.ID).Exec(ctx)

@@ -1,0 +1,34 @@
+package accounts_test
+
+import (
+	"testing"
+
+	"github.com/miniauth/miniauth/app/accounts"
+	"github.com/miniauth/miniauth/app/apptest"
+	"github.com/miniauth/miniauth/ent/user"
+)
+
+// The raw SQL that reads users must name every column of the schema or
+// say why not, so that a new column cannot be forgotten in one of them.
+func TestRawSQLListsTheSchemasUserColumns(t *testing.T) {
+	// users.session_key is the single-app key of old releases: identities
+	// hold the keys now, and nothing reads it.
+	legacy := []string{user.FieldSessionKey}
+
+	// Authenticate reads what requests use: disabled is its WHERE clause,
+	// and the login counters cost a parse no request needs.
+	apptest.CheckColumns(t, "authenticateSQL", apptest.SQLColumns(accounts.AuthenticateSQL, "SELECT", "FROM"), user.Columns,
+		append([]string{user.FieldDisabled, user.FieldLoginCount, user.FieldLastLoginAt}, legacy...))
+
+	// A returning login answers the whole user; disabled is its WHERE
+	// clause (a disabled user updates nothing).
+	apptest.CheckColumns(t, "returningLoginSQL", apptest.SQLColumns(accounts.ReturningLoginSQL, "RETURNING", ""), user.Columns,
+		append([]string{user.FieldDisabled}, legacy...))
+}
+
+func TestSQLColumns(t *testing.T) {
+	got := apptest.SQLColumns("SELECT u.id,\n  u.openid , x FROM users u", "SELECT", "FROM")
+	if len(got) != 3 || got[0] != "id" || got[1] != "openid" || got[2] != "x" {
+		t.Fatalf("got %q", got)
+	}
+}

@@ -1,0 +1,7 @@
+package accounts
+
+// The hand-written statements, for the test that holds them to the schema.
+const (
+	AuthenticateSQL   = authenticateSQL
+	ReturningLoginSQL = returningLoginSQL
+)
