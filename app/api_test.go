@@ -24,6 +24,7 @@ import (
 
 	"github.com/miniauth/miniauth/app/apptest"
 	"github.com/miniauth/miniauth/app/avatars/avatartest"
+	"github.com/miniauth/miniauth/app/clock"
 	"github.com/miniauth/miniauth/app/keys"
 	"github.com/miniauth/miniauth/app/tokens"
 	"github.com/miniauth/miniauth/app/tokens/tokentest"
@@ -686,12 +687,18 @@ func TestAccessTokenChecks(t *testing.T) {
 
 func TestAccessTokenExpiresAfterTTL(t *testing.T) {
 	t.Parallel()
-	env := startOn(t, sqliteOnly, map[string]string{"MINIAUTH_ACCESS_TTL": "1s"})
+	// The token is signed 3 s in the past: contrib/jwt checks exp against
+	// the system clock, so the server's clock goes back, not forward.
+	var clk clock.Shifted
+	clk.Shift(-3 * time.Second)
+	env := start(t, apptest.Options{DatabaseURL: sqliteOnly.URL(t), Env: map[string]string{"MINIAUTH_ACCESS_TTL": "1s"}, Clock: clk.Now})
 	g := env.Login(t, "o_short_ttl")
 	if g.ExpiresIn != 1 {
 		t.Errorf("expires_in = %d, want 1", g.ExpiresIn)
 	}
-	time.Sleep(2100 * time.Millisecond)
+	// Half a second ahead: the next token's second-truncated iat still
+	// leaves it half a second of life in system time.
+	clk.Shift(3500 * time.Millisecond)
 	expectUnauthorized(t, me(t, env, g.AccessToken))
 	// The session outlives its access token: refresh gets a new one.
 	g2 := grantOf(t, refresh(t, env, g.RefreshToken))
@@ -1222,9 +1229,11 @@ func TestLoginRateLimitByTrustedClientIP(t *testing.T) {
 // refresh token no longer works.
 func TestSessionExpires(t *testing.T) {
 	t.Parallel()
-	env := startOn(t, sqliteOnly, map[string]string{"MINIAUTH_ACCESS_TTL": "1s", "MINIAUTH_REFRESH_TTL": "1s"})
+	var clk clock.Shifted
+	env := start(t, apptest.Options{DatabaseURL: sqliteOnly.URL(t), Clock: clk.Now,
+		Env: map[string]string{"MINIAUTH_ACCESS_TTL": "1s", "MINIAUTH_REFRESH_TTL": "1s"}})
 	g := env.Login(t, "o_session_expires")
-	time.Sleep(2100 * time.Millisecond)
+	clk.Shift(2100 * time.Millisecond)
 	expectUnauthorized(t, refresh(t, env, g.RefreshToken))
 	expectUnauthorized(t, me(t, env, g.AccessToken))
 }
@@ -1302,9 +1311,10 @@ func TestConcurrentRefreshIsReuse(t *testing.T) {
 // A PUT that sends no field changes nothing, updated_at included.
 func TestEmptyUpdateChangesNothing(t *testing.T) {
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
-		env := startOn(t, b, nil)
+		var clk clock.Shifted
+		env := start(t, apptest.Options{DatabaseURL: b.URL(t), Clock: clk.Now})
 		g := env.Login(t, "empty-update")
-		time.Sleep(1100 * time.Millisecond) // updated_at has second precision in JSON
+		clk.Shift(1100 * time.Millisecond) // updated_at has second precision in JSON
 		r := env.Do(t, apptest.Request{Method: "PUT", Path: "/api/me", Token: g.AccessToken, Body: map[string]any{}})
 		if r.Status != http.StatusOK {
 			t.Fatalf("empty PUT: %d %s", r.Status, r.Body)

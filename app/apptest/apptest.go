@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/miniauth/miniauth/app"
+	"github.com/miniauth/miniauth/app/clock"
 	"github.com/miniauth/miniauth/app/config"
 	"github.com/miniauth/miniauth/app/tokens"
 	"github.com/miniauth/miniauth/app/wechatsim"
@@ -104,6 +105,10 @@ type Options struct {
 	Env         map[string]string // extra MINIAUTH_* settings
 	WeChat      *WeChat           // default: a new simulated WeChat
 	Routes      []app.Routes      // the team's own API, as main.go passes it
+	// Clock, if set, is the server's clock (sessions, tokens' iat and
+	// exp), so that a test moves time instead of sleeping. contrib/jwt
+	// checks exp against the system clock: use a clock.Shifted.
+	Clock clock.Clock
 }
 
 // WeChat is the simulated WeChat on a loopback httptest.Server.
@@ -182,6 +187,9 @@ func Start(t testing.TB, o Options) *Env {
 	if err != nil {
 		cancel()
 		t.Fatalf("start miniauth: %v", err)
+	}
+	if o.Clock != nil {
+		srv.Accounts.Now, srv.Accounts.Access.Now = o.Clock, o.Clock
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

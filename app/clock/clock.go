@@ -4,6 +4,7 @@ package clock
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -42,3 +43,14 @@ func (m *Manual) Advance(d time.Duration) {
 	m.t = m.t.Add(d)
 	m.mu.Unlock()
 }
+
+// Shifted is the system clock moved by an offset that a test changes.
+// End-to-end tests use it rather than Manual: contrib/jwt checks a token's
+// exp against the system clock, so the server's clock must run with it.
+type Shifted struct{ offset atomic.Int64 }
+
+// Now is the system time plus the offset.
+func (s *Shifted) Now() time.Time { return time.Now().Add(time.Duration(s.offset.Load())) }
+
+// Shift moves the clock d (negative: back).
+func (s *Shifted) Shift(d time.Duration) { s.offset.Add(int64(d)) }

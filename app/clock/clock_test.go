@@ -43,3 +43,13 @@ func TestManualMovesOnlyWhenTold(t *testing.T) {
 		t.Fatalf("after 100 concurrent seconds: %v, want %v", c.Now(), want)
 	}
 }
+
+func TestShiftedRunsWithTheSystemClock(t *testing.T) {
+	var s clock.Shifted
+	s.Shift(-time.Hour)
+	s.Shift(3 * time.Hour)
+	got := s.Now().Sub(time.Now())
+	if got < 2*time.Hour-time.Second || got > 2*time.Hour {
+		t.Fatalf("shifted by %v, want 2h", got)
+	}
+}
