@@ -1,4 +1,4 @@
-package handlers_test
+package app_test
 
 import (
 	"bufio"
@@ -28,15 +28,8 @@ import (
 	"github.com/miniauth/miniauth/ent/user"
 )
 
-func startWX(t testing.TB, o apptest.Options) *apptest.Env {
-	t.Helper()
-	return apptest.Start(t, o)
-}
-
-func startOnWX(t *testing.T, b apptest.Backend) *apptest.Env {
-	t.Helper()
-	return startWX(t, apptest.Options{DatabaseURL: b.URL(t)})
-}
+// The WeChat end-to-end tests: phone binding, avatars, decryption, through
+// the real server and a simulated WeChat (the API's are in api_test.go).
 
 // --- phone number ---------------------------------------------------------
 
@@ -63,7 +56,7 @@ func expectUser(t *testing.T, r *apptest.Response, absent ...string) map[string]
 func TestPhoneBindingsShareOneAccessToken(t *testing.T) {
 	t.Parallel()
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
-		env := startOnWX(t, b)
+		env := startOn(t, b, nil)
 		id := wechatsim.Identity{OpenID: "o_phone_user", UnionID: "u_phone_user"}
 		g := env.LoginWith(t, map[string]any{"code": env.WeChat.NewCode(id)})
 		if n := env.WeChat.Calls(wechatsim.PathStableToken); n != 0 {
@@ -105,7 +98,7 @@ func TestPhoneBindingsShareOneAccessToken(t *testing.T) {
 func TestConcurrentPhoneBindingsFetchOneToken(t *testing.T) {
 	t.Parallel()
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
-		env := startOnWX(t, b)
+		env := startOn(t, b, nil)
 		const n = 8
 		grants := make([]*apptest.Grant, n)
 		for i := range grants {
@@ -146,7 +139,7 @@ func storedToken(t *testing.T, env *apptest.Env) string {
 func TestInvalidatedTokenIsReplaced(t *testing.T) {
 	t.Parallel()
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
-		env := startOnWX(t, b)
+		env := startOn(t, b, nil)
 		g := env.Login(t, "o_invalidated")
 		expectUser(t, bindPhone(t, env, g.AccessToken, env.WeChat.NewPhoneCode("13800000001", "86")))
 		first := storedToken(t, env)
@@ -175,12 +168,12 @@ func TestRestartReusesStoredToken(t *testing.T) {
 	t.Parallel()
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
 		o := apptest.Options{DataDir: t.TempDir(), DatabaseURL: b.URL(t), WeChat: apptest.NewWeChat(t)}
-		env := startWX(t, o)
+		env := start(t, o)
 		g := env.Login(t, "o_restart")
 		expectUser(t, bindPhone(t, env, g.AccessToken, env.WeChat.NewPhoneCode("13800000001", "86")))
 		env.Stop()
 
-		env = startWX(t, o)
+		env = start(t, o)
 		expectUser(t, bindPhone(t, env, g.AccessToken, env.WeChat.NewPhoneCode("13800000002", "86")))
 		if n := env.WeChat.Calls(wechatsim.PathStableToken); n != 1 {
 			t.Fatalf("stable_token calls = %d after a restart, want 1 (the stored token)", n)
@@ -191,7 +184,7 @@ func TestRestartReusesStoredToken(t *testing.T) {
 func TestPhoneBindingFailures(t *testing.T) {
 	t.Parallel()
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
-		env := startOnWX(t, b)
+		env := startOn(t, b, nil)
 		g := env.Login(t, "o_phone_failures")
 		sim := env.WeChat
 		used := sim.NewPhoneCode("13800000009", "86")
@@ -297,7 +290,7 @@ func multipartBody(t testing.TB, field, filename, partType string, data []byte) 
 	return b.Bytes(), mw.FormDataContentType()
 }
 
-func upload(t *testing.T, env *apptest.Env, token, filename, partType string, data []byte) *apptest.Response {
+func postAvatar(t *testing.T, env *apptest.Env, token, filename, partType string, data []byte) *apptest.Response {
 	t.Helper()
 	body, ct := multipartBody(t, "file", filename, partType, data)
 	return env.Do(t, apptest.Request{Method: "POST", Path: "/api/me/avatar", Token: token, Body: body, Header: map[string]string{"Content-Type": ct}})
@@ -336,7 +329,7 @@ var avatarURL = regexp.MustCompile(`^/uploads/avatars/[0-9a-f]{32}\.(png|jpg|web
 func TestAvatarUploadAndServe(t *testing.T) {
 	t.Parallel()
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
-		env := startOnWX(t, b)
+		env := startOn(t, b, nil)
 		id := wechatsim.Identity{OpenID: "o_avatar", UnionID: "u_avatar"}
 		g := env.LoginWith(t, map[string]any{"code": env.WeChat.NewCode(id)})
 		var previous []string
@@ -350,7 +343,7 @@ func TestAvatarUploadAndServe(t *testing.T) {
 			{"jpeg", "wxfile://tmp_1234.png", "image/png", avatartest.JPEG(t, 2), "jpg", "image/jpeg"},
 			{"webp", "avatar", "text/plain", avatartest.WebP(), "webp", "image/webp"},
 		} {
-			u := expectUser(t, upload(t, env, g.AccessToken, c.filename, c.partType, c.data), id.OpenID, id.UnionID)
+			u := expectUser(t, postAvatar(t, env, g.AccessToken, c.filename, c.partType, c.data), id.OpenID, id.UnionID)
 			url, _ := u["avatar_url"].(string)
 			if !avatarURL.MatchString(url) || !strings.HasSuffix(url, "."+c.ext) {
 				t.Fatalf("%s: avatar_url %q", c.name, url)
@@ -397,7 +390,7 @@ func TestAvatarUploadAndServe(t *testing.T) {
 func TestServedAvatarsCarryNoMetadata(t *testing.T) {
 	t.Parallel()
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
-		env := startOnWX(t, b)
+		env := startOn(t, b, nil)
 		g := env.Login(t, "o_avatar_metadata")
 		jpegTagged, jpegPlain := avatartest.JPEGWithMetadata(t, 7)
 		pngTagged, pngPlain := avatartest.PNGWithMetadata(t, 8)
@@ -406,7 +399,7 @@ func TestServedAvatarsCarryNoMetadata(t *testing.T) {
 			name          string
 			tagged, plain []byte
 		}{{"jpeg", jpegTagged, jpegPlain}, {"png", pngTagged, pngPlain}, {"webp", webpTagged, webpPlain}} {
-			url := expectUser(t, upload(t, env, g.AccessToken, "photo", "image/jpeg", c.tagged))["avatar_url"].(string)
+			url := expectUser(t, postAvatar(t, env, g.AccessToken, "photo", "image/jpeg", c.tagged))["avatar_url"].(string)
 			r := env.Do(t, apptest.Request{Method: "GET", Path: url})
 			if r.Status != 200 || !bytes.Equal(r.Body, c.plain) {
 				t.Fatalf("%s: GET %s: %d, %d bytes; want the %d bytes without metadata", c.name, url, r.Status, len(r.Body), len(c.plain))
@@ -421,19 +414,19 @@ func TestServedAvatarsCarryNoMetadata(t *testing.T) {
 func TestAvatarUploadsRefused(t *testing.T) {
 	t.Parallel()
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
-		env := startOnWX(t, b)
+		env := startOn(t, b, nil)
 		g := env.Login(t, "o_avatar_refused")
 		do := func(body []byte, ct string) *apptest.Response {
 			return env.Do(t, apptest.Request{Method: "POST", Path: "/api/me/avatar", Token: g.AccessToken, Body: body, Header: map[string]string{"Content-Type": ct}})
 		}
 
-		r := upload(t, env, g.AccessToken, "avatar.png", "image/png", []byte("this is text, not a PNG\n"))
+		r := postAvatar(t, env, g.AccessToken, "avatar.png", "image/png", []byte("this is text, not a PNG\n"))
 		apptest.Expect(t, r, 400, "validation_failed")
 		if !bytes.Contains(r.Body, []byte(`"file"`)) {
 			t.Fatalf("fields do not name the file: %s", r.Body)
 		}
-		apptest.Expect(t, upload(t, env, g.AccessToken, "bomb.png", "image/png", avatartest.PNGHeader(20000, 20000)), 400, "validation_failed")
-		apptest.Expect(t, upload(t, env, g.AccessToken, "x.png", "image/png", nil), 400, "validation_failed")
+		apptest.Expect(t, postAvatar(t, env, g.AccessToken, "bomb.png", "image/png", avatartest.PNGHeader(20000, 20000)), 400, "validation_failed")
+		apptest.Expect(t, postAvatar(t, env, g.AccessToken, "x.png", "image/png", nil), 400, "validation_failed")
 
 		// A 3 MiB photo, sent whole as a client would: a clean JSON 413,
 		// refused from its Content-Length (the connection closes gracefully,
@@ -472,7 +465,7 @@ func TestAvatarUploadsRefused(t *testing.T) {
 func TestAvatarDatabaseFailureLeavesNoFile(t *testing.T) {
 	t.Parallel()
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
-		env := startOnWX(t, b)
+		env := startOn(t, b, nil)
 		// The user is gone by the time the update runs.
 		_, err := env.Server.Accounts.UploadAvatar(context.Background(), 987654321, bytes.NewReader(avatartest.PNG(t, 1)))
 		if err == nil {
@@ -487,9 +480,9 @@ func TestAvatarDatabaseFailureLeavesNoFile(t *testing.T) {
 func TestAvatarFileShownOnlyByItsUploader(t *testing.T) {
 	t.Parallel()
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
-		env := startOnWX(t, b)
+		env := startOn(t, b, nil)
 		alice, bob := env.Login(t, "o_alice"), env.Login(t, "o_bob")
-		first := expectUser(t, upload(t, env, alice.AccessToken, "a.png", "image/png", avatartest.PNG(t, 1)))["avatar_url"].(string)
+		first := expectUser(t, postAvatar(t, env, alice.AccessToken, "a.png", "image/png", avatartest.PNG(t, 1)))["avatar_url"].(string)
 		// Bob cannot point his profile at Alice's file (and so cannot keep
 		// it alive after she replaces it or leaves).
 		r := env.Do(t, apptest.Request{Method: "PUT", Path: "/api/me", Token: bob.AccessToken, Body: map[string]any{"avatar_url": first}})
@@ -497,7 +490,7 @@ func TestAvatarFileShownOnlyByItsUploader(t *testing.T) {
 		if !bytes.Contains(r.Body, []byte(`"avatar_url"`)) {
 			t.Fatalf("fields do not name avatar_url: %s", r.Body)
 		}
-		expectUser(t, upload(t, env, alice.AccessToken, "b.png", "image/png", avatartest.PNG(t, 2)))
+		expectUser(t, postAvatar(t, env, alice.AccessToken, "b.png", "image/png", avatartest.PNG(t, 2)))
 		apptest.Expect(t, env.Do(t, apptest.Request{Method: "GET", Path: first}), 404, "not_found")
 		if r := env.Do(t, apptest.Request{Method: "DELETE", Path: "/api/me", Token: alice.AccessToken}); r.Status != 204 {
 			t.Fatalf("delete: %d", r.Status)
@@ -511,9 +504,9 @@ func TestAvatarFileShownOnlyByItsUploader(t *testing.T) {
 func TestAvatarPathsAreChecked(t *testing.T) {
 	t.Parallel()
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
-		env := startOnWX(t, b)
+		env := startOn(t, b, nil)
 		g := env.Login(t, "o_paths")
-		url := expectUser(t, upload(t, env, g.AccessToken, "a.png", "image/png", avatartest.PNG(t, 1)))["avatar_url"].(string)
+		url := expectUser(t, postAvatar(t, env, g.AccessToken, "a.png", "image/png", avatartest.PNG(t, 1)))["avatar_url"].(string)
 		name := strings.TrimPrefix(url, "/uploads/avatars/")
 		// A file next to the avatars that must never be served.
 		os.WriteFile(filepath.Join(avatarDir(env), "notes.txt"), []byte("secret notes"), 0o600)
@@ -561,7 +554,7 @@ func startOfficialApp(t *testing.T, b apptest.Backend) *apptest.Env {
 	sim := wechatsim.New(officialAppID, apptest.Secret)
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
-	return startWX(t, apptest.Options{
+	return start(t, apptest.Options{
 		DatabaseURL: b.URL(t),
 		WeChat:      &apptest.WeChat{Server: sim, HTTP: srv},
 		Env:         map[string]string{"MINIAUTH_WECHAT_APPID": officialAppID},
@@ -646,7 +639,7 @@ func TestDecryptChecksOurAppID(t *testing.T) {
 	t.Parallel()
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
 		// Our AppID is apptest.AppID: the official vector's watermark is not ours.
-		env := startOnWX(t, b)
+		env := startOn(t, b, nil)
 		id := wechatsim.Identity{OpenID: "o_official_elsewhere", SessionKey: officialSessionKey}
 		g := env.LoginWith(t, map[string]any{"code": env.WeChat.NewCode(id)})
 		apptest.Expect(t, decrypt(t, env, g.AccessToken, officialData, officialIV), 400, "session_key_stale")
@@ -658,7 +651,7 @@ func TestDecryptChecksOurAppID(t *testing.T) {
 func TestWeChatFlowsLogNoSecrets(t *testing.T) {
 	t.Parallel()
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
-		env := startOnWX(t, b)
+		env := startOn(t, b, nil)
 		sim := env.WeChat
 		secrets := []string{apptest.Secret}
 		remember := func(s ...string) []string { secrets = append(secrets, s...); return s }
@@ -697,8 +690,8 @@ func TestWeChatFlowsLogNoSecrets(t *testing.T) {
 		decrypt(t, env, g.AccessToken, officialData, officialIV)
 
 		// Avatars.
-		expectUser(t, upload(t, env, g.AccessToken, "a.png", "image/png", avatartest.PNG(t, 1)))
-		upload(t, env, g.AccessToken, "a.png", "image/png", []byte("text"))
+		expectUser(t, postAvatar(t, env, g.AccessToken, "a.png", "image/png", avatartest.PNG(t, 1)))
+		postAvatar(t, env, g.AccessToken, "a.png", "image/png", []byte("text"))
 
 		remember(sim.AccessTokens()...)
 		remember(g.AccessToken, g.RefreshToken)
