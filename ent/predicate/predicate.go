@@ -12,6 +12,9 @@ type Admin func(*sql.Selector)
 // AdminSession is the predicate function for adminsession builders.
 type AdminSession func(*sql.Selector)
 
+// AuditEntry is the predicate function for auditentry builders.
+type AuditEntry func(*sql.Selector)
+
 // RefreshToken is the predicate function for refreshtoken builders.
 type RefreshToken func(*sql.Selector)
 
