@@ -244,6 +244,7 @@ func (s *Server) purgeSessions(ctx context.Context) {
 		case n > 0:
 			s.Log.Info("purged ended sessions", "sessions", n, "retention", accounts.SessionRetention.String())
 		}
+		s.purgeAudit(ctx)
 		select {
 		case <-ctx.Done():
 			return

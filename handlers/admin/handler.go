@@ -9,6 +9,7 @@ import (
 
 	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/admins"
+	"github.com/miniauth/miniauth/app/audit"
 	"github.com/miniauth/miniauth/app/userlist"
 )
 
@@ -23,6 +24,7 @@ type Handler struct {
 	Limiter  *admins.LoginLimiter
 	Users    *userlist.Store
 	Accounts *accounts.Service
+	Audit    *audit.Log
 	Log      *slog.Logger
 	// SecureCookie marks the cookie Secure (production, behind HTTPS).
 	SecureCookie bool

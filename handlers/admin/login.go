@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/miniauth/miniauth/app/admins"
+	"github.com/miniauth/miniauth/app/audit"
 	"github.com/miniauth/miniauth/handlers"
 )
 
@@ -38,26 +39,33 @@ func (h *Handler) Login(c *fiber.Ctx) error {
 	}
 	if !ok {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(wait.Round(time.Second)/time.Second)))
-		form.Error = "Too many failed sign-ins. Try again in " + wait.Round(time.Minute).String() + "."
+		form.Error = lang(c).T("login.throttled", wait.Round(time.Minute).String())
 		if wait < time.Minute {
-			form.Error = "Too many failed sign-ins. Try again in a minute."
+			form.Error = lang(c).T("login.throttled_minute")
 		}
 		return h.render(c, fiber.StatusTooManyRequests, "login", form)
 	}
 
-	sess, err := h.Admins.Login(c.UserContext(), username, password, admins.Client{IP: ip, UserAgent: strings.Clone(c.Get(fiber.HeaderUserAgent))})
+	ua := strings.Clone(c.Get(fiber.HeaderUserAgent))
+	sess, err := h.Admins.Login(c.UserContext(), username, password, admins.Client{IP: ip, UserAgent: ua})
 	if errors.Is(err, admins.ErrBadCredentials) {
 		if err := h.Limiter.Fail(c.UserContext(), ip, username); err != nil {
 			return err
 		}
 		h.Log.Warn("admin sign-in failed", "ip", ip)
-		form.Error = "Wrong username or password."
+		if err := h.Audit.Record(c.UserContext(), audit.Entry{Actor: username, Action: audit.SignInFailed, IP: ip, UserAgent: ua}); err != nil {
+			return err
+		}
+		form.Error = lang(c).T("login.wrong")
 		return h.render(c, fiber.StatusUnauthorized, "login", form)
 	}
 	if err != nil {
 		return err
 	}
 	h.Log.Info("admin signed in", "admin_id", sess.Admin.ID, "ip", ip)
+	if err := h.Audit.Record(c.UserContext(), audit.Entry{Actor: sess.Admin.Username, AdminID: sess.Admin.ID, Action: audit.SignIn, IP: ip, UserAgent: ua}); err != nil {
+		return err
+	}
 	c.Cookie(&fiber.Cookie{
 		Name:     CookieName,
 		Value:    sess.Token,
@@ -74,6 +82,9 @@ func (h *Handler) Login(c *fiber.Ctx) error {
 // a copy of the cookie is dead too.
 func (h *Handler) Logout(c *fiber.Ctx) error {
 	if err := h.Admins.Logout(c.UserContext(), currentSession(c)); err != nil {
+		return err
+	}
+	if err := h.record(c, audit.Entry{Action: audit.SignOut}); err != nil {
 		return err
 	}
 	dropCookie(c)
