@@ -63,6 +63,10 @@ func TestCreateValidates(t *testing.T) {
 		{" ALICE ", "another password", "already exists"},
 		{"bob", "", "must not be empty"},
 		{"bob", "short", "at least 10"},
+		{"bob", strings.Repeat(" ", 10), "must not be blank"},
+		{"bob", " \t\u3000\n  \u00a0  ", "must not be blank"},
+		{"bob", "a" + strings.Repeat(" ", 12), "at least 10"},
+		{"bob", "密码密码密码密码密", "at least 10"}, // 9 characters, 27 bytes
 		{"", "long enough password", "username must not be empty"},
 		{"bob smith", "long enough password", "may only contain"},
 	}
@@ -75,6 +79,13 @@ func TestCreateValidates(t *testing.T) {
 	list, err := s.List(ctx)
 	if err != nil || len(list) != 1 || list[0].Username != "alice" {
 		t.Fatalf("List = %v, %v; want only alice", list, err)
+	}
+	// Ten characters are enough, whatever their bytes.
+	if _, err := s.Create(ctx, "carol", "密码密码密码密码密码"); err != nil {
+		t.Fatalf("a 10-character Chinese password: %v", err)
+	}
+	if err := s.SetPassword(ctx, "alice", strings.Repeat(" ", 16)); err == nil || !strings.Contains(err.Error(), "blank") {
+		t.Fatalf("SetPassword accepted a blank password: %v", err)
 	}
 }
 

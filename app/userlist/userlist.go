@@ -34,6 +34,10 @@ const (
 	StatsTTL = 30 * time.Second
 	// maxQuery bounds a search string, in bytes.
 	maxQuery = 128
+	// MaxOffset bounds the rows skipped to reach a page, so that
+	// (page-1)*perPage never overflows (a wrapped negative OFFSET shows
+	// page 1 on SQLite and fails on PostgreSQL), whatever page is asked.
+	MaxOffset = 1<<31 - 1
 )
 
 // PerPageChoices are the page sizes the panel offers.
@@ -153,7 +157,7 @@ func (p *Page) Pages() int { return max(1, (p.Total+p.PerPage-1)/p.PerPage) }
 func (s *Store) List(ctx context.Context, q Query, page, perPage int) (*Page, error) {
 	q = q.Normalize()
 	perPage = clampPerPage(perPage)
-	page = max(page, 1)
+	page = clampPage(page, perPage)
 	where, err := s.filter(ctx, q)
 	if err != nil {
 		return nil, err
@@ -200,6 +204,11 @@ func (s *Store) List(ctx context.Context, q Query, page, perPage int) (*Page, er
 		}
 	}
 	return out, nil
+}
+
+// clampPage keeps page between 1 and the last page MaxOffset reaches.
+func clampPage(page, perPage int) int {
+	return min(max(page, 1), MaxOffset/perPage+1)
 }
 
 func clampPerPage(n int) int {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -87,13 +88,35 @@ func csvRow(u *ent.User, loc *time.Location) []string {
 }
 
 // cell neutralises CSV injection: a spreadsheet runs a cell that starts
-// with = + - @ (or a tab or carriage return that hides one) as a formula,
-// so such a cell gets a leading apostrophe (OWASP's advice).
+// with = + - @ (or a tab or line break that hides one) as a formula, so
+// such a cell gets a leading apostrophe (OWASP's advice). Invisible
+// characters in front (a zero-width space, a BOM, a soft hyphen…) do not
+// hide the trigger, and the full-width and small forms count too, since
+// spreadsheets in Chinese locales read ＝ as =.
 func cell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
+	for _, r := range s {
+		if invisible(r) {
+			continue
+		}
+		if strings.ContainsRune(formulaTriggers, r) {
+			return "'" + s
+		}
+		break
 	}
 	return s
+}
+
+const formulaTriggers = "=+-@\t\r\n" + "＝＋－＠" + "﹦﹢﹣﹫"
+
+// invisible reports whether r shows nothing: format characters (zero-width
+// spaces and joiners, BOM, soft hyphen, bidi marks, word joiner…) and the
+// other default-ignorable code points that a spreadsheet skips.
+func invisible(r rune) bool {
+	switch r {
+	case '\u034f', '\u115f', '\u1160', '\u17b4', '\u17b5', '\u3164', '\uffa0':
+		return true
+	}
+	return unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Variation_Selector, r)
 }
 
 func csvTime(t *time.Time, loc *time.Location) string {

@@ -30,5 +30,7 @@ func (h *Handler) RevokeSession(c *fiber.Ctx) error {
 		return err
 	}
 	h.Log.Info("admin ended a session", "admin_id", currentAdmin(c).ID, "user_id", id, "session_id", sid)
-	return c.Redirect("/admin/users/"+strconv.Itoa(id)+"?done=session_ended", fiber.StatusSeeOther)
+	page := "/admin/users/" + strconv.Itoa(id)
+	h.setFlash(c, page, "session_ended")
+	return c.Redirect(page, fiber.StatusSeeOther)
 }

@@ -20,11 +20,17 @@ func userID(c *fiber.Ctx) (int, error) {
 	return id, nil
 }
 
-// notices are the catalogue keys of the notices shown after an action.
-var notices = map[string]string{
-	"disabled":      "user.notice.disabled",
-	"enabled":       "user.notice.enabled",
-	"session_ended": "user.notice.session_ended",
+// notices are the flash messages of the user page (catalogue keys), each
+// shown only while it is still true of the user (a status notice) or
+// always (ended session).
+var notices = map[string]struct {
+	key      string
+	status   bool // shown only while the user's status matches disabled
+	disabled bool
+}{
+	"disabled":      {"user.notice.disabled", true, true},
+	"enabled":       {"user.notice.enabled", true, false},
+	"session_ended": {"user.notice.session_ended", false, false},
 }
 
 // UserData fills the user page: the user, their sessions and the audit
@@ -51,14 +57,9 @@ func (h *Handler) User(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	data := UserData{Detail: d, Audit: entries.Entries}
-	return h.render(c, fiber.StatusOK, "user", &Page{Nav: "users", Notice: notice(c, notices[c.Query("done")]), Data: data})
-}
-
-// notice is the message of a catalogue key, or "" for none.
-func notice(c *fiber.Ctx, key string) string {
-	if key == "" {
-		return ""
+	page := &Page{Nav: "users", Data: UserData{Detail: d, Audit: entries.Entries}}
+	if n, ok := notices[h.takeFlash(c, "/admin/users/"+strconv.Itoa(id))]; ok && (!n.status || n.disabled == d.User.Disabled) {
+		page.Notice = lang(c).T(n.key)
 	}
-	return lang(c).T(key)
+	return h.render(c, fiber.StatusOK, "user", page)
 }
