@@ -60,6 +60,10 @@ func (s *Server) mountAdmin(f *fiber.App) {
 	g.Post("/users/:id/enable", h.RequireOperator, h.EnableUser)
 	g.Post("/users/:id/sessions/:sid/revoke", h.RequireOperator, h.RevokeSession)
 	g.Get("/audit", h.AuditLog)
+	g.Get("/account", h.Account)
+	g.Post("/account/totp", h.StartTOTP)
+	g.Post("/account/totp/confirm", h.ConfirmTOTP)
+	g.Post("/account/totp/disable", h.DisableTOTP)
 	g.Post("/logout", h.Logout)
 	g.Use(h.NotFound)
 }
