@@ -40,6 +40,7 @@ func (s *Server) mountAdmin(f *fiber.App) {
 		Log:          s.Log,
 		SecureCookie: s.Config.Production(),
 		Location:     s.Config.Timezone,
+		RequireTOTP:  s.Config.AdminRequireTOTP,
 	}
 	g := f.Group("/admin", admin.SecurityHeaders, admin.Language, h.Errors, admin.SameOrigin)
 	g.Use("/static", func(c *fiber.Ctx) error {
@@ -50,6 +51,7 @@ func (s *Server) mountAdmin(f *fiber.App) {
 	g.Get("/lang", h.SwitchLanguage)
 	g.Get("/login", h.LoginForm)
 	g.Post("/login", h.Login)
+	g.Post("/login/otp", h.LoginOTP)
 
 	g.Use(h.RequireAdmin(), h.RequireCSRF)
 	g.Get("/", h.Dashboard)

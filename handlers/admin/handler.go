@@ -28,6 +28,8 @@ type Handler struct {
 	Log      *slog.Logger
 	// SecureCookie marks the cookie Secure (production, behind HTTPS).
 	SecureCookie bool
+	// RequireTOTP refuses sign-in to admins without a second factor.
+	RequireTOTP bool
 	// Location is the time zone dates are shown in and days counted in.
 	Location *time.Location
 }
