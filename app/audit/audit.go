@@ -13,8 +13,6 @@ import (
 	"github.com/miniauth/miniauth/ent"
 	"github.com/miniauth/miniauth/ent/auditentry"
 	"github.com/miniauth/miniauth/ent/predicate"
-	// The schema's hooks (append-only) and defaults live in ent/runtime.
-	_ "github.com/miniauth/miniauth/ent/runtime"
 )
 
 // Actions, as stored. The panel shows them in words (its catalogues have

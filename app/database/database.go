@@ -20,6 +20,9 @@ import (
 	_ "github.com/mattn/go-sqlite3"    // SQLite driver "sqlite3"
 
 	"github.com/miniauth/miniauth/ent"
+	// Ent keeps the schema's defaults and hooks (the audit log's
+	// append-only guard) in ent/runtime: every client needs it loaded.
+	_ "github.com/miniauth/miniauth/ent/runtime"
 )
 
 // Options select and tune the database.
