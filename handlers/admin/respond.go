@@ -2,6 +2,7 @@ package admin
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"strconv"
 
@@ -50,7 +51,19 @@ func (h *Handler) render(c *fiber.Ctx, status int, view string, p *Page) error {
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	c.Set(fiber.HeaderContentLanguage, p.Lang.Code)
 	c.Vary(fiber.HeaderAcceptLanguage, fiber.HeaderCookie)
-	return c.Render(view, p)
+	// The views are called directly, not through c.Render: its first
+	// calls fill a lazily built list of mounted apps without a lock, a
+	// data race when the first pages render concurrently (fiber v2.52).
+	views := c.App().Config().Views
+	if views == nil {
+		return errors.New("admin panel: no views configured")
+	}
+	// A failed render leaves a partial body, which the error page resets.
+	c.Response().ResetBody()
+	if err := views.Render(c.Response().BodyWriter(), view, p); err != nil {
+		return fmt.Errorf("render %s: %w", view, err)
+	}
+	return nil
 }
 
 // langLinks point the switch at /admin/lang, which sets the cookie and
