@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -35,12 +36,10 @@ import (
 
 // HTTP server limits.
 const (
-	// BodyLimit is the transport's cap. Routes enforce their own limits
-	// (1 MiB of JSON, a 2 MiB avatar) and answer a JSON 413; past this cap
-	// the transport answers 413 and closes the connection unread, which
-	// many clients see as a reset instead of the answer. 8 MiB covers the
-	// photos phones take, so an oversized avatar gets a readable error.
-	BodyLimit       = 8 << 20
+	// ReadBufferSize bounds a request's headers: a request whose headers do
+	// not fit (a 4,000-character token) is answered 431
+	// request_header_too_large. Real tokens are a few hundred bytes.
+	ReadBufferSize  = 4096
 	ReadTimeout     = 15 * time.Second
 	WriteTimeout    = 60 * time.Second
 	IdleTimeout     = 75 * time.Second
@@ -57,6 +56,7 @@ type Server struct {
 	Fiber    *fiber.App
 	// Metrics is nil unless MINIAUTH_METRICS_ADDR is set.
 	Metrics *metrics.Metrics
+	own     []Routes // the team's own API (see extend.go)
 }
 
 // DatabaseOptions is how the configuration selects the database.
@@ -65,12 +65,19 @@ func DatabaseOptions(cfg *config.Config) database.Options {
 	if url == "" {
 		url = cfg.SQLitePath()
 	}
-	return database.Options{URL: url, MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns, Sync: cfg.SQLiteSync}
+	return database.Options{URL: url, MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns, Sync: cfg.SQLiteSync,
+		LegacyAppID: cfg.PrimaryAppID(wechatsim.DevelopmentAppID)}
 }
 
 // New builds a server: it prepares the data dir, opens and migrates the
-// database, and loads or creates the server secret.
-func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, error) {
+// database, and loads or creates the server secret. own are the team's
+// own routes, if any.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, own ...Routes) (*Server, error) {
+	for _, o := range own {
+		if err := o.check(); err != nil {
+			return nil, err
+		}
+	}
 	if err := cfg.PrepareDataDir(); err != nil {
 		return nil, err
 	}
@@ -82,7 +89,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Config: cfg, Log: log, DB: db, Keys: ks}
+	s := &Server{Config: cfg, Log: log, DB: db, Keys: ks, own: own}
 	if cfg.MetricsAddr != "" {
 		s.Metrics = metrics.New(func(ctx context.Context) (int, error) {
 			return db.Read.Session.Query().Where(session.RevokedAtIsNil(), session.ExpiresAtGT(time.Now().UTC())).Count(ctx)
@@ -90,33 +97,41 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	}
 	s.Accounts = &accounts.Service{
 		DB:         db,
-		WeChat:     newWeChat(cfg, log, &wechat.DBTokenStore{DB: db, Keys: ks}, s.Metrics),
+		Apps:       newWeChat(cfg, log, &wechat.DBTokenStore{DB: db, Keys: ks}, s.Metrics),
 		Keys:       ks,
 		Access:     &tokens.Signer{Kind: tokens.Access, Key: ks.UserToken, TTL: cfg.AccessTTL},
 		RefreshTTL: cfg.RefreshTTL,
 		Log:        log,
-		OnUserGone: func(avatarURL string) { s.Accounts.RemoveAvatarIfUnused(context.Background(), avatarURL) },
 		Avatars:    avatars.New(filepath.Join(cfg.DataDir, "uploads", "avatars")),
 	}
 	s.Fiber = s.routes()
 	return s, nil
 }
 
-// newWeChat is the real WeChat client, or the simulator when no
-// credentials are configured (config.Load refuses that in production).
-func newWeChat(cfg *config.Config, log *slog.Logger, tokens wechat.TokenStore, m *metrics.Metrics) *wechat.Client {
+// newWeChat is a real WeChat client per configured mini program, or the
+// simulator when none is configured (config.Load refuses that in
+// production). The simulator serves any app id a login names.
+func newWeChat(cfg *config.Config, log *slog.Logger, tokens wechat.TokenStore, m *metrics.Metrics) *wechat.Apps {
 	var observe func(string, time.Duration, string)
 	if m != nil {
 		observe = m.ObserveWeChat
 	}
 	if !cfg.Simulated() {
-		return wechat.New(wechat.Options{BaseURL: cfg.WeChatAPIBase, AppID: cfg.WeChatAppID, Secret: cfg.WeChatSecret,
-			Tokens: tokens, Log: log, Observe: observe})
+		var clients []*wechat.Client
+		for _, a := range cfg.WeChatApps {
+			clients = append(clients, wechat.New(wechat.Options{BaseURL: cfg.WeChatAPIBase, AppID: a.AppID, Secret: a.Secret,
+				Tokens: tokens, Log: log, Observe: observe}))
+		}
+		return wechat.NewApps(clients...)
 	}
 	sim := wechatsim.NewDevelopment()
 	log.Warn("NO WECHAT CREDENTIALS: the built-in WeChat simulator answers, every login is FAKE " +
 		"(any code logs in a user derived from it). Set MINIAUTH_WECHAT_APPID and MINIAUTH_WECHAT_SECRET for real logins.")
-	return wechat.New(wechat.Options{BaseURL: "http://wechat-simulator.invalid", AppID: sim.AppID, Secret: sim.Secret, Transport: sim.Transport(), Tokens: tokens, Log: log, Observe: observe})
+	simulated := func(appID string) *wechat.Client {
+		return wechat.New(wechat.Options{BaseURL: "http://wechat-simulator.invalid", AppID: appID, Secret: sim.Secret,
+			Transport: sim.Transport(), Tokens: tokens, Log: log, Observe: observe})
+	}
+	return wechat.NewSimulatedApps(simulated(sim.AppID), simulated)
 }
 
 func (s *Server) routes() *fiber.App {
@@ -145,17 +160,24 @@ func (s *Server) routes() *fiber.App {
 	auth := f.Group("/api/auth")
 	auth.Post("/login", limit, api.Login)
 	auth.Post("/refresh", limit, api.Refresh)
+	auth.Post("/phone-login", limit, api.PhoneLogin)
 
 	requireUser := handlers.RequireUser(s.Keys.UserToken, s.Accounts)
 	auth.Post("/logout", requireUser, api.Logout)
+	auth.All("/verify", requireUser, handlers.Verify)
+	f.Server().HeaderReceived = handlers.VerifyHeaderReceived // verify reads no body
 
 	me := f.Group("/api/me", requireUser)
 	me.Get("", api.Me)
 	me.Put("", api.UpdateMe)
 	me.Patch("", api.UpdateMe)
 	me.Delete("", api.DeleteMe)
+	me.Get("/sessions", api.Sessions)
+	me.Delete("/sessions", api.EndOtherSessions)
+	me.Delete("/sessions/:id", api.EndSession)
 
 	s.mountWeChat(f, requireUser)
+	s.mountOwn(f, requireUser)
 	s.mountAdmin(f)
 
 	f.Use(handlers.NotFound)
@@ -168,14 +190,24 @@ func (s *Server) routes() *fiber.App {
 func (s *Server) baseApp() *fiber.App {
 	onError := handlers.ErrorHandler(s.Log)
 	f := fiber.New(fiber.Config{
-		AppName:               "miniauth",
-		BodyLimit:             BodyLimit,
-		ReadTimeout:           ReadTimeout,
-		WriteTimeout:          WriteTimeout,
-		IdleTimeout:           IdleTimeout,
-		ErrorHandler:          onError,
-		Views:                 s.views(),
-		DisableStartupMessage: true,
+		AppName: "miniauth",
+		// Bodies are streamed, and handlers.LimitBody decides per route how
+		// much is read (bodyRule). With streaming, fasthttp reads
+		// min(BodyLimit, Content-Length, 8 KiB) bytes before the handlers
+		// run; BodyLimit 1 lets them run as soon as the headers and the
+		// first byte are in, so an oversized or unauthenticated body is
+		// refused without waiting for more. Pre-parsing multipart forms
+		// would read a whole upload before the bearer token is checked.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		BodyLimit:                    1,
+		ReadBufferSize:               ReadBufferSize,
+		ReadTimeout:                  ReadTimeout,
+		WriteTimeout:                 WriteTimeout,
+		IdleTimeout:                  IdleTimeout,
+		ErrorHandler:                 onError,
+		Views:                        s.views(),
+		DisableStartupMessage:        true,
 		// Fiber's own X-Forwarded-For handling is off; handlers.Identify
 		// does it against MINIAUTH_TRUSTED_PROXIES.
 		EnableTrustedProxyCheck: false,
@@ -188,7 +220,25 @@ func (s *Server) baseApp() *fiber.App {
 	}
 	f.Use(handlers.AccessLog(s.Log, onError))
 	f.Use(recover.New())
+	f.Use(handlers.LimitBody(bodyRule))
 	return f
+}
+
+// bodyRule is how much body each route may read. Only the avatar upload
+// reads megabytes, and only after its token is checked; the JSON API reads
+// at most 1 MiB; everything else a few KiB. Fiber routes ignore case and a
+// trailing slash, so the rule does too.
+func bodyRule(method, path string) handlers.BodyRule {
+	p := strings.TrimRight(strings.ToLower(path), "/")
+	switch {
+	case method == fiber.MethodPost && p == "/api/me/avatar":
+		return handlers.BodyRule{Limit: handlers.MaxAvatarBody, Streamed: true}
+	case strings.HasPrefix(p, "/api/"):
+		return handlers.BodyRule{Limit: handlers.MaxJSONBody}
+	case p == "/admin" || strings.HasPrefix(p, "/admin/"):
+		return handlers.BodyRule{Limit: handlers.MaxAdminBody}
+	}
+	return handlers.BodyRule{Limit: handlers.MaxSmallBody}
 }
 
 // Serve answers on ln until ctx ends, then shuts down gracefully: it stops
@@ -196,8 +246,9 @@ func (s *Server) baseApp() *fiber.App {
 // closes the database.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 2)
-	go func() { errc <- s.Fiber.Listener(ln) }()
+	go func() { errc <- s.Fiber.Listener(lingerListener{ln}) }()
 	go s.purgeSessions(ctx)
+	go s.sweepAvatars(ctx)
 	if s.Metrics != nil {
 		msrv := &http.Server{Addr: s.Config.MetricsAddr, Handler: metricsMux(s.Metrics), ReadHeaderTimeout: 10 * time.Second}
 		mln, err := net.Listen("tcp", s.Config.MetricsAddr)
@@ -245,6 +296,27 @@ func (s *Server) purgeSessions(ctx context.Context) {
 			s.Log.Info("purged ended sessions", "sessions", n, "retention", accounts.SessionRetention.String())
 		}
 		s.purgeAudit(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// sweepAvatars removes avatar files no one uses at start-up and then
+// every purgeInterval until ctx ends (accounts.SweepAvatars).
+func (s *Server) sweepAvatars(ctx context.Context) {
+	t := time.NewTicker(purgeInterval)
+	defer t.Stop()
+	for {
+		n, err := s.Accounts.SweepAvatars(ctx, time.Now().Add(-accounts.AvatarSweepGrace))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.Log.Warn("sweep avatar files", "err", err)
+		case n > 0:
+			s.Log.Info("swept unused avatar files", "files", n)
+		}
 		select {
 		case <-ctx.Done():
 			return

@@ -20,12 +20,18 @@ type Tx struct {
 	AdminSession *AdminSessionClient
 	// AuditEntry is the client for interacting with the AuditEntry builders.
 	AuditEntry *AuditEntryClient
+	// Identity is the client for interacting with the Identity builders.
+	Identity *IdentityClient
+	// IdentityConflict is the client for interacting with the IdentityConflict builders.
+	IdentityConflict *IdentityConflictClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
 	RefreshToken *RefreshTokenClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
 	// Throttle is the client for interacting with the Throttle builders.
 	Throttle *ThrottleClient
+	// Upload is the client for interacting with the Upload builders.
+	Upload *UploadClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 	// WeChatToken is the client for interacting with the WeChatToken builders.
@@ -164,9 +170,12 @@ func (tx *Tx) init() {
 	tx.Admin = NewAdminClient(tx.config)
 	tx.AdminSession = NewAdminSessionClient(tx.config)
 	tx.AuditEntry = NewAuditEntryClient(tx.config)
+	tx.Identity = NewIdentityClient(tx.config)
+	tx.IdentityConflict = NewIdentityConflictClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.Throttle = NewThrottleClient(tx.config)
+	tx.Upload = NewUploadClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 	tx.WeChatToken = NewWeChatTokenClient(tx.config)
 }

@@ -77,7 +77,7 @@ func Identify(trusted []netip.Prefix) fiber.Handler {
 		peer = peer.Unmap()
 		ip := peer
 		if len(trusted) > 0 && isTrusted(peer) {
-			hops := strings.Split(c.Get(fiber.HeaderXForwardedFor), ",")
+			hops := forwardedHops(c)
 			for i := len(hops) - 1; i >= 0; i-- {
 				a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
 				if err != nil {
@@ -92,6 +92,18 @@ func Identify(trusted []netip.Prefix) fiber.Handler {
 		c.Locals(localClientIP, ip.String())
 		return c.Next()
 	}
+}
+
+// forwardedHops is every X-Forwarded-For entry, all header lines read as
+// one list in order (RFC 9110 §5.3). A proxy may append its own line
+// (HAProxy's option forwardfor) instead of extending the client's: reading
+// only the first line would believe whatever the client wrote there.
+func forwardedHops(c *fiber.Ctx) []string {
+	var hops []string
+	for _, line := range c.Request().Header.PeekAll(fiber.HeaderXForwardedFor) {
+		hops = append(hops, strings.Split(string(line), ",")...)
+	}
+	return hops
 }
 
 // AccessLog writes one structured line per request. It logs the path
@@ -147,13 +159,20 @@ func RequireUser(key []byte, acc *accounts.Service) fiber.Handler {
 	})
 }
 
-// CurrentUser is the user RequireUser authenticated.
+// CurrentUser is the signed-in user of a request behind RequireUser (every
+// route of /api/me, /api/auth/logout, /api/auth/verify and a team's own
+// app.Routes). It reads what RequireUser stored when it checked the
+// session, so it never queries the database again: call it as often as
+// you like. It is nil on a route that is not behind RequireUser. The user
+// is as of the start of the request; read it again from the database
+// before a decision that must see a change made during the request.
 func CurrentUser(c *fiber.Ctx) *ent.User {
 	u, _ := c.Locals(localUser).(*ent.User)
 	return u
 }
 
-// CurrentSession is the session id of the request's access token.
+// CurrentSession is the session id of the request's access token (0 when
+// not behind RequireUser); like CurrentUser, it costs no query.
 func CurrentSession(c *fiber.Ctx) int {
 	id, _ := c.Locals(localSession).(int)
 	return id

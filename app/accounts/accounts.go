@@ -19,6 +19,7 @@ import (
 	"github.com/miniauth/miniauth/ent"
 	"github.com/miniauth/miniauth/ent/refreshtoken"
 	"github.com/miniauth/miniauth/ent/session"
+	"github.com/miniauth/miniauth/ent/upload"
 	"github.com/miniauth/miniauth/ent/user"
 )
 
@@ -31,15 +32,13 @@ const (
 
 // Service logs users in and manages their sessions.
 type Service struct {
-	DB         *database.DB
-	WeChat     *wechat.Client
+	DB *database.DB
+	// Apps are the mini programs' WeChat clients (apps.go).
+	Apps       *wechat.Apps
 	Keys       *keys.Set
 	Access     *tokens.Signer
 	RefreshTTL time.Duration
 	Log        *slog.Logger
-	// OnUserGone is called after an account is deleted, with its avatar
-	// URL, so that uploaded files go too.
-	OnUserGone func(avatarURL string)
 	// Avatars stores uploaded avatar images (avatar.go).
 	Avatars *avatars.Store
 	Now     func() time.Time
@@ -74,51 +73,87 @@ var errUnauthorized = problem.New(problem.Unauthorized, "missing, invalid, expir
 // Unauthorized is the error for any token that does not open a session.
 func Unauthorized() *problem.Error { return errUnauthorized }
 
-// Login exchanges a wx.login code for a session. The profile, already
-// validated, is applied to the user.
-func (s *Service) Login(ctx context.Context, code string, p Profile, c Client) (*Grant, error) {
-	ws, err := s.WeChat.Code2Session(ctx, code)
-	if err != nil {
-		if wechat.Misconfigured(err) {
-			s.Log.Error("WeChat rejected our credentials: check MINIAUTH_WECHAT_APPID and MINIAUTH_WECHAT_SECRET", "err", err)
-		} else {
-			s.Log.Warn("code2session failed", "err", err)
-		}
-		return nil, wechat.Problem(err)
-	}
-	sealedKey := s.Keys.Seal([]byte(ws.SessionKey))
-	var g Grant
-	refresh, refreshHash := tokens.NewRefreshToken()
-	var sessionID int
-	err = s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
-		now := s.now()
-		u, err := upsertUser(ctx, tx, ws, sealedKey, p, now)
-		if err != nil {
-			return err
-		}
-		sess, err := tx.Session.Create().
-			SetUserID(u.ID).
-			SetCreatedAt(now).
-			SetLastUsedAt(now).
-			SetExpiresAt(now.Add(s.RefreshTTL)).
-			SetIP(c.IP).
-			SetUserAgent(truncate(c.UserAgent, 256)).
-			SetRefreshHash(refreshHash).
-			Save(ctx)
-		if err != nil {
-			return fmt.Errorf("create session: %w", err)
-		}
-		g.User, g.IsNewUser, sessionID = u, u.LoginCount == 1, sess.ID
-		return nil
-	})
+// Login exchanges a wx.login code of the mini program appID ("" with a
+// single app) for a session. The profile, already validated, fills the
+// user's empty fields.
+func (s *Service) Login(ctx context.Context, appID, code string, p Profile, c Client) (*Grant, error) {
+	li, err := s.code2Session(ctx, appID, code)
 	if err != nil {
 		return nil, err
 	}
-	return s.grant(&g, sessionID, refresh)
+	return s.login(ctx, li, p, c, nil)
 }
 
-func (s *Service) grant(g *Grant, sessionID int, refresh string) (*Grant, error) {
-	access, _, err := s.Access.Sign(g.User.ID, sessionID)
+// code2Session is the WeChat half of a login.
+func (s *Service) code2Session(ctx context.Context, appID, code string) (loginIdentity, error) {
+	app, err := s.PickApp(appID)
+	if err != nil {
+		return loginIdentity{}, err
+	}
+	ws, err := app.Code2Session(ctx, code)
+	if err != nil {
+		if wechat.Misconfigured(err) {
+			s.Log.Error("WeChat rejected our credentials: check the AppID and secret", "appid", app.AppID(), "err", err)
+		} else {
+			s.Log.Warn("code2session failed", "appid", app.AppID(), "err", err)
+		}
+		return loginIdentity{}, wechat.Problem(err)
+	}
+	return loginIdentity{AppID: app.AppID(), Session: ws, SealedKey: s.Keys.Seal([]byte(ws.SessionKey))}, nil
+}
+
+// login opens a session for a WeChat identity. extra, if set, runs in the
+// same transaction once the user is known (phone-login binds the phone):
+// its error undoes the whole login.
+func (s *Service) login(ctx context.Context, li loginIdentity, p Profile, c Client,
+	extra func(ctx context.Context, tx *ent.Client, u *ent.User, isNew bool) (*ent.User, error)) (*Grant, error) {
+	var g Grant
+	refresh, refreshHash := tokens.NewRefreshToken()
+	var sessionID int
+	var err error
+	for attempt := 1; attempt <= loginAttempts; attempt++ {
+		err = s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+			now := s.now()
+			if err := s.checkOwnAvatar(ctx, tx, p, li.owner()); err != nil {
+				return err
+			}
+			u, isNew, err := s.resolveUser(ctx, tx, li, p, now)
+			if err != nil {
+				return err
+			}
+			if extra != nil {
+				if u, err = extra(ctx, tx, u, isNew); err != nil {
+					return err
+				}
+			}
+			sess, err := tx.Session.Create().
+				SetUserID(u.ID).
+				SetAppid(li.AppID).
+				SetCreatedAt(now).
+				SetLastUsedAt(now).
+				SetExpiresAt(now.Add(s.RefreshTTL)).
+				SetIP(c.IP).
+				SetUserAgent(truncate(c.UserAgent, 256)).
+				SetRefreshHash(refreshHash).
+				Save(ctx)
+			if err != nil {
+				return fmt.Errorf("create session: %w", err)
+			}
+			g.User, g.IsNewUser, sessionID = u, isNew, sess.ID
+			return nil
+		})
+		if !errors.Is(err, errRaced) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.grant(&g, sessionID, li.AppID, refresh)
+}
+
+func (s *Service) grant(g *Grant, sessionID int, appID, refresh string) (*Grant, error) {
+	access, _, err := s.Access.SignApp(g.User.ID, sessionID, appID)
 	if err != nil {
 		return nil, err
 	}
@@ -139,6 +174,7 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 	var g Grant
 	var sessionID int
 	var reused bool
+	var appID string
 	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		now := s.now()
 		revoke := func(id int) error {
@@ -189,7 +225,7 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 		if err := tx.RefreshToken.Create().SetHash(hash).SetSessionID(sess.ID).SetCreatedAt(sess.LastUsedAt).SetRotatedAt(now).Exec(ctx); err != nil {
 			return fmt.Errorf("keep rotated refresh token: %w", err)
 		}
-		g.User, sessionID = sess.Edges.User, sess.ID
+		g.User, sessionID, appID = sess.Edges.User, sess.ID, sess.Appid
 		return nil
 	})
 	if err != nil {
@@ -199,7 +235,7 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 		s.Log.Warn("refresh token reused: session revoked", "session_id", sessionID)
 		return nil, errUnauthorized
 	}
-	return s.grant(&g, sessionID, next)
+	return s.grant(&g, sessionID, appID, next)
 }
 
 // Logout revokes one session.
@@ -211,10 +247,26 @@ func (s *Service) Logout(ctx context.Context, sessionID int) error {
 	})
 }
 
-// UpdateProfile applies a validated partial profile.
+// UpdateProfile applies a validated partial profile. A local avatar_url
+// must name a file the user uploaded; the uploaded avatar it replaces is
+// erased.
 func (s *Service) UpdateProfile(ctx context.Context, userID int, p Profile) (*ent.User, error) {
 	var out *ent.User
+	var previous string
 	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+		if p.AvatarURL != nil {
+			old, err := s.lockUser(ctx, tx, user.ID(userID))
+			if ent.IsNotFound(err) {
+				return errUnauthorized
+			}
+			if err != nil {
+				return fmt.Errorf("load user %d: %w", userID, err)
+			}
+			previous = old.AvatarURL
+			if err := s.checkOwnAvatar(ctx, tx, p, user.ID(userID)); err != nil {
+				return err
+			}
+		}
 		update := tx.User.UpdateOneID(userID).SetUpdatedAt(s.now())
 		if p.Nickname != nil {
 			update.SetNickname(*p.Nickname)
@@ -232,16 +284,21 @@ func (s *Service) UpdateProfile(ctx context.Context, userID int, p Profile) (*en
 		out = u
 		return err
 	})
+	if err == nil && p.AvatarURL != nil && previous != out.AvatarURL {
+		s.releaseAvatar(ctx, userID, previous)
+	}
 	return out, err
 }
 
 // Delete closes an account (PIPL account cancellation): the user row, and
-// with it every session, refresh token, phone and session key, is erased.
-// The same WeChat account logging in later starts a new user.
+// with it every session, refresh token, phone and session key, is erased,
+// and every file the user uploaded, whatever avatar_url says now. The
+// same WeChat account logging in later starts a new user.
 func (s *Service) Delete(ctx context.Context, userID int) error {
 	var avatar string
+	var uploads []string
 	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
-		u, err := tx.User.Get(ctx, userID)
+		u, err := s.lockUser(ctx, tx, user.ID(userID))
 		if ent.IsNotFound(err) {
 			return errUnauthorized
 		}
@@ -249,6 +306,12 @@ func (s *Service) Delete(ctx context.Context, userID int) error {
 			return err
 		}
 		avatar = u.AvatarURL
+		if uploads, err = tx.Upload.Query().Where(upload.UserID(userID)).Select(upload.FieldName).Strings(ctx); err != nil {
+			return fmt.Errorf("list uploads: %w", err)
+		}
+		if _, err := tx.Upload.Delete().Where(upload.UserID(userID)).Exec(ctx); err != nil {
+			return fmt.Errorf("delete uploads: %w", err)
+		}
 		if _, err := tx.RefreshToken.Delete().Where(refreshtoken.HasSessionWith(session.UserID(userID))).Exec(ctx); err != nil {
 			return fmt.Errorf("delete refresh tokens: %w", err)
 		}
@@ -260,9 +323,14 @@ func (s *Service) Delete(ctx context.Context, userID int) error {
 	if err != nil {
 		return err
 	}
-	if s.OnUserGone != nil {
-		s.OnUserGone(avatar)
+	// The records are gone: a file that cannot be removed now has no owner
+	// and the next sweep removes it.
+	for _, name := range uploads {
+		if err := s.Avatars.Remove(name); err != nil {
+			s.Log.Warn("remove avatar of deleted account", "file", name, "err", err)
+		}
 	}
+	s.RemoveAvatarIfUnused(ctx, avatar)
 	return nil
 }
 
@@ -284,22 +352,6 @@ func (s *Service) SetDisabled(ctx context.Context, userID int, disabled bool) er
 			Where(session.UserID(userID), session.RevokedAtIsNil()).
 			SetRevokedAt(s.now()).SetRevokeReason(ReasonDisabled).Exec(ctx)
 	})
-}
-
-// SessionKey returns the user's latest WeChat session_key.
-func (s *Service) SessionKey(ctx context.Context, userID int) (string, error) {
-	u, err := s.DB.Read.User.Query().Where(user.ID(userID)).Select(user.FieldSessionKey).Only(ctx)
-	if err != nil {
-		return "", fmt.Errorf("load session key: %w", err)
-	}
-	if u.SessionKey == nil {
-		return "", errors.New("no session key stored")
-	}
-	key, err := s.Keys.Open(*u.SessionKey)
-	if err != nil {
-		return "", fmt.Errorf("unseal session key: %w", err)
-	}
-	return string(key), nil
 }
 
 func truncate(s string, n int) string {

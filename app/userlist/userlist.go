@@ -132,6 +132,9 @@ func (s *Store) filter(ctx context.Context, q Query) (predicate.User, error) {
 	if err != nil {
 		return nil, fmt.Errorf("exact search: %w", err)
 	}
+	if exact, err = s.addIdentityMatches(ctx, q.Q, exact); err != nil {
+		return nil, err
+	}
 	if len(exact) > 0 {
 		return user.IDIn(exact...), nil
 	}
@@ -279,10 +282,13 @@ func (s *Store) Forget() {
 	s.mu.Unlock()
 }
 
-// Detail is a user and their latest sessions.
+// Detail is a user, their WeChat identities, the unionid conflicts they
+// are part of, and their latest sessions.
 type Detail struct {
-	User     *ent.User
-	Sessions []*ent.Session
+	User       *ent.User
+	Identities []*ent.Identity
+	Conflicts  []*ent.IdentityConflict
+	Sessions   []*ent.Session
 }
 
 // MaxSessions bounds the sessions shown on a user's page.
@@ -299,5 +305,9 @@ func (s *Store) Get(ctx context.Context, id int) (*Detail, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load sessions of user %d: %w", id, err)
 	}
-	return &Detail{User: u, Sessions: sessions}, nil
+	d := &Detail{User: u, Sessions: sessions}
+	if err := s.loadIdentities(ctx, d); err != nil {
+		return nil, err
+	}
+	return d, nil
 }

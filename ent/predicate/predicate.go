@@ -15,6 +15,12 @@ type AdminSession func(*sql.Selector)
 // AuditEntry is the predicate function for auditentry builders.
 type AuditEntry func(*sql.Selector)
 
+// Identity is the predicate function for identity builders.
+type Identity func(*sql.Selector)
+
+// IdentityConflict is the predicate function for identityconflict builders.
+type IdentityConflict func(*sql.Selector)
+
 // RefreshToken is the predicate function for refreshtoken builders.
 type RefreshToken func(*sql.Selector)
 
@@ -23,6 +29,9 @@ type Session func(*sql.Selector)
 
 // Throttle is the predicate function for throttle builders.
 type Throttle func(*sql.Selector)
+
+// Upload is the predicate function for upload builders.
+type Upload func(*sql.Selector)
 
 // User is the predicate function for user builders.
 type User func(*sql.Selector)

@@ -20,7 +20,7 @@ import (
 const ExportTimeout = 10 * time.Minute
 
 var csvHeader = []string{"id", "openid", "unionid", "nickname", "avatar_url", "gender", "phone", "phone_country_code",
-	"disabled", "login_count", "last_login_at", "created_at", "updated_at"}
+	"disabled", "login_count", "last_login_at", "created_at", "updated_at", "identities"}
 
 // ExportCSV is GET /admin/users.csv?q=: the users of the current search,
 // streamed row by row as they are read, never built in memory.
@@ -84,7 +84,21 @@ func csvRow(u *ent.User, loc *time.Location) []string {
 		strconv.Itoa(u.ID), cell(u.Openid), cell(unionid), cell(u.Nickname), cell(u.AvatarURL),
 		strconv.Itoa(u.Gender), cell(u.Phone), cell(u.PhoneCountryCode), strconv.FormatBool(u.Disabled),
 		strconv.Itoa(u.LoginCount), csvTime(u.LastLoginAt, loc), csvTime(&u.CreatedAt, loc), csvTime(&u.UpdatedAt, loc),
+		cell(identitiesCell(u.Edges.Identities)),
 	}
+}
+
+// identitiesCell joins a user's identities into one cell, one per mini
+// program: "appid:openid" or "appid:openid:unionid", separated by "; ".
+func identitiesCell(ids []*ent.Identity) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = id.Appid + ":" + id.Openid
+		if id.Unionid != nil {
+			parts[i] += ":" + *id.Unionid
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 // cell neutralises CSV injection: a spreadsheet runs a cell that starts

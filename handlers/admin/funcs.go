@@ -2,13 +2,13 @@ package admin
 
 import (
 	"html/template"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/miniauth/miniauth/app/avatars"
 	"github.com/miniauth/miniauth/handlers/admin/i18n"
 )
 
@@ -80,19 +80,10 @@ func actionLabel(l *i18n.Lang, action string) string {
 	return action
 }
 
-// SafeAvatarURL is the URL to show as an image, or "" when it is neither
-// an https URL nor one of this server's uploads: a stored avatar URL is
-// user input.
-func SafeAvatarURL(raw string) string {
-	if strings.HasPrefix(raw, "/uploads/") && !strings.Contains(raw, "..") && !strings.HasPrefix(raw, "//") {
-		return raw
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
-		return ""
-	}
-	return u.String()
-}
+// SafeAvatarURL is the URL to show as an image, or "" when the stored
+// avatar_url is not one the API accepts (avatars.CheckURL): a stored
+// avatar URL is user input.
+func SafeAvatarURL(raw string) string { return avatars.DisplayURL(raw) }
 
 func initial(nickname string) string {
 	r, _ := utf8.DecodeRuneInString(strings.TrimSpace(nickname))
