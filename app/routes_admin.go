@@ -43,7 +43,6 @@ func (s *Server) mountAdmin(f *fiber.App) {
 		RequireTOTP:  s.Config.AdminRequireTOTP,
 	}
 	// Admin bodies are refused past a few KiB before they are read.
-	admin.LimitBodies(f.Server())
 	g := f.Group("/admin", admin.SecurityHeaders, admin.Language, h.Errors, admin.SameOrigin, admin.FormLimits)
 	g.Use("/static", func(c *fiber.Ctx) error {
 		// Static files are not secret: let browsers keep them an hour.

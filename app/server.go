@@ -32,6 +32,7 @@ import (
 	"github.com/miniauth/miniauth/app/wechatsim"
 	"github.com/miniauth/miniauth/ent/session"
 	"github.com/miniauth/miniauth/handlers"
+	"github.com/miniauth/miniauth/handlers/admin"
 )
 
 // HTTP server limits.
@@ -165,7 +166,6 @@ func (s *Server) routes() *fiber.App {
 	requireUser := handlers.RequireUser(s.Keys.UserToken, s.Accounts)
 	auth.Post("/logout", requireUser, api.Logout)
 	auth.All("/verify", requireUser, handlers.Verify)
-	f.Server().HeaderReceived = handlers.VerifyHeaderReceived // verify reads no body
 
 	me := f.Group("/api/me", requireUser)
 	me.Get("", api.Me)
@@ -233,10 +233,12 @@ func bodyRule(method, path string) handlers.BodyRule {
 	switch {
 	case method == fiber.MethodPost && p == "/api/me/avatar":
 		return handlers.BodyRule{Limit: handlers.MaxAvatarBody, Streamed: true}
+	case p == strings.ToLower(handlers.VerifyPath):
+		return handlers.BodyRule{Limit: 0} // proxies send none; reading one is work for nobody
 	case strings.HasPrefix(p, "/api/"):
 		return handlers.BodyRule{Limit: handlers.MaxJSONBody}
 	case p == "/admin" || strings.HasPrefix(p, "/admin/"):
-		return handlers.BodyRule{Limit: handlers.MaxAdminBody}
+		return handlers.BodyRule{Limit: admin.MaxFormBody}
 	}
 	return handlers.BodyRule{Limit: handlers.MaxSmallBody}
 }
@@ -250,7 +252,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go s.purgeSessions(ctx)
 	go s.sweepAvatars(ctx)
 	if s.Metrics != nil {
-		msrv := &http.Server{Addr: s.Config.MetricsAddr, Handler: metricsMux(s.Metrics), ReadHeaderTimeout: 10 * time.Second}
+		msrv := &http.Server{Addr: s.Config.MetricsAddr, Handler: metricsMux(s.Metrics, s.Config.PProf), ReadHeaderTimeout: 10 * time.Second}
 		mln, err := net.Listen("tcp", s.Config.MetricsAddr)
 		if err != nil {
 			s.Fiber.Shutdown()
@@ -325,11 +327,16 @@ func (s *Server) sweepAvatars(ctx context.Context) {
 	}
 }
 
-// metricsMux serves the private listener: metrics, and Go's profiler for
-// the operator chasing a slow request.
-func metricsMux(m *metrics.Metrics) http.Handler {
+// metricsMux serves the private listener: metrics, and with MINIAUTH_PPROF=1
+// Go's profiler for the operator chasing a slow request. The profiler is
+// off by default: a metrics port opened to a scraper on another host
+// would otherwise also hand out heap dumps and CPU time.
+func metricsMux(m *metrics.Metrics, withPProf bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", m.Handler())
+	if !withPProf {
+		return mux
+	}
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)

@@ -17,9 +17,6 @@ const (
 	// MaxSmallBody is the body of any route not named below (/healthz,
 	// unknown paths): a few KiB, refused before it is read.
 	MaxSmallBody = 4 << 10
-	// MaxAdminBody bounds admin panel forms; handlers/admin caps each form
-	// further.
-	MaxAdminBody = 64 << 10
 	// MaxAvatarBody is an avatar's multipart request: the 2 MiB image and
 	// room for the multipart framing and small fields.
 	MaxAvatarBody = avatars.MaxBytes + 64<<10

@@ -3,15 +3,18 @@ package cli
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
-	"github.com/miniauth/miniauth/app"
 	"github.com/miniauth/miniauth/app/admins"
 	"github.com/miniauth/miniauth/app/audit"
+	"github.com/miniauth/miniauth/app/config"
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/keys"
 )
@@ -126,30 +129,28 @@ func readPassword(r io.Reader) (string, error) {
 	return line, nil
 }
 
-// openDB opens (and migrates) the configured database for a command.
-func openDB(ctx context.Context, env *Env) (*database.DB, *keys.Set, bool, error) {
-	cfg, err := loadConfig(env)
-	if err != nil {
-		return nil, nil, false, err
-	}
-	if err := cfg.PrepareDataDir(); err != nil {
-		return nil, nil, false, err
-	}
-	ks, err := keys.Load(cfg.JWTSecret, cfg.DataDir)
-	if err != nil {
-		return nil, nil, false, err
-	}
-	db, err := database.Open(ctx, app.DatabaseOptions(cfg))
-	if err != nil {
-		return nil, nil, false, err
-	}
-	return db, ks, cfg.Production(), nil
-}
-
 func openAdmins(ctx context.Context, env *Env) (*admins.Service, func(), error) {
-	db, ks, _, err := openDB(ctx, env)
+	cfg, db, err := openFor(ctx, env, database.MustHaveSchema, true)
 	if err != nil {
 		return nil, nil, err
 	}
+	ks, err := existingKeys(cfg)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
 	return admins.New(db, ks), func() { db.Close() }, nil
+}
+
+// existingKeys derives the server's keys when its secret is configured or
+// kept in the data dir, and otherwise throwaway ones: the admin commands
+// sign nothing, and must not create a secret beside a database whose
+// server keeps its secret elsewhere (MINIAUTH_JWT_SECRET).
+func existingKeys(cfg *config.Config) (*keys.Set, error) {
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, keys.SecretFile)); cfg.JWTSecret != "" || err == nil {
+		return keys.Load(cfg.JWTSecret, cfg.DataDir)
+	}
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	return keys.Derive(secret)
 }

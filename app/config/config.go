@@ -16,6 +16,8 @@ import (
 	// The zone database inside the binary: MINIAUTH_TIMEZONE must work on
 	// a minimal image without /usr/share/zoneinfo.
 	_ "time/tzdata"
+
+	"github.com/miniauth/miniauth/app/database/dburl"
 )
 
 // Defaults, in one place.
@@ -64,6 +66,7 @@ type Config struct {
 	RefreshTTL     time.Duration
 	TrustedProxies []netip.Prefix
 	MetricsAddr    string // empty: no metrics listener
+	PProf          bool   // serve /debug/pprof/ on the metrics listener
 	DBMaxOpenConns int
 	DBMaxIdleConns int
 	SQLiteSync     string // "full" (durable, default) or "normal" (opt-in, faster)
@@ -85,7 +88,7 @@ type Var struct {
 var Vars = []Var{
 	{"MINIAUTH_ADDR", DefaultAddr, "listen address"},
 	{"MINIAUTH_DATA_DIR", DefaultDataDir, "SQLite file, uploads and the generated secret"},
-	{"MINIAUTH_DATABASE_URL", "sqlite file in the data dir", "database: sqlite:///path/file.db or postgres://user:pass@host/db"},
+	{"MINIAUTH_DATABASE_URL", "sqlite file in the data dir", "postgres://user:pass@host/db, sqlite:///path/file.db or a plain file path (no other scheme)"},
 	{"MINIAUTH_ENV", DefaultEnv, "development or production"},
 	{"MINIAUTH_WECHAT_APPID", "", "mini program AppID (empty outside production: built-in simulator)"},
 	{"MINIAUTH_WECHAT_SECRET", "", "mini program AppSecret"},
@@ -96,6 +99,7 @@ var Vars = []Var{
 	{"MINIAUTH_REFRESH_TTL", DefaultRefreshTTL.String(), "refresh token / session lifetime (Go duration)"},
 	{"MINIAUTH_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed"},
 	{"MINIAUTH_METRICS_ADDR", "", "separate listen address for /metrics (empty: metrics off)"},
+	{"MINIAUTH_PPROF", "0", "1: also serve Go's profiler /debug/pprof/ on the metrics listener"},
 	{"MINIAUTH_DB_MAX_OPEN_CONNS", strconv.Itoa(DefaultDBMaxOpenConns), "PostgreSQL pool: max open connections"},
 	{"MINIAUTH_DB_MAX_IDLE_CONNS", strconv.Itoa(DefaultDBMaxIdleConns), "PostgreSQL pool: max idle connections"},
 	{"MINIAUTH_LOGIN_RATE_LIMIT", strconv.Itoa(DefaultLoginRateLimit), "logins and refreshes per client IP per minute (0: no limit)"},
@@ -118,10 +122,14 @@ Usage:
   miniauth admin role --username NAME --role operator|viewer
   miniauth admin totp --username NAME [--disable]   enroll (or remove) a second factor
   miniauth dev seed --users N      create N fake users (for trying the admin panel at scale)
-  miniauth migrate [--dry-run]     bring the database schema up to date (or print its SQL)
+  miniauth migrate [--dry-run]     create the database or bring its schema up to date (or print its SQL)
   miniauth backup FILE             consistent online copy of the SQLite database, checked
   miniauth copy --from URL --to URL  move every user, session and admin to another database
   miniauth version                 print the version
+
+Every command reads the variables below, as the server does, and names the
+database it acts on in its first line (on stderr). Only serve and migrate
+create a database; the other commands stop if it does not exist.
 
 Environment:
 `)
@@ -190,6 +198,18 @@ func Load(getenv func(string) string) (*Config, error) {
 	if err := c.loadPanelSettings(get); err != nil {
 		return nil, err
 	}
+	if c.PProf, err = flag(get, "MINIAUTH_PPROF"); err != nil {
+		return nil, err
+	}
+	if c.PProf && c.MetricsAddr == "" {
+		// The profiler is only ever served on the private listener.
+		return nil, errors.New("MINIAUTH_PPROF: needs MINIAUTH_METRICS_ADDR (the profiler is served only on the metrics listener)")
+	}
+	if c.DatabaseURL != "" {
+		if _, err := dburl.Parse(c.DatabaseURL); err != nil {
+			return nil, fmt.Errorf("MINIAUTH_DATABASE_URL: %w", err)
+		}
+	}
 	if c.TrustedProxies, err = prefixes(get("MINIAUTH_TRUSTED_PROXIES", "")); err != nil {
 		return nil, fmt.Errorf("MINIAUTH_TRUSTED_PROXIES: %w", err)
 	}
@@ -245,6 +265,18 @@ func duration(get func(string, string) string, name string, def time.Duration) (
 		return 0, fmt.Errorf("%s: %q is not a positive duration like 15m or 2h", name, raw)
 	}
 	return d, nil
+}
+
+// flag reads an on/off setting: 1 or true, 0 or false.
+func flag(get func(string, string) string, name string) (bool, error) {
+	switch raw := strings.ToLower(get(name, "0")); raw {
+	case "1", "true":
+		return true, nil
+	case "0", "false":
+		return false, nil
+	default:
+		return false, fmt.Errorf("%s: must be 1 or 0, not %q", name, raw)
+	}
 }
 
 // intAtLeast reads an integer setting that must be least or more; what
