@@ -56,6 +56,7 @@ func (a *authenticator) String() string {
 func TestAdminRoleAndTOTPCommands(t *testing.T) {
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
 		dir, dbURL := t.TempDir(), b.URL(t)
+		migrate(t, dir, dbURL)
 		expect := func(stdin string, wantCode int, want string, args ...string) string {
 			t.Helper()
 			code, out, errOut := runCLI(t, dir, dbURL, stdin, args...)
