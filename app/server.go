@@ -297,6 +297,7 @@ func (s *Server) purgeSessions(ctx context.Context) {
 		case n > 0:
 			s.Log.Info("purged ended sessions", "sessions", n, "retention", accounts.SessionRetention.String())
 		}
+		s.purgeAudit(ctx)
 		select {
 		case <-ctx.Done():
 			return

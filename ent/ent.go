@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/miniauth/miniauth/ent/admin"
 	"github.com/miniauth/miniauth/ent/adminsession"
+	"github.com/miniauth/miniauth/ent/auditentry"
 	"github.com/miniauth/miniauth/ent/identity"
 	"github.com/miniauth/miniauth/ent/identityconflict"
 	"github.com/miniauth/miniauth/ent/refreshtoken"
@@ -84,6 +85,7 @@ func checkColumn(t, c string) error {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			admin.Table:            admin.ValidColumn,
 			adminsession.Table:     adminsession.ValidColumn,
+			auditentry.Table:       auditentry.ValidColumn,
 			identity.Table:         identity.ValidColumn,
 			identityconflict.Table: identityconflict.ValidColumn,
 			refreshtoken.Table:     refreshtoken.ValidColumn,

@@ -18,6 +18,8 @@ type Tx struct {
 	Admin *AdminClient
 	// AdminSession is the client for interacting with the AdminSession builders.
 	AdminSession *AdminSessionClient
+	// AuditEntry is the client for interacting with the AuditEntry builders.
+	AuditEntry *AuditEntryClient
 	// Identity is the client for interacting with the Identity builders.
 	Identity *IdentityClient
 	// IdentityConflict is the client for interacting with the IdentityConflict builders.
@@ -167,6 +169,7 @@ func (tx *Tx) Client() *Client {
 func (tx *Tx) init() {
 	tx.Admin = NewAdminClient(tx.config)
 	tx.AdminSession = NewAdminSessionClient(tx.config)
+	tx.AuditEntry = NewAuditEntryClient(tx.config)
 	tx.Identity = NewIdentityClient(tx.config)
 	tx.IdentityConflict = NewIdentityConflictClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)

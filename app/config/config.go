@@ -13,6 +13,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	// The zone database inside the binary: MINIAUTH_TIMEZONE must work on
+	// a minimal image without /usr/share/zoneinfo.
+	_ "time/tzdata"
 
 	"github.com/miniauth/miniauth/app/database/dburl"
 )
@@ -38,6 +41,11 @@ const (
 	// one address, and because behind a proxy left out of
 	// MINIAUTH_TRUSTED_PROXIES every user shares the proxy's budget.
 	DefaultLoginRateLimit = 6000
+	// DefaultTimezone is where most operators of a WeChat mini program
+	// are: the admin panel's and CSV's times, and its "today".
+	DefaultTimezone = "Asia/Shanghai"
+	// DefaultAuditRetention keeps a year of admin audit entries.
+	DefaultAuditRetention = 8760 * time.Hour
 )
 
 // Config is the whole runtime configuration.
@@ -63,6 +71,12 @@ type Config struct {
 	DBMaxIdleConns int
 	SQLiteSync     string // "full" (durable, default) or "normal" (opt-in, faster)
 	LoginRateLimit int    // per client IP per minute; 0 turns it off
+	// Timezone is the zone of the admin panel's and CSV's times.
+	Timezone *time.Location
+	// AuditRetention is how long audit entries are kept; 0 keeps them.
+	AuditRetention time.Duration
+	// AdminRequireTOTP refuses sign-in to admins without a second factor.
+	AdminRequireTOTP bool
 }
 
 // Var documents one environment variable for --help and the README.
@@ -89,6 +103,9 @@ var Vars = []Var{
 	{"MINIAUTH_DB_MAX_OPEN_CONNS", strconv.Itoa(DefaultDBMaxOpenConns), "PostgreSQL pool: max open connections"},
 	{"MINIAUTH_DB_MAX_IDLE_CONNS", strconv.Itoa(DefaultDBMaxIdleConns), "PostgreSQL pool: max idle connections"},
 	{"MINIAUTH_LOGIN_RATE_LIMIT", strconv.Itoa(DefaultLoginRateLimit), "logins and refreshes per client IP per minute (0: no limit)"},
+	{"MINIAUTH_TIMEZONE", DefaultTimezone, "IANA time zone of the admin panel's and CSV's times"},
+	{"MINIAUTH_AUDIT_RETENTION", DefaultAuditRetention.String(), "how long admin audit entries are kept (0: forever)"},
+	{"MINIAUTH_ADMIN_REQUIRE_TOTP", "", "1: admins without a second factor (TOTP) cannot sign in"},
 	{"MINIAUTH_SQLITE_SYNC", DefaultSQLiteSync, "full (a 200 is on disk) or normal (faster; a power cut may lose the last writes)"},
 }
 
@@ -101,6 +118,9 @@ Usage:
   miniauth [serve]                 run the server
   miniauth admin create --username NAME --password-stdin
   miniauth admin list | passwd --username NAME --password-stdin | delete --username NAME
+  miniauth admin create --username NAME --role operator|viewer --password-stdin
+  miniauth admin role --username NAME --role operator|viewer
+  miniauth admin totp --username NAME [--disable]   enroll (or remove) a second factor
   miniauth dev seed --users N      create N fake users (for trying the admin panel at scale)
   miniauth migrate [--dry-run]     create the database or bring its schema up to date (or print its SQL)
   miniauth backup FILE             consistent online copy of the SQLite database, checked
@@ -174,6 +194,9 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if c.SQLiteSync != "full" && c.SQLiteSync != "normal" {
 		return nil, fmt.Errorf("MINIAUTH_SQLITE_SYNC: must be full or normal, not %q", c.SQLiteSync)
+	}
+	if err := c.loadPanelSettings(get); err != nil {
+		return nil, err
 	}
 	if c.PProf, err = flag(get, "MINIAUTH_PPROF"); err != nil {
 		return nil, err

@@ -22,6 +22,9 @@ import (
 
 	"github.com/miniauth/miniauth/app/database/dburl"
 	"github.com/miniauth/miniauth/ent"
+	// Ent keeps the schema's defaults and hooks (the audit log's
+	// append-only guard) in ent/runtime: every client needs it loaded.
+	_ "github.com/miniauth/miniauth/ent/runtime"
 )
 
 // Options select and tune the database.

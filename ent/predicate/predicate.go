@@ -12,6 +12,9 @@ type Admin func(*sql.Selector)
 // AdminSession is the predicate function for adminsession builders.
 type AdminSession func(*sql.Selector)
 
+// AuditEntry is the predicate function for auditentry builders.
+type AuditEntry func(*sql.Selector)
+
 // Identity is the predicate function for identity builders.
 type Identity func(*sql.Selector)
 
