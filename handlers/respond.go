@@ -66,6 +66,7 @@ var statusOf = map[string]int{
 	problem.RateLimited:           fiber.StatusTooManyRequests,
 	problem.WeChatUnavailable:     fiber.StatusBadGateway,
 	problem.AccountConflict:       fiber.StatusConflict,
+	problem.Forbidden:             fiber.StatusForbidden,
 	problem.Internal:              fiber.StatusInternalServerError,
 }
 

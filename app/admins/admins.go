@@ -20,6 +20,7 @@ import (
 	"github.com/miniauth/miniauth/app/clock"
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/keys"
+	"github.com/miniauth/miniauth/app/problem"
 	"github.com/miniauth/miniauth/app/tokens"
 	"github.com/miniauth/miniauth/ent"
 	"github.com/miniauth/miniauth/ent/admin"
@@ -217,6 +218,18 @@ func (s *Service) Login(ctx context.Context, username, password string, c Client
 		return nil, err
 	}
 	return s.OpenSession(ctx, a, c)
+}
+
+// ByID is the admin with that id, or a not_found problem (deleted since).
+func (s *Service) ByID(ctx context.Context, id int) (*ent.Admin, error) {
+	a, err := s.DB.Read.Admin.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, problem.New(problem.NotFound, "no such admin")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load admin %d: %w", id, err)
+	}
+	return a, nil
 }
 
 // CheckCredentials returns the admin whose username and password these

@@ -31,6 +31,10 @@ const (
 	WeChatUnavailable     = "wechat_unavailable"
 	SessionKeyStale       = "session_key_stale"
 	AccountConflict       = "account_conflict"
+	// Forbidden: the caller may not do this (the admin panel's refusals:
+	// a viewer's change, a form without its CSRF token). The API never
+	// answers it.
+	Forbidden = "forbidden"
 	Internal              = "internal"
 )
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/miniauth/miniauth/app/clock"
 	"github.com/miniauth/miniauth/app/database"
+	"github.com/miniauth/miniauth/app/problem"
 	"github.com/miniauth/miniauth/ent"
 	"github.com/miniauth/miniauth/ent/predicate"
 	"github.com/miniauth/miniauth/ent/session"
@@ -253,11 +254,14 @@ type Detail struct {
 // MaxSessions bounds the sessions shown on a user's page.
 const MaxSessions = 50
 
-// Get returns a user's detail, or an ent not-found error.
+// Get returns a user's detail, or a not_found problem.
 func (s *Store) Get(ctx context.Context, id int) (*Detail, error) {
 	u, err := s.DB.Read.User.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, problem.New(problem.NotFound, "no such user")
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("load user %d: %w", id, err)
 	}
 	sessions, err := s.DB.Read.Session.Query().Where(session.UserID(id)).
 		Order(ent.Desc(session.FieldID)).Limit(MaxSessions).All(ctx)

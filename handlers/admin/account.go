@@ -113,7 +113,7 @@ func (h *Handler) DisableTOTP(c *fiber.Ctx) error {
 
 // reloadAdmin reads the signed-in admin again after a change.
 func (h *Handler) reloadAdmin(c *fiber.Ctx) error {
-	a, err := h.Admins.DB.Read.Admin.Get(c.UserContext(), currentAdmin(c).ID)
+	a, err := h.Admins.ByID(c.UserContext(), currentAdmin(c).ID)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/miniauth/miniauth/app/problem"
 	"github.com/miniauth/miniauth/handlers/admin/i18n"
 )
 
@@ -34,7 +35,7 @@ const langCookieTTL = 365 * 24 * time.Hour
 func (h *Handler) SwitchLanguage(c *fiber.Ctx) error {
 	l := i18n.Get(c.Query("to"))
 	if l == nil {
-		return pageError(fiber.StatusBadRequest, "")
+		return pageError(problem.InvalidRequest, "")
 	}
 	c.Cookie(&fiber.Cookie{
 		Name:     i18n.CookieName,

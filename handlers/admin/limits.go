@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/miniauth/miniauth/app/problem"
 )
 
 // Admin form limits. The panel's forms are a sign-in (a username of at
@@ -26,14 +28,14 @@ func FormLimits(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	if c.Request().Header.ContentLength() > MaxFormBody {
-		return pageError(fiber.StatusRequestEntityTooLarge, "")
+		return pageError(problem.RequestTooLarge, "")
 	}
 	body := c.Request().Body()
 	if len(body) == 0 {
 		return c.Next()
 	}
 	if len(body) > MaxFormBody {
-		return pageError(fiber.StatusRequestEntityTooLarge, "")
+		return pageError(problem.RequestTooLarge, "")
 	}
 	ct := c.Request().Header.ContentType()
 	if i := bytes.IndexByte(ct, ';'); i >= 0 {
@@ -41,7 +43,7 @@ func FormLimits(c *fiber.Ctx) error {
 	}
 	if !strings.EqualFold(string(bytes.TrimSpace(ct)), fiber.MIMEApplicationForm) ||
 		bytes.Count(body, []byte("&"))+1 > MaxFormFields {
-		return pageError(fiber.StatusBadRequest, "")
+		return pageError(problem.InvalidRequest, "")
 	}
 	return c.Next()
 }

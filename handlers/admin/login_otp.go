@@ -32,7 +32,7 @@ func (h *Handler) LoginOTP(c *fiber.Ctx) error {
 	if err != nil {
 		return h.render(c, fiber.StatusUnauthorized, "login", &Page{Data: LoginData{}, Error: lang(c).T("otp.expired")})
 	}
-	a, err := h.Admins.DB.Read.Admin.Get(ctx, id)
+	a, err := h.Admins.ByID(ctx, id)
 	if err != nil {
 		// Deleted since the password step.
 		return h.render(c, fiber.StatusUnauthorized, "login", &Page{Data: LoginData{}, Error: lang(c).T("otp.expired")})

@@ -12,6 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/miniauth/miniauth/app/admins"
+	"github.com/miniauth/miniauth/app/problem"
 	"github.com/miniauth/miniauth/app/tokens"
 	"github.com/miniauth/miniauth/ent"
 	"github.com/miniauth/miniauth/handlers"
@@ -59,7 +60,7 @@ func (h *Handler) Errors(c *fiber.Ctx) (err error) {
 }
 
 func (h *Handler) failed(c *fiber.Ctx, err error) error {
-	status, message, known := asPage(err)
+	status, message, known := pageOf(lang(c), err)
 	if !known {
 		h.Log.Error("admin panel error", "method", c.Method(), "path", c.Path(), "request_id", handlers.RequestID(c), "err", err)
 	}
@@ -121,7 +122,7 @@ func (h *Handler) RequireCSRF(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	if !h.Admins.ValidCSRF(currentSession(c), formValue(c, "csrf")) {
-		return pageError(fiber.StatusForbidden, "")
+		return pageError(problem.Forbidden, "")
 	}
 	return c.Next()
 }
@@ -144,14 +145,14 @@ func SameOrigin(c *fiber.Ctx) error {
 	}
 	host := string(c.Request().Header.Host())
 	if site := c.Get("Sec-Fetch-Site"); site != "" && !strings.EqualFold(site, "same-origin") && !strings.EqualFold(site, "none") {
-		return pageError(fiber.StatusForbidden, "")
+		return pageError(problem.Forbidden, "")
 	}
 	if origin := c.Get(fiber.HeaderOrigin); origin != "" {
 		if !sameHost(origin, host) {
-			return pageError(fiber.StatusForbidden, "")
+			return pageError(problem.Forbidden, "")
 		}
 	} else if referer := c.Get(fiber.HeaderReferer); referer != "" && !sameHost(referer, host) {
-		return pageError(fiber.StatusForbidden, "")
+		return pageError(problem.Forbidden, "")
 	}
 	return c.Next()
 }

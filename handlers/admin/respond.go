@@ -8,8 +8,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/miniauth/miniauth/ent"
+	"github.com/miniauth/miniauth/app/problem"
 	"github.com/miniauth/miniauth/ent/admin"
+	"github.com/miniauth/miniauth/handlers"
 	"github.com/miniauth/miniauth/handlers/admin/i18n"
 )
 
@@ -105,27 +106,23 @@ func (h *Handler) errorPage(c *fiber.Ctx, status int, messageKey string) error {
 	return h.render(c, status, "error", &Page{Data: ErrorData{Status: status, Title: title, Message: l.T(messageKey)}})
 }
 
-// statusError is an error that should be shown as a page with a status.
-type statusError struct {
-	status     int
-	messageKey string
-}
+// pageError is a refusal of the panel: a domain error whose message is a
+// catalogue key ("" for the usual message of its code's status).
+func pageError(code, messageKey string) error { return &problem.Error{Code: code, Message: messageKey} }
 
-func (e *statusError) Error() string { return strconv.Itoa(e.status) + " " + e.messageKey }
+// notFound is the page for a missing user, session or URL.
+func notFound(messageKey string) error { return pageError(problem.NotFound, messageKey) }
 
-func pageError(status int, messageKey string) error { return &statusError{status, messageKey} }
-
-// notFound is the page for a missing user or URL.
-func notFound(messageKey string) error { return pageError(fiber.StatusNotFound, messageKey) }
-
-// asPage maps an error to the status and message key of its page.
-func asPage(err error) (int, string, bool) {
-	var se *statusError
-	if errors.As(err, &se) {
-		return se.status, se.messageKey, true
-	}
-	if ent.IsNotFound(err) {
-		return fiber.StatusNotFound, "", true
+// pageOf is the status and message key of an error's page. Domain errors
+// have the status of their code in the API's one table (handlers.Status),
+// and their message when it is one of the catalogue's keys; Fiber's own
+// errors keep their status. Anything else is internal (known is false).
+func pageOf(l *i18n.Lang, err error) (status int, messageKey string, known bool) {
+	if p, ok := problem.As(err); ok && p.Code != problem.Internal {
+		if l.Has(p.Message) {
+			messageKey = p.Message
+		}
+		return handlers.Status(p.Code), messageKey, true
 	}
 	var fe *fiber.Error
 	if errors.As(err, &fe) && fe.Code < 500 {

@@ -6,6 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/miniauth/miniauth/app/audit"
+	"github.com/miniauth/miniauth/app/problem"
 	"github.com/miniauth/miniauth/ent/admin"
 	"github.com/miniauth/miniauth/handlers"
 )
@@ -21,7 +22,7 @@ func (h *Handler) RequireOperator(c *fiber.Ctx) error {
 	if err := h.record(c, audit.Entry{Action: audit.Forbidden, Detail: detail}); err != nil {
 		return err
 	}
-	return pageError(fiber.StatusForbidden, "error.viewer")
+	return pageError(problem.Forbidden, "error.viewer")
 }
 
 // record appends an audit entry about the signed-in admin's request:
