@@ -25,6 +25,7 @@ import (
 	"github.com/miniauth/miniauth/app/keys"
 	"github.com/miniauth/miniauth/app/metrics"
 	"github.com/miniauth/miniauth/app/problem"
+	"github.com/miniauth/miniauth/app/sessioncache"
 	"github.com/miniauth/miniauth/app/throttle"
 	"github.com/miniauth/miniauth/app/tokens"
 	"github.com/miniauth/miniauth/app/wechat"
@@ -97,9 +98,25 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 		Log:        log,
 		OnUserGone: func(avatarURL string) { s.Accounts.RemoveAvatarIfUnused(context.Background(), avatarURL) },
 		Avatars:    avatars.New(filepath.Join(cfg.DataDir, "uploads", "avatars")),
+		Sessions:   newSessionCache(cfg, db),
 	}
 	s.Fiber = s.routes()
 	return s, nil
+}
+
+// newSessionCache is the per-request session cache, or nil when
+// MINIAUTH_SESSION_CACHE is 0. On PostgreSQL other instances write too:
+// the cache starts untrusted and is trusted once Serve's change listener
+// is up (accounts.FollowChanges).
+func newSessionCache(cfg *config.Config, db *database.DB) *sessioncache.Cache {
+	if cfg.SessionCache == 0 {
+		return nil
+	}
+	c := sessioncache.New(cfg.SessionCache, nil)
+	if db.Dialect == dialect.Postgres {
+		c.SetTrusted(false)
+	}
+	return c
 }
 
 // newWeChat is the real WeChat client, or the simulator when no
@@ -198,6 +215,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 2)
 	go func() { errc <- s.Fiber.Listener(ln) }()
 	go s.purgeSessions(ctx)
+	follow, stopFollowing := context.WithCancel(ctx)
+	defer stopFollowing()
+	go s.Accounts.FollowChanges(follow)
 	if s.Metrics != nil {
 		msrv := &http.Server{Addr: s.Config.MetricsAddr, Handler: metricsMux(s.Metrics), ReadHeaderTimeout: 10 * time.Second}
 		mln, err := net.Listen("tcp", s.Config.MetricsAddr)

@@ -14,6 +14,7 @@ import (
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/keys"
 	"github.com/miniauth/miniauth/app/problem"
+	"github.com/miniauth/miniauth/app/sessioncache"
 	"github.com/miniauth/miniauth/app/tokens"
 	"github.com/miniauth/miniauth/app/wechat"
 	"github.com/miniauth/miniauth/ent"
@@ -42,9 +43,14 @@ type Service struct {
 	OnUserGone func(avatarURL string)
 	// Avatars stores uploaded avatar images (avatar.go).
 	Avatars *avatars.Store
-	Now     func() time.Time
+	// Sessions caches live sessions for Authenticate; nil: no cache.
+	// Every write here that ends a session or changes a user forgets it
+	// there (and announces it to other instances) before returning.
+	Sessions *sessioncache.Cache
+	Now      func() time.Time
 
 	authStmt preparedStmt
+	acks     ackWaiters
 }
 
 func (s *Service) now() time.Time {
@@ -90,11 +96,20 @@ func (s *Service) Login(ctx context.Context, code string, p Profile, c Client) (
 	var g Grant
 	refresh, refreshHash := tokens.NewRefreshToken()
 	var sessionID int
+	var changed change
 	err = s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		now := s.now()
 		u, err := upsertUser(ctx, tx, ws, sealedKey, p, now)
 		if err != nil {
 			return err
+		}
+		if u.LoginCount > 1 {
+			// A returning user's profile or unionid may have changed:
+			// their other cached sessions must read it again.
+			changed = userChanged(u.ID)
+			if _, err := s.announce(ctx, tx, changed); err != nil {
+				return err
+			}
 		}
 		sess, err := tx.Session.Create().
 			SetUserID(u.ID).
@@ -111,6 +126,7 @@ func (s *Service) Login(ctx context.Context, code string, p Profile, c Client) (
 		g.User, g.IsNewUser, sessionID = u, u.LoginCount == 1, sess.ID
 		return nil
 	})
+	s.settle(changed, nil, err == nil)
 	if err != nil {
 		return nil, err
 	}
@@ -139,12 +155,19 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 	var g Grant
 	var sessionID int
 	var reused bool
+	var ended change
+	var rc *receipt
 	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		now := s.now()
-		revoke := func(id int) error {
+		revoke := func(userID, id int) error {
 			// Commit the revocation, then refuse: returning an error here
 			// would roll it back.
 			reused, sessionID = true, id
+			ended = sessionEnded(userID, id)
+			var err error
+			if rc, err = s.announce(ctx, tx, ended); err != nil {
+				return err
+			}
 			return tx.Session.UpdateOneID(id).SetRevokedAt(now).SetRevokeReason(ReasonRefreshReuse).Exec(ctx)
 		}
 		sess, err := tx.Session.Query().Where(session.RefreshHash(hash)).WithUser().Only(ctx)
@@ -160,7 +183,7 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 			if rt.Edges.Session.RevokedAt != nil {
 				return errUnauthorized
 			}
-			return revoke(rt.SessionID)
+			return revoke(rt.Edges.Session.UserID, rt.SessionID)
 		}
 		if err != nil {
 			return fmt.Errorf("find refresh token: %w", err)
@@ -183,7 +206,7 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 			return fmt.Errorf("rotate refresh token: %w", err)
 		}
 		if n == 0 {
-			return revoke(sess.ID)
+			return revoke(sess.UserID, sess.ID)
 		}
 		// Keep the rotated token's hash, to recognise it if it comes back.
 		if err := tx.RefreshToken.Create().SetHash(hash).SetSessionID(sess.ID).SetCreatedAt(sess.LastUsedAt).SetRotatedAt(now).Exec(ctx); err != nil {
@@ -192,6 +215,7 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 		g.User, sessionID = sess.Edges.User, sess.ID
 		return nil
 	})
+	s.settle(ended, rc, err == nil)
 	if err != nil {
 		return nil, err
 	}
@@ -204,17 +228,38 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 
 // Logout revokes one session.
 func (s *Service) Logout(ctx context.Context, sessionID int) error {
-	return s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+	var ended change
+	var rc *receipt
+	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+		sess, err := tx.Session.Query().Where(session.ID(sessionID)).Select(session.FieldUserID).Only(ctx)
+		if ent.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("find session %d: %w", sessionID, err)
+		}
+		ended = sessionEnded(sess.UserID, sessionID)
+		if rc, err = s.announce(ctx, tx, ended); err != nil {
+			return err
+		}
 		return tx.Session.Update().
 			Where(session.ID(sessionID), session.RevokedAtIsNil()).
 			SetRevokedAt(s.now()).SetRevokeReason(ReasonLogout).Exec(ctx)
 	})
+	s.settle(ended, rc, err == nil)
+	return err
 }
 
 // UpdateProfile applies a validated partial profile.
+// The cached user is replaced by the new one, so the next request of any
+// of the user's sessions is still answered from memory.
 func (s *Service) UpdateProfile(ctx context.Context, userID int, p Profile) (*ent.User, error) {
 	var out *ent.User
+	ticket := s.Sessions.Ticket(userID)
 	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+		if _, err := s.announce(ctx, tx, userChanged(userID)); err != nil {
+			return err
+		}
 		update := tx.User.UpdateOneID(userID).SetUpdatedAt(s.now())
 		if p.Nickname != nil {
 			update.SetNickname(*p.Nickname)
@@ -232,7 +277,12 @@ func (s *Service) UpdateProfile(ctx context.Context, userID int, p Profile) (*en
 		out = u
 		return err
 	})
-	return out, err
+	if err != nil {
+		s.settle(userChanged(userID), nil, false)
+		return nil, err
+	}
+	s.Sessions.ReplaceUser(ticket, cacheUser(out))
+	return out, nil
 }
 
 // Delete closes an account (PIPL account cancellation): the user row, and
@@ -240,6 +290,7 @@ func (s *Service) UpdateProfile(ctx context.Context, userID int, p Profile) (*en
 // The same WeChat account logging in later starts a new user.
 func (s *Service) Delete(ctx context.Context, userID int) error {
 	var avatar string
+	var rc *receipt
 	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		u, err := tx.User.Get(ctx, userID)
 		if ent.IsNotFound(err) {
@@ -249,6 +300,9 @@ func (s *Service) Delete(ctx context.Context, userID int) error {
 			return err
 		}
 		avatar = u.AvatarURL
+		if rc, err = s.announce(ctx, tx, userRevoked(userID)); err != nil {
+			return err
+		}
 		if _, err := tx.RefreshToken.Delete().Where(refreshtoken.HasSessionWith(session.UserID(userID))).Exec(ctx); err != nil {
 			return fmt.Errorf("delete refresh tokens: %w", err)
 		}
@@ -257,6 +311,7 @@ func (s *Service) Delete(ctx context.Context, userID int) error {
 		}
 		return tx.User.DeleteOneID(userID).Exec(ctx)
 	})
+	s.settle(userRevoked(userID), rc, err == nil)
 	if err != nil {
 		return err
 	}
@@ -269,13 +324,17 @@ func (s *Service) Delete(ctx context.Context, userID int) error {
 // SetDisabled disables or re-enables a user. Disabling revokes every
 // session at once, so the user's next API call is refused.
 func (s *Service) SetDisabled(ctx context.Context, userID int, disabled bool) error {
-	return s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+	var rc *receipt
+	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		n, err := tx.User.Update().Where(user.ID(userID)).SetDisabled(disabled).SetUpdatedAt(s.now()).Save(ctx)
 		if err != nil {
 			return err
 		}
 		if n == 0 {
 			return problem.New(problem.NotFound, "no such user")
+		}
+		if rc, err = s.announce(ctx, tx, userRevoked(userID)); err != nil {
+			return err
 		}
 		if !disabled {
 			return nil
@@ -284,6 +343,8 @@ func (s *Service) SetDisabled(ctx context.Context, userID int, disabled bool) er
 			Where(session.UserID(userID), session.RevokedAtIsNil()).
 			SetRevokedAt(s.now()).SetRevokeReason(ReasonDisabled).Exec(ctx)
 	})
+	s.settle(userRevoked(userID), rc, err == nil)
+	return err
 }
 
 // SessionKey returns the user's latest WeChat session_key.

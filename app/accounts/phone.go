@@ -26,7 +26,11 @@ func (s *Service) BindPhone(ctx context.Context, u *ent.User, code string) (*ent
 		return nil, wechat.Problem(err)
 	}
 	var out *ent.User
+	ticket := s.Sessions.Ticket(u.ID)
 	err = s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+		if _, err := s.announce(ctx, tx, userChanged(u.ID)); err != nil {
+			return err
+		}
 		out, err = tx.User.UpdateOneID(u.ID).
 			SetPhone(p.PurePhoneNumber).
 			SetPhoneCountryCode(p.CountryCode).
@@ -40,5 +44,10 @@ func (s *Service) BindPhone(ctx context.Context, u *ent.User, code string) (*ent
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		s.settle(userChanged(u.ID), nil, false)
+		return nil, err
+	}
+	s.Sessions.ReplaceUser(ticket, cacheUser(out))
+	return out, nil
 }

@@ -36,6 +36,9 @@ const (
 	// one address, and because behind a proxy left out of
 	// MINIAUTH_TRUSTED_PROXIES every user shares the proxy's budget.
 	DefaultLoginRateLimit = 6000
+	// DefaultSessionCache is how many live sessions each instance keeps
+	// in memory for the per-request check (about 0.4 KiB each).
+	DefaultSessionCache = 100_000
 )
 
 // Config is the whole runtime configuration.
@@ -56,6 +59,7 @@ type Config struct {
 	DBMaxIdleConns int
 	SQLiteSync     string // "full" (durable, default) or "normal" (opt-in, faster)
 	LoginRateLimit int    // per client IP per minute; 0 turns it off
+	SessionCache   int    // sessions cached in memory; 0 turns the cache off
 }
 
 // Var documents one environment variable for --help and the README.
@@ -80,6 +84,7 @@ var Vars = []Var{
 	{"MINIAUTH_DB_MAX_OPEN_CONNS", strconv.Itoa(DefaultDBMaxOpenConns), "PostgreSQL pool: max open connections"},
 	{"MINIAUTH_DB_MAX_IDLE_CONNS", strconv.Itoa(DefaultDBMaxIdleConns), "PostgreSQL pool: max idle connections"},
 	{"MINIAUTH_LOGIN_RATE_LIMIT", strconv.Itoa(DefaultLoginRateLimit), "logins and refreshes per client IP per minute (0: no limit)"},
+	{"MINIAUTH_SESSION_CACHE", strconv.Itoa(DefaultSessionCache), "live sessions kept in memory for the per-request check (0: check the database every request)"},
 	{"MINIAUTH_SQLITE_SYNC", DefaultSQLiteSync, "full (a 200 is on disk) or normal (faster; a power cut may lose the last writes)"},
 }
 
@@ -157,6 +162,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	if c.LoginRateLimit, err = intAtLeast(get, "MINIAUTH_LOGIN_RATE_LIMIT", DefaultLoginRateLimit, 0, "non-negative"); err != nil {
+		return nil, err
+	}
+	if c.SessionCache, err = intAtLeast(get, "MINIAUTH_SESSION_CACHE", DefaultSessionCache, 0, "non-negative"); err != nil {
 		return nil, err
 	}
 	if c.SQLiteSync != "full" && c.SQLiteSync != "normal" {

@@ -45,6 +45,7 @@ type DB struct {
 	// that are prepared once instead of built by Ent per request.
 	ReadSQL *sql.DB
 	closer  []func() error
+	url     string // PostgreSQL only: for the listener's own connection
 }
 
 // Open opens the database and migrates its schema.
@@ -165,6 +166,7 @@ func openPostgres(o Options) (*DB, error) {
 		SQL:     p,
 		ReadSQL: p,
 		Writer:  newWriter(client, false),
+		url:     o.URL,
 	}
 	db.closer = []func() error{p.Close}
 	return db, nil
