@@ -97,17 +97,19 @@ func (s *Service) Login(ctx context.Context, code string, p Profile, c Client) (
 	refresh, refreshHash := tokens.NewRefreshToken()
 	var sessionID int
 	var changed change
+	var rc *receipt
 	err = s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		now := s.now()
 		u, err := upsertUser(ctx, tx, ws, sealedKey, p, now)
 		if err != nil {
 			return err
 		}
-		if u.LoginCount > 1 {
+		if u.LoginCount > 1 && (!p.Empty() || ws.UnionID != "") {
 			// A returning user's profile or unionid may have changed:
-			// their other cached sessions must read it again.
+			// their other cached sessions must read it again. (A bare
+			// login changes nothing the cache holds.)
 			changed = userChanged(u.ID)
-			if _, err := s.announce(ctx, tx, changed); err != nil {
+			if rc, err = s.announce(ctx, tx, changed); err != nil {
 				return err
 			}
 		}
@@ -126,7 +128,7 @@ func (s *Service) Login(ctx context.Context, code string, p Profile, c Client) (
 		g.User, g.IsNewUser, sessionID = u, u.LoginCount == 1, sess.ID
 		return nil
 	})
-	s.settle(changed, nil, err == nil)
+	s.settle(changed, rc, err == nil)
 	if err != nil {
 		return nil, err
 	}
@@ -255,9 +257,11 @@ func (s *Service) Logout(ctx context.Context, sessionID int) error {
 // of the user's sessions is still answered from memory.
 func (s *Service) UpdateProfile(ctx context.Context, userID int, p Profile) (*ent.User, error) {
 	var out *ent.User
+	var rc *receipt
 	ticket := s.Sessions.Ticket(userID)
 	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
-		if _, err := s.announce(ctx, tx, userChanged(userID)); err != nil {
+		var err error
+		if rc, err = s.announce(ctx, tx, userChanged(userID)); err != nil {
 			return err
 		}
 		update := tx.User.UpdateOneID(userID).SetUpdatedAt(s.now())
@@ -278,10 +282,11 @@ func (s *Service) UpdateProfile(ctx context.Context, userID int, p Profile) (*en
 		return err
 	})
 	if err != nil {
-		s.settle(userChanged(userID), nil, false)
+		s.settle(userChanged(userID), rc, false)
 		return nil, err
 	}
 	s.Sessions.ReplaceUser(ticket, cacheUser(out))
+	s.settle(change{}, rc, true)
 	return out, nil
 }
 

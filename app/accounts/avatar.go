@@ -21,6 +21,7 @@ func (s *Service) UploadAvatar(ctx context.Context, userID int, image io.Reader)
 	}
 	var out *ent.User
 	var previous string
+	var rc *receipt
 	ticket := s.Sessions.Ticket(userID)
 	err = s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		old, err := tx.User.Query().Where(user.ID(userID)).Select(user.FieldAvatarURL).Only(ctx)
@@ -31,7 +32,7 @@ func (s *Service) UploadAvatar(ctx context.Context, userID int, image io.Reader)
 			return fmt.Errorf("load user %d: %w", userID, err)
 		}
 		previous = old.AvatarURL
-		if _, err := s.announce(ctx, tx, userChanged(userID)); err != nil {
+		if rc, err = s.announce(ctx, tx, userChanged(userID)); err != nil {
 			return err
 		}
 		out, err = tx.User.UpdateOneID(userID).SetAvatarURL(avatars.URL(name)).SetUpdatedAt(s.now()).Save(ctx)
@@ -41,13 +42,14 @@ func (s *Service) UploadAvatar(ctx context.Context, userID int, image io.Reader)
 		return nil
 	})
 	if err != nil {
-		s.settle(userChanged(userID), nil, false)
+		s.settle(userChanged(userID), rc, false)
 		if rmErr := s.Avatars.Remove(name); rmErr != nil {
 			s.Log.Warn("remove unused avatar", "file", name, "err", rmErr)
 		}
 		return nil, err
 	}
 	s.Sessions.ReplaceUser(ticket, cacheUser(out))
+	s.settle(change{}, rc, true)
 	if previous != out.AvatarURL {
 		s.RemoveAvatarIfUnused(ctx, previous)
 	}

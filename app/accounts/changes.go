@@ -14,19 +14,17 @@ import (
 
 // A change is what a write did that cached sessions must learn of: a
 // session ended (sessionID set), or a user changed, was disabled or
-// deleted (sessionID 0: every session of the user goes). A revocation
-// (a session ended, a user disabled or deleted) is not answered before
-// every instance has confirmed it forgot it; a profile change is not
-// waited for.
+// deleted (sessionID 0: every session of the user goes). A write is not
+// answered before every listening instance has confirmed that it forgot
+// the change, so no instance answers from a stale entry afterwards.
 type change struct {
 	userID, sessionID int
-	revocation        bool
 }
 
 func userChanged(userID int) change { return change{userID: userID} }
-func userRevoked(userID int) change { return change{userID: userID, revocation: true} }
+func userRevoked(userID int) change { return change{userID: userID} }
 func sessionEnded(userID, sessionID int) change {
-	return change{userID: userID, sessionID: sessionID, revocation: true}
+	return change{userID: userID, sessionID: sessionID}
 }
 
 // instanceID tells this process's announcements apart from other
@@ -83,19 +81,16 @@ func (a *ackWaiters) deliver(nonce uint64) {
 }
 
 // announce tells other instances of ch, inside the write's transaction
-// (PostgreSQL NOTIFY is delivered only if and once it commits). For a
-// revocation it also counts the listening instances, whose receipts
-// settle waits for.
+// (PostgreSQL NOTIFY is delivered only if and once it commits). It also
+// counts the listening instances, whose receipts settle waits for.
 func (s *Service) announce(ctx context.Context, tx *ent.Client, ch change) (*receipt, error) {
 	var r *receipt
-	if ch.revocation {
-		n, err := s.DB.Listeners(ctx, tx)
-		if err != nil {
-			return nil, err
-		}
-		if n > 0 {
-			r = s.acks.add(n)
-		}
+	n, err := s.DB.Listeners(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		r = s.acks.add(n)
 	}
 	var nonce uint64
 	if r != nil {
@@ -110,8 +105,8 @@ func (s *Service) announce(ctx context.Context, tx *ent.Client, ch change) (*rec
 	return r, nil
 }
 
-// settle applies ch to this instance's cache, then, for a revocation,
-// waits until every instance listening at the commit has applied it too.
+// settle applies ch to this instance's cache, then waits until every
+// instance listening at the commit has applied it too.
 // Writers call it after the commit and before they answer, whether or not
 // the write succeeded (a needless forget costs one database read).
 func (s *Service) settle(ch change, r *receipt, committed bool) {
@@ -131,7 +126,7 @@ func (s *Service) settle(ch change, r *receipt, committed bool) {
 		select {
 		case <-r.got:
 		case <-timeout.C:
-			s.Log.Warn("session cache: not every instance confirmed a revocation in time", "confirmed", i, "instances", r.want, "user_id", ch.userID)
+			s.Log.Warn("session cache: not every instance confirmed a change in time", "confirmed", i, "instances", r.want, "user_id", ch.userID)
 			return
 		}
 	}

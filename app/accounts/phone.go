@@ -26,9 +26,10 @@ func (s *Service) BindPhone(ctx context.Context, u *ent.User, code string) (*ent
 		return nil, wechat.Problem(err)
 	}
 	var out *ent.User
+	var rc *receipt
 	ticket := s.Sessions.Ticket(u.ID)
 	err = s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
-		if _, err := s.announce(ctx, tx, userChanged(u.ID)); err != nil {
+		if rc, err = s.announce(ctx, tx, userChanged(u.ID)); err != nil {
 			return err
 		}
 		out, err = tx.User.UpdateOneID(u.ID).
@@ -45,9 +46,10 @@ func (s *Service) BindPhone(ctx context.Context, u *ent.User, code string) (*ent
 		return nil
 	})
 	if err != nil {
-		s.settle(userChanged(u.ID), nil, false)
+		s.settle(userChanged(u.ID), rc, false)
 		return nil, err
 	}
 	s.Sessions.ReplaceUser(ticket, cacheUser(out))
+	s.settle(change{}, rc, true)
 	return out, nil
 }
