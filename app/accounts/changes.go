@@ -81,25 +81,18 @@ func (a *ackWaiters) deliver(nonce uint64) {
 }
 
 // announce tells other instances of ch, inside the write's transaction
-// (PostgreSQL NOTIFY is delivered only if and once it commits). It also
-// counts the listening instances, whose receipts settle waits for.
+// (PostgreSQL NOTIFY is delivered only if and once it commits), and
+// arranges for settle to wait for each one's receipt. With no other
+// instance listening it sends nothing: one that starts listening later,
+// or whose listener is reconnecting, flushes its cache when it is up.
 func (s *Service) announce(ctx context.Context, tx *ent.Client, ch change) (*receipt, error) {
-	var r *receipt
-	n, err := s.DB.Listeners(ctx, tx)
-	if err != nil {
+	n, err := s.DB.OtherListeners(ctx, tx)
+	if err != nil || n == 0 {
 		return nil, err
 	}
-	if n > 0 {
-		r = s.acks.add(n)
-	}
-	var nonce uint64
-	if r != nil {
-		nonce = r.nonce
-	}
-	if err := s.DB.Notify(ctx, tx, encodeChange(ch, nonce)); err != nil {
-		if r != nil {
-			s.acks.done(r)
-		}
+	r := s.acks.add(n)
+	if err := s.DB.Notify(ctx, tx, encodeChange(ch, r.nonce)); err != nil {
+		s.acks.done(r)
 		return nil, err
 	}
 	return r, nil
@@ -198,9 +191,10 @@ func (s *Service) FollowChanges(ctx context.Context) {
 				s.Sessions.Flush()
 				return ""
 			}
-			if origin != instanceID {
-				s.forget(ch)
+			if origin == instanceID {
+				return "" // forgotten already, and not counted
 			}
+			s.forget(ch)
 			if nonce == 0 {
 				return ""
 			}

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -46,6 +47,9 @@ type DB struct {
 	ReadSQL *sql.DB
 	closer  []func() error
 	url     string // PostgreSQL only: for the listener's own connection
+	// listenerPID is the backend pid of this process's change listener
+	// while it is up (0 otherwise).
+	listenerPID atomic.Int64
 }
 
 // Open opens the database and migrates its schema.

@@ -48,14 +48,15 @@ type Listener struct {
 	Notify func(channel, payload string) (ack string)
 }
 
-// Listeners counts the connections listening for changes on this
-// database, as seen inside tx (PostgreSQL; 0 on SQLite).
-func (db *DB) Listeners(ctx context.Context, tx *ent.Client) (int, error) {
+// OtherListeners counts the connections listening for changes on this
+// database other than this process's own, as seen inside tx (PostgreSQL;
+// 0 on SQLite).
+func (db *DB) OtherListeners(ctx context.Context, tx *ent.Client) (int, error) {
 	if db.Dialect != dialect.Postgres {
 		return 0, nil
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT count(*) FROM pg_stat_activity
-WHERE datname = current_database() AND application_name = $1`, ListenerAppName)
+WHERE datname = current_database() AND application_name = $1 AND pid <> $2`, ListenerAppName, db.listenerPID.Load())
 	if err != nil {
 		return 0, fmt.Errorf("count listeners: %w", err)
 	}
@@ -118,6 +119,8 @@ func (db *DB) listenOnce(ctx context.Context, l Listener) (wasUp bool, err error
 	if _, err := conn.Exec(ctx, "LISTEN "+ChangeChannel+"; LISTEN "+AckChannel); err != nil {
 		return false, fmt.Errorf("listen: %w", err)
 	}
+	db.listenerPID.Store(int64(conn.PgConn().PID()))
+	defer db.listenerPID.Store(0)
 	l.Up()
 	for {
 		wctx, cancel := context.WithTimeout(ctx, listenPing)
