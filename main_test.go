@@ -32,9 +32,12 @@ func TestMain(m *testing.M) {
 // run runs the binary to completion.
 func run(t *testing.T, vars map[string]string, args ...string) (stdout, stderr string, exit int) {
 	t.Helper()
+	// Build first: a cold build (cgo SQLite under -race) can take minutes
+	// on a busy machine and must not eat the command's own deadline.
+	bin := apptest.Binary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, apptest.Binary(t), args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = apptest.Environ(vars)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

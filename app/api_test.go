@@ -178,9 +178,10 @@ func TestLoginNewThenReturningUser(t *testing.T) {
 		if again.AccessToken == first.AccessToken || again.RefreshToken == first.RefreshToken {
 			t.Error("a second login must open a new session with new tokens")
 		}
-		// A profile sent with a later login updates only what it names.
+		// A profile sent with a later login fills only empty fields: the
+		// gender set at sign-up stays (changing it is PUT /api/me's job).
 		g := env.LoginWith(t, map[string]any{"code": env.WeChat.NewCode(id), "gender": 1})
-		if g.User["nickname"] != "Alice 🌸" || g.User["gender"] != float64(1) {
+		if g.User["nickname"] != "Alice 🌸" || g.User["gender"] != float64(2) {
 			t.Errorf("login profile update: %v", g.User)
 		}
 		// Both sessions are live, and /api/me leaks nothing either.

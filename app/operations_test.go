@@ -149,7 +149,7 @@ func TestCopyToOtherDatabase(t *testing.T) {
 		if err != nil {
 			t.Fatalf("copy: %v", err)
 		}
-		want := map[string]int{"users": 25, "sessions": 25, "refresh_tokens": 1}
+		want := map[string]int{"users": 25, "identities": 25, "sessions": 25, "refresh_tokens": 1}
 		for _, c := range counts {
 			if c.Source != c.Target {
 				t.Errorf("%s: %d rows in source, %d in target", c.Table, c.Source, c.Target)
@@ -177,6 +177,10 @@ func TestCopyToOtherDatabase(t *testing.T) {
 		apptest.Expect(t, dst.Do(t, apptest.Request{Method: "POST", Path: "/api/auth/refresh",
 			Body: map[string]any{"refresh_token": grants[2].RefreshToken}}), 401, "unauthorized")
 		apptest.Expect(t, dst.Do(t, apptest.Request{Method: "GET", Path: "/api/me", Token: grants[2].AccessToken}), 401, "unauthorized")
+		// Identities travelled: a copied user logs in as themselves.
+		if g := dst.Login(t, "copy-0"); g.IsNewUser || g.UserID() != grants[0].UserID() {
+			t.Fatalf("copied identity: user %d (new=%v), want %d", g.UserID(), g.IsNewUser, grants[0].UserID())
+		}
 		// New rows get fresh ids after the copied ones.
 		g := dst.Login(t, "after-copy")
 		if !g.IsNewUser || g.UserID() <= grants[len(grants)-1].UserID() {

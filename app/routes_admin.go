@@ -33,7 +33,9 @@ func (s *Server) mountAdmin(f *fiber.App) {
 		Log:          s.Log,
 		SecureCookie: s.Config.Production(),
 	}
-	g := f.Group("/admin", admin.SecurityHeaders, h.Errors, admin.SameOrigin)
+	// Admin bodies are refused past a few KiB before they are read.
+	admin.LimitBodies(f.Server())
+	g := f.Group("/admin", admin.SecurityHeaders, h.Errors, admin.SameOrigin, admin.FormLimits)
 	g.Use("/static", func(c *fiber.Ctx) error {
 		// Static files are not secret: let browsers keep them an hour.
 		c.Set(fiber.HeaderCacheControl, "public, max-age=3600")

@@ -58,6 +58,7 @@ type Server struct {
 	Fiber    *fiber.App
 	// Metrics is nil unless MINIAUTH_METRICS_ADDR is set.
 	Metrics *metrics.Metrics
+	own     []Routes // the team's own API (see extend.go)
 }
 
 // DatabaseOptions is how the configuration selects the database.
@@ -66,12 +67,19 @@ func DatabaseOptions(cfg *config.Config) database.Options {
 	if url == "" {
 		url = cfg.SQLitePath()
 	}
-	return database.Options{URL: url, MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns, Sync: cfg.SQLiteSync}
+	return database.Options{URL: url, MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns, Sync: cfg.SQLiteSync,
+		LegacyAppID: cfg.PrimaryAppID(wechatsim.DevelopmentAppID)}
 }
 
 // New builds a server: it prepares the data dir, opens and migrates the
-// database, and loads or creates the server secret.
-func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, error) {
+// database, and loads or creates the server secret. own are the team's
+// own routes, if any.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, own ...Routes) (*Server, error) {
+	for _, o := range own {
+		if err := o.check(); err != nil {
+			return nil, err
+		}
+	}
 	if err := cfg.PrepareDataDir(); err != nil {
 		return nil, err
 	}
@@ -83,7 +91,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Config: cfg, Log: log, DB: db, Keys: ks}
+	s := &Server{Config: cfg, Log: log, DB: db, Keys: ks, own: own}
 	if cfg.MetricsAddr != "" {
 		s.Metrics = metrics.New(func(ctx context.Context) (int, error) {
 			return db.Read.Session.Query().Where(session.RevokedAtIsNil(), session.ExpiresAtGT(time.Now().UTC())).Count(ctx)
@@ -91,14 +99,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, er
 	}
 	s.Accounts = &accounts.Service{
 		DB:         db,
-		WeChat:     newWeChat(cfg, log, &wechat.DBTokenStore{DB: db, Keys: ks}, s.Metrics),
+		Apps:       newWeChat(cfg, log, &wechat.DBTokenStore{DB: db, Keys: ks}, s.Metrics),
 		Keys:       ks,
 		Access:     &tokens.Signer{Kind: tokens.Access, Key: ks.UserToken, TTL: cfg.AccessTTL},
 		RefreshTTL: cfg.RefreshTTL,
 		Log:        log,
 		OnUserGone: func(avatarURL string) { s.Accounts.RemoveAvatarIfUnused(context.Background(), avatarURL) },
 		Avatars:    avatars.New(filepath.Join(cfg.DataDir, "uploads", "avatars")),
-		Sessions:   newSessionCache(cfg, db),
+		Cache:      newSessionCache(cfg, db),
 	}
 	s.Fiber = s.routes()
 	return s, nil
@@ -119,21 +127,30 @@ func newSessionCache(cfg *config.Config, db *database.DB) *sessioncache.Cache {
 	return c
 }
 
-// newWeChat is the real WeChat client, or the simulator when no
-// credentials are configured (config.Load refuses that in production).
-func newWeChat(cfg *config.Config, log *slog.Logger, tokens wechat.TokenStore, m *metrics.Metrics) *wechat.Client {
+// newWeChat is a real WeChat client per configured mini program, or the
+// simulator when none is configured (config.Load refuses that in
+// production). The simulator serves any app id a login names.
+func newWeChat(cfg *config.Config, log *slog.Logger, tokens wechat.TokenStore, m *metrics.Metrics) *wechat.Apps {
 	var observe func(string, time.Duration, string)
 	if m != nil {
 		observe = m.ObserveWeChat
 	}
 	if !cfg.Simulated() {
-		return wechat.New(wechat.Options{BaseURL: cfg.WeChatAPIBase, AppID: cfg.WeChatAppID, Secret: cfg.WeChatSecret,
-			Tokens: tokens, Log: log, Observe: observe})
+		var clients []*wechat.Client
+		for _, a := range cfg.WeChatApps {
+			clients = append(clients, wechat.New(wechat.Options{BaseURL: cfg.WeChatAPIBase, AppID: a.AppID, Secret: a.Secret,
+				Tokens: tokens, Log: log, Observe: observe}))
+		}
+		return wechat.NewApps(clients...)
 	}
 	sim := wechatsim.NewDevelopment()
 	log.Warn("NO WECHAT CREDENTIALS: the built-in WeChat simulator answers, every login is FAKE " +
 		"(any code logs in a user derived from it). Set MINIAUTH_WECHAT_APPID and MINIAUTH_WECHAT_SECRET for real logins.")
-	return wechat.New(wechat.Options{BaseURL: "http://wechat-simulator.invalid", AppID: sim.AppID, Secret: sim.Secret, Transport: sim.Transport(), Tokens: tokens, Log: log, Observe: observe})
+	simulated := func(appID string) *wechat.Client {
+		return wechat.New(wechat.Options{BaseURL: "http://wechat-simulator.invalid", AppID: appID, Secret: sim.Secret,
+			Transport: sim.Transport(), Tokens: tokens, Log: log, Observe: observe})
+	}
+	return wechat.NewSimulatedApps(simulated(sim.AppID), simulated)
 }
 
 func (s *Server) routes() *fiber.App {
@@ -162,17 +179,24 @@ func (s *Server) routes() *fiber.App {
 	auth := f.Group("/api/auth")
 	auth.Post("/login", limit, api.Login)
 	auth.Post("/refresh", limit, api.Refresh)
+	auth.Post("/phone-login", limit, api.PhoneLogin)
 
 	requireUser := handlers.RequireUser(s.Keys.UserToken, s.Accounts)
 	auth.Post("/logout", requireUser, api.Logout)
+	auth.All("/verify", requireUser, handlers.Verify)
+	f.Server().HeaderReceived = handlers.VerifyHeaderReceived // verify reads no body
 
 	me := f.Group("/api/me", requireUser)
 	me.Get("", api.Me)
 	me.Put("", api.UpdateMe)
 	me.Patch("", api.UpdateMe)
 	me.Delete("", api.DeleteMe)
+	me.Get("/sessions", api.Sessions)
+	me.Delete("/sessions", api.EndOtherSessions)
+	me.Delete("/sessions/:id", api.EndSession)
 
 	s.mountWeChat(f, requireUser)
+	s.mountOwn(f, requireUser)
 	s.mountAdmin(f)
 
 	f.Use(handlers.NotFound)

@@ -17,6 +17,8 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/miniauth/miniauth/ent/admin"
 	"github.com/miniauth/miniauth/ent/adminsession"
+	"github.com/miniauth/miniauth/ent/identity"
+	"github.com/miniauth/miniauth/ent/identityconflict"
 	"github.com/miniauth/miniauth/ent/refreshtoken"
 	"github.com/miniauth/miniauth/ent/session"
 	"github.com/miniauth/miniauth/ent/throttle"
@@ -35,6 +37,10 @@ type Client struct {
 	Admin *AdminClient
 	// AdminSession is the client for interacting with the AdminSession builders.
 	AdminSession *AdminSessionClient
+	// Identity is the client for interacting with the Identity builders.
+	Identity *IdentityClient
+	// IdentityConflict is the client for interacting with the IdentityConflict builders.
+	IdentityConflict *IdentityConflictClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
 	RefreshToken *RefreshTokenClient
 	// Session is the client for interacting with the Session builders.
@@ -58,6 +64,8 @@ func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.Admin = NewAdminClient(c.config)
 	c.AdminSession = NewAdminSessionClient(c.config)
+	c.Identity = NewIdentityClient(c.config)
+	c.IdentityConflict = NewIdentityConflictClient(c.config)
 	c.RefreshToken = NewRefreshTokenClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.Throttle = NewThrottleClient(c.config)
@@ -153,15 +161,17 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:          ctx,
-		config:       cfg,
-		Admin:        NewAdminClient(cfg),
-		AdminSession: NewAdminSessionClient(cfg),
-		RefreshToken: NewRefreshTokenClient(cfg),
-		Session:      NewSessionClient(cfg),
-		Throttle:     NewThrottleClient(cfg),
-		User:         NewUserClient(cfg),
-		WeChatToken:  NewWeChatTokenClient(cfg),
+		ctx:              ctx,
+		config:           cfg,
+		Admin:            NewAdminClient(cfg),
+		AdminSession:     NewAdminSessionClient(cfg),
+		Identity:         NewIdentityClient(cfg),
+		IdentityConflict: NewIdentityConflictClient(cfg),
+		RefreshToken:     NewRefreshTokenClient(cfg),
+		Session:          NewSessionClient(cfg),
+		Throttle:         NewThrottleClient(cfg),
+		User:             NewUserClient(cfg),
+		WeChatToken:      NewWeChatTokenClient(cfg),
 	}, nil
 }
 
@@ -179,15 +189,17 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:          ctx,
-		config:       cfg,
-		Admin:        NewAdminClient(cfg),
-		AdminSession: NewAdminSessionClient(cfg),
-		RefreshToken: NewRefreshTokenClient(cfg),
-		Session:      NewSessionClient(cfg),
-		Throttle:     NewThrottleClient(cfg),
-		User:         NewUserClient(cfg),
-		WeChatToken:  NewWeChatTokenClient(cfg),
+		ctx:              ctx,
+		config:           cfg,
+		Admin:            NewAdminClient(cfg),
+		AdminSession:     NewAdminSessionClient(cfg),
+		Identity:         NewIdentityClient(cfg),
+		IdentityConflict: NewIdentityConflictClient(cfg),
+		RefreshToken:     NewRefreshTokenClient(cfg),
+		Session:          NewSessionClient(cfg),
+		Throttle:         NewThrottleClient(cfg),
+		User:             NewUserClient(cfg),
+		WeChatToken:      NewWeChatTokenClient(cfg),
 	}, nil
 }
 
@@ -217,8 +229,8 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.Admin, c.AdminSession, c.RefreshToken, c.Session, c.Throttle, c.User,
-		c.WeChatToken,
+		c.Admin, c.AdminSession, c.Identity, c.IdentityConflict, c.RefreshToken,
+		c.Session, c.Throttle, c.User, c.WeChatToken,
 	} {
 		n.Use(hooks...)
 	}
@@ -228,8 +240,8 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.Admin, c.AdminSession, c.RefreshToken, c.Session, c.Throttle, c.User,
-		c.WeChatToken,
+		c.Admin, c.AdminSession, c.Identity, c.IdentityConflict, c.RefreshToken,
+		c.Session, c.Throttle, c.User, c.WeChatToken,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -242,6 +254,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Admin.mutate(ctx, m)
 	case *AdminSessionMutation:
 		return c.AdminSession.mutate(ctx, m)
+	case *IdentityMutation:
+		return c.Identity.mutate(ctx, m)
+	case *IdentityConflictMutation:
+		return c.IdentityConflict.mutate(ctx, m)
 	case *RefreshTokenMutation:
 		return c.RefreshToken.mutate(ctx, m)
 	case *SessionMutation:
@@ -552,6 +568,320 @@ func (c *AdminSessionClient) mutate(ctx context.Context, m *AdminSessionMutation
 		return (&AdminSessionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown AdminSession mutation op: %q", m.Op())
+	}
+}
+
+// IdentityClient is a client for the Identity schema.
+type IdentityClient struct {
+	config
+}
+
+// NewIdentityClient returns a client for the Identity from the given config.
+func NewIdentityClient(c config) *IdentityClient {
+	return &IdentityClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `identity.Hooks(f(g(h())))`.
+func (c *IdentityClient) Use(hooks ...Hook) {
+	c.hooks.Identity = append(c.hooks.Identity, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `identity.Intercept(f(g(h())))`.
+func (c *IdentityClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Identity = append(c.inters.Identity, interceptors...)
+}
+
+// Create returns a builder for creating a Identity entity.
+func (c *IdentityClient) Create() *IdentityCreate {
+	mutation := newIdentityMutation(c.config, OpCreate)
+	return &IdentityCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Identity entities.
+func (c *IdentityClient) CreateBulk(builders ...*IdentityCreate) *IdentityCreateBulk {
+	return &IdentityCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *IdentityClient) MapCreateBulk(slice any, setFunc func(*IdentityCreate, int)) *IdentityCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &IdentityCreateBulk{err: fmt.Errorf("calling to IdentityClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*IdentityCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &IdentityCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Identity.
+func (c *IdentityClient) Update() *IdentityUpdate {
+	mutation := newIdentityMutation(c.config, OpUpdate)
+	return &IdentityUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *IdentityClient) UpdateOne(_m *Identity) *IdentityUpdateOne {
+	mutation := newIdentityMutation(c.config, OpUpdateOne, withIdentity(_m))
+	return &IdentityUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *IdentityClient) UpdateOneID(id int) *IdentityUpdateOne {
+	mutation := newIdentityMutation(c.config, OpUpdateOne, withIdentityID(id))
+	return &IdentityUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Identity.
+func (c *IdentityClient) Delete() *IdentityDelete {
+	mutation := newIdentityMutation(c.config, OpDelete)
+	return &IdentityDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *IdentityClient) DeleteOne(_m *Identity) *IdentityDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *IdentityClient) DeleteOneID(id int) *IdentityDeleteOne {
+	builder := c.Delete().Where(identity.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &IdentityDeleteOne{builder}
+}
+
+// Query returns a query builder for Identity.
+func (c *IdentityClient) Query() *IdentityQuery {
+	return &IdentityQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeIdentity},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Identity entity by its id.
+func (c *IdentityClient) Get(ctx context.Context, id int) (*Identity, error) {
+	return c.Query().Where(identity.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *IdentityClient) GetX(ctx context.Context, id int) *Identity {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a Identity.
+func (c *IdentityClient) QueryUser(_m *Identity) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(identity.Table, identity.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, identity.UserTable, identity.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *IdentityClient) Hooks() []Hook {
+	return c.hooks.Identity
+}
+
+// Interceptors returns the client interceptors.
+func (c *IdentityClient) Interceptors() []Interceptor {
+	return c.inters.Identity
+}
+
+func (c *IdentityClient) mutate(ctx context.Context, m *IdentityMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&IdentityCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&IdentityUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&IdentityUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&IdentityDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Identity mutation op: %q", m.Op())
+	}
+}
+
+// IdentityConflictClient is a client for the IdentityConflict schema.
+type IdentityConflictClient struct {
+	config
+}
+
+// NewIdentityConflictClient returns a client for the IdentityConflict from the given config.
+func NewIdentityConflictClient(c config) *IdentityConflictClient {
+	return &IdentityConflictClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `identityconflict.Hooks(f(g(h())))`.
+func (c *IdentityConflictClient) Use(hooks ...Hook) {
+	c.hooks.IdentityConflict = append(c.hooks.IdentityConflict, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `identityconflict.Intercept(f(g(h())))`.
+func (c *IdentityConflictClient) Intercept(interceptors ...Interceptor) {
+	c.inters.IdentityConflict = append(c.inters.IdentityConflict, interceptors...)
+}
+
+// Create returns a builder for creating a IdentityConflict entity.
+func (c *IdentityConflictClient) Create() *IdentityConflictCreate {
+	mutation := newIdentityConflictMutation(c.config, OpCreate)
+	return &IdentityConflictCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of IdentityConflict entities.
+func (c *IdentityConflictClient) CreateBulk(builders ...*IdentityConflictCreate) *IdentityConflictCreateBulk {
+	return &IdentityConflictCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *IdentityConflictClient) MapCreateBulk(slice any, setFunc func(*IdentityConflictCreate, int)) *IdentityConflictCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &IdentityConflictCreateBulk{err: fmt.Errorf("calling to IdentityConflictClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*IdentityConflictCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &IdentityConflictCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for IdentityConflict.
+func (c *IdentityConflictClient) Update() *IdentityConflictUpdate {
+	mutation := newIdentityConflictMutation(c.config, OpUpdate)
+	return &IdentityConflictUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *IdentityConflictClient) UpdateOne(_m *IdentityConflict) *IdentityConflictUpdateOne {
+	mutation := newIdentityConflictMutation(c.config, OpUpdateOne, withIdentityConflict(_m))
+	return &IdentityConflictUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *IdentityConflictClient) UpdateOneID(id int) *IdentityConflictUpdateOne {
+	mutation := newIdentityConflictMutation(c.config, OpUpdateOne, withIdentityConflictID(id))
+	return &IdentityConflictUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for IdentityConflict.
+func (c *IdentityConflictClient) Delete() *IdentityConflictDelete {
+	mutation := newIdentityConflictMutation(c.config, OpDelete)
+	return &IdentityConflictDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *IdentityConflictClient) DeleteOne(_m *IdentityConflict) *IdentityConflictDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *IdentityConflictClient) DeleteOneID(id int) *IdentityConflictDeleteOne {
+	builder := c.Delete().Where(identityconflict.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &IdentityConflictDeleteOne{builder}
+}
+
+// Query returns a query builder for IdentityConflict.
+func (c *IdentityConflictClient) Query() *IdentityConflictQuery {
+	return &IdentityConflictQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeIdentityConflict},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a IdentityConflict entity by its id.
+func (c *IdentityConflictClient) Get(ctx context.Context, id int) (*IdentityConflict, error) {
+	return c.Query().Where(identityconflict.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *IdentityConflictClient) GetX(ctx context.Context, id int) *IdentityConflict {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a IdentityConflict.
+func (c *IdentityConflictClient) QueryUser(_m *IdentityConflict) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(identityconflict.Table, identityconflict.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, identityconflict.UserTable, identityconflict.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryOtherUser queries the other_user edge of a IdentityConflict.
+func (c *IdentityConflictClient) QueryOtherUser(_m *IdentityConflict) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(identityconflict.Table, identityconflict.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, identityconflict.OtherUserTable, identityconflict.OtherUserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *IdentityConflictClient) Hooks() []Hook {
+	return c.hooks.IdentityConflict
+}
+
+// Interceptors returns the client interceptors.
+func (c *IdentityConflictClient) Interceptors() []Interceptor {
+	return c.inters.IdentityConflict
+}
+
+func (c *IdentityConflictClient) mutate(ctx context.Context, m *IdentityConflictMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&IdentityConflictCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&IdentityConflictUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&IdentityConflictUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&IdentityConflictDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown IdentityConflict mutation op: %q", m.Op())
 	}
 }
 
@@ -1126,6 +1456,54 @@ func (c *UserClient) QuerySessions(_m *User) *SessionQuery {
 	return query
 }
 
+// QueryIdentities queries the identities edge of a User.
+func (c *UserClient) QueryIdentities(_m *User) *IdentityQuery {
+	query := (&IdentityClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(identity.Table, identity.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.IdentitiesTable, user.IdentitiesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryIdentityConflicts queries the identity_conflicts edge of a User.
+func (c *UserClient) QueryIdentityConflicts(_m *User) *IdentityConflictQuery {
+	query := (&IdentityConflictClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(identityconflict.Table, identityconflict.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.IdentityConflictsTable, user.IdentityConflictsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryUnionidConflicts queries the unionid_conflicts edge of a User.
+func (c *UserClient) QueryUnionidConflicts(_m *User) *IdentityConflictQuery {
+	query := (&IdentityConflictClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(identityconflict.Table, identityconflict.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.UnionidConflictsTable, user.UnionidConflictsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *UserClient) Hooks() []Hook {
 	return c.hooks.User
@@ -1287,12 +1665,12 @@ func (c *WeChatTokenClient) mutate(ctx context.Context, m *WeChatTokenMutation) 
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Admin, AdminSession, RefreshToken, Session, Throttle, User,
-		WeChatToken []ent.Hook
+		Admin, AdminSession, Identity, IdentityConflict, RefreshToken, Session,
+		Throttle, User, WeChatToken []ent.Hook
 	}
 	inters struct {
-		Admin, AdminSession, RefreshToken, Session, Throttle, User,
-		WeChatToken []ent.Interceptor
+		Admin, AdminSession, Identity, IdentityConflict, RefreshToken, Session,
+		Throttle, User, WeChatToken []ent.Interceptor
 	}
 )
 

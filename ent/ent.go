@@ -14,6 +14,8 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/miniauth/miniauth/ent/admin"
 	"github.com/miniauth/miniauth/ent/adminsession"
+	"github.com/miniauth/miniauth/ent/identity"
+	"github.com/miniauth/miniauth/ent/identityconflict"
 	"github.com/miniauth/miniauth/ent/refreshtoken"
 	"github.com/miniauth/miniauth/ent/session"
 	"github.com/miniauth/miniauth/ent/throttle"
@@ -79,13 +81,15 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			admin.Table:        admin.ValidColumn,
-			adminsession.Table: adminsession.ValidColumn,
-			refreshtoken.Table: refreshtoken.ValidColumn,
-			session.Table:      session.ValidColumn,
-			throttle.Table:     throttle.ValidColumn,
-			user.Table:         user.ValidColumn,
-			wechattoken.Table:  wechattoken.ValidColumn,
+			admin.Table:            admin.ValidColumn,
+			adminsession.Table:     adminsession.ValidColumn,
+			identity.Table:         identity.ValidColumn,
+			identityconflict.Table: identityconflict.ValidColumn,
+			refreshtoken.Table:     refreshtoken.ValidColumn,
+			session.Table:          session.ValidColumn,
+			throttle.Table:         throttle.ValidColumn,
+			user.Table:             user.ValidColumn,
+			wechattoken.Table:      wechattoken.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

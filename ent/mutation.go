@@ -13,6 +13,8 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/miniauth/miniauth/ent/admin"
 	"github.com/miniauth/miniauth/ent/adminsession"
+	"github.com/miniauth/miniauth/ent/identity"
+	"github.com/miniauth/miniauth/ent/identityconflict"
 	"github.com/miniauth/miniauth/ent/predicate"
 	"github.com/miniauth/miniauth/ent/refreshtoken"
 	"github.com/miniauth/miniauth/ent/session"
@@ -30,13 +32,15 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAdmin        = "Admin"
-	TypeAdminSession = "AdminSession"
-	TypeRefreshToken = "RefreshToken"
-	TypeSession      = "Session"
-	TypeThrottle     = "Throttle"
-	TypeUser         = "User"
-	TypeWeChatToken  = "WeChatToken"
+	TypeAdmin            = "Admin"
+	TypeAdminSession     = "AdminSession"
+	TypeIdentity         = "Identity"
+	TypeIdentityConflict = "IdentityConflict"
+	TypeRefreshToken     = "RefreshToken"
+	TypeSession          = "Session"
+	TypeThrottle         = "Throttle"
+	TypeUser             = "User"
+	TypeWeChatToken      = "WeChatToken"
 )
 
 // AdminMutation represents an operation that mutates the Admin nodes in the graph.
@@ -1317,6 +1321,1472 @@ func (m *AdminSessionMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown AdminSession edge %s", name)
 }
 
+// IdentityMutation represents an operation that mutates the Identity nodes in the graph.
+type IdentityMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	appid         *string
+	openid        *string
+	unionid       *string
+	session_key   *[]byte
+	created_at    *time.Time
+	last_login_at *time.Time
+	clearedFields map[string]struct{}
+	user          *int
+	cleareduser   bool
+	done          bool
+	oldValue      func(context.Context) (*Identity, error)
+	predicates    []predicate.Identity
+}
+
+var _ ent.Mutation = (*IdentityMutation)(nil)
+
+// identityOption allows management of the mutation configuration using functional options.
+type identityOption func(*IdentityMutation)
+
+// newIdentityMutation creates new mutation for the Identity entity.
+func newIdentityMutation(c config, op Op, opts ...identityOption) *IdentityMutation {
+	m := &IdentityMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeIdentity,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withIdentityID sets the ID field of the mutation.
+func withIdentityID(id int) identityOption {
+	return func(m *IdentityMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Identity
+		)
+		m.oldValue = func(ctx context.Context) (*Identity, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Identity.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withIdentity sets the old Identity of the mutation.
+func withIdentity(node *Identity) identityOption {
+	return func(m *IdentityMutation) {
+		m.oldValue = func(context.Context) (*Identity, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m IdentityMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m IdentityMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *IdentityMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *IdentityMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Identity.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetUserID sets the "user_id" field.
+func (m *IdentityMutation) SetUserID(i int) {
+	m.user = &i
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *IdentityMutation) UserID() (r int, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the Identity entity.
+// If the Identity object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityMutation) OldUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *IdentityMutation) ResetUserID() {
+	m.user = nil
+}
+
+// SetAppid sets the "appid" field.
+func (m *IdentityMutation) SetAppid(s string) {
+	m.appid = &s
+}
+
+// Appid returns the value of the "appid" field in the mutation.
+func (m *IdentityMutation) Appid() (r string, exists bool) {
+	v := m.appid
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAppid returns the old "appid" field's value of the Identity entity.
+// If the Identity object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityMutation) OldAppid(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAppid is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAppid requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAppid: %w", err)
+	}
+	return oldValue.Appid, nil
+}
+
+// ResetAppid resets all changes to the "appid" field.
+func (m *IdentityMutation) ResetAppid() {
+	m.appid = nil
+}
+
+// SetOpenid sets the "openid" field.
+func (m *IdentityMutation) SetOpenid(s string) {
+	m.openid = &s
+}
+
+// Openid returns the value of the "openid" field in the mutation.
+func (m *IdentityMutation) Openid() (r string, exists bool) {
+	v := m.openid
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOpenid returns the old "openid" field's value of the Identity entity.
+// If the Identity object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityMutation) OldOpenid(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOpenid is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOpenid requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOpenid: %w", err)
+	}
+	return oldValue.Openid, nil
+}
+
+// ResetOpenid resets all changes to the "openid" field.
+func (m *IdentityMutation) ResetOpenid() {
+	m.openid = nil
+}
+
+// SetUnionid sets the "unionid" field.
+func (m *IdentityMutation) SetUnionid(s string) {
+	m.unionid = &s
+}
+
+// Unionid returns the value of the "unionid" field in the mutation.
+func (m *IdentityMutation) Unionid() (r string, exists bool) {
+	v := m.unionid
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUnionid returns the old "unionid" field's value of the Identity entity.
+// If the Identity object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityMutation) OldUnionid(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUnionid is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUnionid requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUnionid: %w", err)
+	}
+	return oldValue.Unionid, nil
+}
+
+// ClearUnionid clears the value of the "unionid" field.
+func (m *IdentityMutation) ClearUnionid() {
+	m.unionid = nil
+	m.clearedFields[identity.FieldUnionid] = struct{}{}
+}
+
+// UnionidCleared returns if the "unionid" field was cleared in this mutation.
+func (m *IdentityMutation) UnionidCleared() bool {
+	_, ok := m.clearedFields[identity.FieldUnionid]
+	return ok
+}
+
+// ResetUnionid resets all changes to the "unionid" field.
+func (m *IdentityMutation) ResetUnionid() {
+	m.unionid = nil
+	delete(m.clearedFields, identity.FieldUnionid)
+}
+
+// SetSessionKey sets the "session_key" field.
+func (m *IdentityMutation) SetSessionKey(b []byte) {
+	m.session_key = &b
+}
+
+// SessionKey returns the value of the "session_key" field in the mutation.
+func (m *IdentityMutation) SessionKey() (r []byte, exists bool) {
+	v := m.session_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSessionKey returns the old "session_key" field's value of the Identity entity.
+// If the Identity object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityMutation) OldSessionKey(ctx context.Context) (v *[]byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSessionKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSessionKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSessionKey: %w", err)
+	}
+	return oldValue.SessionKey, nil
+}
+
+// ClearSessionKey clears the value of the "session_key" field.
+func (m *IdentityMutation) ClearSessionKey() {
+	m.session_key = nil
+	m.clearedFields[identity.FieldSessionKey] = struct{}{}
+}
+
+// SessionKeyCleared returns if the "session_key" field was cleared in this mutation.
+func (m *IdentityMutation) SessionKeyCleared() bool {
+	_, ok := m.clearedFields[identity.FieldSessionKey]
+	return ok
+}
+
+// ResetSessionKey resets all changes to the "session_key" field.
+func (m *IdentityMutation) ResetSessionKey() {
+	m.session_key = nil
+	delete(m.clearedFields, identity.FieldSessionKey)
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *IdentityMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *IdentityMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Identity entity.
+// If the Identity object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *IdentityMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetLastLoginAt sets the "last_login_at" field.
+func (m *IdentityMutation) SetLastLoginAt(t time.Time) {
+	m.last_login_at = &t
+}
+
+// LastLoginAt returns the value of the "last_login_at" field in the mutation.
+func (m *IdentityMutation) LastLoginAt() (r time.Time, exists bool) {
+	v := m.last_login_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastLoginAt returns the old "last_login_at" field's value of the Identity entity.
+// If the Identity object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityMutation) OldLastLoginAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastLoginAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastLoginAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastLoginAt: %w", err)
+	}
+	return oldValue.LastLoginAt, nil
+}
+
+// ClearLastLoginAt clears the value of the "last_login_at" field.
+func (m *IdentityMutation) ClearLastLoginAt() {
+	m.last_login_at = nil
+	m.clearedFields[identity.FieldLastLoginAt] = struct{}{}
+}
+
+// LastLoginAtCleared returns if the "last_login_at" field was cleared in this mutation.
+func (m *IdentityMutation) LastLoginAtCleared() bool {
+	_, ok := m.clearedFields[identity.FieldLastLoginAt]
+	return ok
+}
+
+// ResetLastLoginAt resets all changes to the "last_login_at" field.
+func (m *IdentityMutation) ResetLastLoginAt() {
+	m.last_login_at = nil
+	delete(m.clearedFields, identity.FieldLastLoginAt)
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *IdentityMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[identity.FieldUserID] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *IdentityMutation) UserCleared() bool {
+	return m.cleareduser
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *IdentityMutation) UserIDs() (ids []int) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *IdentityMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// Where appends a list predicates to the IdentityMutation builder.
+func (m *IdentityMutation) Where(ps ...predicate.Identity) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the IdentityMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *IdentityMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Identity, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *IdentityMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *IdentityMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Identity).
+func (m *IdentityMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *IdentityMutation) Fields() []string {
+	fields := make([]string, 0, 7)
+	if m.user != nil {
+		fields = append(fields, identity.FieldUserID)
+	}
+	if m.appid != nil {
+		fields = append(fields, identity.FieldAppid)
+	}
+	if m.openid != nil {
+		fields = append(fields, identity.FieldOpenid)
+	}
+	if m.unionid != nil {
+		fields = append(fields, identity.FieldUnionid)
+	}
+	if m.session_key != nil {
+		fields = append(fields, identity.FieldSessionKey)
+	}
+	if m.created_at != nil {
+		fields = append(fields, identity.FieldCreatedAt)
+	}
+	if m.last_login_at != nil {
+		fields = append(fields, identity.FieldLastLoginAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *IdentityMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case identity.FieldUserID:
+		return m.UserID()
+	case identity.FieldAppid:
+		return m.Appid()
+	case identity.FieldOpenid:
+		return m.Openid()
+	case identity.FieldUnionid:
+		return m.Unionid()
+	case identity.FieldSessionKey:
+		return m.SessionKey()
+	case identity.FieldCreatedAt:
+		return m.CreatedAt()
+	case identity.FieldLastLoginAt:
+		return m.LastLoginAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *IdentityMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case identity.FieldUserID:
+		return m.OldUserID(ctx)
+	case identity.FieldAppid:
+		return m.OldAppid(ctx)
+	case identity.FieldOpenid:
+		return m.OldOpenid(ctx)
+	case identity.FieldUnionid:
+		return m.OldUnionid(ctx)
+	case identity.FieldSessionKey:
+		return m.OldSessionKey(ctx)
+	case identity.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case identity.FieldLastLoginAt:
+		return m.OldLastLoginAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown Identity field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *IdentityMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case identity.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case identity.FieldAppid:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAppid(v)
+		return nil
+	case identity.FieldOpenid:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOpenid(v)
+		return nil
+	case identity.FieldUnionid:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUnionid(v)
+		return nil
+	case identity.FieldSessionKey:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSessionKey(v)
+		return nil
+	case identity.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case identity.FieldLastLoginAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastLoginAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Identity field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *IdentityMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *IdentityMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *IdentityMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown Identity numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *IdentityMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(identity.FieldUnionid) {
+		fields = append(fields, identity.FieldUnionid)
+	}
+	if m.FieldCleared(identity.FieldSessionKey) {
+		fields = append(fields, identity.FieldSessionKey)
+	}
+	if m.FieldCleared(identity.FieldLastLoginAt) {
+		fields = append(fields, identity.FieldLastLoginAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *IdentityMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *IdentityMutation) ClearField(name string) error {
+	switch name {
+	case identity.FieldUnionid:
+		m.ClearUnionid()
+		return nil
+	case identity.FieldSessionKey:
+		m.ClearSessionKey()
+		return nil
+	case identity.FieldLastLoginAt:
+		m.ClearLastLoginAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Identity nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *IdentityMutation) ResetField(name string) error {
+	switch name {
+	case identity.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case identity.FieldAppid:
+		m.ResetAppid()
+		return nil
+	case identity.FieldOpenid:
+		m.ResetOpenid()
+		return nil
+	case identity.FieldUnionid:
+		m.ResetUnionid()
+		return nil
+	case identity.FieldSessionKey:
+		m.ResetSessionKey()
+		return nil
+	case identity.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case identity.FieldLastLoginAt:
+		m.ResetLastLoginAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Identity field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *IdentityMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.user != nil {
+		edges = append(edges, identity.EdgeUser)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *IdentityMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case identity.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *IdentityMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *IdentityMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *IdentityMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.cleareduser {
+		edges = append(edges, identity.EdgeUser)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *IdentityMutation) EdgeCleared(name string) bool {
+	switch name {
+	case identity.EdgeUser:
+		return m.cleareduser
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *IdentityMutation) ClearEdge(name string) error {
+	switch name {
+	case identity.EdgeUser:
+		m.ClearUser()
+		return nil
+	}
+	return fmt.Errorf("unknown Identity unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *IdentityMutation) ResetEdge(name string) error {
+	switch name {
+	case identity.EdgeUser:
+		m.ResetUser()
+		return nil
+	}
+	return fmt.Errorf("unknown Identity edge %s", name)
+}
+
+// IdentityConflictMutation represents an operation that mutates the IdentityConflict nodes in the graph.
+type IdentityConflictMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *int
+	appid             *string
+	openid            *string
+	unionid           *string
+	created_at        *time.Time
+	clearedFields     map[string]struct{}
+	user              *int
+	cleareduser       bool
+	other_user        *int
+	clearedother_user bool
+	done              bool
+	oldValue          func(context.Context) (*IdentityConflict, error)
+	predicates        []predicate.IdentityConflict
+}
+
+var _ ent.Mutation = (*IdentityConflictMutation)(nil)
+
+// identityconflictOption allows management of the mutation configuration using functional options.
+type identityconflictOption func(*IdentityConflictMutation)
+
+// newIdentityConflictMutation creates new mutation for the IdentityConflict entity.
+func newIdentityConflictMutation(c config, op Op, opts ...identityconflictOption) *IdentityConflictMutation {
+	m := &IdentityConflictMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeIdentityConflict,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withIdentityConflictID sets the ID field of the mutation.
+func withIdentityConflictID(id int) identityconflictOption {
+	return func(m *IdentityConflictMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *IdentityConflict
+		)
+		m.oldValue = func(ctx context.Context) (*IdentityConflict, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().IdentityConflict.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withIdentityConflict sets the old IdentityConflict of the mutation.
+func withIdentityConflict(node *IdentityConflict) identityconflictOption {
+	return func(m *IdentityConflictMutation) {
+		m.oldValue = func(context.Context) (*IdentityConflict, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m IdentityConflictMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m IdentityConflictMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *IdentityConflictMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *IdentityConflictMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().IdentityConflict.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetUserID sets the "user_id" field.
+func (m *IdentityConflictMutation) SetUserID(i int) {
+	m.user = &i
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *IdentityConflictMutation) UserID() (r int, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the IdentityConflict entity.
+// If the IdentityConflict object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityConflictMutation) OldUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *IdentityConflictMutation) ResetUserID() {
+	m.user = nil
+}
+
+// SetOtherUserID sets the "other_user_id" field.
+func (m *IdentityConflictMutation) SetOtherUserID(i int) {
+	m.other_user = &i
+}
+
+// OtherUserID returns the value of the "other_user_id" field in the mutation.
+func (m *IdentityConflictMutation) OtherUserID() (r int, exists bool) {
+	v := m.other_user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOtherUserID returns the old "other_user_id" field's value of the IdentityConflict entity.
+// If the IdentityConflict object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityConflictMutation) OldOtherUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOtherUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOtherUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOtherUserID: %w", err)
+	}
+	return oldValue.OtherUserID, nil
+}
+
+// ResetOtherUserID resets all changes to the "other_user_id" field.
+func (m *IdentityConflictMutation) ResetOtherUserID() {
+	m.other_user = nil
+}
+
+// SetAppid sets the "appid" field.
+func (m *IdentityConflictMutation) SetAppid(s string) {
+	m.appid = &s
+}
+
+// Appid returns the value of the "appid" field in the mutation.
+func (m *IdentityConflictMutation) Appid() (r string, exists bool) {
+	v := m.appid
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAppid returns the old "appid" field's value of the IdentityConflict entity.
+// If the IdentityConflict object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityConflictMutation) OldAppid(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAppid is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAppid requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAppid: %w", err)
+	}
+	return oldValue.Appid, nil
+}
+
+// ResetAppid resets all changes to the "appid" field.
+func (m *IdentityConflictMutation) ResetAppid() {
+	m.appid = nil
+}
+
+// SetOpenid sets the "openid" field.
+func (m *IdentityConflictMutation) SetOpenid(s string) {
+	m.openid = &s
+}
+
+// Openid returns the value of the "openid" field in the mutation.
+func (m *IdentityConflictMutation) Openid() (r string, exists bool) {
+	v := m.openid
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOpenid returns the old "openid" field's value of the IdentityConflict entity.
+// If the IdentityConflict object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityConflictMutation) OldOpenid(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOpenid is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOpenid requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOpenid: %w", err)
+	}
+	return oldValue.Openid, nil
+}
+
+// ResetOpenid resets all changes to the "openid" field.
+func (m *IdentityConflictMutation) ResetOpenid() {
+	m.openid = nil
+}
+
+// SetUnionid sets the "unionid" field.
+func (m *IdentityConflictMutation) SetUnionid(s string) {
+	m.unionid = &s
+}
+
+// Unionid returns the value of the "unionid" field in the mutation.
+func (m *IdentityConflictMutation) Unionid() (r string, exists bool) {
+	v := m.unionid
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUnionid returns the old "unionid" field's value of the IdentityConflict entity.
+// If the IdentityConflict object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityConflictMutation) OldUnionid(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUnionid is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUnionid requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUnionid: %w", err)
+	}
+	return oldValue.Unionid, nil
+}
+
+// ResetUnionid resets all changes to the "unionid" field.
+func (m *IdentityConflictMutation) ResetUnionid() {
+	m.unionid = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *IdentityConflictMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *IdentityConflictMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the IdentityConflict entity.
+// If the IdentityConflict object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityConflictMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *IdentityConflictMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *IdentityConflictMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[identityconflict.FieldUserID] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *IdentityConflictMutation) UserCleared() bool {
+	return m.cleareduser
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *IdentityConflictMutation) UserIDs() (ids []int) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *IdentityConflictMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// ClearOtherUser clears the "other_user" edge to the User entity.
+func (m *IdentityConflictMutation) ClearOtherUser() {
+	m.clearedother_user = true
+	m.clearedFields[identityconflict.FieldOtherUserID] = struct{}{}
+}
+
+// OtherUserCleared reports if the "other_user" edge to the User entity was cleared.
+func (m *IdentityConflictMutation) OtherUserCleared() bool {
+	return m.clearedother_user
+}
+
+// OtherUserIDs returns the "other_user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// OtherUserID instead. It exists only for internal usage by the builders.
+func (m *IdentityConflictMutation) OtherUserIDs() (ids []int) {
+	if id := m.other_user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetOtherUser resets all changes to the "other_user" edge.
+func (m *IdentityConflictMutation) ResetOtherUser() {
+	m.other_user = nil
+	m.clearedother_user = false
+}
+
+// Where appends a list predicates to the IdentityConflictMutation builder.
+func (m *IdentityConflictMutation) Where(ps ...predicate.IdentityConflict) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the IdentityConflictMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *IdentityConflictMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.IdentityConflict, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *IdentityConflictMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *IdentityConflictMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (IdentityConflict).
+func (m *IdentityConflictMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *IdentityConflictMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.user != nil {
+		fields = append(fields, identityconflict.FieldUserID)
+	}
+	if m.other_user != nil {
+		fields = append(fields, identityconflict.FieldOtherUserID)
+	}
+	if m.appid != nil {
+		fields = append(fields, identityconflict.FieldAppid)
+	}
+	if m.openid != nil {
+		fields = append(fields, identityconflict.FieldOpenid)
+	}
+	if m.unionid != nil {
+		fields = append(fields, identityconflict.FieldUnionid)
+	}
+	if m.created_at != nil {
+		fields = append(fields, identityconflict.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *IdentityConflictMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case identityconflict.FieldUserID:
+		return m.UserID()
+	case identityconflict.FieldOtherUserID:
+		return m.OtherUserID()
+	case identityconflict.FieldAppid:
+		return m.Appid()
+	case identityconflict.FieldOpenid:
+		return m.Openid()
+	case identityconflict.FieldUnionid:
+		return m.Unionid()
+	case identityconflict.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *IdentityConflictMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case identityconflict.FieldUserID:
+		return m.OldUserID(ctx)
+	case identityconflict.FieldOtherUserID:
+		return m.OldOtherUserID(ctx)
+	case identityconflict.FieldAppid:
+		return m.OldAppid(ctx)
+	case identityconflict.FieldOpenid:
+		return m.OldOpenid(ctx)
+	case identityconflict.FieldUnionid:
+		return m.OldUnionid(ctx)
+	case identityconflict.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown IdentityConflict field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *IdentityConflictMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case identityconflict.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case identityconflict.FieldOtherUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOtherUserID(v)
+		return nil
+	case identityconflict.FieldAppid:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAppid(v)
+		return nil
+	case identityconflict.FieldOpenid:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOpenid(v)
+		return nil
+	case identityconflict.FieldUnionid:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUnionid(v)
+		return nil
+	case identityconflict.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown IdentityConflict field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *IdentityConflictMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *IdentityConflictMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *IdentityConflictMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown IdentityConflict numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *IdentityConflictMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *IdentityConflictMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *IdentityConflictMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown IdentityConflict nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *IdentityConflictMutation) ResetField(name string) error {
+	switch name {
+	case identityconflict.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case identityconflict.FieldOtherUserID:
+		m.ResetOtherUserID()
+		return nil
+	case identityconflict.FieldAppid:
+		m.ResetAppid()
+		return nil
+	case identityconflict.FieldOpenid:
+		m.ResetOpenid()
+		return nil
+	case identityconflict.FieldUnionid:
+		m.ResetUnionid()
+		return nil
+	case identityconflict.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown IdentityConflict field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *IdentityConflictMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.user != nil {
+		edges = append(edges, identityconflict.EdgeUser)
+	}
+	if m.other_user != nil {
+		edges = append(edges, identityconflict.EdgeOtherUser)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *IdentityConflictMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case identityconflict.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	case identityconflict.EdgeOtherUser:
+		if id := m.other_user; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *IdentityConflictMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *IdentityConflictMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *IdentityConflictMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.cleareduser {
+		edges = append(edges, identityconflict.EdgeUser)
+	}
+	if m.clearedother_user {
+		edges = append(edges, identityconflict.EdgeOtherUser)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *IdentityConflictMutation) EdgeCleared(name string) bool {
+	switch name {
+	case identityconflict.EdgeUser:
+		return m.cleareduser
+	case identityconflict.EdgeOtherUser:
+		return m.clearedother_user
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *IdentityConflictMutation) ClearEdge(name string) error {
+	switch name {
+	case identityconflict.EdgeUser:
+		m.ClearUser()
+		return nil
+	case identityconflict.EdgeOtherUser:
+		m.ClearOtherUser()
+		return nil
+	}
+	return fmt.Errorf("unknown IdentityConflict unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *IdentityConflictMutation) ResetEdge(name string) error {
+	switch name {
+	case identityconflict.EdgeUser:
+		m.ResetUser()
+		return nil
+	case identityconflict.EdgeOtherUser:
+		m.ResetOtherUser()
+		return nil
+	}
+	return fmt.Errorf("unknown IdentityConflict edge %s", name)
+}
+
 // RefreshTokenMutation represents an operation that mutates the RefreshToken nodes in the graph.
 type RefreshTokenMutation struct {
 	config
@@ -1898,6 +3368,7 @@ type SessionMutation struct {
 	revoke_reason         *string
 	ip                    *string
 	user_agent            *string
+	appid                 *string
 	clearedFields         map[string]struct{}
 	user                  *int
 	cleareduser           bool
@@ -2357,6 +3828,42 @@ func (m *SessionMutation) ResetUserAgent() {
 	m.user_agent = nil
 }
 
+// SetAppid sets the "appid" field.
+func (m *SessionMutation) SetAppid(s string) {
+	m.appid = &s
+}
+
+// Appid returns the value of the "appid" field in the mutation.
+func (m *SessionMutation) Appid() (r string, exists bool) {
+	v := m.appid
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAppid returns the old "appid" field's value of the Session entity.
+// If the Session object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SessionMutation) OldAppid(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAppid is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAppid requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAppid: %w", err)
+	}
+	return oldValue.Appid, nil
+}
+
+// ResetAppid resets all changes to the "appid" field.
+func (m *SessionMutation) ResetAppid() {
+	m.appid = nil
+}
+
 // ClearUser clears the "user" edge to the User entity.
 func (m *SessionMutation) ClearUser() {
 	m.cleareduser = true
@@ -2472,7 +3979,7 @@ func (m *SessionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SessionMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 10)
 	if m.user != nil {
 		fields = append(fields, session.FieldUserID)
 	}
@@ -2500,6 +4007,9 @@ func (m *SessionMutation) Fields() []string {
 	if m.user_agent != nil {
 		fields = append(fields, session.FieldUserAgent)
 	}
+	if m.appid != nil {
+		fields = append(fields, session.FieldAppid)
+	}
 	return fields
 }
 
@@ -2526,6 +4036,8 @@ func (m *SessionMutation) Field(name string) (ent.Value, bool) {
 		return m.IP()
 	case session.FieldUserAgent:
 		return m.UserAgent()
+	case session.FieldAppid:
+		return m.Appid()
 	}
 	return nil, false
 }
@@ -2553,6 +4065,8 @@ func (m *SessionMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldIP(ctx)
 	case session.FieldUserAgent:
 		return m.OldUserAgent(ctx)
+	case session.FieldAppid:
+		return m.OldAppid(ctx)
 	}
 	return nil, fmt.Errorf("unknown Session field %s", name)
 }
@@ -2624,6 +4138,13 @@ func (m *SessionMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetUserAgent(v)
+		return nil
+	case session.FieldAppid:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAppid(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Session field %s", name)
@@ -2718,6 +4239,9 @@ func (m *SessionMutation) ResetField(name string) error {
 		return nil
 	case session.FieldUserAgent:
 		m.ResetUserAgent()
+		return nil
+	case session.FieldAppid:
+		m.ResetAppid()
 		return nil
 	}
 	return fmt.Errorf("unknown Session field %s", name)
@@ -3262,31 +4786,40 @@ func (m *ThrottleMutation) ResetEdge(name string) error {
 // UserMutation represents an operation that mutates the User nodes in the graph.
 type UserMutation struct {
 	config
-	op                 Op
-	typ                string
-	id                 *int
-	openid             *string
-	unionid            *string
-	nickname           *string
-	avatar_url         *string
-	gender             *int
-	addgender          *int
-	phone              *string
-	phone_country_code *string
-	disabled           *bool
-	session_key        *[]byte
-	login_count        *int
-	addlogin_count     *int
-	last_login_at      *time.Time
-	created_at         *time.Time
-	updated_at         *time.Time
-	clearedFields      map[string]struct{}
-	sessions           map[int]struct{}
-	removedsessions    map[int]struct{}
-	clearedsessions    bool
-	done               bool
-	oldValue           func(context.Context) (*User, error)
-	predicates         []predicate.User
+	op                        Op
+	typ                       string
+	id                        *int
+	openid                    *string
+	unionid                   *string
+	nickname                  *string
+	avatar_url                *string
+	gender                    *int
+	addgender                 *int
+	phone                     *string
+	phone_country_code        *string
+	disabled                  *bool
+	session_key               *[]byte
+	login_count               *int
+	addlogin_count            *int
+	last_login_at             *time.Time
+	created_at                *time.Time
+	updated_at                *time.Time
+	clearedFields             map[string]struct{}
+	sessions                  map[int]struct{}
+	removedsessions           map[int]struct{}
+	clearedsessions           bool
+	identities                map[int]struct{}
+	removedidentities         map[int]struct{}
+	clearedidentities         bool
+	identity_conflicts        map[int]struct{}
+	removedidentity_conflicts map[int]struct{}
+	clearedidentity_conflicts bool
+	unionid_conflicts         map[int]struct{}
+	removedunionid_conflicts  map[int]struct{}
+	clearedunionid_conflicts  bool
+	done                      bool
+	oldValue                  func(context.Context) (*User, error)
+	predicates                []predicate.User
 }
 
 var _ ent.Mutation = (*UserMutation)(nil)
@@ -3988,6 +5521,168 @@ func (m *UserMutation) ResetSessions() {
 	m.removedsessions = nil
 }
 
+// AddIdentityIDs adds the "identities" edge to the Identity entity by ids.
+func (m *UserMutation) AddIdentityIDs(ids ...int) {
+	if m.identities == nil {
+		m.identities = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.identities[ids[i]] = struct{}{}
+	}
+}
+
+// ClearIdentities clears the "identities" edge to the Identity entity.
+func (m *UserMutation) ClearIdentities() {
+	m.clearedidentities = true
+}
+
+// IdentitiesCleared reports if the "identities" edge to the Identity entity was cleared.
+func (m *UserMutation) IdentitiesCleared() bool {
+	return m.clearedidentities
+}
+
+// RemoveIdentityIDs removes the "identities" edge to the Identity entity by IDs.
+func (m *UserMutation) RemoveIdentityIDs(ids ...int) {
+	if m.removedidentities == nil {
+		m.removedidentities = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.identities, ids[i])
+		m.removedidentities[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedIdentities returns the removed IDs of the "identities" edge to the Identity entity.
+func (m *UserMutation) RemovedIdentitiesIDs() (ids []int) {
+	for id := range m.removedidentities {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// IdentitiesIDs returns the "identities" edge IDs in the mutation.
+func (m *UserMutation) IdentitiesIDs() (ids []int) {
+	for id := range m.identities {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetIdentities resets all changes to the "identities" edge.
+func (m *UserMutation) ResetIdentities() {
+	m.identities = nil
+	m.clearedidentities = false
+	m.removedidentities = nil
+}
+
+// AddIdentityConflictIDs adds the "identity_conflicts" edge to the IdentityConflict entity by ids.
+func (m *UserMutation) AddIdentityConflictIDs(ids ...int) {
+	if m.identity_conflicts == nil {
+		m.identity_conflicts = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.identity_conflicts[ids[i]] = struct{}{}
+	}
+}
+
+// ClearIdentityConflicts clears the "identity_conflicts" edge to the IdentityConflict entity.
+func (m *UserMutation) ClearIdentityConflicts() {
+	m.clearedidentity_conflicts = true
+}
+
+// IdentityConflictsCleared reports if the "identity_conflicts" edge to the IdentityConflict entity was cleared.
+func (m *UserMutation) IdentityConflictsCleared() bool {
+	return m.clearedidentity_conflicts
+}
+
+// RemoveIdentityConflictIDs removes the "identity_conflicts" edge to the IdentityConflict entity by IDs.
+func (m *UserMutation) RemoveIdentityConflictIDs(ids ...int) {
+	if m.removedidentity_conflicts == nil {
+		m.removedidentity_conflicts = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.identity_conflicts, ids[i])
+		m.removedidentity_conflicts[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedIdentityConflicts returns the removed IDs of the "identity_conflicts" edge to the IdentityConflict entity.
+func (m *UserMutation) RemovedIdentityConflictsIDs() (ids []int) {
+	for id := range m.removedidentity_conflicts {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// IdentityConflictsIDs returns the "identity_conflicts" edge IDs in the mutation.
+func (m *UserMutation) IdentityConflictsIDs() (ids []int) {
+	for id := range m.identity_conflicts {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetIdentityConflicts resets all changes to the "identity_conflicts" edge.
+func (m *UserMutation) ResetIdentityConflicts() {
+	m.identity_conflicts = nil
+	m.clearedidentity_conflicts = false
+	m.removedidentity_conflicts = nil
+}
+
+// AddUnionidConflictIDs adds the "unionid_conflicts" edge to the IdentityConflict entity by ids.
+func (m *UserMutation) AddUnionidConflictIDs(ids ...int) {
+	if m.unionid_conflicts == nil {
+		m.unionid_conflicts = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.unionid_conflicts[ids[i]] = struct{}{}
+	}
+}
+
+// ClearUnionidConflicts clears the "unionid_conflicts" edge to the IdentityConflict entity.
+func (m *UserMutation) ClearUnionidConflicts() {
+	m.clearedunionid_conflicts = true
+}
+
+// UnionidConflictsCleared reports if the "unionid_conflicts" edge to the IdentityConflict entity was cleared.
+func (m *UserMutation) UnionidConflictsCleared() bool {
+	return m.clearedunionid_conflicts
+}
+
+// RemoveUnionidConflictIDs removes the "unionid_conflicts" edge to the IdentityConflict entity by IDs.
+func (m *UserMutation) RemoveUnionidConflictIDs(ids ...int) {
+	if m.removedunionid_conflicts == nil {
+		m.removedunionid_conflicts = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.unionid_conflicts, ids[i])
+		m.removedunionid_conflicts[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedUnionidConflicts returns the removed IDs of the "unionid_conflicts" edge to the IdentityConflict entity.
+func (m *UserMutation) RemovedUnionidConflictsIDs() (ids []int) {
+	for id := range m.removedunionid_conflicts {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// UnionidConflictsIDs returns the "unionid_conflicts" edge IDs in the mutation.
+func (m *UserMutation) UnionidConflictsIDs() (ids []int) {
+	for id := range m.unionid_conflicts {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetUnionidConflicts resets all changes to the "unionid_conflicts" edge.
+func (m *UserMutation) ResetUnionidConflicts() {
+	m.unionid_conflicts = nil
+	m.clearedunionid_conflicts = false
+	m.removedunionid_conflicts = nil
+}
+
 // Where appends a list predicates to the UserMutation builder.
 func (m *UserMutation) Where(ps ...predicate.User) {
 	m.predicates = append(m.predicates, ps...)
@@ -4373,9 +6068,18 @@ func (m *UserMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *UserMutation) AddedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 4)
 	if m.sessions != nil {
 		edges = append(edges, user.EdgeSessions)
+	}
+	if m.identities != nil {
+		edges = append(edges, user.EdgeIdentities)
+	}
+	if m.identity_conflicts != nil {
+		edges = append(edges, user.EdgeIdentityConflicts)
+	}
+	if m.unionid_conflicts != nil {
+		edges = append(edges, user.EdgeUnionidConflicts)
 	}
 	return edges
 }
@@ -4390,15 +6094,42 @@ func (m *UserMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case user.EdgeIdentities:
+		ids := make([]ent.Value, 0, len(m.identities))
+		for id := range m.identities {
+			ids = append(ids, id)
+		}
+		return ids
+	case user.EdgeIdentityConflicts:
+		ids := make([]ent.Value, 0, len(m.identity_conflicts))
+		for id := range m.identity_conflicts {
+			ids = append(ids, id)
+		}
+		return ids
+	case user.EdgeUnionidConflicts:
+		ids := make([]ent.Value, 0, len(m.unionid_conflicts))
+		for id := range m.unionid_conflicts {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *UserMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 4)
 	if m.removedsessions != nil {
 		edges = append(edges, user.EdgeSessions)
+	}
+	if m.removedidentities != nil {
+		edges = append(edges, user.EdgeIdentities)
+	}
+	if m.removedidentity_conflicts != nil {
+		edges = append(edges, user.EdgeIdentityConflicts)
+	}
+	if m.removedunionid_conflicts != nil {
+		edges = append(edges, user.EdgeUnionidConflicts)
 	}
 	return edges
 }
@@ -4413,15 +6144,42 @@ func (m *UserMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case user.EdgeIdentities:
+		ids := make([]ent.Value, 0, len(m.removedidentities))
+		for id := range m.removedidentities {
+			ids = append(ids, id)
+		}
+		return ids
+	case user.EdgeIdentityConflicts:
+		ids := make([]ent.Value, 0, len(m.removedidentity_conflicts))
+		for id := range m.removedidentity_conflicts {
+			ids = append(ids, id)
+		}
+		return ids
+	case user.EdgeUnionidConflicts:
+		ids := make([]ent.Value, 0, len(m.removedunionid_conflicts))
+		for id := range m.removedunionid_conflicts {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *UserMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 4)
 	if m.clearedsessions {
 		edges = append(edges, user.EdgeSessions)
+	}
+	if m.clearedidentities {
+		edges = append(edges, user.EdgeIdentities)
+	}
+	if m.clearedidentity_conflicts {
+		edges = append(edges, user.EdgeIdentityConflicts)
+	}
+	if m.clearedunionid_conflicts {
+		edges = append(edges, user.EdgeUnionidConflicts)
 	}
 	return edges
 }
@@ -4432,6 +6190,12 @@ func (m *UserMutation) EdgeCleared(name string) bool {
 	switch name {
 	case user.EdgeSessions:
 		return m.clearedsessions
+	case user.EdgeIdentities:
+		return m.clearedidentities
+	case user.EdgeIdentityConflicts:
+		return m.clearedidentity_conflicts
+	case user.EdgeUnionidConflicts:
+		return m.clearedunionid_conflicts
 	}
 	return false
 }
@@ -4450,6 +6214,15 @@ func (m *UserMutation) ResetEdge(name string) error {
 	switch name {
 	case user.EdgeSessions:
 		m.ResetSessions()
+		return nil
+	case user.EdgeIdentities:
+		m.ResetIdentities()
+		return nil
+	case user.EdgeIdentityConflicts:
+		m.ResetIdentityConflicts()
+		return nil
+	case user.EdgeUnionidConflicts:
+		m.ResetUnionidConflicts()
 		return nil
 	}
 	return fmt.Errorf("unknown User edge %s", name)

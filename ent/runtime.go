@@ -7,6 +7,8 @@ import (
 
 	"github.com/miniauth/miniauth/ent/admin"
 	"github.com/miniauth/miniauth/ent/adminsession"
+	"github.com/miniauth/miniauth/ent/identity"
+	"github.com/miniauth/miniauth/ent/identityconflict"
 	"github.com/miniauth/miniauth/ent/refreshtoken"
 	"github.com/miniauth/miniauth/ent/schema"
 	"github.com/miniauth/miniauth/ent/session"
@@ -43,6 +45,26 @@ func init() {
 	adminsessionDescUserAgent := adminsessionFields[5].Descriptor()
 	// adminsession.DefaultUserAgent holds the default value on creation for the user_agent field.
 	adminsession.DefaultUserAgent = adminsessionDescUserAgent.Default.(string)
+	identityFields := schema.Identity{}.Fields()
+	_ = identityFields
+	// identityDescAppid is the schema descriptor for appid field.
+	identityDescAppid := identityFields[1].Descriptor()
+	// identity.AppidValidator is a validator for the "appid" field. It is called by the builders before save.
+	identity.AppidValidator = identityDescAppid.Validators[0].(func(string) error)
+	// identityDescOpenid is the schema descriptor for openid field.
+	identityDescOpenid := identityFields[2].Descriptor()
+	// identity.OpenidValidator is a validator for the "openid" field. It is called by the builders before save.
+	identity.OpenidValidator = identityDescOpenid.Validators[0].(func(string) error)
+	// identityDescCreatedAt is the schema descriptor for created_at field.
+	identityDescCreatedAt := identityFields[5].Descriptor()
+	// identity.DefaultCreatedAt holds the default value on creation for the created_at field.
+	identity.DefaultCreatedAt = identityDescCreatedAt.Default.(func() time.Time)
+	identityconflictFields := schema.IdentityConflict{}.Fields()
+	_ = identityconflictFields
+	// identityconflictDescCreatedAt is the schema descriptor for created_at field.
+	identityconflictDescCreatedAt := identityconflictFields[5].Descriptor()
+	// identityconflict.DefaultCreatedAt holds the default value on creation for the created_at field.
+	identityconflict.DefaultCreatedAt = identityconflictDescCreatedAt.Default.(func() time.Time)
 	refreshtokenFields := schema.RefreshToken{}.Fields()
 	_ = refreshtokenFields
 	// refreshtokenDescCreatedAt is the schema descriptor for created_at field.
@@ -71,6 +93,10 @@ func init() {
 	sessionDescUserAgent := sessionFields[8].Descriptor()
 	// session.DefaultUserAgent holds the default value on creation for the user_agent field.
 	session.DefaultUserAgent = sessionDescUserAgent.Default.(string)
+	// sessionDescAppid is the schema descriptor for appid field.
+	sessionDescAppid := sessionFields[9].Descriptor()
+	// session.DefaultAppid holds the default value on creation for the appid field.
+	session.DefaultAppid = sessionDescAppid.Default.(string)
 	throttleFields := schema.Throttle{}.Fields()
 	_ = throttleFields
 	// throttleDescKey is the schema descriptor for key field.

@@ -126,6 +126,20 @@ func (_c *SessionCreate) SetNillableUserAgent(v *string) *SessionCreate {
 	return _c
 }
 
+// SetAppid sets the "appid" field.
+func (_c *SessionCreate) SetAppid(v string) *SessionCreate {
+	_c.mutation.SetAppid(v)
+	return _c
+}
+
+// SetNillableAppid sets the "appid" field if the given value is not nil.
+func (_c *SessionCreate) SetNillableAppid(v *string) *SessionCreate {
+	if v != nil {
+		_c.SetAppid(*v)
+	}
+	return _c
+}
+
 // SetUser sets the "user" edge to the User entity.
 func (_c *SessionCreate) SetUser(v *User) *SessionCreate {
 	return _c.SetUserID(v.ID)
@@ -201,6 +215,10 @@ func (_c *SessionCreate) defaults() {
 		v := session.DefaultUserAgent
 		_c.mutation.SetUserAgent(v)
 	}
+	if _, ok := _c.mutation.Appid(); !ok {
+		v := session.DefaultAppid
+		_c.mutation.SetAppid(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -225,6 +243,9 @@ func (_c *SessionCreate) check() error {
 	}
 	if _, ok := _c.mutation.UserAgent(); !ok {
 		return &ValidationError{Name: "user_agent", err: errors.New(`ent: missing required field "Session.user_agent"`)}
+	}
+	if _, ok := _c.mutation.Appid(); !ok {
+		return &ValidationError{Name: "appid", err: errors.New(`ent: missing required field "Session.appid"`)}
 	}
 	if len(_c.mutation.UserIDs()) == 0 {
 		return &ValidationError{Name: "user", err: errors.New(`ent: missing required edge "Session.user"`)}
@@ -287,6 +308,10 @@ func (_c *SessionCreate) createSpec() (*Session, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.UserAgent(); ok {
 		_spec.SetField(session.FieldUserAgent, field.TypeString, value)
 		_node.UserAgent = value
+	}
+	if value, ok := _c.mutation.Appid(); ok {
+		_spec.SetField(session.FieldAppid, field.TypeString, value)
+		_node.Appid = value
 	}
 	if nodes := _c.mutation.UserIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -481,6 +506,18 @@ func (u *SessionUpsert) UpdateUserAgent() *SessionUpsert {
 	return u
 }
 
+// SetAppid sets the "appid" field.
+func (u *SessionUpsert) SetAppid(v string) *SessionUpsert {
+	u.Set(session.FieldAppid, v)
+	return u
+}
+
+// UpdateAppid sets the "appid" field to the value that was provided on create.
+func (u *SessionUpsert) UpdateAppid() *SessionUpsert {
+	u.SetExcluded(session.FieldAppid)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -649,6 +686,20 @@ func (u *SessionUpsertOne) SetUserAgent(v string) *SessionUpsertOne {
 func (u *SessionUpsertOne) UpdateUserAgent() *SessionUpsertOne {
 	return u.Update(func(s *SessionUpsert) {
 		s.UpdateUserAgent()
+	})
+}
+
+// SetAppid sets the "appid" field.
+func (u *SessionUpsertOne) SetAppid(v string) *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
+		s.SetAppid(v)
+	})
+}
+
+// UpdateAppid sets the "appid" field to the value that was provided on create.
+func (u *SessionUpsertOne) UpdateAppid() *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
+		s.UpdateAppid()
 	})
 }
 
@@ -986,6 +1037,20 @@ func (u *SessionUpsertBulk) SetUserAgent(v string) *SessionUpsertBulk {
 func (u *SessionUpsertBulk) UpdateUserAgent() *SessionUpsertBulk {
 	return u.Update(func(s *SessionUpsert) {
 		s.UpdateUserAgent()
+	})
+}
+
+// SetAppid sets the "appid" field.
+func (u *SessionUpsertBulk) SetAppid(v string) *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
+		s.SetAppid(v)
+	})
+}
+
+// UpdateAppid sets the "appid" field to the value that was provided on create.
+func (u *SessionUpsertBulk) UpdateAppid() *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
+		s.UpdateAppid()
 	})
 }
 

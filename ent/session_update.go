@@ -147,6 +147,20 @@ func (_u *SessionUpdate) SetNillableUserAgent(v *string) *SessionUpdate {
 	return _u
 }
 
+// SetAppid sets the "appid" field.
+func (_u *SessionUpdate) SetAppid(v string) *SessionUpdate {
+	_u.mutation.SetAppid(v)
+	return _u
+}
+
+// SetNillableAppid sets the "appid" field if the given value is not nil.
+func (_u *SessionUpdate) SetNillableAppid(v *string) *SessionUpdate {
+	if v != nil {
+		_u.SetAppid(*v)
+	}
+	return _u
+}
+
 // SetUser sets the "user" edge to the User entity.
 func (_u *SessionUpdate) SetUser(v *User) *SessionUpdate {
 	return _u.SetUserID(v.ID)
@@ -278,6 +292,9 @@ func (_u *SessionUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.UserAgent(); ok {
 		_spec.SetField(session.FieldUserAgent, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Appid(); ok {
+		_spec.SetField(session.FieldAppid, field.TypeString, value)
 	}
 	if _u.mutation.UserCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -491,6 +508,20 @@ func (_u *SessionUpdateOne) SetNillableUserAgent(v *string) *SessionUpdateOne {
 	return _u
 }
 
+// SetAppid sets the "appid" field.
+func (_u *SessionUpdateOne) SetAppid(v string) *SessionUpdateOne {
+	_u.mutation.SetAppid(v)
+	return _u
+}
+
+// SetNillableAppid sets the "appid" field if the given value is not nil.
+func (_u *SessionUpdateOne) SetNillableAppid(v *string) *SessionUpdateOne {
+	if v != nil {
+		_u.SetAppid(*v)
+	}
+	return _u
+}
+
 // SetUser sets the "user" edge to the User entity.
 func (_u *SessionUpdateOne) SetUser(v *User) *SessionUpdateOne {
 	return _u.SetUserID(v.ID)
@@ -652,6 +683,9 @@ func (_u *SessionUpdateOne) sqlSave(ctx context.Context) (_node *Session, err er
 	}
 	if value, ok := _u.mutation.UserAgent(); ok {
 		_spec.SetField(session.FieldUserAgent, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Appid(); ok {
+		_spec.SetField(session.FieldAppid, field.TypeString, value)
 	}
 	if _u.mutation.UserCleared() {
 		edge := &sqlgraph.EdgeSpec{

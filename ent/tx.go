@@ -18,6 +18,10 @@ type Tx struct {
 	Admin *AdminClient
 	// AdminSession is the client for interacting with the AdminSession builders.
 	AdminSession *AdminSessionClient
+	// Identity is the client for interacting with the Identity builders.
+	Identity *IdentityClient
+	// IdentityConflict is the client for interacting with the IdentityConflict builders.
+	IdentityConflict *IdentityConflictClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
 	RefreshToken *RefreshTokenClient
 	// Session is the client for interacting with the Session builders.
@@ -161,6 +165,8 @@ func (tx *Tx) Client() *Client {
 func (tx *Tx) init() {
 	tx.Admin = NewAdminClient(tx.config)
 	tx.AdminSession = NewAdminSessionClient(tx.config)
+	tx.Identity = NewIdentityClient(tx.config)
+	tx.IdentityConflict = NewIdentityConflictClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.Throttle = NewThrottleClient(tx.config)

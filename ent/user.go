@@ -53,9 +53,15 @@ type User struct {
 type UserEdges struct {
 	// Sessions holds the value of the sessions edge.
 	Sessions []*Session `json:"sessions,omitempty"`
+	// Identities holds the value of the identities edge.
+	Identities []*Identity `json:"identities,omitempty"`
+	// IdentityConflicts holds the value of the identity_conflicts edge.
+	IdentityConflicts []*IdentityConflict `json:"identity_conflicts,omitempty"`
+	// UnionidConflicts holds the value of the unionid_conflicts edge.
+	UnionidConflicts []*IdentityConflict `json:"unionid_conflicts,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [1]bool
+	loadedTypes [4]bool
 }
 
 // SessionsOrErr returns the Sessions value or an error if the edge
@@ -65,6 +71,33 @@ func (e UserEdges) SessionsOrErr() ([]*Session, error) {
 		return e.Sessions, nil
 	}
 	return nil, &NotLoadedError{edge: "sessions"}
+}
+
+// IdentitiesOrErr returns the Identities value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) IdentitiesOrErr() ([]*Identity, error) {
+	if e.loadedTypes[1] {
+		return e.Identities, nil
+	}
+	return nil, &NotLoadedError{edge: "identities"}
+}
+
+// IdentityConflictsOrErr returns the IdentityConflicts value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) IdentityConflictsOrErr() ([]*IdentityConflict, error) {
+	if e.loadedTypes[2] {
+		return e.IdentityConflicts, nil
+	}
+	return nil, &NotLoadedError{edge: "identity_conflicts"}
+}
+
+// UnionidConflictsOrErr returns the UnionidConflicts value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) UnionidConflictsOrErr() ([]*IdentityConflict, error) {
+	if e.loadedTypes[3] {
+		return e.UnionidConflicts, nil
+	}
+	return nil, &NotLoadedError{edge: "unionid_conflicts"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -199,6 +232,21 @@ func (_m *User) Value(name string) (ent.Value, error) {
 // QuerySessions queries the "sessions" edge of the User entity.
 func (_m *User) QuerySessions() *SessionQuery {
 	return NewUserClient(_m.config).QuerySessions(_m)
+}
+
+// QueryIdentities queries the "identities" edge of the User entity.
+func (_m *User) QueryIdentities() *IdentityQuery {
+	return NewUserClient(_m.config).QueryIdentities(_m)
+}
+
+// QueryIdentityConflicts queries the "identity_conflicts" edge of the User entity.
+func (_m *User) QueryIdentityConflicts() *IdentityConflictQuery {
+	return NewUserClient(_m.config).QueryIdentityConflicts(_m)
+}
+
+// QueryUnionidConflicts queries the "unionid_conflicts" edge of the User entity.
+func (_m *User) QueryUnionidConflicts() *IdentityConflictQuery {
+	return NewUserClient(_m.config).QueryUnionidConflicts(_m)
 }
 
 // Update returns a builder for updating this User.

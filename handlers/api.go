@@ -45,7 +45,7 @@ func readProfile(b *Body) (accounts.Profile, error) {
 // Login is POST /api/auth/login. The profile is validated before WeChat
 // is called, so a bad request never burns the user's code.
 func (a *API) Login(c *fiber.Ctx) error {
-	b, err := ReadBody(c, "code", "nickname", "avatar_url", "gender")
+	b, err := ReadBody(c, "code", "nickname", "avatar_url", "gender", "appid")
 	if err != nil {
 		return err
 	}
@@ -56,11 +56,15 @@ func (a *API) Login(c *fiber.Ctx) error {
 	if len(code) > 512 {
 		b.bad["code"] = "is too long"
 	}
+	appID := readAppID(b)
 	p, err := readProfile(b)
 	if err != nil {
 		return err
 	}
-	g, err := a.Accounts.Login(c.UserContext(), code, p, Client(c))
+	if _, err := a.Accounts.PickApp(appID); err != nil {
+		return err
+	}
+	g, err := a.Accounts.Login(c.UserContext(), appID, code, p, Client(c))
 	if err != nil {
 		return err
 	}

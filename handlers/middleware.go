@@ -147,13 +147,20 @@ func RequireUser(key []byte, acc *accounts.Service) fiber.Handler {
 	})
 }
 
-// CurrentUser is the user RequireUser authenticated.
+// CurrentUser is the signed-in user of a request behind RequireUser (every
+// route of /api/me, /api/auth/logout, /api/auth/verify and a team's own
+// app.Routes). It reads what RequireUser stored when it checked the
+// session, so it never queries the database again: call it as often as
+// you like. It is nil on a route that is not behind RequireUser. The user
+// is as of the start of the request; read it again from the database
+// before a decision that must see a change made during the request.
 func CurrentUser(c *fiber.Ctx) *ent.User {
 	u, _ := c.Locals(localUser).(*ent.User)
 	return u
 }
 
-// CurrentSession is the session id of the request's access token.
+// CurrentSession is the session id of the request's access token (0 when
+// not behind RequireUser); like CurrentUser, it costs no query.
 func CurrentSession(c *fiber.Ctx) int {
 	id, _ := c.Locals(localSession).(int)
 	return id

@@ -71,7 +71,7 @@ func (w *WeChat) BindPhone(c *fiber.Ctx) error {
 	if err := b.Err(nil); err != nil {
 		return err
 	}
-	u, err := w.Accounts.BindPhone(c.UserContext(), CurrentUser(c), code)
+	u, err := w.Accounts.BindPhone(c.UserContext(), CurrentUser(c), CurrentSession(c), code)
 	if err != nil {
 		return err
 	}
@@ -103,7 +103,7 @@ func (w *WeChat) Decrypt(c *fiber.Ctx) error {
 	if err := b.Err(nil); err != nil {
 		return err
 	}
-	plain, err := w.Accounts.Decrypt(c.UserContext(), CurrentUser(c).ID, data, iv)
+	plain, err := w.Accounts.Decrypt(c.UserContext(), CurrentUser(c).ID, CurrentSession(c), data, iv)
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,12 @@ const RequireNodeEnv = "MINIAUTH_REQUIRE_NODE"
 // token at least 2s: ample for a replay on a loaded machine.
 const ShortAccessTTL = "3s"
 
+// The second mini program of the several-apps server.
+const (
+	SecondAppID  = "wxsecondapp0000001"
+	SecondSecret = "second-app-secret-0123456789abcdef"
+)
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	apptest.RemoveBinary()
@@ -51,6 +57,11 @@ func TestMiniProgramKit(t *testing.T) {
 	wx := &apptest.WeChat{Server: fake.sim, HTTP: fake.Server}
 	main := apptest.StartProcess(t, wx, map[string]string{"MINIAUTH_SQLITE_SYNC": "normal"})
 	short := apptest.StartProcess(t, wx, map[string]string{"MINIAUTH_SQLITE_SYNC": "normal", "MINIAUTH_ACCESS_TTL": ShortAccessTTL})
+	// Two mini programs on one server, both served by the fake WeChat.
+	fake.sim.AddApp(SecondAppID, SecondSecret)
+	multi := apptest.StartProcess(t, wx, map[string]string{"MINIAUTH_SQLITE_SYNC": "normal",
+		"MINIAUTH_WECHAT_APPID": "", "MINIAUTH_WECHAT_SECRET": "",
+		"MINIAUTH_WECHAT_APPS": apptest.AppID + ":" + apptest.Secret + "," + SecondAppID + ":" + SecondSecret})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -60,6 +71,9 @@ func TestMiniProgramKit(t *testing.T) {
 		"MINIAUTH_URL="+main.URL,
 		"MINIAUTH_SHORT_TTL_URL="+short.URL,
 		"WECHAT_TEST_URL="+fake.URL,
+		"MINIAUTH_MULTI_URL="+multi.URL,
+		"MINIAUTH_APPID="+apptest.AppID,
+		"MINIAUTH_SECOND_APPID="+SecondAppID,
 		"NO_COLOR=1",
 	)
 	out, err := cmd.CombinedOutput()
@@ -70,7 +84,8 @@ func TestMiniProgramKit(t *testing.T) {
 	t.Logf("node --test:\n%s", out)
 	// A run where the tests were skipped or not found would pass
 	// silently: none of these skip, so they must show as passed.
-	for _, name := range []string{"first login", "concurrent requests before login", "access token expiry", "refresh token reuse", "uploadAvatar uploads", "bindPhone binds", "example page"} {
+	for _, name := range []string{"first login", "concurrent requests before login", "access token expiry", "refresh token reuse", "uploadAvatar uploads", "bindPhone binds", "example page", "business route behind a forward-auth proxy",
+		"phoneLogin signs up", "phoneLogin refuses a phone", "listSessions", "endSession", "endOtherSessions", "two mini programs", "example devices page"} {
 		if !bytes.Contains(out, []byte("✔ "+name)) {
 			t.Errorf("node output does not show %q as passed", name)
 		}
@@ -78,7 +93,7 @@ func TestMiniProgramKit(t *testing.T) {
 }
 
 // fakeWeChat is the strict simulator plus test-only endpoints the Node wx
-// shim calls: POST /test/code {"openid"} → {"code"} (what wx.login does on
+// shim calls: POST /test/code {"openid","unionid"?} → {"code"} (what wx.login does on
 // a phone), GET /test/stats?openid= → how many codes of that openid were
 // exchanged, and POST /test/phonecode {"phone"} → {"code"} (what
 // <button open-type="getPhoneNumber"> does).
@@ -117,13 +132,14 @@ func newFakeWeChat(t *testing.T) *fakeWeChat {
 
 func (f *fakeWeChat) newCode(w http.ResponseWriter, r *http.Request) {
 	var in struct {
-		OpenID string `json:"openid"`
+		OpenID  string `json:"openid"`
+		UnionID string `json:"unionid"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.OpenID == "" {
-		http.Error(w, "want {\"openid\"}", http.StatusBadRequest)
+		http.Error(w, "want {\"openid\", \"unionid\"?}", http.StatusBadRequest)
 		return
 	}
-	code := f.sim.NewCode(wechatsim.Identity{OpenID: in.OpenID})
+	code := f.sim.NewCode(wechatsim.Identity{OpenID: in.OpenID, UnionID: in.UnionID})
 	f.mu.Lock()
 	f.owner[code] = in.OpenID
 	f.mu.Unlock()

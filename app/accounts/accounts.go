@@ -32,8 +32,9 @@ const (
 
 // Service logs users in and manages their sessions.
 type Service struct {
-	DB         *database.DB
-	WeChat     *wechat.Client
+	DB *database.DB
+	// Apps are the mini programs' WeChat clients (apps.go).
+	Apps       *wechat.Apps
 	Keys       *keys.Set
 	Access     *tokens.Signer
 	RefreshTTL time.Duration
@@ -43,11 +44,11 @@ type Service struct {
 	OnUserGone func(avatarURL string)
 	// Avatars stores uploaded avatar images (avatar.go).
 	Avatars *avatars.Store
-	// Sessions caches live sessions for Authenticate; nil: no cache.
-	// Every write here that ends a session or changes a user forgets it
-	// there (and announces it to other instances) before returning.
-	Sessions *sessioncache.Cache
-	Now      func() time.Time
+	// Cache holds live sessions for Authenticate; nil: no cache. Every
+	// write here that ends a session or changes a user forgets it there
+	// (and announces it to other instances) before returning.
+	Cache *sessioncache.Cache
+	Now   func() time.Time
 
 	authStmt preparedStmt
 	acks     ackWaiters
@@ -80,63 +81,95 @@ var errUnauthorized = problem.New(problem.Unauthorized, "missing, invalid, expir
 // Unauthorized is the error for any token that does not open a session.
 func Unauthorized() *problem.Error { return errUnauthorized }
 
-// Login exchanges a wx.login code for a session. The profile, already
-// validated, is applied to the user.
-func (s *Service) Login(ctx context.Context, code string, p Profile, c Client) (*Grant, error) {
-	ws, err := s.WeChat.Code2Session(ctx, code)
-	if err != nil {
-		if wechat.Misconfigured(err) {
-			s.Log.Error("WeChat rejected our credentials: check MINIAUTH_WECHAT_APPID and MINIAUTH_WECHAT_SECRET", "err", err)
-		} else {
-			s.Log.Warn("code2session failed", "err", err)
-		}
-		return nil, wechat.Problem(err)
-	}
-	sealedKey := s.Keys.Seal([]byte(ws.SessionKey))
-	var g Grant
-	refresh, refreshHash := tokens.NewRefreshToken()
-	var sessionID int
-	var changed change
-	var rc *receipt
-	err = s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
-		now := s.now()
-		u, err := upsertUser(ctx, tx, ws, sealedKey, p, now)
-		if err != nil {
-			return err
-		}
-		if u.LoginCount > 1 && (!p.Empty() || ws.UnionID != "") {
-			// A returning user's profile or unionid may have changed:
-			// their other cached sessions must read it again. (A bare
-			// login changes nothing the cache holds.)
-			changed = userChanged(u.ID)
-			if rc, err = s.announce(ctx, tx, changed); err != nil {
-				return err
-			}
-		}
-		sess, err := tx.Session.Create().
-			SetUserID(u.ID).
-			SetCreatedAt(now).
-			SetLastUsedAt(now).
-			SetExpiresAt(now.Add(s.RefreshTTL)).
-			SetIP(c.IP).
-			SetUserAgent(truncate(c.UserAgent, 256)).
-			SetRefreshHash(refreshHash).
-			Save(ctx)
-		if err != nil {
-			return fmt.Errorf("create session: %w", err)
-		}
-		g.User, g.IsNewUser, sessionID = u, u.LoginCount == 1, sess.ID
-		return nil
-	})
-	s.settle(changed, rc, err == nil)
+// Login exchanges a wx.login code of the mini program appID ("" with a
+// single app) for a session. The profile, already validated, fills the
+// user's empty fields.
+func (s *Service) Login(ctx context.Context, appID, code string, p Profile, c Client) (*Grant, error) {
+	li, err := s.code2Session(ctx, appID, code)
 	if err != nil {
 		return nil, err
 	}
-	return s.grant(&g, sessionID, refresh)
+	return s.login(ctx, li, p, c, nil)
 }
 
-func (s *Service) grant(g *Grant, sessionID int, refresh string) (*Grant, error) {
-	access, _, err := s.Access.Sign(g.User.ID, sessionID)
+// code2Session is the WeChat half of a login.
+func (s *Service) code2Session(ctx context.Context, appID, code string) (loginIdentity, error) {
+	app, err := s.PickApp(appID)
+	if err != nil {
+		return loginIdentity{}, err
+	}
+	ws, err := app.Code2Session(ctx, code)
+	if err != nil {
+		if wechat.Misconfigured(err) {
+			s.Log.Error("WeChat rejected our credentials: check the AppID and secret", "appid", app.AppID(), "err", err)
+		} else {
+			s.Log.Warn("code2session failed", "appid", app.AppID(), "err", err)
+		}
+		return loginIdentity{}, wechat.Problem(err)
+	}
+	return loginIdentity{AppID: app.AppID(), Session: ws, SealedKey: s.Keys.Seal([]byte(ws.SessionKey))}, nil
+}
+
+// login opens a session for a WeChat identity. extra, if set, runs in the
+// same transaction once the user is known (phone-login binds the phone):
+// its error undoes the whole login.
+func (s *Service) login(ctx context.Context, li loginIdentity, p Profile, c Client,
+	extra func(ctx context.Context, tx *ent.Client, u *ent.User, isNew bool) (*ent.User, error)) (*Grant, error) {
+	var g Grant
+	refresh, refreshHash := tokens.NewRefreshToken()
+	var sessionID int
+	var err error
+	for attempt := 1; attempt <= loginAttempts; attempt++ {
+		var changed change
+		var rc *receipt
+		err = s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+			now := s.now()
+			u, isNew, err := s.resolveUser(ctx, tx, li, p, now)
+			if err != nil {
+				return err
+			}
+			if extra != nil {
+				if u, err = extra(ctx, tx, u, isNew); err != nil {
+					return err
+				}
+			}
+			if !isNew {
+				// A returning user's profile, unionid or phone may have
+				// changed: their cached sessions must read it again.
+				changed = userChanged(u.ID)
+				if rc, err = s.announce(ctx, tx, changed); err != nil {
+					return err
+				}
+			}
+			sess, err := tx.Session.Create().
+				SetUserID(u.ID).
+				SetAppid(li.AppID).
+				SetCreatedAt(now).
+				SetLastUsedAt(now).
+				SetExpiresAt(now.Add(s.RefreshTTL)).
+				SetIP(c.IP).
+				SetUserAgent(truncate(c.UserAgent, 256)).
+				SetRefreshHash(refreshHash).
+				Save(ctx)
+			if err != nil {
+				return fmt.Errorf("create session: %w", err)
+			}
+			g.User, g.IsNewUser, sessionID = u, isNew, sess.ID
+			return nil
+		})
+		s.settle(changed, rc, err == nil)
+		if !errors.Is(err, errRaced) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.grant(&g, sessionID, li.AppID, refresh)
+}
+
+func (s *Service) grant(g *Grant, sessionID int, appID, refresh string) (*Grant, error) {
+	access, _, err := s.Access.SignApp(g.User.ID, sessionID, appID)
 	if err != nil {
 		return nil, err
 	}
@@ -159,6 +192,7 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 	var reused bool
 	var ended change
 	var rc *receipt
+	var appID string
 	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		now := s.now()
 		revoke := func(userID, id int) error {
@@ -214,7 +248,7 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 		if err := tx.RefreshToken.Create().SetHash(hash).SetSessionID(sess.ID).SetCreatedAt(sess.LastUsedAt).SetRotatedAt(now).Exec(ctx); err != nil {
 			return fmt.Errorf("keep rotated refresh token: %w", err)
 		}
-		g.User, sessionID = sess.Edges.User, sess.ID
+		g.User, sessionID, appID = sess.Edges.User, sess.ID, sess.Appid
 		return nil
 	})
 	s.settle(ended, rc, err == nil)
@@ -225,7 +259,7 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 		s.Log.Warn("refresh token reused: session revoked", "session_id", sessionID)
 		return nil, errUnauthorized
 	}
-	return s.grant(&g, sessionID, next)
+	return s.grant(&g, sessionID, appID, next)
 }
 
 // Logout revokes one session.
@@ -258,7 +292,7 @@ func (s *Service) Logout(ctx context.Context, sessionID int) error {
 func (s *Service) UpdateProfile(ctx context.Context, userID int, p Profile) (*ent.User, error) {
 	var out *ent.User
 	var rc *receipt
-	ticket := s.Sessions.Ticket(userID)
+	ticket := s.Cache.Ticket(userID)
 	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		var err error
 		if rc, err = s.announce(ctx, tx, userChanged(userID)); err != nil {
@@ -285,7 +319,7 @@ func (s *Service) UpdateProfile(ctx context.Context, userID int, p Profile) (*en
 		s.settle(userChanged(userID), rc, false)
 		return nil, err
 	}
-	s.Sessions.ReplaceUser(ticket, cacheUser(out))
+	s.Cache.ReplaceUser(ticket, cacheUser(out))
 	s.settle(change{}, rc, true)
 	return out, nil
 }
@@ -350,22 +384,6 @@ func (s *Service) SetDisabled(ctx context.Context, userID int, disabled bool) er
 	})
 	s.settle(userRevoked(userID), rc, err == nil)
 	return err
-}
-
-// SessionKey returns the user's latest WeChat session_key.
-func (s *Service) SessionKey(ctx context.Context, userID int) (string, error) {
-	u, err := s.DB.Read.User.Query().Where(user.ID(userID)).Select(user.FieldSessionKey).Only(ctx)
-	if err != nil {
-		return "", fmt.Errorf("load session key: %w", err)
-	}
-	if u.SessionKey == nil {
-		return "", errors.New("no session key stored")
-	}
-	key, err := s.Keys.Open(*u.SessionKey)
-	if err != nil {
-		return "", fmt.Errorf("unseal session key: %w", err)
-	}
-	return string(key), nil
 }
 
 func truncate(s string, n int) string {

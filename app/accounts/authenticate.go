@@ -46,17 +46,17 @@ func (p *preparedStmt) get(db *sql.DB, query string) (*sql.Stmt, error) {
 // session or changes a user forgets it there before answering (and tells
 // other instances), so logout and disabling still take effect at once.
 func (s *Service) Authenticate(ctx context.Context, userID, sessionID int) (*ent.User, error) {
-	if cu := s.Sessions.Get(userID, sessionID); cu != nil {
+	if cu := s.Cache.Get(userID, sessionID); cu != nil {
 		return entUser(cu), nil
 	}
 	// The ticket comes before the read: if a write forgets this user
 	// between the two, Fill stores nothing.
-	ticket := s.Sessions.Ticket(userID)
+	ticket := s.Cache.Ticket(userID)
 	cu, expires, err := s.loadSession(ctx, userID, sessionID)
 	if err != nil {
 		return nil, err
 	}
-	s.Sessions.Fill(ticket, sessionID, expires, cu)
+	s.Cache.Fill(ticket, sessionID, expires, cu)
 	return entUser(cu), nil
 }
 

@@ -22,7 +22,7 @@ func (s *Service) UploadAvatar(ctx context.Context, userID int, image io.Reader)
 	var out *ent.User
 	var previous string
 	var rc *receipt
-	ticket := s.Sessions.Ticket(userID)
+	ticket := s.Cache.Ticket(userID)
 	err = s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		old, err := tx.User.Query().Where(user.ID(userID)).Select(user.FieldAvatarURL).Only(ctx)
 		if ent.IsNotFound(err) {
@@ -48,7 +48,7 @@ func (s *Service) UploadAvatar(ctx context.Context, userID int, image io.Reader)
 		}
 		return nil, err
 	}
-	s.Sessions.ReplaceUser(ticket, cacheUser(out))
+	s.Cache.ReplaceUser(ticket, cacheUser(out))
 	s.settle(change{}, rc, true)
 	if previous != out.AvatarURL {
 		s.RemoveAvatarIfUnused(ctx, previous)

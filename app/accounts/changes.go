@@ -127,9 +127,9 @@ func (s *Service) settle(ch change, r *receipt, committed bool) {
 
 func (s *Service) forget(ch change) {
 	if ch.sessionID != 0 {
-		s.Sessions.Forget(ch.userID, ch.sessionID)
+		s.Cache.Forget(ch.userID, ch.sessionID)
 	} else {
-		s.Sessions.ForgetUser(ch.userID)
+		s.Cache.ForgetUser(ch.userID)
 	}
 }
 
@@ -160,18 +160,18 @@ func decodeChange(payload string) (ch change, origin string, nonce uint64, ok bo
 // without a cache. Once listening again the cache is flushed (changes made
 // meanwhile were not heard) and trusted again.
 func (s *Service) FollowChanges(ctx context.Context) {
-	if s.Sessions == nil {
+	if s.Cache == nil {
 		return
 	}
 	s.DB.Listen(ctx, database.Listener{
 		Up: func() {
-			s.Sessions.Flush()
-			s.Sessions.SetTrusted(true)
+			s.Cache.Flush()
+			s.Cache.SetTrusted(true)
 			s.Log.Info("session cache: listening for other instances' changes; cache on")
 		},
 		Down: func(err error) {
-			wasOn := s.Sessions.Trusted()
-			s.Sessions.SetTrusted(false)
+			wasOn := s.Cache.Trusted()
+			s.Cache.SetTrusted(false)
 			if wasOn {
 				s.Log.Warn("session cache: change listener down; checking every request against the database until it is back", "err", err)
 			}
@@ -188,7 +188,7 @@ func (s *Service) FollowChanges(ctx context.Context) {
 			if !ok {
 				// We cannot tell what changed: forget everything.
 				s.Log.Warn("session cache: malformed change notification; flushing")
-				s.Sessions.Flush()
+				s.Cache.Flush()
 				return ""
 			}
 			if origin == instanceID {

@@ -3,12 +3,9 @@ package accounts
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/miniauth/miniauth/app/problem"
 	"github.com/miniauth/miniauth/app/wechat"
-	"github.com/miniauth/miniauth/ent"
-	"github.com/miniauth/miniauth/ent/user"
 )
 
 var errSessionKeyStale = problem.New(problem.SessionKeyStale,
@@ -19,23 +16,20 @@ var errSessionKeyStale = problem.New(problem.SessionKeyStale,
 // the JSON object inside after checking its watermark. Any failure is
 // session_key_stale: the session_key changes whenever the client calls
 // wx.login, which is almost always why data no longer decrypts.
-func (s *Service) Decrypt(ctx context.Context, userID int, encryptedData, iv string) ([]byte, error) {
-	u, err := s.DB.Read.User.Query().Where(user.ID(userID)).Select(user.FieldSessionKey).Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, errUnauthorized
-	}
+func (s *Service) Decrypt(ctx context.Context, userID, sessionID int, encryptedData, iv string) ([]byte, error) {
+	id, err := s.identityOfSession(ctx, userID, sessionID)
 	if err != nil {
-		return nil, fmt.Errorf("load session key of user %d: %w", userID, err)
+		return nil, err
 	}
-	if u.SessionKey == nil {
+	if id.SessionKey == nil {
 		return nil, errSessionKeyStale
 	}
-	key, err := s.Keys.Open(*u.SessionKey)
+	key, err := s.Keys.Open(id.SessionKey)
 	if err != nil {
 		s.Log.Warn("session key does not unseal (server secret changed?)", "user_id", userID)
 		return nil, errSessionKeyStale
 	}
-	plain, err := s.WeChat.Decrypt(string(key), encryptedData, iv)
+	plain, err := id.App.Decrypt(string(key), encryptedData, iv)
 	if err != nil {
 		reason := "does not decrypt"
 		if errors.Is(err, wechat.ErrWatermark) {

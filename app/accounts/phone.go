@@ -12,22 +12,19 @@ import (
 // BindPhone exchanges a code from <button open-type="getPhoneNumber"> for
 // the user's number (WeChat checks the code against the user's openid)
 // and stores it, without the country code, with the country code apart.
-func (s *Service) BindPhone(ctx context.Context, u *ent.User, code string) (*ent.User, error) {
-	p, err := s.WeChat.PhoneNumber(ctx, code, u.Openid)
+// It asks the session's mini program, with that app's access token.
+func (s *Service) BindPhone(ctx context.Context, u *ent.User, sessionID int, code string) (*ent.User, error) {
+	id, err := s.identityOfSession(ctx, u.ID, sessionID)
 	if err != nil {
-		switch {
-		case wechat.Misconfigured(err):
-			s.Log.Error("WeChat rejected our credentials: check MINIAUTH_WECHAT_APPID and MINIAUTH_WECHAT_SECRET", "err", err)
-		case errors.Is(err, wechat.ErrWatermark):
-			s.Log.Error("getuserphonenumber answered for another mini program; refusing it", "user_id", u.ID)
-		default:
-			s.Log.Warn("getuserphonenumber failed", "user_id", u.ID, "err", err)
-		}
-		return nil, wechat.Problem(err)
+		return nil, err
+	}
+	p, err := s.phoneNumber(ctx, id.App, code, id.OpenID, u.ID)
+	if err != nil {
+		return nil, err
 	}
 	var out *ent.User
 	var rc *receipt
-	ticket := s.Sessions.Ticket(u.ID)
+	ticket := s.Cache.Ticket(u.ID)
 	err = s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		if rc, err = s.announce(ctx, tx, userChanged(u.ID)); err != nil {
 			return err
@@ -49,7 +46,24 @@ func (s *Service) BindPhone(ctx context.Context, u *ent.User, code string) (*ent
 		s.settle(userChanged(u.ID), rc, false)
 		return nil, err
 	}
-	s.Sessions.ReplaceUser(ticket, cacheUser(out))
+	s.Cache.ReplaceUser(ticket, cacheUser(out))
 	s.settle(change{}, rc, true)
 	return out, nil
+}
+
+// phoneNumber calls getuserphonenumber for app, logging what went wrong.
+func (s *Service) phoneNumber(ctx context.Context, app *wechat.Client, code, openid string, userID int) (*wechat.Phone, error) {
+	p, err := app.PhoneNumber(ctx, code, openid)
+	if err != nil {
+		switch {
+		case wechat.Misconfigured(err):
+			s.Log.Error("WeChat rejected our credentials: check the AppID and secret", "appid", app.AppID(), "err", err)
+		case errors.Is(err, wechat.ErrWatermark):
+			s.Log.Error("getuserphonenumber answered for another mini program; refusing it", "user_id", userID)
+		default:
+			s.Log.Warn("getuserphonenumber failed", "user_id", userID, "err", err)
+		}
+		return nil, wechat.Problem(err)
+	}
+	return p, nil
 }

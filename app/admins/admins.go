@@ -93,14 +93,20 @@ func ValidateUsername(name string) error {
 	return nil
 }
 
-// ValidatePassword explains what is wrong with a new password.
+// ValidatePassword explains what is wrong with a new password. Its
+// length is counted in characters (runes, not bytes: a Chinese passphrase
+// is not three times as long as it looks) and without surrounding
+// whitespace, so that ten spaces, or one letter padded with spaces, do
+// not pass for a long password.
 func ValidatePassword(pw string) error {
 	switch {
 	case pw == "":
 		return errors.New("password must not be empty")
 	case !utf8.ValidString(pw):
 		return errors.New("password must be valid UTF-8")
-	case utf8.RuneCountInString(pw) < MinPassword:
+	case strings.TrimSpace(pw) == "":
+		return errors.New("password must not be blank")
+	case utf8.RuneCountInString(strings.TrimSpace(pw)) < MinPassword:
 		return fmt.Errorf("password must be at least %d characters", MinPassword)
 	case len(pw) > MaxPassword:
 		return fmt.Errorf("password must be at most %d bytes", MaxPassword)

@@ -3,7 +3,11 @@ package admins_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,6 +67,10 @@ func TestCreateValidates(t *testing.T) {
 		{" ALICE ", "another password", "already exists"},
 		{"bob", "", "must not be empty"},
 		{"bob", "short", "at least 10"},
+		{"bob", strings.Repeat(" ", 10), "must not be blank"},
+		{"bob", " \t\u3000\n  \u00a0  ", "must not be blank"},
+		{"bob", "a" + strings.Repeat(" ", 12), "at least 10"},
+		{"bob", "密码密码密码密码密", "at least 10"}, // 9 characters, 27 bytes
 		{"", "long enough password", "username must not be empty"},
 		{"bob smith", "long enough password", "may only contain"},
 	}
@@ -75,6 +83,13 @@ func TestCreateValidates(t *testing.T) {
 	list, err := s.List(ctx)
 	if err != nil || len(list) != 1 || list[0].Username != "alice" {
 		t.Fatalf("List = %v, %v; want only alice", list, err)
+	}
+	// Ten characters are enough, whatever their bytes.
+	if _, err := s.Create(ctx, "carol", "密码密码密码密码密码"); err != nil {
+		t.Fatalf("a 10-character Chinese password: %v", err)
+	}
+	if err := s.SetPassword(ctx, "alice", strings.Repeat(" ", 16)); err == nil || !strings.Contains(err.Error(), "blank") {
+		t.Fatalf("SetPassword accepted a blank password: %v", err)
 	}
 }
 
@@ -188,34 +203,99 @@ func testLoginLimiter(t *testing.T, s *admins.Service) {
 		}
 		return ok
 	}
-	for i := 0; i < 3; i++ {
-		if !allow("192.0.2.1", "root") {
-			t.Fatalf("refused after %d failures", i)
+	reserve := func(ip, name string) bool {
+		t.Helper()
+		ok, wait, err := l.Reserve(ctx, ip, name)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if err := l.Fail(ctx, "192.0.2.1", "Root"); err != nil {
+		if !ok && (wait <= 0 || wait > l.Window) {
+			t.Fatalf("refusal with retry-after %v", wait)
+		}
+		return ok
+	}
+	// Released attempts (right passwords) never count.
+	for i := 0; i < 10; i++ {
+		if !reserve("192.0.2.1", "root") {
+			t.Fatalf("attempt %d refused though every one was released", i)
+		}
+		if err := l.Release(ctx, "192.0.2.1", "root"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if allow("192.0.2.1", "root") || allow("198.51.100.7", "ROOT") {
+	for i := 0; i < 3; i++ {
+		if !reserve("192.0.2.1", "Root") {
+			t.Fatalf("refused after %d failures", i)
+		}
+	}
+	if reserve("192.0.2.1", "root") || reserve("198.51.100.7", "ROOT") || allow("198.51.100.7", "root") {
 		t.Fatal("username not throttled after 3 failures, from any address")
 	}
 	if !allow("198.51.100.7", "alice") {
 		t.Fatal("another user from another address was throttled")
 	}
-	// Two more failures on other names exhaust the IP's budget.
-	l.Fail(ctx, "192.0.2.1", "a")
-	l.Fail(ctx, "192.0.2.1", "b")
-	if allow("192.0.2.1", "carol") {
+	// Two more failures on other names exhaust the IP's budget; the
+	// refused attempts above counted nothing.
+	reserve("192.0.2.1", "a")
+	reserve("192.0.2.1", "b")
+	if ok, _, _ := l.AllowIP(ctx, "192.0.2.1"); ok || reserve("192.0.2.1", "carol") {
 		t.Fatal("address not throttled after 5 failures")
 	}
+	if ok, _, _ := l.AllowIP(ctx, "198.51.100.7"); !ok {
+		t.Fatal("an address with no failures is throttled")
+	}
 	now = now.Add(l.Window + time.Second)
-	if !allow("192.0.2.1", "root") {
+	if !reserve("192.0.2.1", "root") {
 		t.Fatal("still throttled after the window")
 	}
-	l.Fail(ctx, "192.0.2.1", "root")
-	if !allow("192.0.2.1", "root") {
+	if !reserve("192.0.2.1", "root") || !reserve("192.0.2.1", "root") || reserve("192.0.2.1", "root") {
 		t.Fatal("a new window started from the old count")
 	}
+}
+
+// Attempts sent all at once are counted before any is checked: of 100
+// concurrent attempts on one username (from 100 addresses), exactly the
+// limit go ahead; of 100 from one address (on 100 names), exactly its
+// limit. Two limiters over two connections to one PostgreSQL database
+// stand for two instances.
+func TestLoginLimiterConcurrent(t *testing.T) {
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		url := b.URL(t)
+		if url == "" {
+			url = filepath.Join(t.TempDir(), "limits.db")
+		}
+		instances := []*admins.LoginLimiter{admins.NewLoginLimiter(apptest.OpenDB(t, url))}
+		if b.Name == "postgres" {
+			instances = append(instances, admins.NewLoginLimiter(apptest.OpenDB(t, url)))
+		}
+		flood := func(ip func(int) string, name func(int) string) int {
+			var wg sync.WaitGroup
+			var admitted atomic.Int32
+			for i := 0; i < 100; i++ {
+				wg.Add(1)
+				go func(i int) {
+					defer wg.Done()
+					ok, _, err := instances[i%len(instances)].Reserve(context.Background(), ip(i), name(i))
+					if err != nil {
+						t.Error(err)
+					}
+					if ok {
+						admitted.Add(1)
+					}
+				}(i)
+			}
+			wg.Wait()
+			return int(admitted.Load())
+		}
+		n := flood(func(i int) string { return fmt.Sprintf("198.51.100.%d", i) }, func(int) string { return "root" })
+		if n != admins.DefaultFailuresPerUsername {
+			t.Fatalf("%d of 100 concurrent attempts on one username went ahead, want %d", n, admins.DefaultFailuresPerUsername)
+		}
+		n = flood(func(int) string { return "192.0.2.50" }, func(i int) string { return fmt.Sprintf("name-%d", i) })
+		if n != admins.DefaultFailuresPerIP {
+			t.Fatalf("%d of 100 concurrent attempts from one address went ahead, want %d", n, admins.DefaultFailuresPerIP)
+		}
+	})
 }
 
 func BenchmarkHashPassword(b *testing.B) {

@@ -2,7 +2,9 @@ package admins
 
 import (
 	"context"
+	"database/sql"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -16,7 +18,9 @@ import (
 
 // Default sign-in limits: failed attempts per window. Successful
 // sign-ins do not count, so an operator who types the password right is
-// never throttled; a guesser gets 429s after a handful of tries.
+// never throttled; a guesser gets 429s after a handful of tries, and
+// never more than that many guesses checked, however many are sent at
+// once (see Reserve).
 const (
 	DefaultFailuresPerUsername = 5
 	DefaultFailuresPerIP       = 20
@@ -60,23 +64,47 @@ func usernameKey(name string) string {
 	return throttlePrefix + "user:" + name
 }
 
-// Allow reports whether a sign-in may be attempted now, and if not, how
-// long until it may.
+// limit is one counter and its ceiling.
+type limit struct {
+	key string
+	max int
+}
+
+// limits are the counters of a sign-in, in lock order (by key: "ip:"
+// sorts before "user:"), so that two transactions never wait on each
+// other's rows in opposite orders.
+func (l *LoginLimiter) limits(ip, username string) []limit {
+	return []limit{{ipKey(ip), l.FailuresPerIP}, {usernameKey(username), l.FailuresPerUsername}}
+}
+
+// Allow reports, without counting anything, whether a sign-in may be
+// attempted now, and if not, how long until it may.
 func (l *LoginLimiter) Allow(ctx context.Context, ip, username string) (bool, time.Duration, error) {
+	return l.allow(ctx, l.limits(ip, username))
+}
+
+// AllowIP is Allow for the client address alone: a throttled client is
+// refused before its form is even parsed.
+func (l *LoginLimiter) AllowIP(ctx context.Context, ip string) (bool, time.Duration, error) {
+	return l.allow(ctx, l.limits(ip, "")[:1])
+}
+
+func (l *LoginLimiter) allow(ctx context.Context, limits []limit) (bool, time.Duration, error) {
 	now := l.now()
-	rows, err := l.DB.Read.Throttle.Query().
-		Where(throttle.KeyIn(ipKey(ip), usernameKey(username)), throttle.ExpiresAtGT(now)).All(ctx)
+	keys := make([]string, len(limits))
+	for i, lim := range limits {
+		keys[i] = lim.key
+	}
+	rows, err := l.DB.Read.Throttle.Query().Where(throttle.KeyIn(keys...), throttle.ExpiresAtGT(now)).All(ctx)
 	if err != nil {
 		return false, 0, fmt.Errorf("read login throttle: %w", err)
 	}
 	var wait time.Duration
 	for _, r := range rows {
-		limit := l.FailuresPerIP
-		if r.Key != ipKey(ip) {
-			limit = l.FailuresPerUsername
-		}
-		if count(r.Value) >= limit {
-			wait = max(wait, r.ExpiresAt.Sub(now))
+		for _, lim := range limits {
+			if r.Key == lim.key && count(r.Value) >= lim.max {
+				wait = max(wait, r.ExpiresAt.Sub(now))
+			}
 		}
 	}
 	if wait > 0 {
@@ -85,44 +113,117 @@ func (l *LoginLimiter) Allow(ctx context.Context, ip, username string) (bool, ti
 	return true, 0, nil
 }
 
-// Fail records a failed sign-in against the IP and the username.
-func (l *LoginLimiter) Fail(ctx context.Context, ip, username string) error {
-	return l.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+// Reserve counts a sign-in attempt against the IP and the username
+// before its password is checked, if both are under their limits, and
+// reports whether it may go ahead (if not, how long until it may). The
+// check and the increment are one transaction holding the counters'
+// rows, so that however many attempts arrive at once, on however many
+// instances, at most the limit are ever checked. A refused attempt
+// counts nothing. An attempt that succeeds is given back with Release.
+func (l *LoginLimiter) Reserve(ctx context.Context, ip, username string) (bool, time.Duration, error) {
+	limits := l.limits(ip, username)
+	var wait time.Duration
+	err := l.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		now := l.now()
-		for _, key := range []string{ipKey(ip), usernameKey(username)} {
-			if err := l.increment(ctx, tx, key, now); err != nil {
-				return fmt.Errorf("count failed sign-in: %w", err)
+		rows := make([]*ent.Throttle, len(limits))
+		for i, lim := range limits {
+			r, err := l.lockCounter(ctx, tx, lim.key, now)
+			if err != nil {
+				return fmt.Errorf("lock sign-in counter: %w", err)
+			}
+			rows[i] = r
+		}
+		wait = 0
+		for i, r := range rows {
+			if live(r, now) && count(r.Value) >= limits[i].max {
+				wait = max(wait, r.ExpiresAt.Sub(now))
 			}
 		}
-		// Now and then, sweep expired counters.
-		if rand.IntN(32) == 0 {
-			_, err := tx.Throttle.Delete().Where(throttle.KeyHasPrefix(throttlePrefix), throttle.ExpiresAtLTE(now)).Exec(ctx)
-			return err
+		if wait > 0 {
+			return nil
+		}
+		for _, r := range rows {
+			upd := tx.Throttle.UpdateOneID(r.ID)
+			if live(r, now) {
+				upd.SetValue(encode(count(r.Value) + 1))
+			} else {
+				// A new window starts with this attempt.
+				upd.SetValue(encode(1)).SetExpiresAt(now.Add(l.Window))
+			}
+			if err := upd.Exec(ctx); err != nil {
+				return fmt.Errorf("count sign-in attempt: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return false, 0, err
+	}
+	if wait > 0 {
+		return false, max(wait, time.Second), nil
+	}
+	if rand.IntN(32) == 0 {
+		l.sweep(ctx)
+	}
+	return true, 0, nil
+}
+
+// Release gives back an attempt Reserve counted, once its password
+// proved right: successful sign-ins do not count against the limits.
+func (l *LoginLimiter) Release(ctx context.Context, ip, username string) error {
+	return l.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+		now := l.now()
+		for _, lim := range l.limits(ip, username) {
+			r, err := l.lockCounter(ctx, tx, lim.key, now)
+			if err != nil {
+				return fmt.Errorf("lock sign-in counter: %w", err)
+			}
+			if n := count(r.Value); live(r, now) && n > 0 {
+				if err := tx.Throttle.UpdateOneID(r.ID).SetValue(encode(n - 1)).Exec(ctx); err != nil {
+					return fmt.Errorf("release sign-in attempt: %w", err)
+				}
+			}
 		}
 		return nil
 	})
 }
 
-func (l *LoginLimiter) increment(ctx context.Context, tx *ent.Client, key string, now time.Time) error {
+// lockCounter returns the counter row of key, created empty if missing,
+// locked until the transaction ends. SQLite's single writer already
+// serializes; PostgreSQL needs the row lock so that two instances do not
+// both see the count under the limit. The row is made first with ON
+// CONFLICT DO NOTHING, so that two first attempts cannot both insert it.
+func (l *LoginLimiter) lockCounter(ctx context.Context, tx *ent.Client, key string, now time.Time) (*ent.Throttle, error) {
+	err := tx.Throttle.Create().SetKey(key).SetValue(encode(0)).SetExpiresAt(now.Add(l.Window)).
+		OnConflictColumns(throttle.FieldKey).DoNothing().Exec(ctx)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, err
+	}
 	q := tx.Throttle.Query().Where(throttle.Key(key))
 	if l.DB.Dialect == dialect.Postgres {
-		// SQLite's writer already serializes; PostgreSQL needs the row lock
-		// so that two instances do not lose a count.
 		q = q.ForUpdate()
 	}
-	row, err := q.Only(ctx)
-	switch {
-	case ent.IsNotFound(err):
-		err := tx.Throttle.Create().SetKey(key).SetValue(encode(1)).SetExpiresAt(now.Add(l.Window)).
-			OnConflictColumns(throttle.FieldKey).UpdateNewValues().Exec(ctx)
+	return q.Only(ctx)
+}
+
+func live(r *ent.Throttle, now time.Time) bool { return r.ExpiresAt.After(now) }
+
+// sweep deletes expired sign-in counters, now and then, in key order (the
+// order Reserve locks them in) and in its own transaction.
+func (l *LoginLimiter) sweep(ctx context.Context) {
+	l.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+		q := tx.Throttle.Query().Where(throttle.KeyHasPrefix(throttlePrefix), throttle.ExpiresAtLTE(l.now())).
+			Order(ent.Asc(throttle.FieldKey)).Limit(1000)
+		if l.DB.Dialect == dialect.Postgres {
+			q = q.ForUpdate()
+		}
+		ids, err := q.IDs(ctx)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		_, err = tx.Throttle.Delete().Where(throttle.IDIn(ids...)).Exec(ctx)
 		return err
-	case err != nil:
-		return err
-	case !row.ExpiresAt.After(now):
-		return tx.Throttle.UpdateOneID(row.ID).SetValue(encode(1)).SetExpiresAt(now.Add(l.Window)).Exec(ctx)
-	default:
-		return tx.Throttle.UpdateOneID(row.ID).SetValue(encode(count(row.Value) + 1)).Exec(ctx)
-	}
+	})
 }
 
 func encode(n int) []byte { return binary.BigEndian.AppendUint64(nil, uint64(n)) }

@@ -103,6 +103,7 @@ type Options struct {
 	DatabaseURL string            // default: SQLite in the data dir
 	Env         map[string]string // extra MINIAUTH_* settings
 	WeChat      *WeChat           // default: a new simulated WeChat
+	Routes      []app.Routes      // the team's own API, as main.go passes it
 }
 
 // WeChat is the simulated WeChat on a loopback httptest.Server.
@@ -177,7 +178,7 @@ func Start(t testing.TB, o Options) *Env {
 	logs := &Logs{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := app.New(ctx, cfg, log)
+	srv, err := app.New(ctx, cfg, log, o.Routes...)
 	if err != nil {
 		cancel()
 		t.Fatalf("start miniauth: %v", err)

@@ -28,6 +28,8 @@ type Env struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+	// Routes are the team's own API, which serve adds to miniauth's.
+	Routes []app.Routes
 }
 
 // command is one subcommand.
@@ -119,7 +121,7 @@ func serve(ctx context.Context, env *Env, args []string) error {
 	out := newLogWriter(env.Stderr)
 	defer out.Close()
 	log := slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	srv, err := app.New(ctx, cfg, log)
+	srv, err := app.New(ctx, cfg, log, env.Routes...)
 	if err != nil {
 		return err
 	}
@@ -149,7 +151,9 @@ func tuneGC(env *Env) {
 	}
 }
 
-// Main is main's body.
-func Main() {
-	os.Exit(Run(&Env{Args: os.Args[1:], Getenv: os.Getenv, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
+// Main runs the command line of the process and exits. routes are the
+// team's own API, served by `miniauth serve` next to miniauth's: main.go
+// is where they are listed (see "Add your own API" in ARCHITECTURE.md).
+func Main(routes ...app.Routes) {
+	os.Exit(Run(&Env{Args: os.Args[1:], Getenv: os.Getenv, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Routes: routes}))
 }

@@ -106,8 +106,14 @@ func copyCmd(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintln(env.Stderr, "usage: miniauth copy --from URL --to URL")
 		return errUsage
 	}
-	// The source is migrated too (as serve would), so that old files copy.
-	src, err := database.Open(ctx, database.Options{URL: *from, MaxOpenConns: 4, MaxIdleConns: 2})
+	// The source is migrated too (as serve would), so that old files copy;
+	// a single-app release's users get their identities on the way, in
+	// the app the configuration names (else at the target's first start).
+	legacyApp := ""
+	if cfg, err := loadConfig(env); err == nil {
+		legacyApp = app.DatabaseOptions(cfg).LegacyAppID
+	}
+	src, err := database.Open(ctx, database.Options{URL: *from, MaxOpenConns: 4, MaxIdleConns: 2, LegacyAppID: legacyApp})
 	if err != nil {
 		return fmt.Errorf("--from: %w", err)
 	}

@@ -43,13 +43,17 @@ const (
 
 // Config is the whole runtime configuration.
 type Config struct {
-	Addr           string
-	DataDir        string
-	DatabaseURL    string // empty: SQLite file inside DataDir
-	Env            string // "development" or "production"
-	WeChatAppID    string
-	WeChatSecret   string
-	WeChatAPIBase  string
+	Addr          string
+	DataDir       string
+	DatabaseURL   string // empty: SQLite file inside DataDir
+	Env           string // "development" or "production"
+	WeChatAppID   string
+	WeChatSecret  string
+	WeChatAPIBase string
+	// WeChatApps are the mini programs served, from MINIAUTH_WECHAT_APPS
+	// or the single MINIAUTH_WECHAT_APPID/_SECRET (apps.go); empty: the
+	// built-in simulator.
+	WeChatApps     []WeChatApp
 	JWTSecret      string // empty: generated once and kept in DataDir
 	AccessTTL      time.Duration
 	RefreshTTL     time.Duration
@@ -75,6 +79,7 @@ var Vars = []Var{
 	{"MINIAUTH_ENV", DefaultEnv, "development or production"},
 	{"MINIAUTH_WECHAT_APPID", "", "mini program AppID (empty outside production: built-in simulator)"},
 	{"MINIAUTH_WECHAT_SECRET", "", "mini program AppSecret"},
+	{"MINIAUTH_WECHAT_APPS", "", "several mini programs: appid:secret,appid:secret (instead of MINIAUTH_WECHAT_APPID/_SECRET)"},
 	{"MINIAUTH_WECHAT_API_BASE", DefaultWeChatAPIBase, "WeChat API base URL"},
 	{"MINIAUTH_JWT_SECRET", "", "server secret, 32+ characters or base64:<text> (empty: 32 random bytes kept in the data dir, mode 0600)"},
 	{"MINIAUTH_ACCESS_TTL", DefaultAccessTTL.String(), "access token lifetime (Go duration)"},
@@ -119,7 +124,7 @@ Environment:
 func (c *Config) Production() bool { return c.Env == "production" }
 
 // Simulated reports whether logins go to the built-in WeChat simulator.
-func (c *Config) Simulated() bool { return c.WeChatAppID == "" && c.WeChatSecret == "" }
+func (c *Config) Simulated() bool { return len(c.WeChatApps) == 0 }
 
 // Load reads the configuration from getenv (os.Getenv in production) and
 // validates it. It does not touch the disk; see PrepareDataDir.
@@ -179,7 +184,13 @@ func Load(getenv func(string) string) (*Config, error) {
 	if s := c.JWTSecret; s != "" && len(s) < 32 {
 		return nil, errors.New("MINIAUTH_JWT_SECRET: must be at least 32 characters (or empty to generate one)")
 	}
+	if c.WeChatApps, err = parseApps(get("MINIAUTH_WECHAT_APPS", ""), c.WeChatAppID, c.WeChatSecret); err != nil {
+		return nil, err
+	}
 	var missing []string
+	if len(c.WeChatApps) > 0 {
+		return c, nil
+	}
 	if c.WeChatAppID == "" && c.WeChatSecret != "" || c.Production() && c.WeChatAppID == "" {
 		missing = append(missing, "MINIAUTH_WECHAT_APPID")
 	}

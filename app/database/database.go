@@ -29,6 +29,9 @@ type Options struct {
 	MaxOpenConns int    // PostgreSQL pool size
 	MaxIdleConns int
 	Sync         string // SQLite synchronous: "full" or "normal"
+	// LegacyAppID is the mini program the rows of a single-app release
+	// belong to (identities.go); empty: they are left for later.
+	LegacyAppID string
 }
 
 // DB is an open store. Reads go through Read; every write goes through
@@ -50,6 +53,8 @@ type DB struct {
 	// listenerPID is the backend pid of this process's change listener
 	// while it is up (0 otherwise).
 	listenerPID atomic.Int64
+	// legacyAppID: see Options.LegacyAppID.
+	legacyAppID string
 }
 
 // Open opens the database and migrates its schema.
@@ -72,10 +77,16 @@ func IsPostgres(url string) bool {
 
 // OpenNoMigrate opens the database without touching its schema.
 func OpenNoMigrate(o Options) (*DB, error) {
+	open := openSQLite
 	if IsPostgres(o.URL) {
-		return openPostgres(o)
+		open = openPostgres
 	}
-	return openSQLite(o)
+	db, err := open(o)
+	if err != nil {
+		return nil, err
+	}
+	db.legacyAppID = o.LegacyAppID
+	return db, nil
 }
 
 // SQLiteFile is the file path named by a sqlite URL or bare path.
@@ -202,7 +213,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err := db.Write.Schema.Create(ctx); err != nil {
 		return fmt.Errorf("migrate schema: %w", err)
 	}
-	return nil
+	return db.migrateIdentities(ctx, db.legacyAppID)
 }
 
 // Ping checks that the database answers.

@@ -26,6 +26,7 @@ const (
 	RateLimited       = "rate_limited"
 	WeChatUnavailable = "wechat_unavailable"
 	SessionKeyStale   = "session_key_stale"
+	AccountConflict   = "account_conflict"
 	Internal          = "internal"
 )
 
@@ -42,6 +43,7 @@ var statusOf = map[string]int{
 	MethodNotAllowed:  http.StatusMethodNotAllowed,
 	RateLimited:       http.StatusTooManyRequests,
 	WeChatUnavailable: http.StatusBadGateway,
+	AccountConflict:   http.StatusConflict,
 	Internal:          http.StatusInternalServerError,
 }
 

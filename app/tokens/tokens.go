@@ -44,6 +44,9 @@ type Claims struct {
 	jwt.RegisteredClaims
 	SessionID int    `json:"sid"`
 	Type      string `json:"typ"`
+	// App is the mini program (AppID) the session belongs to; absent in
+	// admin tokens and in tokens from before several apps were served.
+	App string `json:"app,omitempty"`
 }
 
 // UserID is the numeric subject.
@@ -99,6 +102,11 @@ type Signer struct {
 
 // Sign returns a token for a user (or admin) and session.
 func (s *Signer) Sign(subject, sessionID int) (string, time.Time, error) {
+	return s.SignApp(subject, sessionID, "")
+}
+
+// SignApp returns a token for a user's session of a mini program.
+func (s *Signer) SignApp(subject, sessionID int, app string) (string, time.Time, error) {
 	now := time.Now
 	if s.Now != nil {
 		now = s.Now
@@ -116,6 +124,7 @@ func (s *Signer) Sign(subject, sessionID int) (string, time.Time, error) {
 		},
 		SessionID: sessionID,
 		Type:      s.Kind.Type,
+		App:       app,
 	}
 	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(s.Key)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/miniauth/miniauth/ent"
+	"github.com/miniauth/miniauth/ent/identity"
 	"github.com/miniauth/miniauth/ent/user"
 )
 
@@ -28,7 +29,9 @@ func (s *Store) Export(ctx context.Context, q Query, fn func(*ent.User) error) e
 		if where != nil {
 			query.Where(where)
 		}
-		batch, err := query.Order(entsql.OrderByField(user.FieldID).ToFunc()).Limit(exportBatch).All(ctx)
+		// Identities come along, one extra query per batch.
+		batch, err := query.Order(entsql.OrderByField(user.FieldID).ToFunc()).Limit(exportBatch).
+			WithIdentities(func(q *ent.IdentityQuery) { q.Order(ent.Asc(identity.FieldID)) }).All(ctx)
 		if err != nil {
 			return fmt.Errorf("export users after %d: %w", last, err)
 		}

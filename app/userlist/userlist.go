@@ -34,6 +34,10 @@ const (
 	StatsTTL = 30 * time.Second
 	// maxQuery bounds a search string, in bytes.
 	maxQuery = 128
+	// MaxOffset bounds the rows skipped to reach a page, so that
+	// (page-1)*perPage never overflows (a wrapped negative OFFSET shows
+	// page 1 on SQLite and fails on PostgreSQL), whatever page is asked.
+	MaxOffset = 1<<31 - 1
 )
 
 // PerPageChoices are the page sizes the panel offers.
@@ -128,6 +132,9 @@ func (s *Store) filter(ctx context.Context, q Query) (predicate.User, error) {
 	if err != nil {
 		return nil, fmt.Errorf("exact search: %w", err)
 	}
+	if exact, err = s.addIdentityMatches(ctx, q.Q, exact); err != nil {
+		return nil, err
+	}
 	if len(exact) > 0 {
 		return user.IDIn(exact...), nil
 	}
@@ -153,7 +160,7 @@ func (p *Page) Pages() int { return max(1, (p.Total+p.PerPage-1)/p.PerPage) }
 func (s *Store) List(ctx context.Context, q Query, page, perPage int) (*Page, error) {
 	q = q.Normalize()
 	perPage = clampPerPage(perPage)
-	page = max(page, 1)
+	page = clampPage(page, perPage)
 	where, err := s.filter(ctx, q)
 	if err != nil {
 		return nil, err
@@ -200,6 +207,11 @@ func (s *Store) List(ctx context.Context, q Query, page, perPage int) (*Page, er
 		}
 	}
 	return out, nil
+}
+
+// clampPage keeps page between 1 and the last page MaxOffset reaches.
+func clampPage(page, perPage int) int {
+	return min(max(page, 1), MaxOffset/perPage+1)
 }
 
 func clampPerPage(n int) int {
@@ -270,10 +282,13 @@ func (s *Store) Forget() {
 	s.mu.Unlock()
 }
 
-// Detail is a user and their latest sessions.
+// Detail is a user, their WeChat identities, the unionid conflicts they
+// are part of, and their latest sessions.
 type Detail struct {
-	User     *ent.User
-	Sessions []*ent.Session
+	User       *ent.User
+	Identities []*ent.Identity
+	Conflicts  []*ent.IdentityConflict
+	Sessions   []*ent.Session
 }
 
 // MaxSessions bounds the sessions shown on a user's page.
@@ -290,5 +305,9 @@ func (s *Store) Get(ctx context.Context, id int) (*Detail, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load sessions of user %d: %w", id, err)
 	}
-	return &Detail{User: u, Sessions: sessions}, nil
+	d := &Detail{User: u, Sessions: sessions}
+	if err := s.loadIdentities(ctx, d); err != nil {
+		return nil, err
+	}
+	return d, nil
 }

@@ -2,6 +2,7 @@ package userlist_test
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"sort"
 	"strings"
@@ -234,4 +235,50 @@ func reverse(us []*ent.User) []*ent.User {
 		out[len(us)-1-i] = u
 	}
 	return out
+}
+
+// A page number past every page, up to the largest int, neither wraps
+// the OFFSET negative (SQLite would show page 1 under that number) nor
+// fails (PostgreSQL refuses a negative OFFSET), on a capped search too,
+// where the last page is not known.
+func TestPageNumberNeverOverflows(t *testing.T) {
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		db := apptest.OpenDB(t, b.URL(t))
+		ctx := context.Background()
+		if err := userlist.Seed(ctx, db, userlist.CountCap+10, userlist.SeedOptions{Rand: rand.New(rand.NewPCG(5, 6))}); err != nil {
+			t.Fatal(err)
+		}
+		// Every nickname starts with x: the search "x" is capped.
+		err := db.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+			return tx.User.Update().SetNickname("x").Exec(ctx)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := userlist.New(db)
+		for _, perPage := range []int{0, 1, 50, userlist.MaxPerPage} {
+			for _, page := range []int{math.MaxInt, math.MaxInt - 1, math.MaxInt / 2, math.MaxInt32, userlist.MaxOffset} {
+				p, err := s.List(ctx, userlist.Query{Q: "x"}, page, perPage)
+				if err != nil {
+					t.Fatalf("page %d of %d: %v", page, perPage, err)
+				}
+				if !p.Capped || len(p.Users) != 0 || p.HasNext {
+					t.Fatalf("page %d of %d: capped %v, %d users, next %v; want an empty last page", page, perPage, p.Capped, len(p.Users), p.HasNext)
+				}
+				if p.Page > userlist.MaxOffset/p.PerPage+1 || p.Page < 1 {
+					t.Fatalf("page %d of %d shown as page %d", page, perPage, p.Page)
+				}
+			}
+		}
+		// Unsearched, a huge page is the last page.
+		p, err := s.List(ctx, userlist.Query{}, math.MaxInt, 50)
+		if err != nil || p.Page != p.Pages() || len(p.Users) != (userlist.CountCap+10)%50 {
+			t.Fatalf("last page: %v, page %d of %d, %d users", err, p.Page, p.Pages(), len(p.Users))
+		}
+		// And ordinary deep pages of the capped search still work.
+		p, err = s.List(ctx, userlist.Query{Q: "x", Sort: "id"}, 201, 50)
+		if err != nil || len(p.Users) != 10 || p.Users[0].ID != 10001 {
+			t.Fatalf("page 201 of the capped search: %v, %d users", err, len(p.Users))
+		}
+	})
 }

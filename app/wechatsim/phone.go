@@ -63,6 +63,7 @@ func (s *Server) phoneNumber(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, code, msg)
 		return
 	}
+	tokenApp := s.tokens[r.URL.Query().Get("access_token")].appID
 	pc := s.phoneCodes[in.Code]
 	if pc == nil && s.Lenient && in.Code != "" {
 		pc = &phoneCode{phone: DevPhone(in.Code), country: "86"}
@@ -87,7 +88,7 @@ func (s *Server) phoneNumber(w http.ResponseWriter, r *http.Request) {
 	}
 	mark := s.WatermarkAppID
 	if mark == "" {
-		mark = s.AppID
+		mark = tokenApp
 	}
 	s.writeJSON(w, map[string]any{
 		"errcode": 0,

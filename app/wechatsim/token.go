@@ -7,6 +7,7 @@ import (
 
 // tokenState is one access token the simulator issued.
 type tokenState struct {
+	appID   string
 	expires time.Time
 	invalid bool // invalidated: business calls get 40001
 }
@@ -24,23 +25,25 @@ func (s *Server) stableToken(w http.ResponseWriter, r *http.Request) {
 	if !s.readPOST(w, r, &in) {
 		return
 	}
+	secret, knownApp := s.appSecret(in.AppID)
 	switch {
 	case in.GrantType != "client_credential":
 		s.writeError(w, 40002, "invalid grant_type")
 		return
-	case in.AppID != s.AppID:
+	case !knownApp:
 		s.writeError(w, 40013, "invalid appid")
 		return
 	case in.Secret == "":
 		s.writeError(w, 41004, "appsecret missing")
 		return
-	case in.Secret != s.Secret:
+	case in.Secret != secret:
 		s.writeError(w, 40125, "invalid appsecret")
 		return
 	}
 	now := time.Now()
 	s.mu.Lock()
-	cur := s.tokens[s.currentToken]
+	curToken := s.currentTokenOf(in.AppID)
+	cur := s.tokens[curToken]
 	if in.ForceRefresh {
 		s.forceRefreshes++
 	}
@@ -52,13 +55,30 @@ func (s *Server) stableToken(w http.ResponseWriter, r *http.Request) {
 		if ttl <= 0 {
 			ttl = DefaultTokenTTL
 		}
-		s.currentToken = "sim-token-" + randomString(40)
-		cur = &tokenState{expires: now.Add(ttl)}
-		s.tokens[s.currentToken] = cur
+		curToken = "sim-token-" + randomString(40)
+		cur = &tokenState{appID: in.AppID, expires: now.Add(ttl)}
+		s.tokens[curToken] = cur
+		s.setCurrentToken(in.AppID, curToken)
 	}
-	token, left := s.currentToken, int(cur.expires.Sub(now)/time.Second)
+	token, left := curToken, int(cur.expires.Sub(now)/time.Second)
 	s.mu.Unlock()
 	s.writeJSON(w, map[string]any{"access_token": token, "expires_in": left})
+}
+
+// currentTokenOf is an app's current access token. s.mu must be held.
+func (s *Server) currentTokenOf(appID string) string {
+	if appID == s.AppID {
+		return s.currentToken
+	}
+	return s.otherTokens[appID]
+}
+
+func (s *Server) setCurrentToken(appID, token string) {
+	if appID == s.AppID {
+		s.currentToken = token
+		return
+	}
+	s.otherTokens[appID] = token
 }
 
 // checkToken is the errcode a business call with token gets (0: valid).

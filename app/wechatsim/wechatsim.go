@@ -48,6 +48,9 @@ type Identity struct {
 	// SessionKey, if set, is the session_key code2Session hands out for
 	// this code instead of a random one (to replay official test vectors).
 	SessionKey string
+	// AppID, if set, is the only app the code works for (as a real
+	// wx.login code belongs to the mini program that asked for it).
+	AppID string
 }
 
 // Server is the simulated WeChat.
@@ -75,8 +78,12 @@ type Server struct {
 	// SessionKeys holds the session_key last handed out per openid.
 	sessionKeys map[string]string
 
+	// apps are the mini programs besides AppID (AddApp).
+	apps map[string]string
+
 	tokens         map[string]*tokenState
 	currentToken   string
+	otherTokens    map[string]string // current token of the apps besides AppID
 	forceRefreshes int
 	phoneCodes     map[string]*phoneCode
 }
@@ -93,13 +100,41 @@ func New(appID, secret string) *Server {
 		sessionKeys: map[string]string{},
 		tokens:      map[string]*tokenState{},
 		phoneCodes:  map[string]*phoneCode{},
+		apps:        map[string]string{},
+		otherTokens: map[string]string{},
 	}
 }
+
+// AddApp makes the simulator serve another mini program besides AppID.
+func (s *Server) AddApp(appID, secret string) {
+	s.mu.Lock()
+	s.apps[appID] = secret
+	s.mu.Unlock()
+}
+
+// appSecret is the secret of a served app. The lenient simulator serves
+// any app id with its one Secret, so development can try several apps.
+// s.mu need not be held.
+func (s *Server) appSecret(appID string) (string, bool) {
+	if appID == s.AppID {
+		return s.Secret, true
+	}
+	s.mu.Lock()
+	secret, ok := s.apps[appID]
+	s.mu.Unlock()
+	if !ok && s.Lenient && appID != "" {
+		return s.Secret, true
+	}
+	return secret, ok
+}
+
+// DevelopmentAppID is the development simulator's default app id.
+const DevelopmentAppID = "wxsimulator0000000"
 
 // NewDevelopment makes the lenient simulator the server runs when no
 // WeChat credentials are configured.
 func NewDevelopment() *Server {
-	s := New("wxsimulator0000000", "simulator-secret")
+	s := New(DevelopmentAppID, "simulator-secret")
 	s.Lenient = true
 	return s
 }
@@ -139,6 +174,14 @@ func (s *Server) SessionKey(openid string) string {
 func DevOpenID(code string) string {
 	sum := sha256.Sum256([]byte("miniauth-simulator:" + code))
 	return "sim_" + base64.RawURLEncoding.EncodeToString(sum[:18])
+}
+
+// DevUnionID is the unionid the lenient simulator gives a code: the same
+// code on two app ids is the same person, as under one Open Platform
+// account.
+func DevUnionID(code string) string {
+	sum := sha256.Sum256([]byte("miniauth-simulator-union:" + code))
+	return "simu_" + base64.RawURLEncoding.EncodeToString(sum[:18])
 }
 
 // ServeHTTP answers like api.weixin.qq.com.
@@ -192,11 +235,13 @@ func (s *Server) code2Session(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, 40002, "invalid grant_type")
 		return
 	}
-	if q.Get("appid") != s.AppID {
+	appID := q.Get("appid")
+	secret, knownApp := s.appSecret(appID)
+	if !knownApp {
 		s.writeError(w, 40013, "invalid appid")
 		return
 	}
-	if q.Get("secret") != s.Secret {
+	if q.Get("secret") != secret {
 		s.writeError(w, 40125, "invalid appsecret")
 		return
 	}
@@ -208,10 +253,13 @@ func (s *Server) code2Session(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	id, known := s.codes[code]
 	if s.Lenient && !known {
-		id, known = Identity{OpenID: DevOpenID(code)}, true
+		id, known = Identity{OpenID: DevOpenID(code), UnionID: DevUnionID(code)}, true
+		if appID != s.AppID {
+			id.OpenID = DevOpenID(appID + "/" + code)
+		}
 	}
 	switch {
-	case !known:
+	case !known || id.AppID != "" && id.AppID != appID:
 		s.mu.Unlock()
 		s.writeError(w, 40029, "invalid code")
 		return

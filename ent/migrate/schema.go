@@ -53,6 +53,100 @@ var (
 			},
 		},
 	}
+	// IdentitiesColumns holds the columns for the "identities" table.
+	IdentitiesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "appid", Type: field.TypeString},
+		{Name: "openid", Type: field.TypeString},
+		{Name: "unionid", Type: field.TypeString, Nullable: true},
+		{Name: "session_key", Type: field.TypeBytes, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "last_login_at", Type: field.TypeTime, Nullable: true},
+		{Name: "user_id", Type: field.TypeInt},
+	}
+	// IdentitiesTable holds the schema information for the "identities" table.
+	IdentitiesTable = &schema.Table{
+		Name:       "identities",
+		Columns:    IdentitiesColumns,
+		PrimaryKey: []*schema.Column{IdentitiesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "identities_users_identities",
+				Columns:    []*schema.Column{IdentitiesColumns[7]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "identity_appid_openid",
+				Unique:  true,
+				Columns: []*schema.Column{IdentitiesColumns[1], IdentitiesColumns[2]},
+			},
+			{
+				Name:    "identity_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{IdentitiesColumns[7]},
+			},
+			{
+				Name:    "identity_openid",
+				Unique:  false,
+				Columns: []*schema.Column{IdentitiesColumns[2]},
+			},
+			{
+				Name:    "identity_unionid",
+				Unique:  false,
+				Columns: []*schema.Column{IdentitiesColumns[3]},
+			},
+		},
+	}
+	// IdentityConflictsColumns holds the columns for the "identity_conflicts" table.
+	IdentityConflictsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "appid", Type: field.TypeString},
+		{Name: "openid", Type: field.TypeString},
+		{Name: "unionid", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "user_id", Type: field.TypeInt},
+		{Name: "other_user_id", Type: field.TypeInt},
+	}
+	// IdentityConflictsTable holds the schema information for the "identity_conflicts" table.
+	IdentityConflictsTable = &schema.Table{
+		Name:       "identity_conflicts",
+		Columns:    IdentityConflictsColumns,
+		PrimaryKey: []*schema.Column{IdentityConflictsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "identity_conflicts_users_identity_conflicts",
+				Columns:    []*schema.Column{IdentityConflictsColumns[5]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "identity_conflicts_users_unionid_conflicts",
+				Columns:    []*schema.Column{IdentityConflictsColumns[6]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "identityconflict_appid_openid_unionid",
+				Unique:  true,
+				Columns: []*schema.Column{IdentityConflictsColumns[1], IdentityConflictsColumns[2], IdentityConflictsColumns[3]},
+			},
+			{
+				Name:    "identityconflict_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{IdentityConflictsColumns[5]},
+			},
+			{
+				Name:    "identityconflict_other_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{IdentityConflictsColumns[6]},
+			},
+		},
+	}
 	// RefreshTokensColumns holds the columns for the "refresh_tokens" table.
 	RefreshTokensColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -93,6 +187,7 @@ var (
 		{Name: "revoke_reason", Type: field.TypeString, Default: ""},
 		{Name: "ip", Type: field.TypeString, Default: ""},
 		{Name: "user_agent", Type: field.TypeString, Default: ""},
+		{Name: "appid", Type: field.TypeString, Default: ""},
 		{Name: "user_id", Type: field.TypeInt},
 	}
 	// SessionsTable holds the schema information for the "sessions" table.
@@ -103,7 +198,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "sessions_users_sessions",
-				Columns:    []*schema.Column{SessionsColumns[9]},
+				Columns:    []*schema.Column{SessionsColumns[10]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -112,7 +207,7 @@ var (
 			{
 				Name:    "session_user_id",
 				Unique:  false,
-				Columns: []*schema.Column{SessionsColumns[9]},
+				Columns: []*schema.Column{SessionsColumns[10]},
 			},
 		},
 	}
@@ -204,6 +299,8 @@ var (
 	Tables = []*schema.Table{
 		AdminsTable,
 		AdminSessionsTable,
+		IdentitiesTable,
+		IdentityConflictsTable,
 		RefreshTokensTable,
 		SessionsTable,
 		ThrottlesTable,
@@ -214,6 +311,9 @@ var (
 
 func init() {
 	AdminSessionsTable.ForeignKeys[0].RefTable = AdminsTable
+	IdentitiesTable.ForeignKeys[0].RefTable = UsersTable
+	IdentityConflictsTable.ForeignKeys[0].RefTable = UsersTable
+	IdentityConflictsTable.ForeignKeys[1].RefTable = UsersTable
 	RefreshTokensTable.ForeignKeys[0].RefTable = SessionsTable
 	SessionsTable.ForeignKeys[0].RefTable = UsersTable
 }

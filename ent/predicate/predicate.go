@@ -12,6 +12,12 @@ type Admin func(*sql.Selector)
 // AdminSession is the predicate function for adminsession builders.
 type AdminSession func(*sql.Selector)
 
+// Identity is the predicate function for identity builders.
+type Identity func(*sql.Selector)
+
+// IdentityConflict is the predicate function for identityconflict builders.
+type IdentityConflict func(*sql.Selector)
+
 // RefreshToken is the predicate function for refreshtoken builders.
 type RefreshToken func(*sql.Selector)
 

@@ -29,6 +29,8 @@ func (Session) Fields() []ent.Field {
 		field.String("revoke_reason").Default(""),
 		field.String("ip").Default(""),
 		field.String("user_agent").Default(""),
+		// appid is the mini program the session was opened from.
+		field.String("appid").Default(""),
 	}
 }
 

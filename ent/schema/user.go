@@ -8,7 +8,11 @@ import (
 	"entgo.io/ent/schema/index"
 )
 
-// User is one WeChat user of the mini program, keyed by openid.
+// User is one person across the mini programs. Logins find them through
+// their identities (identity.go); openid is the openid of the identity the
+// user was created with, unionid the user's unionid (unique, so concurrent
+// first logins from two apps make one user). session_key is the legacy
+// single-app key: identities hold the keys now.
 type User struct {
 	ent.Schema
 }
@@ -39,6 +43,10 @@ func (User) Fields() []ent.Field {
 func (User) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.To("sessions", Session.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
+		// identities.go: the user's WeChat identities, one per mini program.
+		edge.To("identities", Identity.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
+		edge.To("identity_conflicts", IdentityConflict.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
+		edge.To("unionid_conflicts", IdentityConflict.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
 	}
 }
 

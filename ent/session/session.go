@@ -32,6 +32,8 @@ const (
 	FieldIP = "ip"
 	// FieldUserAgent holds the string denoting the user_agent field in the database.
 	FieldUserAgent = "user_agent"
+	// FieldAppid holds the string denoting the appid field in the database.
+	FieldAppid = "appid"
 	// EdgeUser holds the string denoting the user edge name in mutations.
 	EdgeUser = "user"
 	// EdgeRefreshTokens holds the string denoting the refresh_tokens edge name in mutations.
@@ -66,6 +68,7 @@ var Columns = []string{
 	FieldRevokeReason,
 	FieldIP,
 	FieldUserAgent,
+	FieldAppid,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -89,6 +92,8 @@ var (
 	DefaultIP string
 	// DefaultUserAgent holds the default value on creation for the "user_agent" field.
 	DefaultUserAgent string
+	// DefaultAppid holds the default value on creation for the "appid" field.
+	DefaultAppid string
 )
 
 // OrderOption defines the ordering options for the Session queries.
@@ -137,6 +142,11 @@ func ByIP(opts ...sql.OrderTermOption) OrderOption {
 // ByUserAgent orders the results by the user_agent field.
 func ByUserAgent(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldUserAgent, opts...).ToFunc()
+}
+
+// ByAppid orders the results by the appid field.
+func ByAppid(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAppid, opts...).ToFunc()
 }
 
 // ByUserField orders the results by user field.

@@ -100,6 +100,11 @@ func UserAgent(v string) predicate.Session {
 	return predicate.Session(sql.FieldEQ(FieldUserAgent, v))
 }
 
+// Appid applies equality check predicate on the "appid" field. It's identical to AppidEQ.
+func Appid(v string) predicate.Session {
+	return predicate.Session(sql.FieldEQ(FieldAppid, v))
+}
+
 // UserIDEQ applies the EQ predicate on the "user_id" field.
 func UserIDEQ(v int) predicate.Session {
 	return predicate.Session(sql.FieldEQ(FieldUserID, v))
@@ -533,6 +538,71 @@ func UserAgentEqualFold(v string) predicate.Session {
 // UserAgentContainsFold applies the ContainsFold predicate on the "user_agent" field.
 func UserAgentContainsFold(v string) predicate.Session {
 	return predicate.Session(sql.FieldContainsFold(FieldUserAgent, v))
+}
+
+// AppidEQ applies the EQ predicate on the "appid" field.
+func AppidEQ(v string) predicate.Session {
+	return predicate.Session(sql.FieldEQ(FieldAppid, v))
+}
+
+// AppidNEQ applies the NEQ predicate on the "appid" field.
+func AppidNEQ(v string) predicate.Session {
+	return predicate.Session(sql.FieldNEQ(FieldAppid, v))
+}
+
+// AppidIn applies the In predicate on the "appid" field.
+func AppidIn(vs ...string) predicate.Session {
+	return predicate.Session(sql.FieldIn(FieldAppid, vs...))
+}
+
+// AppidNotIn applies the NotIn predicate on the "appid" field.
+func AppidNotIn(vs ...string) predicate.Session {
+	return predicate.Session(sql.FieldNotIn(FieldAppid, vs...))
+}
+
+// AppidGT applies the GT predicate on the "appid" field.
+func AppidGT(v string) predicate.Session {
+	return predicate.Session(sql.FieldGT(FieldAppid, v))
+}
+
+// AppidGTE applies the GTE predicate on the "appid" field.
+func AppidGTE(v string) predicate.Session {
+	return predicate.Session(sql.FieldGTE(FieldAppid, v))
+}
+
+// AppidLT applies the LT predicate on the "appid" field.
+func AppidLT(v string) predicate.Session {
+	return predicate.Session(sql.FieldLT(FieldAppid, v))
+}
+
+// AppidLTE applies the LTE predicate on the "appid" field.
+func AppidLTE(v string) predicate.Session {
+	return predicate.Session(sql.FieldLTE(FieldAppid, v))
+}
+
+// AppidContains applies the Contains predicate on the "appid" field.
+func AppidContains(v string) predicate.Session {
+	return predicate.Session(sql.FieldContains(FieldAppid, v))
+}
+
+// AppidHasPrefix applies the HasPrefix predicate on the "appid" field.
+func AppidHasPrefix(v string) predicate.Session {
+	return predicate.Session(sql.FieldHasPrefix(FieldAppid, v))
+}
+
+// AppidHasSuffix applies the HasSuffix predicate on the "appid" field.
+func AppidHasSuffix(v string) predicate.Session {
+	return predicate.Session(sql.FieldHasSuffix(FieldAppid, v))
+}
+
+// AppidEqualFold applies the EqualFold predicate on the "appid" field.
+func AppidEqualFold(v string) predicate.Session {
+	return predicate.Session(sql.FieldEqualFold(FieldAppid, v))
+}
+
+// AppidContainsFold applies the ContainsFold predicate on the "appid" field.
+func AppidContainsFold(v string) predicate.Session {
+	return predicate.Session(sql.FieldContainsFold(FieldAppid, v))
 }
 
 // HasUser applies the HasEdge predicate on the "user" edge.

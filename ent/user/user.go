@@ -42,6 +42,12 @@ const (
 	FieldUpdatedAt = "updated_at"
 	// EdgeSessions holds the string denoting the sessions edge name in mutations.
 	EdgeSessions = "sessions"
+	// EdgeIdentities holds the string denoting the identities edge name in mutations.
+	EdgeIdentities = "identities"
+	// EdgeIdentityConflicts holds the string denoting the identity_conflicts edge name in mutations.
+	EdgeIdentityConflicts = "identity_conflicts"
+	// EdgeUnionidConflicts holds the string denoting the unionid_conflicts edge name in mutations.
+	EdgeUnionidConflicts = "unionid_conflicts"
 	// Table holds the table name of the user in the database.
 	Table = "users"
 	// SessionsTable is the table that holds the sessions relation/edge.
@@ -51,6 +57,27 @@ const (
 	SessionsInverseTable = "sessions"
 	// SessionsColumn is the table column denoting the sessions relation/edge.
 	SessionsColumn = "user_id"
+	// IdentitiesTable is the table that holds the identities relation/edge.
+	IdentitiesTable = "identities"
+	// IdentitiesInverseTable is the table name for the Identity entity.
+	// It exists in this package in order to avoid circular dependency with the "identity" package.
+	IdentitiesInverseTable = "identities"
+	// IdentitiesColumn is the table column denoting the identities relation/edge.
+	IdentitiesColumn = "user_id"
+	// IdentityConflictsTable is the table that holds the identity_conflicts relation/edge.
+	IdentityConflictsTable = "identity_conflicts"
+	// IdentityConflictsInverseTable is the table name for the IdentityConflict entity.
+	// It exists in this package in order to avoid circular dependency with the "identityconflict" package.
+	IdentityConflictsInverseTable = "identity_conflicts"
+	// IdentityConflictsColumn is the table column denoting the identity_conflicts relation/edge.
+	IdentityConflictsColumn = "user_id"
+	// UnionidConflictsTable is the table that holds the unionid_conflicts relation/edge.
+	UnionidConflictsTable = "identity_conflicts"
+	// UnionidConflictsInverseTable is the table name for the IdentityConflict entity.
+	// It exists in this package in order to avoid circular dependency with the "identityconflict" package.
+	UnionidConflictsInverseTable = "identity_conflicts"
+	// UnionidConflictsColumn is the table column denoting the unionid_conflicts relation/edge.
+	UnionidConflictsColumn = "other_user_id"
 )
 
 // Columns holds all SQL columns for user fields.
@@ -185,10 +212,73 @@ func BySessions(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newSessionsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByIdentitiesCount orders the results by identities count.
+func ByIdentitiesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newIdentitiesStep(), opts...)
+	}
+}
+
+// ByIdentities orders the results by identities terms.
+func ByIdentities(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newIdentitiesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// ByIdentityConflictsCount orders the results by identity_conflicts count.
+func ByIdentityConflictsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newIdentityConflictsStep(), opts...)
+	}
+}
+
+// ByIdentityConflicts orders the results by identity_conflicts terms.
+func ByIdentityConflicts(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newIdentityConflictsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// ByUnionidConflictsCount orders the results by unionid_conflicts count.
+func ByUnionidConflictsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newUnionidConflictsStep(), opts...)
+	}
+}
+
+// ByUnionidConflicts orders the results by unionid_conflicts terms.
+func ByUnionidConflicts(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newUnionidConflictsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newSessionsStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(SessionsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, SessionsTable, SessionsColumn),
+	)
+}
+func newIdentitiesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(IdentitiesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, IdentitiesTable, IdentitiesColumn),
+	)
+}
+func newIdentityConflictsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(IdentityConflictsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, IdentityConflictsTable, IdentityConflictsColumn),
+	)
+}
+func newUnionidConflictsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(UnionidConflictsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, UnionidConflictsTable, UnionidConflictsColumn),
 	)
 }

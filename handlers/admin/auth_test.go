@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/miniauth/miniauth/app/apptest"
@@ -56,6 +57,97 @@ func TestSignIn(t *testing.T) {
 		expectHTML(t, p.get(t, "/admin/", c.Value), http.StatusOK, "Dashboard", `id="stat-total"`, `id="signup-chart"`, adminName)
 		if strings.Contains(p.Logs.String(), adminPassword) || strings.Contains(p.Logs.String(), c.Value) {
 			t.Fatal("the log holds the password or the session token")
+		}
+	})
+}
+
+// Sign-in and every other admin form post are refused when the browser
+// says they come from another origin: Sec-Fetch-Site, or the Origin, or
+// without it the Referer. Same-origin posts and clients that send none
+// of them (curl, scripts) are served.
+func TestCrossOriginPostsRefused(t *testing.T) {
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		p := startPanel(t, apptest.Options{DatabaseURL: b.URL(t)})
+		self := p.URL // http://127.0.0.1:port
+		signIn := func(h map[string]string) *apptest.Response {
+			h["Content-Type"] = "application/x-www-form-urlencoded"
+			return p.Do(t, apptest.Request{Method: "POST", Path: "/admin/login", NoType: true, Header: h,
+				Body: url.Values{"username": {adminName}, "password": {adminPassword}}.Encode()})
+		}
+		refused := []map[string]string{
+			{"Origin": "https://evil.example"},
+			{"Origin": "null"},
+			{"Origin": "http://127.0.0.1:1"},
+			{"Origin": "http://127.0.0.1"},
+			{"Referer": "https://evil.example/login.html"},
+			{"Referer": "not a url"},
+			{"Sec-Fetch-Site": "cross-site"},
+			{"Sec-Fetch-Site": "same-site"},
+			{"Sec-Fetch-Site": "same-origin", "Origin": "https://evil.example"},
+			{"Origin": "https://evil.example", "Referer": self + "/admin/login"},
+		}
+		for _, h := range refused {
+			r := signIn(h)
+			expectHTML(t, r, http.StatusForbidden)
+			if strings.Contains(strings.Join(r.Header.Values("Set-Cookie"), ";"), admin.CookieName+"=ey") {
+				t.Fatalf("%v: signed in", h)
+			}
+		}
+		// A hundred forged sign-ins at once: every one refused.
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		statuses := map[int]int{}
+		for i := 0; i < 100; i++ {
+			wg.Add(1)
+			go func(h map[string]string) {
+				defer wg.Done()
+				r := signIn(h)
+				mu.Lock()
+				statuses[r.Status]++
+				mu.Unlock()
+			}(map[string]string{"Origin": "https://evil.example"})
+		}
+		wg.Wait()
+		if statuses[http.StatusForbidden] != 100 {
+			t.Fatalf("100 concurrent cross-origin sign-ins: %v, want all 403", statuses)
+		}
+		for _, h := range []map[string]string{
+			{"Origin": self, "Sec-Fetch-Site": "same-origin"},
+			{"Origin": strings.ToUpper(self)},
+			{"Referer": self + "/admin/login"},
+			{"Sec-Fetch-Site": "none"},
+			{},
+		} {
+			if r := signIn(h); r.Status != http.StatusSeeOther {
+				t.Fatalf("%v: same-origin sign-in got %d", h, r.Status)
+			}
+		}
+		// Other forms too: a cross-origin logout with a valid token is refused.
+		cookie := p.signIn(t)
+		token := csrf(t, p.get(t, "/admin/", cookie))
+		r := p.Do(t, apptest.Request{Method: "POST", Path: "/admin/logout", NoType: true, Body: url.Values{"csrf": {token}}.Encode(),
+			Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Cookie": admin.CookieName + "=" + cookie, "Origin": "https://evil.example"}})
+		expectHTML(t, r, http.StatusForbidden)
+		expectHTML(t, p.get(t, "/admin/", cookie), http.StatusOK)
+	})
+}
+
+// The CSRF token, the username and the password are read from the form
+// body only, never from the URL, where they would reach logs and history.
+func TestFormFieldsFromBodyOnly(t *testing.T) {
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		p := startPanel(t, apptest.Options{DatabaseURL: b.URL(t)})
+		cookie := p.signIn(t)
+		token := csrf(t, p.get(t, "/admin/", cookie))
+		q := "?" + url.Values{"csrf": {token}}.Encode()
+		expectHTML(t, p.form(t, "/admin/logout"+q, cookie, url.Values{}), http.StatusForbidden)
+		expectHTML(t, p.get(t, "/admin/", cookie), http.StatusOK) // still signed in
+		r := p.form(t, "/admin/login?"+url.Values{"username": {adminName}, "password": {adminPassword}}.Encode(), "", url.Values{})
+		expectHTML(t, r, http.StatusUnauthorized, "Wrong username or password")
+		// A token in both places: the body's counts.
+		r = p.form(t, "/admin/logout?csrf=forged", cookie, url.Values{"csrf": {token}})
+		if r.Status != http.StatusSeeOther {
+			t.Fatalf("logout with the token in the body: %d", r.Status)
 		}
 	})
 }
@@ -134,7 +226,7 @@ func TestSecurityHeadersAndErrorPages(t *testing.T) {
 			if !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") || !strings.Contains(csp, "frame-ancestors 'none'") {
 				t.Errorf("%s: CSP %q", path, csp)
 			}
-			for h, want := range map[string]string{"X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"} {
+			for h, want := range map[string]string{"X-Frame-Options": "DENY", "Referrer-Policy": "same-origin", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"} {
 				if got := r.Header.Get(h); got != want {
 					t.Errorf("%s: %s = %q, want %q", path, h, got, want)
 				}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -18,7 +19,7 @@ import (
 const ExportTimeout = 10 * time.Minute
 
 var csvHeader = []string{"id", "openid", "unionid", "nickname", "avatar_url", "gender", "phone", "phone_country_code",
-	"disabled", "login_count", "last_login_at", "created_at", "updated_at"}
+	"disabled", "login_count", "last_login_at", "created_at", "updated_at", "identities"}
 
 // ExportCSV is GET /admin/users.csv?q=: the users of the current search,
 // streamed row by row as they are read, never built in memory.
@@ -72,17 +73,53 @@ func csvRow(u *ent.User) []string {
 		strconv.Itoa(u.ID), cell(u.Openid), cell(unionid), cell(u.Nickname), cell(u.AvatarURL),
 		strconv.Itoa(u.Gender), cell(u.Phone), cell(u.PhoneCountryCode), strconv.FormatBool(u.Disabled),
 		strconv.Itoa(u.LoginCount), csvTime(u.LastLoginAt), u.CreatedAt.UTC().Format(time.RFC3339), u.UpdatedAt.UTC().Format(time.RFC3339),
+		cell(identitiesCell(u.Edges.Identities)),
 	}
 }
 
+// identitiesCell joins a user's identities into one cell, one per mini
+// program: "appid:openid" or "appid:openid:unionid", separated by "; ".
+func identitiesCell(ids []*ent.Identity) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = id.Appid + ":" + id.Openid
+		if id.Unionid != nil {
+			parts[i] += ":" + *id.Unionid
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
 // cell neutralises CSV injection: a spreadsheet runs a cell that starts
-// with = + - @ (or a tab or carriage return that hides one) as a formula,
-// so such a cell gets a leading apostrophe (OWASP's advice).
+// with = + - @ (or a tab or line break that hides one) as a formula, so
+// such a cell gets a leading apostrophe (OWASP's advice). Invisible
+// characters in front (a zero-width space, a BOM, a soft hyphen…) do not
+// hide the trigger, and the full-width and small forms count too, since
+// spreadsheets in Chinese locales read ＝ as =.
 func cell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
+	for _, r := range s {
+		if invisible(r) {
+			continue
+		}
+		if strings.ContainsRune(formulaTriggers, r) {
+			return "'" + s
+		}
+		break
 	}
 	return s
+}
+
+const formulaTriggers = "=+-@\t\r\n" + "＝＋－＠" + "﹦﹢﹣﹫"
+
+// invisible reports whether r shows nothing: format characters (zero-width
+// spaces and joiners, BOM, soft hyphen, bidi marks, word joiner…) and the
+// other default-ignorable code points that a spreadsheet skips.
+func invisible(r rune) bool {
+	switch r {
+	case '\u034f', '\u115f', '\u1160', '\u17b4', '\u17b5', '\u3164', '\uffa0':
+		return true
+	}
+	return unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Variation_Selector, r)
 }
 
 func csvTime(t *time.Time) string {

@@ -137,7 +137,7 @@ func (p *panel) updateUser(t testing.TB, id int, fn func(*ent.UserUpdateOne)) {
 		t.Fatal(err)
 	}
 	// A write behind the service's back must tell the session cache.
-	p.Server.Accounts.Sessions.ForgetUser(id)
+	p.Server.Accounts.Cache.ForgetUser(id)
 }
 
 func wechatSimIdentity(openid string) wechatsim.Identity { return wechatsim.Identity{OpenID: openid} }

@@ -25,34 +25,41 @@ func (h *Handler) LoginForm(c *fiber.Ctx) error {
 
 // Login is POST /admin/login: 303 to the dashboard with the session
 // cookie, 401 with the form for wrong credentials, 429 once an IP or a
-// username has failed too often.
+// username has failed too often. The attempt is counted before the
+// password is checked (Limiter.Reserve) and given back if it was right,
+// so that guesses sent all at once are throttled like guesses in turn.
 func (h *Handler) Login(c *fiber.Ctx) error {
-	username := strings.Clone(c.FormValue("username"))
-	password := strings.Clone(c.FormValue("password"))
+	ctx := c.UserContext()
 	ip := handlers.ClientIP(c)
+	// A throttled address is refused before its form is read.
+	if ok, wait, err := h.Limiter.AllowIP(ctx, ip); err != nil || !ok {
+		if err != nil {
+			return err
+		}
+		return h.throttled(c, &Page{Data: LoginData{}}, wait)
+	}
+	// From the body only: a password in the URL would reach logs.
+	username := formValue(c, "username")
+	password := formValue(c, "password")
 	form := &Page{Data: LoginData{Username: username}}
 
-	ok, wait, err := h.Limiter.Allow(c.UserContext(), ip, username)
+	ok, wait, err := h.Limiter.Reserve(ctx, ip, username)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(wait.Round(time.Second)/time.Second)))
-		form.Error = "Too many failed sign-ins. Try again in " + wait.Round(time.Minute).String() + "."
-		if wait < time.Minute {
-			form.Error = "Too many failed sign-ins. Try again in a minute."
-		}
-		return h.render(c, fiber.StatusTooManyRequests, "login", form)
+		return h.throttled(c, form, wait)
 	}
-
-	sess, err := h.Admins.Login(c.UserContext(), username, password, admins.Client{IP: ip, UserAgent: strings.Clone(c.Get(fiber.HeaderUserAgent))})
+	sess, err := h.Admins.Login(ctx, username, password, admins.Client{IP: ip, UserAgent: strings.Clone(c.Get(fiber.HeaderUserAgent))})
 	if errors.Is(err, admins.ErrBadCredentials) {
-		if err := h.Limiter.Fail(c.UserContext(), ip, username); err != nil {
-			return err
-		}
 		h.Log.Warn("admin sign-in failed", "ip", ip)
 		form.Error = "Wrong username or password."
 		return h.render(c, fiber.StatusUnauthorized, "login", form)
+	}
+	// Only a wrong password costs an attempt: a right one, or a failure
+	// of ours, gives it back.
+	if rerr := h.Limiter.Release(ctx, ip, username); rerr != nil {
+		h.Log.Error("release sign-in attempt", "err", rerr)
 	}
 	if err != nil {
 		return err
@@ -68,6 +75,16 @@ func (h *Handler) Login(c *fiber.Ctx) error {
 		SameSite: fiber.CookieSameSiteStrictMode,
 	})
 	return c.Redirect("/admin/", fiber.StatusSeeOther)
+}
+
+// throttled answers 429 with the sign-in form and when to try again.
+func (h *Handler) throttled(c *fiber.Ctx, form *Page, wait time.Duration) error {
+	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(wait.Round(time.Second)/time.Second)))
+	form.Error = "Too many failed sign-ins. Try again in " + wait.Round(time.Minute).String() + "."
+	if wait < time.Minute {
+		form.Error = "Too many failed sign-ins. Try again in a minute."
+	}
+	return h.render(c, fiber.StatusTooManyRequests, "login", form)
 }
 
 // Logout is POST /admin/logout: the session is revoked server-side, so

@@ -3,6 +3,7 @@ package admin
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 
 	jwtware "github.com/gofiber/contrib/jwt"
@@ -34,8 +35,10 @@ func SecurityHeaders(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderXFrameOptions, "DENY")
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	// Avatars load from other hosts: they must not learn admin URLs,
-	// whose query strings can hold an openid or a phone number.
-	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
+	// whose query strings can hold an openid or a phone number. Not
+	// "no-referrer": under it a browser sends "Origin: null" with the
+	// panel's own form posts, which SameOrigin would then refuse.
+	c.Set(fiber.HeaderReferrerPolicy, "same-origin")
 	c.Set("Cross-Origin-Opener-Policy", "same-origin")
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.Next()
@@ -110,25 +113,56 @@ func toSignIn(c *fiber.Ctx) error {
 
 // RequireCSRF refuses state-changing requests without the session's
 // CSRF token. SameSite=Strict already keeps the cookie off cross-site
-// requests; the token is the second lock.
+// requests; the token is the second lock. It is read from the form body
+// only: a token in the URL would leak into logs and browser history.
 func (h *Handler) RequireCSRF(c *fiber.Ctx) error {
 	switch c.Method() {
 	case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions:
 		return c.Next()
 	}
-	if !h.Admins.ValidCSRF(currentSession(c), c.FormValue("csrf")) {
+	if !h.Admins.ValidCSRF(currentSession(c), formValue(c, "csrf")) {
 		return pageError(fiber.StatusForbidden, "")
 	}
 	return c.Next()
 }
 
-// SameOrigin refuses form posts that a browser says came from another
-// site (Fetch Metadata), before any other work is done.
+// formValue is a field of a URL-encoded form body; the query string is
+// never read.
+func formValue(c *fiber.Ctx, name string) string {
+	return string(c.Request().PostArgs().Peek(name))
+}
+
+// SameOrigin refuses, before any other work, a form post that a browser
+// says comes from another site or origin: by Fetch Metadata
+// (Sec-Fetch-Site), and by Origin or, without it, Referer, which older
+// browsers send without Fetch Metadata. Every signal present must agree.
+// A request with none of them is not a browser's cross-site form.
 func SameOrigin(c *fiber.Ctx) error {
-	if c.Method() == fiber.MethodPost && strings.EqualFold(c.Get("Sec-Fetch-Site"), "cross-site") {
+	switch c.Method() {
+	case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions:
+		return c.Next()
+	}
+	host := string(c.Request().Header.Host())
+	if site := c.Get("Sec-Fetch-Site"); site != "" && !strings.EqualFold(site, "same-origin") && !strings.EqualFold(site, "none") {
+		return pageError(fiber.StatusForbidden, "")
+	}
+	if origin := c.Get(fiber.HeaderOrigin); origin != "" {
+		if !sameHost(origin, host) {
+			return pageError(fiber.StatusForbidden, "")
+		}
+	} else if referer := c.Get(fiber.HeaderReferer); referer != "" && !sameHost(referer, host) {
 		return pageError(fiber.StatusForbidden, "")
 	}
 	return c.Next()
+}
+
+// sameHost reports whether the URL (an Origin or a Referer) names host.
+// Only the host is compared, not the scheme: behind a proxy that ends
+// TLS, the browser's https origin reaches us over plain http. "null" and
+// anything unparsable are another origin.
+func sameHost(rawURL, host string) bool {
+	u, err := url.Parse(rawURL)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, host)
 }
 
 // NotFound is the panel's catch-all.

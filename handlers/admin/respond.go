@@ -48,11 +48,12 @@ func (h *Handler) errorPage(c *fiber.Ctx, status int, message string) error {
 }
 
 var defaultMessages = map[int]string{
-	fiber.StatusBadRequest:          "The request was malformed.",
-	fiber.StatusForbidden:           "The form expired or came from another site. Go back, reload the page and try again.",
-	fiber.StatusNotFound:            "There is nothing at this address.",
-	fiber.StatusTooManyRequests:     "Too many attempts. Wait a few minutes and try again.",
-	fiber.StatusInternalServerError: "Something went wrong on the server. The error was logged.",
+	fiber.StatusBadRequest:            "The request was malformed.",
+	fiber.StatusForbidden:             "The form expired or came from another site. Go back, reload the page and try again.",
+	fiber.StatusNotFound:              "There is nothing at this address.",
+	fiber.StatusRequestEntityTooLarge: "The form is too large.",
+	fiber.StatusTooManyRequests:       "Too many attempts. Wait a few minutes and try again.",
+	fiber.StatusInternalServerError:   "Something went wrong on the server. The error was logged.",
 }
 
 // statusError is an error that should be shown as a page with a status.

@@ -16,9 +16,14 @@ func userID(c *fiber.Ctx) (int, error) {
 	return id, nil
 }
 
-var notices = map[string]string{
-	"disabled": "User disabled: every session was revoked and their logins are refused.",
-	"enabled":  "User enabled: they can log in again.",
+// notices are the flash messages of the user page, each shown only
+// while it is still true of the user.
+var notices = map[string]struct {
+	text     string
+	disabled bool
+}{
+	"disabled": {"User disabled: every session was revoked and their logins are refused.", true},
+	"enabled":  {"User enabled: they can log in again.", false},
 }
 
 // User is GET /admin/users/{id}.
@@ -31,5 +36,9 @@ func (h *Handler) User(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return h.render(c, fiber.StatusOK, "user", &Page{Nav: "users", Notice: notices[c.Query("done")], Data: d})
+	page := &Page{Nav: "users", Data: d}
+	if n, ok := notices[h.takeFlash(c, "/admin/users/"+strconv.Itoa(id))]; ok && n.disabled == d.User.Disabled {
+		page.Notice = n.text
+	}
+	return h.render(c, fiber.StatusOK, "user", page)
 }

@@ -32,5 +32,7 @@ func (h *Handler) setDisabled(c *fiber.Ctx, disabled bool) error {
 		done = "disabled"
 	}
 	h.Log.Info("admin changed user status", "admin_id", currentAdmin(c).ID, "user_id", id, "status", done)
-	return c.Redirect("/admin/users/"+strconv.Itoa(id)+"?done="+done, fiber.StatusSeeOther)
+	page := "/admin/users/" + strconv.Itoa(id)
+	h.setFlash(c, page, done)
+	return c.Redirect(page, fiber.StatusSeeOther)
 }

@@ -68,6 +68,8 @@ func (s listState) url(page int) string {
 
 // UserList is GET /admin/users?q=&page=&per_page=&sort=.
 func (h *Handler) UserList(c *fiber.Ctx) error {
+	// A number too large for an int comes back as the largest int, which
+	// the store clamps to the last page it can reach.
 	page, _ := strconv.Atoi(c.Query("page"))
 	perPage, _ := strconv.Atoi(c.Query("per_page"))
 	q := userlist.Query{Q: strings.Clone(c.Query("q")), Sort: strings.Clone(c.Query("sort"))}

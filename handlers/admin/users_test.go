@@ -2,14 +2,17 @@ package admin_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/miniauth/miniauth/app/apptest"
+	"github.com/miniauth/miniauth/app/userlist"
 	"github.com/miniauth/miniauth/ent"
 )
 
@@ -82,6 +85,35 @@ func TestUsersTable(t *testing.T) {
 	})
 }
 
+// A page number near the largest int shows an empty page under its own
+// (clamped) number, not page 1 under a huge one, and never fails, on a
+// search whose count is capped (the last page is unknown).
+func TestHugePageNumber(t *testing.T) {
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		p := startPanel(t, apptest.Options{DatabaseURL: b.URL(t)})
+		ctx := context.Background()
+		if err := userlist.Seed(ctx, p.Server.DB, userlist.CountCap+10, userlist.SeedOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		err := p.Server.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+			return tx.User.Update().SetNickname("x-user").Exec(ctx)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cookie := p.signIn(t)
+		expectHTML(t, p.get(t, "/admin/users?q=x&sort=id", cookie), http.StatusOK, "Page 1", "10,000+", `href="/admin/users/1"`)
+		for _, page := range []string{"9223372036854775807", "9223372036854775808", "99999999999999999999999", "4611686018427387904"} {
+			r := p.get(t, "/admin/users?q=x&sort=id&page="+page, cookie)
+			expectHTML(t, r, http.StatusOK, `id="no-users"`, "There are no users on page", "Back to page 1")
+			body := string(r.Body)
+			if strings.Contains(body, `href="/admin/users/1"`) || strings.Contains(body, "9,223,372,036,854,775,807") {
+				t.Fatalf("page %s shows page 1 or an unclamped number:\n%s", page, body)
+			}
+		}
+	})
+}
+
 func TestUserDetailDisableEnable(t *testing.T) {
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
 		p := startPanel(t, apptest.Options{DatabaseURL: b.URL(t)})
@@ -106,9 +138,25 @@ func TestUserDetailDisableEnable(t *testing.T) {
 			Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Cookie": "miniauth_admin=" + cookie, "Sec-Fetch-Site": "cross-site"}})
 		expectHTML(t, r, http.StatusForbidden)
 
+		// The notice cannot be spoofed through the URL.
+		r = p.get(t, path+"?done=disabled", cookie)
+		expectHTML(t, r, http.StatusOK, `id="disable-user"`)
+		if strings.Contains(string(r.Body), `id="notice"`) || strings.Contains(string(r.Body), "User disabled") {
+			t.Fatalf("?done=disabled shows a notice for an active user:\n%s", r.Body)
+		}
+		// Nor through a flash cookie that is not true of the user.
+		r = p.Do(t, apptest.Request{Method: "GET", Path: path, Header: map[string]string{"Cookie": "miniauth_admin=" + cookie + "; miniauth_flash=disabled"}})
+		if strings.Contains(string(r.Body), `id="notice"`) {
+			t.Fatalf("a forged flash cookie shows a notice for an active user:\n%s", r.Body)
+		}
+
 		r = p.form(t, path+"/disable", cookie, url.Values{"csrf": {token}})
-		if r.Status != http.StatusSeeOther || r.Header.Get("Location") != path+"?done=disabled" {
+		if r.Status != http.StatusSeeOther || r.Header.Get("Location") != path {
 			t.Fatalf("disable: %d to %q\n%s", r.Status, r.Header.Get("Location"), r.Body)
+		}
+		flash := flashCookie(t, r)
+		if flash.Path != path || !flash.HttpOnly || flash.SameSite != http.SameSiteStrictMode || flash.MaxAge <= 0 {
+			t.Fatalf("flash cookie attributes: %+v", flash)
 		}
 		// Every session dies at once, and logins are refused.
 		apptest.Expect(t, p.Do(t, apptest.Request{Method: "GET", Path: "/api/me", Token: g.AccessToken}), http.StatusUnauthorized, "unauthorized")
@@ -117,7 +165,15 @@ func TestUserDetailDisableEnable(t *testing.T) {
 		code := p.WeChat.NewCode(wechatSimIdentity("o-target-openid-00000000001"))
 		apptest.Expect(t, p.Do(t, apptest.Request{Method: "POST", Path: "/api/auth/login", Body: map[string]any{"code": code}}),
 			http.StatusForbidden, "user_disabled")
-		expectHTML(t, p.get(t, path+"?done=disabled", cookie), http.StatusOK, "Disabled", `id="enable-user`, "user_disabled", `id="notice"`)
+		// The page the action redirects to shows the notice once, and clears it.
+		r = p.Do(t, apptest.Request{Method: "GET", Path: path, Header: map[string]string{"Cookie": "miniauth_admin=" + cookie + "; miniauth_flash=" + flash.Value}})
+		expectHTML(t, r, http.StatusOK, "Disabled", `id="enable-user`, "user_disabled", `id="notice"`, "User disabled")
+		if cleared := flashCookie(t, r); cleared.Value != "" || cleared.Path != path {
+			t.Fatalf("the flash cookie was not cleared: %+v", cleared)
+		}
+		if r := p.get(t, path, cookie); strings.Contains(string(r.Body), `id="notice"`) {
+			t.Fatal("the notice shows again without its cookie")
+		}
 		expectHTML(t, p.get(t, "/admin/users", cookie), http.StatusOK, "badge-danger")
 
 		r = p.form(t, path+"/enable", cookie, url.Values{"csrf": {token}})
@@ -131,8 +187,31 @@ func TestUserDetailDisableEnable(t *testing.T) {
 	})
 }
 
+// flashCookie is the notice cookie r sets (or clears).
+func flashCookie(t testing.TB, r *apptest.Response) *http.Cookie {
+	t.Helper()
+	for _, c := range (&http.Response{Header: r.Header}).Cookies() {
+		if c.Name == "miniauth_flash" {
+			return c
+		}
+	}
+	t.Fatalf("no miniauth_flash cookie in %v", r.Header.Values("Set-Cookie"))
+	return nil
+}
+
 func TestCSVExport(t *testing.T) {
-	p := startPanel(t, apptest.Options{})
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		p := startPanel(t, apptest.Options{DatabaseURL: b.URL(t)})
+		testCSVExport(t, p)
+	})
+}
+
+// hiddenTriggers are nicknames whose formula trigger hides behind an
+// invisible character or comes in its full-width form.
+var hiddenTriggers = []string{"\u200b=1+2", "\ufeff=1+2", "\u00ad+1", "\u2060@SUM(A1)", "\u200e\u200b-3", "＝1+2", "＋1", "－1", "＠SUM(A1)",
+	"\u200b＝HYPERLINK(\"http://evil\")", "\n=1+2"}
+
+func testCSVExport(t *testing.T, p *panel) {
 	cookie := p.signIn(t)
 	var ids []int
 	for i, nick := range []string{"=HYPERLINK(\"http://evil\")", "+1+1", "-2", "@SUM(A1)", "Plain, \"quoted\"", "Zed"} {
@@ -140,6 +219,17 @@ func TestCSVExport(t *testing.T) {
 		ids = append(ids, g.UserID())
 	}
 	p.updateUser(t, ids[5], func(u *ent.UserUpdateOne) { u.SetPhone("=1+2") })
+	// Stored behind the API's back: the guard must not depend on what the
+	// API lets through.
+	hidden := map[int]string{}
+	for i, nick := range hiddenTriggers {
+		g := p.loginUser(t, fmt.Sprintf("o-csv-hidden-%014d", i), "", "")
+		p.updateUser(t, g.UserID(), func(u *ent.UserUpdateOne) { u.SetNickname(nick) })
+		hidden[g.UserID()] = nick
+	}
+	// Harmless text with invisible characters is left alone.
+	plain := p.loginUser(t, "o-csv-plain-00000000000001", "", "")
+	p.updateUser(t, plain.UserID(), func(u *ent.UserUpdateOne) { u.SetNickname("\u200b微信用户") })
 
 	r := p.get(t, "/admin/users.csv", cookie)
 	if r.Status != http.StatusOK || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/csv") ||
@@ -150,11 +240,11 @@ func TestCSVExport(t *testing.T) {
 	if err != nil {
 		t.Fatalf("not CSV: %v\n%s", err, r.Body)
 	}
-	if len(rows) != 7 || rows[0][0] != "id" || rows[0][1] != "openid" || rows[0][3] != "nickname" {
-		t.Fatalf("want a header and 6 rows, got %d: %q", len(rows), rows)
+	if want := 1 + 6 + len(hiddenTriggers) + 1; len(rows) != want || rows[0][0] != "id" || rows[0][1] != "openid" || rows[0][3] != "nickname" {
+		t.Fatalf("want %d rows with the header, got %d: %q", want, len(rows), rows)
 	}
 	wantNick := []string{"'=HYPERLINK(\"http://evil\")", "'+1+1", "'-2", "'@SUM(A1)", "Plain, \"quoted\"", "Zed"}
-	for i, row := range rows[1:] {
+	for i, row := range rows[1:7] {
 		if row[0] != fmt.Sprint(ids[i]) || row[3] != wantNick[i] {
 			t.Errorf("row %d: id %s nickname %q, want %d %q", i, row[0], row[3], ids[i], wantNick[i])
 		}
@@ -166,6 +256,16 @@ func TestCSVExport(t *testing.T) {
 	}
 	if rows[6][6] != "'=1+2" {
 		t.Errorf("phone cell %q not neutralised", rows[6][6])
+	}
+	for _, row := range rows[7:] {
+		id, _ := strconv.Atoi(row[0])
+		nick, isHidden := hidden[id]
+		switch {
+		case isHidden && row[3] != "'"+nick:
+			t.Errorf("user %d: nickname cell %q, want %q", id, row[3], "'"+nick)
+		case !isHidden && row[3] != "\u200b微信用户":
+			t.Errorf("user %d: harmless nickname changed to %q", id, row[3])
+		}
 	}
 	// The export follows the search.
 	r = p.get(t, "/admin/users.csv?q=Ze", cookie)

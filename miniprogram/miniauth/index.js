@@ -8,6 +8,10 @@
 //
 //   const miniauth = require('./miniauth/index.js');
 //   const auth = miniauth.createClient({ baseURL: 'https://auth.example.com' });
+//
+// With several mini programs on one miniauth, each login names its app:
+// createClient({ baseURL, appid }) sends appid, by default the running
+// mini program's own (wx.getAccountInfoSync().miniProgram.appId).
 //   const res = await auth.request({ url: '/api/me' });
 'use strict';
 
@@ -79,6 +83,9 @@ function createClient(config) {
     throw MiniauthError('invalid_request', 'createClient: baseURL must be an http(s) URL');
   }
   var baseURL = config.baseURL.replace(/\/+$/, '');
+  if (config.appid !== undefined && (typeof config.appid !== 'string' || config.appid === '')) {
+    throw MiniauthError('invalid_request', 'createClient: appid must be a non-empty string');
+  }
   var prefix = config.storagePrefix || DEFAULT_PREFIX;
   var TOKENS = prefix + 'tokens';
   var USER = prefix + 'user';
@@ -138,6 +145,30 @@ function createClient(config) {
     });
   }
 
+  // appID is the mini program logins name: the configured one, else the
+  // running mini program's own when the base library can tell (2.2.2+),
+  // else none (a server with one app needs none).
+  function appID() {
+    if (config.appid) return config.appid;
+    try {
+      var w = getWx();
+      if (typeof w.getAccountInfoSync === 'function') {
+        var info = w.getAccountInfoSync();
+        var id = info && info.miniProgram && info.miniProgram.appId;
+        if (typeof id === 'string' && id !== '') return id;
+      }
+    } catch (e) {
+      // no wx yet, or no account info: the server's single app applies
+    }
+    return undefined;
+  }
+
+  function withApp(body) {
+    var id = appID();
+    if (id) body.appid = id;
+    return body;
+  }
+
   function wxLogin() {
     return new Promise(function (resolve, reject) {
       getWx().login({
@@ -160,7 +191,7 @@ function createClient(config) {
     var started = epoch;
     loginInFlight = wxLogin()
       .then(function (code) {
-        return post('/api/auth/login', Object.assign({}, profile || {}, { code: code }));
+        return post('/api/auth/login', withApp(Object.assign({}, profile || {}, { code: code })));
       })
       .then(function (g) {
         if (started !== epoch) throw MiniauthError('logged_out', 'logged out while logging in', 401);
@@ -282,9 +313,59 @@ function createClient(config) {
     return call('POST', '/api/auth/logout', undefined, false).then(clear, clear);
   }
 
+  // phoneLogin logs in with wx.login and binds the phone from
+  // <button open-type="getPhoneNumber"> (e.detail.code) in one call, for
+  // mini programs whose sign-up is the phone button. A phone that belongs
+  // to another account rejects with code account_conflict (409), and
+  // nothing changes. It waits for a login already in flight, then makes
+  // its own (a code is single-use).
+  function phoneLogin(phoneCode) {
+    if (typeof phoneCode !== 'string' || phoneCode === '') {
+      return Promise.reject(MiniauthError('invalid_request', 'phoneLogin: phoneCode is required (e.detail.code; missing when the user declined)'));
+    }
+    var started = epoch;
+    var before = loginInFlight ? loginInFlight.catch(function () {}) : Promise.resolve();
+    var p = before.then(wxLogin)
+      .then(function (code) {
+        return post('/api/auth/phone-login', withApp({ code: code, phone_code: phoneCode }));
+      })
+      .then(function (g) {
+        if (started !== epoch) throw MiniauthError('logged_out', 'logged out while logging in', 401);
+        saveGrant(g);
+        return { user: g.user, isNewUser: g.is_new_user === true };
+      });
+    loginInFlight = p;
+    var done = function () { if (loginInFlight === p) loginInFlight = null; };
+    p.then(done, done);
+    return p;
+  }
+
   return {
     baseURL: baseURL,
     login: login,
+    phoneLogin: phoneLogin,
+    // listSessions resolves with the user's live sessions, newest first:
+    // [{ id, created_at, last_used_at, ip, device, app, current }].
+    listSessions: function () {
+      return call('GET', '/api/me/sessions', undefined, true).then(function (res) {
+        var body = parseJSON(res.data);
+        if (!body || !Array.isArray(body.sessions)) {
+          throw MiniauthError('invalid_response', 'expected sessions', res.statusCode);
+        }
+        return body.sessions;
+      });
+    },
+    // endSession signs one of the user's other devices out at once.
+    endSession: function (id) {
+      if (typeof id !== 'number' || !(id > 0) || Math.floor(id) !== id) {
+        return Promise.reject(MiniauthError('invalid_request', 'endSession: id must be a session id from listSessions'));
+      }
+      return call('DELETE', '/api/me/sessions/' + id, undefined, false).then(function () {});
+    },
+    // endOtherSessions signs out every device but this one.
+    endOtherSessions: function () {
+      return call('DELETE', '/api/me/sessions', undefined, false).then(function () {});
+    },
     request: request,
     logout: logout,
     // updateProfile changes nickname, avatar_url and/or gender; it

@@ -31,6 +31,7 @@ function loadExample(t) {
 
   let app;
   let page;
+  const pageOf = {};
   globalThis.App = (o) => { app = o; };
   globalThis.getApp = () => app;
   globalThis.Page = (o) => {
@@ -49,9 +50,12 @@ function loadExample(t) {
   });
   require(appJS);
   const pages = JSON.parse(fs.readFileSync(path.join(dir, 'app.json'), 'utf8')).pages;
-  require(path.join(dir, pages[0] + '.js'));
-  for (const ext of ['.wxml', '.wxss', '.json']) assert.ok(fs.existsSync(path.join(dir, pages[0] + ext)));
-  return { page, dir };
+  for (const p of pages) {
+    require(path.join(dir, p + '.js'));
+    pageOf[p] = page;
+    for (const ext of ['.wxml', '.wxss', '.json']) assert.ok(fs.existsSync(path.join(dir, p + ext)), p + ext);
+  }
+  return { page: pageOf[pages[0]], pageOf, dir, app };
 }
 
 test('example page: log in, edit the profile, bind a phone, log out', async (t) => {
@@ -95,4 +99,32 @@ test('example page: log in, edit the profile, bind a phone, log out', async (t) 
   assert.equal(page.data.user, null);
   assert.equal(phone.wx.getStorageSync('miniauth:tokens'), '');
   assert.equal(phone.logins, 1);
+});
+
+test('example devices page: phone sign-up, then list and sign out devices', async (t) => {
+  const phone = newPhone();
+  phone.wx.navigateTo = () => {};
+  const { page, pageOf, app } = loadExample(t);
+  page.onLoad();
+  await page.onPhoneLogin({ detail: { errMsg: 'getPhoneNumber:fail user deny' } });
+  assert.equal(phone.requests.length, 0, 'a declined phone number sends nothing');
+  await page.onPhoneLogin({ detail: { code: await phoneCode('13700137000') } });
+  assert.equal(page.data.error, '');
+  assert.match(page.data.user.phone, /13700137000$/);
+
+  // The same person on a second device.
+  const { createClient } = require(path.join(__dirname, '..', 'miniauth', 'index.js'));
+  const other = createClient({ baseURL: env.url, storagePrefix: 'other-device:' });
+  await other.login();
+
+  const devices = pageOf['pages/devices/devices'];
+  await devices.onShow();
+  assert.equal(devices.data.error, '');
+  assert.equal(devices.data.sessions.length, 2);
+  assert.equal(devices.data.sessions.filter((s) => s.current).length, 1);
+  await devices.onEndOthers();
+  assert.equal(devices.data.error, '');
+  assert.equal(devices.data.sessions.length, 1);
+  assert.ok(devices.data.sessions[0].current);
+  assert.ok(app.auth.isLoggedIn());
 });

@@ -12,6 +12,10 @@ const env = {
   url: required('MINIAUTH_URL'),
   shortTTLURL: required('MINIAUTH_SHORT_TTL_URL'),
   wechatURL: required('WECHAT_TEST_URL'),
+  // A server with two mini programs (MINIAUTH_WECHAT_APPS), and their ids.
+  multiURL: required('MINIAUTH_MULTI_URL'),
+  appID: required('MINIAUTH_APPID'),
+  secondAppID: required('MINIAUTH_SECOND_APPID'),
 };
 
 function required(name) {
@@ -21,11 +25,15 @@ function required(name) {
 }
 
 // newPhone installs a fresh wx as the global one, for a user with its own
-// openid (unique unless given), and returns it with its counters.
-function newPhone(openid = 'o_' + crypto.randomBytes(9).toString('base64url')) {
+// openid (unique unless given), and returns it with its counters. opts:
+// unionid (what WeChat reports with each login code), appId (what
+// wx.getAccountInfoSync reports; without it the function is absent, as
+// in base libraries before 2.2.2).
+function newPhone(openid = 'o_' + crypto.randomBytes(9).toString('base64url'), opts = {}) {
   const storage = new Map();
   const phone = {
     openid,
+    unionid: opts.unionid,
     storage,
     logins: 0, // wx.login calls
     requests: [], // paths of every wx.request/uploadFile, in order
@@ -42,7 +50,7 @@ function newPhone(openid = 'o_' + crypto.randomBytes(9).toString('base64url')) {
   const wx = {
     login(o = {}) {
       phone.logins++;
-      postJSON(env.wechatURL + '/test/code', { openid: phone.openid })
+      postJSON(env.wechatURL + '/test/code', { openid: phone.openid, unionid: phone.unionid })
         .then((r) => callback(o, 'success', { code: r.code, errMsg: 'login:ok' }))
         .catch((e) => callback(o, 'fail', { errMsg: 'login:fail ' + e.message }));
     },
@@ -99,6 +107,9 @@ function newPhone(openid = 'o_' + crypto.randomBytes(9).toString('base64url')) {
       storage.delete(key);
     },
   };
+  if (opts.appId) {
+    wx.getAccountInfoSync = () => ({ miniProgram: { appId: opts.appId, envVersion: 'release', version: '' } });
+  }
   phone.wx = wx;
   globalThis.wx = wx;
   return phone;

@@ -23,6 +23,17 @@ Page({
     return this.run(() => app.auth.login().then((r) => r.user));
   },
 
+  // Sign-up with the phone button: one call logs in and binds the number.
+  // A number another account has is refused (account_conflict).
+  onPhoneLogin(e) {
+    if (!e.detail.code) return Promise.resolve();
+    return this.run(() => app.auth.phoneLogin(e.detail.code).then((r) => r.user));
+  },
+
+  onDevices() {
+    wx.navigateTo({ url: '/pages/devices/devices' });
+  },
+
   onChooseAvatar(e) {
     return this.run(() => app.auth.uploadAvatar(e.detail.avatarUrl));
   },

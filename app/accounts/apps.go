@@ -1,0 +1,63 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/miniauth/miniauth/app/problem"
+	"github.com/miniauth/miniauth/app/wechat"
+	"github.com/miniauth/miniauth/ent"
+	"github.com/miniauth/miniauth/ent/identity"
+	"github.com/miniauth/miniauth/ent/session"
+)
+
+// PickApp is the mini program a login names. It is checked before WeChat
+// is called, so a wrong appid never burns the user's code.
+func (s *Service) PickApp(appID string) (*wechat.Client, error) {
+	c, err := s.Apps.Pick(appID)
+	switch {
+	case errors.Is(err, wechat.ErrAppRequired):
+		return nil, problem.Invalid(map[string]string{"appid": "is required: several mini programs are configured"})
+	case errors.Is(err, wechat.ErrUnknownApp):
+		return nil, problem.Invalid(map[string]string{"appid": "is not a configured mini program"})
+	}
+	return c, err
+}
+
+// sessionIdentity is the mini program a session belongs to and the
+// user's identity there: its openid and latest sealed session key.
+type sessionIdentity struct {
+	App        *wechat.Client
+	OpenID     string
+	SessionKey []byte
+}
+
+// identityOfSession finds the app of a session and the user's identity
+// in it: /api/me/phone and /api/wechat/decrypt act for that app.
+func (s *Service) identityOfSession(ctx context.Context, userID, sessionID int) (*sessionIdentity, error) {
+	sess, err := s.DB.Read.Session.Query().Where(session.ID(sessionID), session.UserID(userID)).
+		Select(session.FieldAppid).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, errUnauthorized
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load session %d: %w", sessionID, err)
+	}
+	app, ok := s.Apps.Get(sess.Appid)
+	if !ok {
+		return nil, problem.New(problem.Unauthorized, "this session's mini program is no longer configured; log in again")
+	}
+	id, err := s.DB.Read.Identity.Query().Where(identity.UserID(userID), identity.Appid(app.AppID())).Only(ctx)
+	if ent.IsNotFound(err) {
+		return &sessionIdentity{App: app}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load identity of user %d: %w", userID, err)
+	}
+	out := &sessionIdentity{App: app, OpenID: id.Openid}
+	if id.SessionKey != nil {
+		out.SessionKey = *id.SessionKey
+	}
+	return out, nil
+}

@@ -1,0 +1,289 @@
+package accounts
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/miniauth/miniauth/app/database"
+	"github.com/miniauth/miniauth/app/problem"
+	"github.com/miniauth/miniauth/app/wechat"
+	"github.com/miniauth/miniauth/ent"
+	"github.com/miniauth/miniauth/ent/identity"
+	"github.com/miniauth/miniauth/ent/identityconflict"
+	"github.com/miniauth/miniauth/ent/user"
+)
+
+// A login finds its user in this order: the (appid, openid) identity;
+// else the user with the login's unionid (the new identity joins them:
+// one account across the mini programs); else a new user. A unionid that
+// arrives later for an identity attaches to its user, unless another user
+// has it already: then nothing is merged, the login goes on as the
+// identity's own user and the conflict is recorded for the admin.
+
+var errDisabled = problem.New(problem.UserDisabled, "this account has been disabled")
+
+// errRaced means a concurrent login created a row this one was about to
+// (the same first login twice, or first logins from two apps sharing a
+// unionid, on PostgreSQL). The login runs again and finds that row.
+var errRaced = errors.New("concurrent first login")
+
+// loginAttempts bounds the reruns after errRaced.
+const loginAttempts = 3
+
+// findIdentitySQL is the returning login's lookup, one indexed join.
+const findIdentitySQL = `SELECT i.id, i.unionid, u.id, u.unionid, u.disabled
+FROM identities i JOIN users u ON u.id = i.user_id
+WHERE i.appid = $1 AND i.openid = $2`
+
+// returningLoginSQL counts a login and fills the user's empty profile
+// fields from the login's: changing a set field is PUT /api/me's job, so
+// a login that sends the WeChat nickname every time does not undo the
+// user's edit. SET expressions see the old row on both databases.
+// SQLite numbers $n by first appearance: keep them in increasing order.
+const returningLoginSQL = `UPDATE users SET
+  login_count = login_count + 1,
+  last_login_at = $1,
+  nickname = CASE WHEN $2 AND nickname = '' THEN $3 ELSE nickname END,
+  avatar_url = CASE WHEN $4 AND avatar_url = '' THEN $5 ELSE avatar_url END,
+  gender = CASE WHEN $6 AND gender = 0 THEN $7 ELSE gender END,
+  updated_at = CASE WHEN ($2 AND nickname = '') OR ($4 AND avatar_url = '') OR ($6 AND gender = 0) THEN $1 ELSE updated_at END
+WHERE id = $8 AND disabled = $9
+RETURNING id, openid, unionid, nickname, avatar_url, gender, phone, phone_country_code, login_count,
+  last_login_at, created_at, updated_at`
+
+// loginIdentity is who a login is, as code2Session said.
+type loginIdentity struct {
+	AppID     string
+	Session   *wechat.Session
+	SealedKey []byte
+}
+
+// resolveUser is the user half of a login, inside the login's
+// transaction: it finds or creates the user and identity, records the
+// session key, and reports whether the user is new.
+func (s *Service) resolveUser(ctx context.Context, tx *ent.Client, li loginIdentity, p Profile, now time.Time) (*ent.User, bool, error) {
+	ws := li.Session
+	var identID, userID int
+	var identUnion, userUnion sql.NullString
+	var disabled bool
+	err := queryRow(ctx, tx, findIdentitySQL, []any{li.AppID, ws.OpenID}, &identID, &identUnion, &userID, &userUnion, &disabled)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return s.firstLogin(ctx, tx, li, p, now)
+	case err != nil:
+		return nil, false, fmt.Errorf("find identity: %w", err)
+	case disabled:
+		return nil, false, errDisabled
+	}
+	// Bulk form: one UPDATE, without Ent's read-back.
+	update := tx.Identity.Update().Where(identity.ID(identID)).SetSessionKey(li.SealedKey).SetLastLoginAt(now)
+	if ws.UnionID != "" && identUnion.String != ws.UnionID {
+		update.SetUnionid(ws.UnionID)
+		if !userUnion.Valid {
+			err = s.attachUnionID(ctx, tx, userID, li, now)
+		} else if userUnion.String != ws.UnionID {
+			err = s.recordConflict(ctx, tx, userID, li, now)
+		}
+		if err != nil {
+			return nil, false, err
+		}
+	}
+	if err := update.Exec(ctx); err != nil {
+		return nil, false, fmt.Errorf("update identity %d: %w", identID, err)
+	}
+	u, err := returningLogin(ctx, tx, userID, p, now)
+	return u, false, err
+}
+
+// firstLogin is a login of an identity seen for the first time: it joins
+// the user with its unionid, or starts a new user.
+func (s *Service) firstLogin(ctx context.Context, tx *ent.Client, li loginIdentity, p Profile, now time.Time) (*ent.User, bool, error) {
+	ws := li.Session
+	if ws.UnionID != "" {
+		owner, err := tx.User.Query().Where(user.Unionid(ws.UnionID)).Select(user.FieldID, user.FieldDisabled).Only(ctx)
+		switch {
+		case err == nil && owner.Disabled:
+			return nil, false, errDisabled
+		case err == nil:
+			if err := createIdentity(ctx, tx, owner.ID, li, now); err != nil {
+				return nil, false, err
+			}
+			u, err := returningLogin(ctx, tx, owner.ID, p, now)
+			return u, false, err
+		case !ent.IsNotFound(err):
+			return nil, false, fmt.Errorf("find user by unionid: %w", err)
+		}
+	}
+	// users.openid is the openid the user was created with (unique, from
+	// the single-app schema). Openids of two apps never coincide in
+	// WeChat; should they, the app id keeps the column unique.
+	openid := ws.OpenID
+	if taken, err := tx.User.Query().Where(user.Openid(openid)).Exist(ctx); err != nil {
+		return nil, false, fmt.Errorf("find user by openid: %w", err)
+	} else if taken {
+		openid = li.AppID + ":" + openid
+	}
+	create := tx.User.Create().
+		SetOpenid(openid).
+		SetLoginCount(1).
+		SetLastLoginAt(now).
+		SetCreatedAt(now).
+		SetUpdatedAt(now)
+	if ws.UnionID != "" {
+		create.SetUnionid(ws.UnionID)
+	}
+	if p.Nickname != nil {
+		create.SetNickname(*p.Nickname)
+	}
+	if p.AvatarURL != nil {
+		create.SetAvatarURL(*p.AvatarURL)
+	}
+	if p.Gender != nil {
+		create.SetGender(*p.Gender)
+	}
+	u, err := create.Save(ctx)
+	if ent.IsConstraintError(err) {
+		return nil, false, errRaced
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("create user: %w", err)
+	}
+	if err := createIdentity(ctx, tx, u.ID, li, now); err != nil {
+		return nil, false, err
+	}
+	return u, true, nil
+}
+
+func createIdentity(ctx context.Context, tx *ent.Client, userID int, li loginIdentity, now time.Time) error {
+	create := tx.Identity.Create().
+		SetUserID(userID).
+		SetAppid(li.AppID).
+		SetOpenid(li.Session.OpenID).
+		SetSessionKey(li.SealedKey).
+		SetCreatedAt(now).
+		SetLastLoginAt(now)
+	if li.Session.UnionID != "" {
+		create.SetUnionid(li.Session.UnionID)
+	}
+	err := create.Exec(ctx)
+	if ent.IsConstraintError(err) {
+		return errRaced
+	}
+	if err != nil {
+		return fmt.Errorf("create identity: %w", err)
+	}
+	return nil
+}
+
+// attachUnionID gives a user without a unionid the one their identity
+// just brought, unless another user has it.
+func (s *Service) attachUnionID(ctx context.Context, tx *ent.Client, userID int, li loginIdentity, now time.Time) error {
+	taken, err := tx.User.Query().Where(user.Unionid(li.Session.UnionID), user.IDNEQ(userID)).Exist(ctx)
+	if err != nil {
+		return fmt.Errorf("find user by unionid: %w", err)
+	}
+	if taken {
+		return s.recordConflict(ctx, tx, userID, li, now)
+	}
+	err = tx.User.Update().Where(user.ID(userID)).SetUnionid(li.Session.UnionID).Exec(ctx)
+	if ent.IsConstraintError(err) {
+		return errRaced
+	}
+	if err != nil {
+		return fmt.Errorf("attach unionid to user %d: %w", userID, err)
+	}
+	return nil
+}
+
+// recordConflict notes, once per identity and unionid, that the unionid
+// an identity of userID brought belongs to another user.
+func (s *Service) recordConflict(ctx context.Context, tx *ent.Client, userID int, li loginIdentity, now time.Time) error {
+	ws := li.Session
+	other, err := tx.User.Query().Where(user.Unionid(ws.UnionID), user.IDNEQ(userID)).OnlyID(ctx)
+	if ent.IsNotFound(err) {
+		return nil // the user has another unionid and nobody has this one: nothing to tell
+	}
+	if err != nil {
+		return fmt.Errorf("find user by unionid: %w", err)
+	}
+	seen, err := tx.IdentityConflict.Query().Where(identityconflict.Appid(li.AppID), identityconflict.Openid(ws.OpenID),
+		identityconflict.Unionid(ws.UnionID)).Exist(ctx)
+	if err != nil || seen {
+		return err
+	}
+	s.Log.Warn("unionid conflict: the login goes on as the identity's own user; nothing merged",
+		"user_id", userID, "other_user_id", other, "appid", li.AppID)
+	err = tx.IdentityConflict.Create().SetUserID(userID).SetOtherUserID(other).SetAppid(li.AppID).
+		SetOpenid(ws.OpenID).SetUnionid(ws.UnionID).SetCreatedAt(now).Exec(ctx)
+	if ent.IsConstraintError(err) {
+		return errRaced
+	}
+	if err != nil {
+		return fmt.Errorf("record unionid conflict: %w", err)
+	}
+	return nil
+}
+
+// returningLogin counts the login of an existing user and returns them.
+func returningLogin(ctx context.Context, tx *ent.Client, userID int, p Profile, now time.Time) (*ent.User, error) {
+	nickname, avatarURL, gender := "", "", 0
+	if p.Nickname != nil {
+		nickname = *p.Nickname
+	}
+	if p.AvatarURL != nil {
+		avatarURL = *p.AvatarURL
+	}
+	if p.Gender != nil {
+		gender = *p.Gender
+	}
+	rows, err := tx.QueryContext(ctx, returningLoginSQL, now, p.Nickname != nil, nickname,
+		p.AvatarURL != nil, avatarURL, p.Gender != nil, gender, userID, false)
+	if err != nil {
+		return nil, fmt.Errorf("count login of user %d: %w", userID, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("count login of user %d: %w", userID, err)
+		}
+		return nil, errDisabled
+	}
+	var u ent.User
+	var union sql.NullString
+	var lastLogin, created, updated database.Time
+	if err := rows.Scan(&u.ID, &u.Openid, &union, &u.Nickname, &u.AvatarURL, &u.Gender, &u.Phone,
+		&u.PhoneCountryCode, &u.LoginCount, &lastLogin, &created, &updated); err != nil {
+		return nil, fmt.Errorf("read user %d: %w", userID, err)
+	}
+	if union.Valid {
+		u.Unionid = &union.String
+	}
+	if !lastLogin.IsZero() {
+		u.LastLoginAt = &lastLogin.Time
+	}
+	u.CreatedAt, u.UpdatedAt = created.Time, updated.Time
+	return &u, rows.Close()
+}
+
+// queryRow is QueryRow for an Ent transaction client: sql.ErrNoRows when
+// nothing comes back.
+func queryRow(ctx context.Context, tx *ent.Client, query string, args []any, dest ...any) error {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return err
+	}
+	return rows.Close()
+}
