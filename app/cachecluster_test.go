@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"database/sql"
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -103,4 +105,56 @@ func TestClusterProfileChangeOnOneInstanceIsSeenOnTheOther(t *testing.T) {
 			t.Fatalf("B answers %v after A set %q", m["nickname"], nick)
 		}
 	}
+}
+
+// Ending a device's session, or every other one, on A is refused on B at
+// once, with B's cache warm.
+func TestClusterEndingSessionsOnOneInstanceHoldsOnTheOther(t *testing.T) {
+	c := startCluster(t)
+	phone, tablet, laptop := c.a.Login(t, "cluster-devices"), c.a.Login(t, "cluster-devices"), c.a.Login(t, "cluster-devices")
+	for _, g := range []*apptest.Grant{phone, tablet, laptop} {
+		for i := 0; i < 2; i++ {
+			if r := c.b.Do(t, apptest.Request{Method: "GET", Path: "/api/me", Token: g.AccessToken}); r.Status != http.StatusOK {
+				t.Fatalf("B: %d %s", r.Status, r.Body)
+			}
+		}
+	}
+	list := c.a.Do(t, apptest.Request{Method: "GET", Path: "/api/me/sessions", Token: phone.AccessToken})
+	if list.Status != http.StatusOK {
+		t.Fatalf("list sessions: %d %s", list.Status, list.Body)
+	}
+	// The tablet's session id, from its token's sid claim: end it on A.
+	sid := sessionID(t, tablet.AccessToken)
+	if r := c.a.Do(t, apptest.Request{Method: "DELETE", Path: "/api/me/sessions/" + sid, Token: phone.AccessToken}); r.Status != http.StatusNoContent {
+		t.Fatalf("end tablet session on A: %d %s", r.Status, r.Body)
+	}
+	apptest.Expect(t, c.b.Do(t, apptest.Request{Method: "GET", Path: "/api/me", Token: tablet.AccessToken}), 401, "unauthorized")
+	if r := c.a.Do(t, apptest.Request{Method: "DELETE", Path: "/api/me/sessions", Token: phone.AccessToken}); r.Status != http.StatusNoContent {
+		t.Fatalf("end other sessions on A: %d %s", r.Status, r.Body)
+	}
+	apptest.Expect(t, c.b.Do(t, apptest.Request{Method: "GET", Path: "/api/me", Token: laptop.AccessToken}), 401, "unauthorized")
+	if r := c.b.Do(t, apptest.Request{Method: "GET", Path: "/api/me", Token: phone.AccessToken}); r.Status != http.StatusOK {
+		t.Fatalf("the current session was ended too: %d %s", r.Status, r.Body)
+	}
+}
+
+// sessionID reads the sid claim of an access token (no verification: the
+// test made the token).
+func sessionID(t *testing.T, token string) string {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", token)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct {
+		SID json.Number `json:"sid"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		t.Fatal(err)
+	}
+	return claims.SID.String()
 }
