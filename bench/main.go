@@ -45,6 +45,7 @@ type options struct {
 	sync         string
 	sessionCache string
 	headroom     float64
+	only         string
 }
 
 func main() {
@@ -64,6 +65,7 @@ func main() {
 	flag.StringVar(&o.sync, "sqlite-sync", "full", "MINIAUTH_SQLITE_SYNC for SQLite runs")
 	flag.StringVar(&o.sessionCache, "session-cache", "", "MINIAUTH_SESSION_CACHE for miniauth (default: its default; 0: off)")
 	flag.Float64Var(&o.headroom, "headroom", 1.3, "the bare ok handler must reach this multiple of the JWT baseline, or the generator is called saturated")
+	flag.StringVar(&o.only, "only", "", "measure only the cases whose name contains this (plus both baselines), e.g. login while profiling with BENCH_METRICS_ADDR=127.0.0.1:9090")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -174,6 +176,9 @@ func run(o options) error {
 		if c.probe != nil {
 			results[i].skipped = c.probe()
 		}
+		if o.only != "" && i >= 2 && !strings.Contains(c.name, o.only) {
+			results[i].skipped = "not selected by -only"
+		}
 	}
 	slice := o.duration / time.Duration(max(1, o.rounds))
 	var peak int64
@@ -248,6 +253,7 @@ func printTable(o options, results []*result) {
 func probeVerify(url, token string) string {
 	req, _ := http.NewRequest("GET", url+"/api/auth/verify", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
+	req.Close = true
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err.Error()
@@ -297,6 +303,7 @@ func prepareUsers(servers []*process, n int) ([]string, []string, error) {
 		}(i)
 	}
 	wg.Wait()
+	client.CloseIdleConnections()
 	close(errs)
 	if err := <-errs; err != nil {
 		return nil, nil, err
