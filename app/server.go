@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -32,16 +33,15 @@ import (
 	"github.com/miniauth/miniauth/app/wechatsim"
 	"github.com/miniauth/miniauth/ent/session"
 	"github.com/miniauth/miniauth/handlers"
+	"github.com/miniauth/miniauth/handlers/admin"
 )
 
 // HTTP server limits.
 const (
-	// BodyLimit is the transport's cap. Routes enforce their own limits
-	// (1 MiB of JSON, a 2 MiB avatar) and answer a JSON 413; past this cap
-	// the transport answers 413 and closes the connection unread, which
-	// many clients see as a reset instead of the answer. 8 MiB covers the
-	// photos phones take, so an oversized avatar gets a readable error.
-	BodyLimit       = 8 << 20
+	// ReadBufferSize bounds a request's headers: a request whose headers do
+	// not fit (a 4,000-character token) is answered 431
+	// request_header_too_large. Real tokens are a few hundred bytes.
+	ReadBufferSize  = 4096
 	ReadTimeout     = 15 * time.Second
 	WriteTimeout    = 60 * time.Second
 	IdleTimeout     = 75 * time.Second
@@ -104,7 +104,6 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, own ...Route
 		Access:     &tokens.Signer{Kind: tokens.Access, Key: ks.UserToken, TTL: cfg.AccessTTL},
 		RefreshTTL: cfg.RefreshTTL,
 		Log:        log,
-		OnUserGone: func(avatarURL string) { s.Accounts.RemoveAvatarIfUnused(context.Background(), avatarURL) },
 		Avatars:    avatars.New(filepath.Join(cfg.DataDir, "uploads", "avatars")),
 		Cache:      newSessionCache(cfg, db),
 	}
@@ -184,7 +183,6 @@ func (s *Server) routes() *fiber.App {
 	requireUser := handlers.RequireUser(s.Keys.UserToken, s.Accounts)
 	auth.Post("/logout", requireUser, api.Logout)
 	auth.All("/verify", requireUser, handlers.Verify)
-	f.Server().HeaderReceived = handlers.VerifyHeaderReceived // verify reads no body
 
 	me := f.Group("/api/me", requireUser)
 	me.Get("", api.Me)
@@ -209,14 +207,24 @@ func (s *Server) routes() *fiber.App {
 func (s *Server) baseApp() *fiber.App {
 	onError := handlers.ErrorHandler(s.Log)
 	f := fiber.New(fiber.Config{
-		AppName:               "miniauth",
-		BodyLimit:             BodyLimit,
-		ReadTimeout:           ReadTimeout,
-		WriteTimeout:          WriteTimeout,
-		IdleTimeout:           IdleTimeout,
-		ErrorHandler:          onError,
-		Views:                 s.views(),
-		DisableStartupMessage: true,
+		AppName: "miniauth",
+		// Bodies are streamed, and handlers.LimitBody decides per route how
+		// much is read (bodyRule). With streaming, fasthttp reads
+		// min(BodyLimit, Content-Length, 8 KiB) bytes before the handlers
+		// run; BodyLimit 1 lets them run as soon as the headers and the
+		// first byte are in, so an oversized or unauthenticated body is
+		// refused without waiting for more. Pre-parsing multipart forms
+		// would read a whole upload before the bearer token is checked.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		BodyLimit:                    1,
+		ReadBufferSize:               ReadBufferSize,
+		ReadTimeout:                  ReadTimeout,
+		WriteTimeout:                 WriteTimeout,
+		IdleTimeout:                  IdleTimeout,
+		ErrorHandler:                 onError,
+		Views:                        s.views(),
+		DisableStartupMessage:        true,
 		// Fiber's own X-Forwarded-For handling is off; handlers.Identify
 		// does it against MINIAUTH_TRUSTED_PROXIES.
 		EnableTrustedProxyCheck: false,
@@ -229,7 +237,27 @@ func (s *Server) baseApp() *fiber.App {
 	}
 	f.Use(handlers.AccessLog(s.Log, onError))
 	f.Use(recover.New())
+	f.Use(handlers.LimitBody(bodyRule))
 	return f
+}
+
+// bodyRule is how much body each route may read. Only the avatar upload
+// reads megabytes, and only after its token is checked; the JSON API reads
+// at most 1 MiB; everything else a few KiB. Fiber routes ignore case and a
+// trailing slash, so the rule does too.
+func bodyRule(method, path string) handlers.BodyRule {
+	p := strings.TrimRight(strings.ToLower(path), "/")
+	switch {
+	case method == fiber.MethodPost && p == "/api/me/avatar":
+		return handlers.BodyRule{Limit: handlers.MaxAvatarBody, Streamed: true}
+	case p == strings.ToLower(handlers.VerifyPath):
+		return handlers.BodyRule{Limit: 0} // proxies send none; reading one is work for nobody
+	case strings.HasPrefix(p, "/api/"):
+		return handlers.BodyRule{Limit: handlers.MaxJSONBody}
+	case p == "/admin" || strings.HasPrefix(p, "/admin/"):
+		return handlers.BodyRule{Limit: admin.MaxFormBody}
+	}
+	return handlers.BodyRule{Limit: handlers.MaxSmallBody}
 }
 
 // Serve answers on ln until ctx ends, then shuts down gracefully: it stops
@@ -237,13 +265,14 @@ func (s *Server) baseApp() *fiber.App {
 // closes the database.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 2)
-	go func() { errc <- s.Fiber.Listener(ln) }()
+	go func() { errc <- s.Fiber.Listener(lingerListener{ln}) }()
 	go s.purgeSessions(ctx)
 	follow, stopFollowing := context.WithCancel(ctx)
 	defer stopFollowing()
 	go s.Accounts.FollowChanges(follow)
+	go s.sweepAvatars(ctx)
 	if s.Metrics != nil {
-		msrv := &http.Server{Addr: s.Config.MetricsAddr, Handler: metricsMux(s.Metrics), ReadHeaderTimeout: 10 * time.Second}
+		msrv := &http.Server{Addr: s.Config.MetricsAddr, Handler: metricsMux(s.Metrics, s.Config.PProf), ReadHeaderTimeout: 10 * time.Second}
 		mln, err := net.Listen("tcp", s.Config.MetricsAddr)
 		if err != nil {
 			s.Fiber.Shutdown()
@@ -288,6 +317,7 @@ func (s *Server) purgeSessions(ctx context.Context) {
 		case n > 0:
 			s.Log.Info("purged ended sessions", "sessions", n, "retention", accounts.SessionRetention.String())
 		}
+		s.purgeAudit(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -296,11 +326,37 @@ func (s *Server) purgeSessions(ctx context.Context) {
 	}
 }
 
-// metricsMux serves the private listener: metrics, and Go's profiler for
-// the operator chasing a slow request.
-func metricsMux(m *metrics.Metrics) http.Handler {
+// sweepAvatars removes avatar files no one uses at start-up and then
+// every purgeInterval until ctx ends (accounts.SweepAvatars).
+func (s *Server) sweepAvatars(ctx context.Context) {
+	t := time.NewTicker(purgeInterval)
+	defer t.Stop()
+	for {
+		n, err := s.Accounts.SweepAvatars(ctx, time.Now().Add(-accounts.AvatarSweepGrace))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.Log.Warn("sweep avatar files", "err", err)
+		case n > 0:
+			s.Log.Info("swept unused avatar files", "files", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// metricsMux serves the private listener: metrics, and with MINIAUTH_PPROF=1
+// Go's profiler for the operator chasing a slow request. The profiler is
+// off by default: a metrics port opened to a scraper on another host
+// would otherwise also hand out heap dumps and CPU time.
+func metricsMux(m *metrics.Metrics, withPProf bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", m.Handler())
+	if !withPProf {
+		return mux
+	}
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)

@@ -25,6 +25,18 @@ type Admin struct {
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// LastLoginAt holds the value of the "last_login_at" field.
 	LastLoginAt *time.Time `json:"last_login_at,omitempty"`
+	// Role holds the value of the "role" field.
+	Role admin.Role `json:"role,omitempty"`
+	// TotpSecret holds the value of the "totp_secret" field.
+	TotpSecret *[]byte `json:"-"`
+	// TotpPending holds the value of the "totp_pending" field.
+	TotpPending *[]byte `json:"-"`
+	// TotpEnabledAt holds the value of the "totp_enabled_at" field.
+	TotpEnabledAt *time.Time `json:"totp_enabled_at,omitempty"`
+	// TotpLastStep holds the value of the "totp_last_step" field.
+	TotpLastStep int64 `json:"totp_last_step,omitempty"`
+	// RecoveryHashes holds the value of the "recovery_hashes" field.
+	RecoveryHashes string `json:"-"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the AdminQuery when eager-loading is set.
 	Edges        AdminEdges `json:"edges"`
@@ -54,11 +66,13 @@ func (*Admin) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case admin.FieldID:
+		case admin.FieldTotpSecret, admin.FieldTotpPending:
+			values[i] = new([]byte)
+		case admin.FieldID, admin.FieldTotpLastStep:
 			values[i] = new(sql.NullInt64)
-		case admin.FieldUsername, admin.FieldPasswordHash:
+		case admin.FieldUsername, admin.FieldPasswordHash, admin.FieldRole, admin.FieldRecoveryHashes:
 			values[i] = new(sql.NullString)
-		case admin.FieldCreatedAt, admin.FieldLastLoginAt:
+		case admin.FieldCreatedAt, admin.FieldLastLoginAt, admin.FieldTotpEnabledAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -105,6 +119,43 @@ func (_m *Admin) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.LastLoginAt = new(time.Time)
 				*_m.LastLoginAt = value.Time
+			}
+		case admin.FieldRole:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field role", values[i])
+			} else if value.Valid {
+				_m.Role = admin.Role(value.String)
+			}
+		case admin.FieldTotpSecret:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field totp_secret", values[i])
+			} else if value != nil {
+				_m.TotpSecret = value
+			}
+		case admin.FieldTotpPending:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field totp_pending", values[i])
+			} else if value != nil {
+				_m.TotpPending = value
+			}
+		case admin.FieldTotpEnabledAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field totp_enabled_at", values[i])
+			} else if value.Valid {
+				_m.TotpEnabledAt = new(time.Time)
+				*_m.TotpEnabledAt = value.Time
+			}
+		case admin.FieldTotpLastStep:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field totp_last_step", values[i])
+			} else if value.Valid {
+				_m.TotpLastStep = value.Int64
+			}
+		case admin.FieldRecoveryHashes:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field recovery_hashes", values[i])
+			} else if value.Valid {
+				_m.RecoveryHashes = value.String
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -159,6 +210,23 @@ func (_m *Admin) String() string {
 		builder.WriteString("last_login_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("role=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Role))
+	builder.WriteString(", ")
+	builder.WriteString("totp_secret=<sensitive>")
+	builder.WriteString(", ")
+	builder.WriteString("totp_pending=<sensitive>")
+	builder.WriteString(", ")
+	if v := _m.TotpEnabledAt; v != nil {
+		builder.WriteString("totp_enabled_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("totp_last_step=")
+	builder.WriteString(fmt.Sprintf("%v", _m.TotpLastStep))
+	builder.WriteString(", ")
+	builder.WriteString("recovery_hashes=<sensitive>")
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -63,6 +63,74 @@ func (_c *AdminCreate) SetNillableLastLoginAt(v *time.Time) *AdminCreate {
 	return _c
 }
 
+// SetRole sets the "role" field.
+func (_c *AdminCreate) SetRole(v admin.Role) *AdminCreate {
+	_c.mutation.SetRole(v)
+	return _c
+}
+
+// SetNillableRole sets the "role" field if the given value is not nil.
+func (_c *AdminCreate) SetNillableRole(v *admin.Role) *AdminCreate {
+	if v != nil {
+		_c.SetRole(*v)
+	}
+	return _c
+}
+
+// SetTotpSecret sets the "totp_secret" field.
+func (_c *AdminCreate) SetTotpSecret(v []byte) *AdminCreate {
+	_c.mutation.SetTotpSecret(v)
+	return _c
+}
+
+// SetTotpPending sets the "totp_pending" field.
+func (_c *AdminCreate) SetTotpPending(v []byte) *AdminCreate {
+	_c.mutation.SetTotpPending(v)
+	return _c
+}
+
+// SetTotpEnabledAt sets the "totp_enabled_at" field.
+func (_c *AdminCreate) SetTotpEnabledAt(v time.Time) *AdminCreate {
+	_c.mutation.SetTotpEnabledAt(v)
+	return _c
+}
+
+// SetNillableTotpEnabledAt sets the "totp_enabled_at" field if the given value is not nil.
+func (_c *AdminCreate) SetNillableTotpEnabledAt(v *time.Time) *AdminCreate {
+	if v != nil {
+		_c.SetTotpEnabledAt(*v)
+	}
+	return _c
+}
+
+// SetTotpLastStep sets the "totp_last_step" field.
+func (_c *AdminCreate) SetTotpLastStep(v int64) *AdminCreate {
+	_c.mutation.SetTotpLastStep(v)
+	return _c
+}
+
+// SetNillableTotpLastStep sets the "totp_last_step" field if the given value is not nil.
+func (_c *AdminCreate) SetNillableTotpLastStep(v *int64) *AdminCreate {
+	if v != nil {
+		_c.SetTotpLastStep(*v)
+	}
+	return _c
+}
+
+// SetRecoveryHashes sets the "recovery_hashes" field.
+func (_c *AdminCreate) SetRecoveryHashes(v string) *AdminCreate {
+	_c.mutation.SetRecoveryHashes(v)
+	return _c
+}
+
+// SetNillableRecoveryHashes sets the "recovery_hashes" field if the given value is not nil.
+func (_c *AdminCreate) SetNillableRecoveryHashes(v *string) *AdminCreate {
+	if v != nil {
+		_c.SetRecoveryHashes(*v)
+	}
+	return _c
+}
+
 // AddSessionIDs adds the "sessions" edge to the AdminSession entity by IDs.
 func (_c *AdminCreate) AddSessionIDs(ids ...int) *AdminCreate {
 	_c.mutation.AddSessionIDs(ids...)
@@ -117,6 +185,18 @@ func (_c *AdminCreate) defaults() {
 		v := admin.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
+	if _, ok := _c.mutation.Role(); !ok {
+		v := admin.DefaultRole
+		_c.mutation.SetRole(v)
+	}
+	if _, ok := _c.mutation.TotpLastStep(); !ok {
+		v := admin.DefaultTotpLastStep
+		_c.mutation.SetTotpLastStep(v)
+	}
+	if _, ok := _c.mutation.RecoveryHashes(); !ok {
+		v := admin.DefaultRecoveryHashes
+		_c.mutation.SetRecoveryHashes(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -134,6 +214,20 @@ func (_c *AdminCreate) check() error {
 	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "Admin.created_at"`)}
+	}
+	if _, ok := _c.mutation.Role(); !ok {
+		return &ValidationError{Name: "role", err: errors.New(`ent: missing required field "Admin.role"`)}
+	}
+	if v, ok := _c.mutation.Role(); ok {
+		if err := admin.RoleValidator(v); err != nil {
+			return &ValidationError{Name: "role", err: fmt.Errorf(`ent: validator failed for field "Admin.role": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.TotpLastStep(); !ok {
+		return &ValidationError{Name: "totp_last_step", err: errors.New(`ent: missing required field "Admin.totp_last_step"`)}
+	}
+	if _, ok := _c.mutation.RecoveryHashes(); !ok {
+		return &ValidationError{Name: "recovery_hashes", err: errors.New(`ent: missing required field "Admin.recovery_hashes"`)}
 	}
 	return nil
 }
@@ -177,6 +271,30 @@ func (_c *AdminCreate) createSpec() (*Admin, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.LastLoginAt(); ok {
 		_spec.SetField(admin.FieldLastLoginAt, field.TypeTime, value)
 		_node.LastLoginAt = &value
+	}
+	if value, ok := _c.mutation.Role(); ok {
+		_spec.SetField(admin.FieldRole, field.TypeEnum, value)
+		_node.Role = value
+	}
+	if value, ok := _c.mutation.TotpSecret(); ok {
+		_spec.SetField(admin.FieldTotpSecret, field.TypeBytes, value)
+		_node.TotpSecret = &value
+	}
+	if value, ok := _c.mutation.TotpPending(); ok {
+		_spec.SetField(admin.FieldTotpPending, field.TypeBytes, value)
+		_node.TotpPending = &value
+	}
+	if value, ok := _c.mutation.TotpEnabledAt(); ok {
+		_spec.SetField(admin.FieldTotpEnabledAt, field.TypeTime, value)
+		_node.TotpEnabledAt = &value
+	}
+	if value, ok := _c.mutation.TotpLastStep(); ok {
+		_spec.SetField(admin.FieldTotpLastStep, field.TypeInt64, value)
+		_node.TotpLastStep = value
+	}
+	if value, ok := _c.mutation.RecoveryHashes(); ok {
+		_spec.SetField(admin.FieldRecoveryHashes, field.TypeString, value)
+		_node.RecoveryHashes = value
 	}
 	if nodes := _c.mutation.SessionsIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -288,6 +406,102 @@ func (u *AdminUpsert) ClearLastLoginAt() *AdminUpsert {
 	return u
 }
 
+// SetRole sets the "role" field.
+func (u *AdminUpsert) SetRole(v admin.Role) *AdminUpsert {
+	u.Set(admin.FieldRole, v)
+	return u
+}
+
+// UpdateRole sets the "role" field to the value that was provided on create.
+func (u *AdminUpsert) UpdateRole() *AdminUpsert {
+	u.SetExcluded(admin.FieldRole)
+	return u
+}
+
+// SetTotpSecret sets the "totp_secret" field.
+func (u *AdminUpsert) SetTotpSecret(v []byte) *AdminUpsert {
+	u.Set(admin.FieldTotpSecret, v)
+	return u
+}
+
+// UpdateTotpSecret sets the "totp_secret" field to the value that was provided on create.
+func (u *AdminUpsert) UpdateTotpSecret() *AdminUpsert {
+	u.SetExcluded(admin.FieldTotpSecret)
+	return u
+}
+
+// ClearTotpSecret clears the value of the "totp_secret" field.
+func (u *AdminUpsert) ClearTotpSecret() *AdminUpsert {
+	u.SetNull(admin.FieldTotpSecret)
+	return u
+}
+
+// SetTotpPending sets the "totp_pending" field.
+func (u *AdminUpsert) SetTotpPending(v []byte) *AdminUpsert {
+	u.Set(admin.FieldTotpPending, v)
+	return u
+}
+
+// UpdateTotpPending sets the "totp_pending" field to the value that was provided on create.
+func (u *AdminUpsert) UpdateTotpPending() *AdminUpsert {
+	u.SetExcluded(admin.FieldTotpPending)
+	return u
+}
+
+// ClearTotpPending clears the value of the "totp_pending" field.
+func (u *AdminUpsert) ClearTotpPending() *AdminUpsert {
+	u.SetNull(admin.FieldTotpPending)
+	return u
+}
+
+// SetTotpEnabledAt sets the "totp_enabled_at" field.
+func (u *AdminUpsert) SetTotpEnabledAt(v time.Time) *AdminUpsert {
+	u.Set(admin.FieldTotpEnabledAt, v)
+	return u
+}
+
+// UpdateTotpEnabledAt sets the "totp_enabled_at" field to the value that was provided on create.
+func (u *AdminUpsert) UpdateTotpEnabledAt() *AdminUpsert {
+	u.SetExcluded(admin.FieldTotpEnabledAt)
+	return u
+}
+
+// ClearTotpEnabledAt clears the value of the "totp_enabled_at" field.
+func (u *AdminUpsert) ClearTotpEnabledAt() *AdminUpsert {
+	u.SetNull(admin.FieldTotpEnabledAt)
+	return u
+}
+
+// SetTotpLastStep sets the "totp_last_step" field.
+func (u *AdminUpsert) SetTotpLastStep(v int64) *AdminUpsert {
+	u.Set(admin.FieldTotpLastStep, v)
+	return u
+}
+
+// UpdateTotpLastStep sets the "totp_last_step" field to the value that was provided on create.
+func (u *AdminUpsert) UpdateTotpLastStep() *AdminUpsert {
+	u.SetExcluded(admin.FieldTotpLastStep)
+	return u
+}
+
+// AddTotpLastStep adds v to the "totp_last_step" field.
+func (u *AdminUpsert) AddTotpLastStep(v int64) *AdminUpsert {
+	u.Add(admin.FieldTotpLastStep, v)
+	return u
+}
+
+// SetRecoveryHashes sets the "recovery_hashes" field.
+func (u *AdminUpsert) SetRecoveryHashes(v string) *AdminUpsert {
+	u.Set(admin.FieldRecoveryHashes, v)
+	return u
+}
+
+// UpdateRecoveryHashes sets the "recovery_hashes" field to the value that was provided on create.
+func (u *AdminUpsert) UpdateRecoveryHashes() *AdminUpsert {
+	u.SetExcluded(admin.FieldRecoveryHashes)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -379,6 +593,118 @@ func (u *AdminUpsertOne) UpdateLastLoginAt() *AdminUpsertOne {
 func (u *AdminUpsertOne) ClearLastLoginAt() *AdminUpsertOne {
 	return u.Update(func(s *AdminUpsert) {
 		s.ClearLastLoginAt()
+	})
+}
+
+// SetRole sets the "role" field.
+func (u *AdminUpsertOne) SetRole(v admin.Role) *AdminUpsertOne {
+	return u.Update(func(s *AdminUpsert) {
+		s.SetRole(v)
+	})
+}
+
+// UpdateRole sets the "role" field to the value that was provided on create.
+func (u *AdminUpsertOne) UpdateRole() *AdminUpsertOne {
+	return u.Update(func(s *AdminUpsert) {
+		s.UpdateRole()
+	})
+}
+
+// SetTotpSecret sets the "totp_secret" field.
+func (u *AdminUpsertOne) SetTotpSecret(v []byte) *AdminUpsertOne {
+	return u.Update(func(s *AdminUpsert) {
+		s.SetTotpSecret(v)
+	})
+}
+
+// UpdateTotpSecret sets the "totp_secret" field to the value that was provided on create.
+func (u *AdminUpsertOne) UpdateTotpSecret() *AdminUpsertOne {
+	return u.Update(func(s *AdminUpsert) {
+		s.UpdateTotpSecret()
+	})
+}
+
+// ClearTotpSecret clears the value of the "totp_secret" field.
+func (u *AdminUpsertOne) ClearTotpSecret() *AdminUpsertOne {
+	return u.Update(func(s *AdminUpsert) {
+		s.ClearTotpSecret()
+	})
+}
+
+// SetTotpPending sets the "totp_pending" field.
+func (u *AdminUpsertOne) SetTotpPending(v []byte) *AdminUpsertOne {
+	return u.Update(func(s *AdminUpsert) {
+		s.SetTotpPending(v)
+	})
+}
+
+// UpdateTotpPending sets the "totp_pending" field to the value that was provided on create.
+func (u *AdminUpsertOne) UpdateTotpPending() *AdminUpsertOne {
+	return u.Update(func(s *AdminUpsert) {
+		s.UpdateTotpPending()
+	})
+}
+
+// ClearTotpPending clears the value of the "totp_pending" field.
+func (u *AdminUpsertOne) ClearTotpPending() *AdminUpsertOne {
+	return u.Update(func(s *AdminUpsert) {
+		s.ClearTotpPending()
+	})
+}
+
+// SetTotpEnabledAt sets the "totp_enabled_at" field.
+func (u *AdminUpsertOne) SetTotpEnabledAt(v time.Time) *AdminUpsertOne {
+	return u.Update(func(s *AdminUpsert) {
+		s.SetTotpEnabledAt(v)
+	})
+}
+
+// UpdateTotpEnabledAt sets the "totp_enabled_at" field to the value that was provided on create.
+func (u *AdminUpsertOne) UpdateTotpEnabledAt() *AdminUpsertOne {
+	return u.Update(func(s *AdminUpsert) {
+		s.UpdateTotpEnabledAt()
+	})
+}
+
+// ClearTotpEnabledAt clears the value of the "totp_enabled_at" field.
+func (u *AdminUpsertOne) ClearTotpEnabledAt() *AdminUpsertOne {
+	return u.Update(func(s *AdminUpsert) {
+		s.ClearTotpEnabledAt()
+	})
+}
+
+// SetTotpLastStep sets the "totp_last_step" field.
+func (u *AdminUpsertOne) SetTotpLastStep(v int64) *AdminUpsertOne {
+	return u.Update(func(s *AdminUpsert) {
+		s.SetTotpLastStep(v)
+	})
+}
+
+// AddTotpLastStep adds v to the "totp_last_step" field.
+func (u *AdminUpsertOne) AddTotpLastStep(v int64) *AdminUpsertOne {
+	return u.Update(func(s *AdminUpsert) {
+		s.AddTotpLastStep(v)
+	})
+}
+
+// UpdateTotpLastStep sets the "totp_last_step" field to the value that was provided on create.
+func (u *AdminUpsertOne) UpdateTotpLastStep() *AdminUpsertOne {
+	return u.Update(func(s *AdminUpsert) {
+		s.UpdateTotpLastStep()
+	})
+}
+
+// SetRecoveryHashes sets the "recovery_hashes" field.
+func (u *AdminUpsertOne) SetRecoveryHashes(v string) *AdminUpsertOne {
+	return u.Update(func(s *AdminUpsert) {
+		s.SetRecoveryHashes(v)
+	})
+}
+
+// UpdateRecoveryHashes sets the "recovery_hashes" field to the value that was provided on create.
+func (u *AdminUpsertOne) UpdateRecoveryHashes() *AdminUpsertOne {
+	return u.Update(func(s *AdminUpsert) {
+		s.UpdateRecoveryHashes()
 	})
 }
 
@@ -639,6 +965,118 @@ func (u *AdminUpsertBulk) UpdateLastLoginAt() *AdminUpsertBulk {
 func (u *AdminUpsertBulk) ClearLastLoginAt() *AdminUpsertBulk {
 	return u.Update(func(s *AdminUpsert) {
 		s.ClearLastLoginAt()
+	})
+}
+
+// SetRole sets the "role" field.
+func (u *AdminUpsertBulk) SetRole(v admin.Role) *AdminUpsertBulk {
+	return u.Update(func(s *AdminUpsert) {
+		s.SetRole(v)
+	})
+}
+
+// UpdateRole sets the "role" field to the value that was provided on create.
+func (u *AdminUpsertBulk) UpdateRole() *AdminUpsertBulk {
+	return u.Update(func(s *AdminUpsert) {
+		s.UpdateRole()
+	})
+}
+
+// SetTotpSecret sets the "totp_secret" field.
+func (u *AdminUpsertBulk) SetTotpSecret(v []byte) *AdminUpsertBulk {
+	return u.Update(func(s *AdminUpsert) {
+		s.SetTotpSecret(v)
+	})
+}
+
+// UpdateTotpSecret sets the "totp_secret" field to the value that was provided on create.
+func (u *AdminUpsertBulk) UpdateTotpSecret() *AdminUpsertBulk {
+	return u.Update(func(s *AdminUpsert) {
+		s.UpdateTotpSecret()
+	})
+}
+
+// ClearTotpSecret clears the value of the "totp_secret" field.
+func (u *AdminUpsertBulk) ClearTotpSecret() *AdminUpsertBulk {
+	return u.Update(func(s *AdminUpsert) {
+		s.ClearTotpSecret()
+	})
+}
+
+// SetTotpPending sets the "totp_pending" field.
+func (u *AdminUpsertBulk) SetTotpPending(v []byte) *AdminUpsertBulk {
+	return u.Update(func(s *AdminUpsert) {
+		s.SetTotpPending(v)
+	})
+}
+
+// UpdateTotpPending sets the "totp_pending" field to the value that was provided on create.
+func (u *AdminUpsertBulk) UpdateTotpPending() *AdminUpsertBulk {
+	return u.Update(func(s *AdminUpsert) {
+		s.UpdateTotpPending()
+	})
+}
+
+// ClearTotpPending clears the value of the "totp_pending" field.
+func (u *AdminUpsertBulk) ClearTotpPending() *AdminUpsertBulk {
+	return u.Update(func(s *AdminUpsert) {
+		s.ClearTotpPending()
+	})
+}
+
+// SetTotpEnabledAt sets the "totp_enabled_at" field.
+func (u *AdminUpsertBulk) SetTotpEnabledAt(v time.Time) *AdminUpsertBulk {
+	return u.Update(func(s *AdminUpsert) {
+		s.SetTotpEnabledAt(v)
+	})
+}
+
+// UpdateTotpEnabledAt sets the "totp_enabled_at" field to the value that was provided on create.
+func (u *AdminUpsertBulk) UpdateTotpEnabledAt() *AdminUpsertBulk {
+	return u.Update(func(s *AdminUpsert) {
+		s.UpdateTotpEnabledAt()
+	})
+}
+
+// ClearTotpEnabledAt clears the value of the "totp_enabled_at" field.
+func (u *AdminUpsertBulk) ClearTotpEnabledAt() *AdminUpsertBulk {
+	return u.Update(func(s *AdminUpsert) {
+		s.ClearTotpEnabledAt()
+	})
+}
+
+// SetTotpLastStep sets the "totp_last_step" field.
+func (u *AdminUpsertBulk) SetTotpLastStep(v int64) *AdminUpsertBulk {
+	return u.Update(func(s *AdminUpsert) {
+		s.SetTotpLastStep(v)
+	})
+}
+
+// AddTotpLastStep adds v to the "totp_last_step" field.
+func (u *AdminUpsertBulk) AddTotpLastStep(v int64) *AdminUpsertBulk {
+	return u.Update(func(s *AdminUpsert) {
+		s.AddTotpLastStep(v)
+	})
+}
+
+// UpdateTotpLastStep sets the "totp_last_step" field to the value that was provided on create.
+func (u *AdminUpsertBulk) UpdateTotpLastStep() *AdminUpsertBulk {
+	return u.Update(func(s *AdminUpsert) {
+		s.UpdateTotpLastStep()
+	})
+}
+
+// SetRecoveryHashes sets the "recovery_hashes" field.
+func (u *AdminUpsertBulk) SetRecoveryHashes(v string) *AdminUpsertBulk {
+	return u.Update(func(s *AdminUpsert) {
+		s.SetRecoveryHashes(v)
+	})
+}
+
+// UpdateRecoveryHashes sets the "recovery_hashes" field to the value that was provided on create.
+func (u *AdminUpsertBulk) UpdateRecoveryHashes() *AdminUpsertBulk {
+	return u.Update(func(s *AdminUpsert) {
+		s.UpdateRecoveryHashes()
 	})
 }
 

@@ -78,6 +78,99 @@ func (_u *AdminUpdate) ClearLastLoginAt() *AdminUpdate {
 	return _u
 }
 
+// SetRole sets the "role" field.
+func (_u *AdminUpdate) SetRole(v admin.Role) *AdminUpdate {
+	_u.mutation.SetRole(v)
+	return _u
+}
+
+// SetNillableRole sets the "role" field if the given value is not nil.
+func (_u *AdminUpdate) SetNillableRole(v *admin.Role) *AdminUpdate {
+	if v != nil {
+		_u.SetRole(*v)
+	}
+	return _u
+}
+
+// SetTotpSecret sets the "totp_secret" field.
+func (_u *AdminUpdate) SetTotpSecret(v []byte) *AdminUpdate {
+	_u.mutation.SetTotpSecret(v)
+	return _u
+}
+
+// ClearTotpSecret clears the value of the "totp_secret" field.
+func (_u *AdminUpdate) ClearTotpSecret() *AdminUpdate {
+	_u.mutation.ClearTotpSecret()
+	return _u
+}
+
+// SetTotpPending sets the "totp_pending" field.
+func (_u *AdminUpdate) SetTotpPending(v []byte) *AdminUpdate {
+	_u.mutation.SetTotpPending(v)
+	return _u
+}
+
+// ClearTotpPending clears the value of the "totp_pending" field.
+func (_u *AdminUpdate) ClearTotpPending() *AdminUpdate {
+	_u.mutation.ClearTotpPending()
+	return _u
+}
+
+// SetTotpEnabledAt sets the "totp_enabled_at" field.
+func (_u *AdminUpdate) SetTotpEnabledAt(v time.Time) *AdminUpdate {
+	_u.mutation.SetTotpEnabledAt(v)
+	return _u
+}
+
+// SetNillableTotpEnabledAt sets the "totp_enabled_at" field if the given value is not nil.
+func (_u *AdminUpdate) SetNillableTotpEnabledAt(v *time.Time) *AdminUpdate {
+	if v != nil {
+		_u.SetTotpEnabledAt(*v)
+	}
+	return _u
+}
+
+// ClearTotpEnabledAt clears the value of the "totp_enabled_at" field.
+func (_u *AdminUpdate) ClearTotpEnabledAt() *AdminUpdate {
+	_u.mutation.ClearTotpEnabledAt()
+	return _u
+}
+
+// SetTotpLastStep sets the "totp_last_step" field.
+func (_u *AdminUpdate) SetTotpLastStep(v int64) *AdminUpdate {
+	_u.mutation.ResetTotpLastStep()
+	_u.mutation.SetTotpLastStep(v)
+	return _u
+}
+
+// SetNillableTotpLastStep sets the "totp_last_step" field if the given value is not nil.
+func (_u *AdminUpdate) SetNillableTotpLastStep(v *int64) *AdminUpdate {
+	if v != nil {
+		_u.SetTotpLastStep(*v)
+	}
+	return _u
+}
+
+// AddTotpLastStep adds value to the "totp_last_step" field.
+func (_u *AdminUpdate) AddTotpLastStep(v int64) *AdminUpdate {
+	_u.mutation.AddTotpLastStep(v)
+	return _u
+}
+
+// SetRecoveryHashes sets the "recovery_hashes" field.
+func (_u *AdminUpdate) SetRecoveryHashes(v string) *AdminUpdate {
+	_u.mutation.SetRecoveryHashes(v)
+	return _u
+}
+
+// SetNillableRecoveryHashes sets the "recovery_hashes" field if the given value is not nil.
+func (_u *AdminUpdate) SetNillableRecoveryHashes(v *string) *AdminUpdate {
+	if v != nil {
+		_u.SetRecoveryHashes(*v)
+	}
+	return _u
+}
+
 // AddSessionIDs adds the "sessions" edge to the AdminSession entity by IDs.
 func (_u *AdminUpdate) AddSessionIDs(ids ...int) *AdminUpdate {
 	_u.mutation.AddSessionIDs(ids...)
@@ -153,6 +246,11 @@ func (_u *AdminUpdate) check() error {
 			return &ValidationError{Name: "username", err: fmt.Errorf(`ent: validator failed for field "Admin.username": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Role(); ok {
+		if err := admin.RoleValidator(v); err != nil {
+			return &ValidationError{Name: "role", err: fmt.Errorf(`ent: validator failed for field "Admin.role": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -185,6 +283,36 @@ func (_u *AdminUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.LastLoginAtCleared() {
 		_spec.ClearField(admin.FieldLastLoginAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Role(); ok {
+		_spec.SetField(admin.FieldRole, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.TotpSecret(); ok {
+		_spec.SetField(admin.FieldTotpSecret, field.TypeBytes, value)
+	}
+	if _u.mutation.TotpSecretCleared() {
+		_spec.ClearField(admin.FieldTotpSecret, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.TotpPending(); ok {
+		_spec.SetField(admin.FieldTotpPending, field.TypeBytes, value)
+	}
+	if _u.mutation.TotpPendingCleared() {
+		_spec.ClearField(admin.FieldTotpPending, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.TotpEnabledAt(); ok {
+		_spec.SetField(admin.FieldTotpEnabledAt, field.TypeTime, value)
+	}
+	if _u.mutation.TotpEnabledAtCleared() {
+		_spec.ClearField(admin.FieldTotpEnabledAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.TotpLastStep(); ok {
+		_spec.SetField(admin.FieldTotpLastStep, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedTotpLastStep(); ok {
+		_spec.AddField(admin.FieldTotpLastStep, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.RecoveryHashes(); ok {
+		_spec.SetField(admin.FieldRecoveryHashes, field.TypeString, value)
 	}
 	if _u.mutation.SessionsCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -301,6 +429,99 @@ func (_u *AdminUpdateOne) ClearLastLoginAt() *AdminUpdateOne {
 	return _u
 }
 
+// SetRole sets the "role" field.
+func (_u *AdminUpdateOne) SetRole(v admin.Role) *AdminUpdateOne {
+	_u.mutation.SetRole(v)
+	return _u
+}
+
+// SetNillableRole sets the "role" field if the given value is not nil.
+func (_u *AdminUpdateOne) SetNillableRole(v *admin.Role) *AdminUpdateOne {
+	if v != nil {
+		_u.SetRole(*v)
+	}
+	return _u
+}
+
+// SetTotpSecret sets the "totp_secret" field.
+func (_u *AdminUpdateOne) SetTotpSecret(v []byte) *AdminUpdateOne {
+	_u.mutation.SetTotpSecret(v)
+	return _u
+}
+
+// ClearTotpSecret clears the value of the "totp_secret" field.
+func (_u *AdminUpdateOne) ClearTotpSecret() *AdminUpdateOne {
+	_u.mutation.ClearTotpSecret()
+	return _u
+}
+
+// SetTotpPending sets the "totp_pending" field.
+func (_u *AdminUpdateOne) SetTotpPending(v []byte) *AdminUpdateOne {
+	_u.mutation.SetTotpPending(v)
+	return _u
+}
+
+// ClearTotpPending clears the value of the "totp_pending" field.
+func (_u *AdminUpdateOne) ClearTotpPending() *AdminUpdateOne {
+	_u.mutation.ClearTotpPending()
+	return _u
+}
+
+// SetTotpEnabledAt sets the "totp_enabled_at" field.
+func (_u *AdminUpdateOne) SetTotpEnabledAt(v time.Time) *AdminUpdateOne {
+	_u.mutation.SetTotpEnabledAt(v)
+	return _u
+}
+
+// SetNillableTotpEnabledAt sets the "totp_enabled_at" field if the given value is not nil.
+func (_u *AdminUpdateOne) SetNillableTotpEnabledAt(v *time.Time) *AdminUpdateOne {
+	if v != nil {
+		_u.SetTotpEnabledAt(*v)
+	}
+	return _u
+}
+
+// ClearTotpEnabledAt clears the value of the "totp_enabled_at" field.
+func (_u *AdminUpdateOne) ClearTotpEnabledAt() *AdminUpdateOne {
+	_u.mutation.ClearTotpEnabledAt()
+	return _u
+}
+
+// SetTotpLastStep sets the "totp_last_step" field.
+func (_u *AdminUpdateOne) SetTotpLastStep(v int64) *AdminUpdateOne {
+	_u.mutation.ResetTotpLastStep()
+	_u.mutation.SetTotpLastStep(v)
+	return _u
+}
+
+// SetNillableTotpLastStep sets the "totp_last_step" field if the given value is not nil.
+func (_u *AdminUpdateOne) SetNillableTotpLastStep(v *int64) *AdminUpdateOne {
+	if v != nil {
+		_u.SetTotpLastStep(*v)
+	}
+	return _u
+}
+
+// AddTotpLastStep adds value to the "totp_last_step" field.
+func (_u *AdminUpdateOne) AddTotpLastStep(v int64) *AdminUpdateOne {
+	_u.mutation.AddTotpLastStep(v)
+	return _u
+}
+
+// SetRecoveryHashes sets the "recovery_hashes" field.
+func (_u *AdminUpdateOne) SetRecoveryHashes(v string) *AdminUpdateOne {
+	_u.mutation.SetRecoveryHashes(v)
+	return _u
+}
+
+// SetNillableRecoveryHashes sets the "recovery_hashes" field if the given value is not nil.
+func (_u *AdminUpdateOne) SetNillableRecoveryHashes(v *string) *AdminUpdateOne {
+	if v != nil {
+		_u.SetRecoveryHashes(*v)
+	}
+	return _u
+}
+
 // AddSessionIDs adds the "sessions" edge to the AdminSession entity by IDs.
 func (_u *AdminUpdateOne) AddSessionIDs(ids ...int) *AdminUpdateOne {
 	_u.mutation.AddSessionIDs(ids...)
@@ -389,6 +610,11 @@ func (_u *AdminUpdateOne) check() error {
 			return &ValidationError{Name: "username", err: fmt.Errorf(`ent: validator failed for field "Admin.username": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Role(); ok {
+		if err := admin.RoleValidator(v); err != nil {
+			return &ValidationError{Name: "role", err: fmt.Errorf(`ent: validator failed for field "Admin.role": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -438,6 +664,36 @@ func (_u *AdminUpdateOne) sqlSave(ctx context.Context) (_node *Admin, err error)
 	}
 	if _u.mutation.LastLoginAtCleared() {
 		_spec.ClearField(admin.FieldLastLoginAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Role(); ok {
+		_spec.SetField(admin.FieldRole, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.TotpSecret(); ok {
+		_spec.SetField(admin.FieldTotpSecret, field.TypeBytes, value)
+	}
+	if _u.mutation.TotpSecretCleared() {
+		_spec.ClearField(admin.FieldTotpSecret, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.TotpPending(); ok {
+		_spec.SetField(admin.FieldTotpPending, field.TypeBytes, value)
+	}
+	if _u.mutation.TotpPendingCleared() {
+		_spec.ClearField(admin.FieldTotpPending, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.TotpEnabledAt(); ok {
+		_spec.SetField(admin.FieldTotpEnabledAt, field.TypeTime, value)
+	}
+	if _u.mutation.TotpEnabledAtCleared() {
+		_spec.ClearField(admin.FieldTotpEnabledAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.TotpLastStep(); ok {
+		_spec.SetField(admin.FieldTotpLastStep, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedTotpLastStep(); ok {
+		_spec.AddField(admin.FieldTotpLastStep, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.RecoveryHashes(); ok {
+		_spec.SetField(admin.FieldRecoveryHashes, field.TypeString, value)
 	}
 	if _u.mutation.SessionsCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -18,6 +18,8 @@ type Tx struct {
 	Admin *AdminClient
 	// AdminSession is the client for interacting with the AdminSession builders.
 	AdminSession *AdminSessionClient
+	// AuditEntry is the client for interacting with the AuditEntry builders.
+	AuditEntry *AuditEntryClient
 	// Identity is the client for interacting with the Identity builders.
 	Identity *IdentityClient
 	// IdentityConflict is the client for interacting with the IdentityConflict builders.
@@ -28,6 +30,8 @@ type Tx struct {
 	Session *SessionClient
 	// Throttle is the client for interacting with the Throttle builders.
 	Throttle *ThrottleClient
+	// Upload is the client for interacting with the Upload builders.
+	Upload *UploadClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 	// WeChatToken is the client for interacting with the WeChatToken builders.
@@ -165,11 +169,13 @@ func (tx *Tx) Client() *Client {
 func (tx *Tx) init() {
 	tx.Admin = NewAdminClient(tx.config)
 	tx.AdminSession = NewAdminSessionClient(tx.config)
+	tx.AuditEntry = NewAuditEntryClient(tx.config)
 	tx.Identity = NewIdentityClient(tx.config)
 	tx.IdentityConflict = NewIdentityConflictClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.Throttle = NewThrottleClient(tx.config)
+	tx.Upload = NewUploadClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 	tx.WeChatToken = NewWeChatTokenClient(tx.config)
 }

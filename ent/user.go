@@ -59,9 +59,11 @@ type UserEdges struct {
 	IdentityConflicts []*IdentityConflict `json:"identity_conflicts,omitempty"`
 	// UnionidConflicts holds the value of the unionid_conflicts edge.
 	UnionidConflicts []*IdentityConflict `json:"unionid_conflicts,omitempty"`
+	// Uploads holds the value of the uploads edge.
+	Uploads []*Upload `json:"uploads,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [4]bool
+	loadedTypes [5]bool
 }
 
 // SessionsOrErr returns the Sessions value or an error if the edge
@@ -98,6 +100,15 @@ func (e UserEdges) UnionidConflictsOrErr() ([]*IdentityConflict, error) {
 		return e.UnionidConflicts, nil
 	}
 	return nil, &NotLoadedError{edge: "unionid_conflicts"}
+}
+
+// UploadsOrErr returns the Uploads value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) UploadsOrErr() ([]*Upload, error) {
+	if e.loadedTypes[4] {
+		return e.Uploads, nil
+	}
+	return nil, &NotLoadedError{edge: "uploads"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -247,6 +258,11 @@ func (_m *User) QueryIdentityConflicts() *IdentityConflictQuery {
 // QueryUnionidConflicts queries the "unionid_conflicts" edge of the User entity.
 func (_m *User) QueryUnionidConflicts() *IdentityConflictQuery {
 	return NewUserClient(_m.config).QueryUnionidConflicts(_m)
+}
+
+// QueryUploads queries the "uploads" edge of the User entity.
+func (_m *User) QueryUploads() *UploadQuery {
+	return NewUserClient(_m.config).QueryUploads(_m)
 }
 
 // Update returns a builder for updating this User.

@@ -77,7 +77,7 @@ func Identify(trusted []netip.Prefix) fiber.Handler {
 		peer = peer.Unmap()
 		ip := peer
 		if len(trusted) > 0 && isTrusted(peer) {
-			hops := strings.Split(c.Get(fiber.HeaderXForwardedFor), ",")
+			hops := forwardedHops(c)
 			for i := len(hops) - 1; i >= 0; i-- {
 				a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
 				if err != nil {
@@ -92,6 +92,18 @@ func Identify(trusted []netip.Prefix) fiber.Handler {
 		c.Locals(localClientIP, ip.String())
 		return c.Next()
 	}
+}
+
+// forwardedHops is every X-Forwarded-For entry, all header lines read as
+// one list in order (RFC 9110 §5.3). A proxy may append its own line
+// (HAProxy's option forwardfor) instead of extending the client's: reading
+// only the first line would believe whatever the client wrote there.
+func forwardedHops(c *fiber.Ctx) []string {
+	var hops []string
+	for _, line := range c.Request().Header.PeekAll(fiber.HeaderXForwardedFor) {
+		hops = append(hops, strings.Split(string(line), ",")...)
+	}
+	return hops
 }
 
 // AccessLog writes one structured line per request. It logs the path

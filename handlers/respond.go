@@ -82,7 +82,9 @@ func ToProblem(err error) *problem.Error {
 			return problem.New(problem.MethodNotAllowed, "method not allowed")
 		case fiber.StatusTooManyRequests:
 			return problem.New(problem.RateLimited, "too many requests")
-		case fiber.StatusRequestHeaderFieldsTooLarge, fiber.StatusBadRequest, fiber.StatusUnsupportedMediaType:
+		case fiber.StatusRequestHeaderFieldsTooLarge:
+			return problem.New(problem.RequestHeaderTooLarge, "request headers are too large")
+		case fiber.StatusBadRequest, fiber.StatusUnsupportedMediaType:
 			return problem.New(problem.InvalidRequest, "malformed request")
 		}
 		if fe.Code < 500 {

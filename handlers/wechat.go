@@ -1,9 +1,12 @@
 package handlers
 
 import (
+	"bytes"
 	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
 	"os"
-	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -27,32 +30,57 @@ type WeChat struct {
 }
 
 // UploadAvatar is POST /api/me/avatar, multipart field "file" (what
-// wx.uploadFile sends). The body has already been capped by the server's
-// BodyLimit; the image's own limits are checked by avatars.Save.
+// wx.uploadFile sends). The body is streamed: it is read here, after the
+// bearer token was checked, and at most MaxAvatarBody of it; the image's
+// own limits are checked by avatars.Save.
 func (w *WeChat) UploadAvatar(c *fiber.Ctx) error {
-	ct := strings.ToLower(c.Get(fiber.HeaderContentType))
-	if !strings.HasPrefix(ct, fiber.MIMEMultipartForm) {
+	mediaType, params, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+	if err != nil || mediaType != fiber.MIMEMultipartForm || params["boundary"] == "" {
 		return problem.New(problem.InvalidRequest, "Content-Type must be multipart/form-data with a field named \"file\"")
 	}
-	fh, err := c.FormFile("file")
-	if err != nil {
-		return problem.New(problem.InvalidRequest, "multipart field \"file\" is missing or malformed")
+	var body io.Reader = c.Request().BodyStream()
+	if body == nil {
+		body = bytes.NewReader(c.Request().Body())
 	}
-	if fh.Size > avatars.MaxBytes {
-		return problem.New(problem.RequestTooLarge, "the avatar is larger than 2 MiB")
-	}
-	f, err := fh.Open()
+	image, err := readFilePart(multipart.NewReader(&cappedReader{r: body, left: MaxAvatarBody}, params["boundary"]), "file")
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	u, err := w.Accounts.UploadAvatar(c.UserContext(), CurrentUser(c).ID, f)
+	u, err := w.Accounts.UploadAvatar(c.UserContext(), CurrentUser(c).ID, bytes.NewReader(image))
 	if err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(User(u))
 }
+
+// readFilePart returns the content of the multipart field named field,
+// skipping the others; at most avatars.MaxBytes+1 bytes of it.
+func readFilePart(mr *multipart.Reader, field string) ([]byte, error) {
+	errMissing := problem.New(problem.InvalidRequest, "multipart field %q is missing or malformed", field)
+	for {
+		part, err := mr.NextPart()
+		if isTooLarge(err) {
+			return nil, errAvatarTooLarge
+		}
+		if err != nil {
+			return nil, errMissing
+		}
+		if part.FormName() != field {
+			continue
+		}
+		data, err := io.ReadAll(io.LimitReader(part, avatars.MaxBytes+1))
+		switch {
+		case isTooLarge(err), len(data) > avatars.MaxBytes:
+			return nil, errAvatarTooLarge
+		case err != nil:
+			return nil, errMissing
+		}
+		return data, nil
+	}
+}
+
+var errAvatarTooLarge = problem.New(problem.RequestTooLarge, "the avatar is larger than 2 MiB")
 
 // BindPhone is POST /api/me/phone {"code"}: the code from
 // <button open-type="getPhoneNumber">, not a wx.login code.

@@ -306,9 +306,8 @@ func upload(t *testing.T, env *apptest.Env, token, filename, partType string, da
 }
 
 // announceBody sends the headers of a multipart upload of size bytes and
-// reads the answer without sending the body: a server that refuses on the
-// Content-Length answers at once. (Sending the body too would have the
-// server reset the connection under the unread bytes, losing the answer.)
+// the body's first bytes, and reads the answer without sending the rest: a
+// server that refuses on the Content-Length answers at once.
 func announceBody(t *testing.T, env *apptest.Env, token string, size int) (int, []byte) {
 	t.Helper()
 	conn, err := net.Dial("tcp", strings.TrimPrefix(env.URL, "http://"))
@@ -318,7 +317,7 @@ func announceBody(t *testing.T, env *apptest.Env, token string, size int) (int, 
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
 	fmt.Fprintf(conn, "POST /api/me/avatar HTTP/1.1\r\nHost: miniauth\r\nAuthorization: Bearer %s\r\n"+
-		"Content-Type: multipart/form-data; boundary=xyz\r\nContent-Length: %d\r\n\r\n", token, size)
+		"Content-Type: multipart/form-data; boundary=xyz\r\nContent-Length: %d\r\n\r\n--xyz\r\n", token, size)
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatalf("no answer to a %d-byte upload: %v", size, err)
@@ -394,6 +393,33 @@ func TestAvatarUploadAndServe(t *testing.T) {
 	})
 }
 
+// TestServedAvatarsCarryNoMetadata: a phone photo's EXIF (GPS position
+// included), XMP, comments and text chunks never reach the served file,
+// and the image itself is served byte for byte as encoded.
+func TestServedAvatarsCarryNoMetadata(t *testing.T) {
+	t.Parallel()
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		env := startOnWX(t, b)
+		g := env.Login(t, "o_avatar_metadata")
+		jpegTagged, jpegPlain := avatartest.JPEGWithMetadata(t, 7)
+		pngTagged, pngPlain := avatartest.PNGWithMetadata(t, 8)
+		webpTagged, webpPlain := avatartest.WebPWithMetadata()
+		for _, c := range []struct {
+			name          string
+			tagged, plain []byte
+		}{{"jpeg", jpegTagged, jpegPlain}, {"png", pngTagged, pngPlain}, {"webp", webpTagged, webpPlain}} {
+			url := expectUser(t, upload(t, env, g.AccessToken, "photo", "image/jpeg", c.tagged))["avatar_url"].(string)
+			r := env.Do(t, apptest.Request{Method: "GET", Path: url})
+			if r.Status != 200 || !bytes.Equal(r.Body, c.plain) {
+				t.Fatalf("%s: GET %s: %d, %d bytes; want the %d bytes without metadata", c.name, url, r.Status, len(r.Body), len(c.plain))
+			}
+			if bytes.Contains(r.Body, avatartest.GPSLatitude) || bytes.Contains(r.Body, []byte(avatartest.SecretText)) {
+				t.Fatalf("%s: the served file holds the photo's metadata", c.name)
+			}
+		}
+	})
+}
+
 func TestAvatarUploadsRefused(t *testing.T) {
 	t.Parallel()
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
@@ -411,9 +437,9 @@ func TestAvatarUploadsRefused(t *testing.T) {
 		apptest.Expect(t, upload(t, env, g.AccessToken, "bomb.png", "image/png", avatartest.PNGHeader(20000, 20000)), 400, "validation_failed")
 		apptest.Expect(t, upload(t, env, g.AccessToken, "x.png", "image/png", nil), 400, "validation_failed")
 
-		// A 3 MiB photo, sent whole as a client would: a clean JSON 413
-		// (the transport reads up to app.BodyLimit, so the client gets the
-		// answer instead of a reset connection).
+		// A 3 MiB photo, sent whole as a client would: a clean JSON 413,
+		// refused from its Content-Length (the connection closes gracefully,
+		// so the client gets the answer instead of a reset).
 		body, ct := multipartBody(t, "file", "big.jpg", "image/jpeg", append(avatartest.JPEG(t, 3), make([]byte, 3<<20)...))
 		apptest.Expect(t, do(body, ct), 413, "request_too_large")
 		// Just over 2 MiB: refused too.
@@ -460,28 +486,26 @@ func TestAvatarDatabaseFailureLeavesNoFile(t *testing.T) {
 	})
 }
 
-func TestSharedAvatarFileKeptWhileUsed(t *testing.T) {
+func TestAvatarFileShownOnlyByItsUploader(t *testing.T) {
 	t.Parallel()
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
 		env := startOnWX(t, b)
 		alice, bob := env.Login(t, "o_alice"), env.Login(t, "o_bob")
 		first := expectUser(t, upload(t, env, alice.AccessToken, "a.png", "image/png", avatartest.PNG(t, 1)))["avatar_url"].(string)
-		// Bob points his profile at Alice's file (PUT accepts any /uploads/ path).
+		// Bob cannot point his profile at Alice's file (and so cannot keep
+		// it alive after she replaces it or leaves).
 		r := env.Do(t, apptest.Request{Method: "PUT", Path: "/api/me", Token: bob.AccessToken, Body: map[string]any{"avatar_url": first}})
-		if r.Status != 200 {
-			t.Fatalf("put: %d %s", r.Status, r.Body)
+		apptest.Expect(t, r, 400, "validation_failed")
+		if !bytes.Contains(r.Body, []byte(`"avatar_url"`)) {
+			t.Fatalf("fields do not name avatar_url: %s", r.Body)
 		}
 		expectUser(t, upload(t, env, alice.AccessToken, "b.png", "image/png", avatartest.PNG(t, 2)))
-		if r := env.Do(t, apptest.Request{Method: "GET", Path: first}); r.Status != 200 {
-			t.Fatalf("Alice's replacement removed the file Bob still shows: %d", r.Status)
-		}
-		// Once nobody shows it, it goes.
-		if r := env.Do(t, apptest.Request{Method: "DELETE", Path: "/api/me", Token: bob.AccessToken}); r.Status != 204 {
+		apptest.Expect(t, env.Do(t, apptest.Request{Method: "GET", Path: first}), 404, "not_found")
+		if r := env.Do(t, apptest.Request{Method: "DELETE", Path: "/api/me", Token: alice.AccessToken}); r.Status != 204 {
 			t.Fatalf("delete: %d", r.Status)
 		}
-		apptest.Expect(t, env.Do(t, apptest.Request{Method: "GET", Path: first}), 404, "not_found")
-		if files := avatarFiles(t, env); len(files) != 1 {
-			t.Fatalf("files: %v, want Alice's current one", files)
+		if files := avatarFiles(t, env); len(files) != 0 {
+			t.Fatalf("files left after Alice left: %v", files)
 		}
 	})
 }

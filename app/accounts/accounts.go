@@ -20,6 +20,7 @@ import (
 	"github.com/miniauth/miniauth/ent"
 	"github.com/miniauth/miniauth/ent/refreshtoken"
 	"github.com/miniauth/miniauth/ent/session"
+	"github.com/miniauth/miniauth/ent/upload"
 	"github.com/miniauth/miniauth/ent/user"
 )
 
@@ -39,9 +40,6 @@ type Service struct {
 	Access     *tokens.Signer
 	RefreshTTL time.Duration
 	Log        *slog.Logger
-	// OnUserGone is called after an account is deleted, with its avatar
-	// URL, so that uploaded files go too.
-	OnUserGone func(avatarURL string)
 	// Avatars stores uploaded avatar images (avatar.go).
 	Avatars *avatars.Store
 	// Cache holds live sessions for Authenticate; nil: no cache. Every
@@ -124,6 +122,9 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p Profile, c Clie
 		var rc *receipt
 		err = s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 			now := s.now()
+			if err := s.checkOwnAvatar(ctx, tx, p, li.owner()); err != nil {
+				return err
+			}
 			u, isNew, err := s.resolveUser(ctx, tx, li, p, now)
 			if err != nil {
 				return err
@@ -286,17 +287,32 @@ func (s *Service) Logout(ctx context.Context, sessionID int) error {
 	return err
 }
 
-// UpdateProfile applies a validated partial profile.
-// The cached user is replaced by the new one, so the next request of any
-// of the user's sessions is still answered from memory.
+// UpdateProfile applies a validated partial profile. A local avatar_url
+// must name a file the user uploaded; the uploaded avatar it replaces is
+// erased. The cached user is replaced by the new one, so the next request
+// of any of the user's sessions is still answered from memory.
 func (s *Service) UpdateProfile(ctx context.Context, userID int, p Profile) (*ent.User, error) {
 	var out *ent.User
+	var previous string
 	var rc *receipt
 	ticket := s.Cache.Ticket(userID)
 	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		var err error
 		if rc, err = s.announce(ctx, tx, userChanged(userID)); err != nil {
 			return err
+		}
+		if p.AvatarURL != nil {
+			old, err := s.lockUser(ctx, tx, user.ID(userID))
+			if ent.IsNotFound(err) {
+				return errUnauthorized
+			}
+			if err != nil {
+				return fmt.Errorf("load user %d: %w", userID, err)
+			}
+			previous = old.AvatarURL
+			if err := s.checkOwnAvatar(ctx, tx, p, user.ID(userID)); err != nil {
+				return err
+			}
 		}
 		update := tx.User.UpdateOneID(userID).SetUpdatedAt(s.now())
 		if p.Nickname != nil {
@@ -321,17 +337,22 @@ func (s *Service) UpdateProfile(ctx context.Context, userID int, p Profile) (*en
 	}
 	s.Cache.ReplaceUser(ticket, cacheUser(out))
 	s.settle(change{}, rc, true)
+	if p.AvatarURL != nil && previous != out.AvatarURL {
+		s.releaseAvatar(ctx, userID, previous)
+	}
 	return out, nil
 }
 
 // Delete closes an account (PIPL account cancellation): the user row, and
-// with it every session, refresh token, phone and session key, is erased.
-// The same WeChat account logging in later starts a new user.
+// with it every session, refresh token, phone and session key, is erased,
+// and every file the user uploaded, whatever avatar_url says now. The
+// same WeChat account logging in later starts a new user.
 func (s *Service) Delete(ctx context.Context, userID int) error {
 	var avatar string
 	var rc *receipt
+	var uploads []string
 	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
-		u, err := tx.User.Get(ctx, userID)
+		u, err := s.lockUser(ctx, tx, user.ID(userID))
 		if ent.IsNotFound(err) {
 			return errUnauthorized
 		}
@@ -341,6 +362,12 @@ func (s *Service) Delete(ctx context.Context, userID int) error {
 		avatar = u.AvatarURL
 		if rc, err = s.announce(ctx, tx, userRevoked(userID)); err != nil {
 			return err
+		}
+		if uploads, err = tx.Upload.Query().Where(upload.UserID(userID)).Select(upload.FieldName).Strings(ctx); err != nil {
+			return fmt.Errorf("list uploads: %w", err)
+		}
+		if _, err := tx.Upload.Delete().Where(upload.UserID(userID)).Exec(ctx); err != nil {
+			return fmt.Errorf("delete uploads: %w", err)
 		}
 		if _, err := tx.RefreshToken.Delete().Where(refreshtoken.HasSessionWith(session.UserID(userID))).Exec(ctx); err != nil {
 			return fmt.Errorf("delete refresh tokens: %w", err)
@@ -354,9 +381,14 @@ func (s *Service) Delete(ctx context.Context, userID int) error {
 	if err != nil {
 		return err
 	}
-	if s.OnUserGone != nil {
-		s.OnUserGone(avatar)
+	// The records are gone: a file that cannot be removed now has no owner
+	// and the next sweep removes it.
+	for _, name := range uploads {
+		if err := s.Avatars.Remove(name); err != nil {
+			s.Log.Warn("remove avatar of deleted account", "file", name, "err", err)
+		}
 	}
+	s.RemoveAvatarIfUnused(ctx, avatar)
 	return nil
 }
 

@@ -1,18 +1,17 @@
 package accounts
 
 import (
-	"net/url"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/miniauth/miniauth/app/avatars"
 )
 
 // Limits of the profile fields, in characters.
 const (
 	MaxNickname  = 64
-	MaxAvatarURL = 1024
-	// UploadsPrefix is where this server serves uploaded files.
-	UploadsPrefix = "/uploads/"
+	MaxAvatarURL = avatars.MaxURL
 )
 
 // Profile is a partial profile update: nil fields are left alone.
@@ -69,22 +68,4 @@ func hasControl(s string) bool {
 	return false
 }
 
-func checkAvatarURL(s string) string {
-	if utf8.RuneCountInString(s) > MaxAvatarURL {
-		return "must be at most 1024 characters"
-	}
-	if hasControl(s) || strings.ContainsAny(s, " \\") {
-		return "must not contain spaces, backslashes or control characters"
-	}
-	if strings.HasPrefix(s, UploadsPrefix) {
-		if strings.Contains(s, "..") || strings.Contains(s, "//") || strings.ContainsAny(s, "?#") {
-			return "must be a plain path under /uploads/"
-		}
-		return ""
-	}
-	u, err := url.Parse(s)
-	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
-		return "must be an absolute https URL or a /uploads/ path of this server"
-	}
-	return ""
-}
+func checkAvatarURL(s string) string { return avatars.CheckURL(s) }

@@ -48,21 +48,27 @@ type Service struct {
 	SessionTTL time.Duration
 	Now        func() time.Time
 
-	csrfKey   []byte
-	dummyOnce sync.Once
-	dummy     string
+	csrfKey    []byte
+	pendingKey []byte
+	keys       *keys.Set
+	dummyOnce  sync.Once
+	dummy      string
 }
 
 // New is the service with the default hashing cost and session lifetime.
 func New(db *database.DB, ks *keys.Set) *Service {
 	m := hmac.New(sha256.New, ks.AdminToken)
 	m.Write([]byte("miniauth admin csrf v1"))
+	p := hmac.New(sha256.New, ks.AdminToken)
+	p.Write([]byte("miniauth admin pending sign-in v1"))
 	return &Service{
 		DB:         db,
 		Signer:     &tokens.Signer{Kind: tokens.Admin, Key: ks.AdminToken, TTL: DefaultSession},
 		Params:     DefaultParams,
 		SessionTTL: DefaultSession,
 		csrfKey:    m.Sum(nil),
+		pendingKey: p.Sum(nil),
+		keys:       ks,
 	}
 }
 
@@ -114,8 +120,16 @@ func ValidatePassword(pw string) error {
 	return nil
 }
 
-// Create adds an admin.
+// Create adds an admin with the operator role.
 func (s *Service) Create(ctx context.Context, username, password string) (*ent.Admin, error) {
+	return s.CreateWithRole(ctx, username, password, admin.RoleOperator)
+}
+
+// CreateWithRole adds an admin with a role (roles.go).
+func (s *Service) CreateWithRole(ctx context.Context, username, password string, role admin.Role) (*ent.Admin, error) {
+	if err := admin.RoleValidator(role); err != nil {
+		return nil, ErrRole
+	}
 	username = NormalizeUsername(username)
 	if err := ValidateUsername(username); err != nil {
 		return nil, err
@@ -131,7 +145,7 @@ func (s *Service) Create(ctx context.Context, username, password string) (*ent.A
 		} else if n > 0 {
 			return ErrDuplicate
 		}
-		a, err := tx.Admin.Create().SetUsername(username).SetPasswordHash(hash).SetCreatedAt(s.now()).Save(ctx)
+		a, err := tx.Admin.Create().SetUsername(username).SetPasswordHash(hash).SetRole(role).SetCreatedAt(s.now()).Save(ctx)
 		if ent.IsConstraintError(err) {
 			return ErrDuplicate
 		}
@@ -206,10 +220,20 @@ type Client struct {
 	UserAgent string
 }
 
-// Login checks a username and password and opens a session. An unknown
-// username costs one hash of a dummy password, so that the answer takes
-// as long as for a wrong password and does not reveal which names exist.
+// Login checks a username and password and opens a session.
 func (s *Service) Login(ctx context.Context, username, password string, c Client) (*Session, error) {
+	a, err := s.CheckCredentials(ctx, username, password)
+	if err != nil {
+		return nil, err
+	}
+	return s.OpenSession(ctx, a, c)
+}
+
+// CheckCredentials returns the admin whose username and password these
+// are, or ErrBadCredentials. An unknown username costs one hash of a
+// dummy password, so that the answer takes as long as for a wrong
+// password and does not reveal which names exist.
+func (s *Service) CheckCredentials(ctx context.Context, username, password string) (*ent.Admin, error) {
 	username = NormalizeUsername(username)
 	if username == "" || password == "" || len(username) > MaxUsername || len(password) > MaxPassword {
 		s.burnHash(password)
@@ -230,8 +254,13 @@ func (s *Service) Login(ctx context.Context, username, password string, c Client
 	if !ok {
 		return nil, ErrBadCredentials
 	}
+	return a, nil
+}
+
+// OpenSession signs an admin in (after every factor was checked).
+func (s *Service) OpenSession(ctx context.Context, a *ent.Admin, c Client) (*Session, error) {
 	var sess *ent.AdminSession
-	err = s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		now := s.now()
 		var err error
 		sess, err = tx.AdminSession.Create().

@@ -155,6 +155,9 @@ func (p *Process) Env(wx *WeChat) *Env {
 	return &Env{URL: p.URL, DataDir: p.DataDir, WeChat: wx, HTTP: &http.Client{Timeout: 30 * time.Second}, stop: p.Stop}
 }
 
+// PID is the process id, e.g. to read /proc/<pid>/status.
+func (p *Process) PID() int { return p.cmd.Process.Pid }
+
 // Log is everything the process printed.
 func (p *Process) Log() string { return p.out.String() }
 

@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/image/webp"
 
@@ -92,8 +93,8 @@ func Sniff(head []byte, r io.Reader) (*Format, error) {
 	return nil, errType
 }
 
-// Save checks an uploaded image and stores it under a new random name,
-// which it returns. It reads at most MaxBytes+1 bytes of r. The file is
+// Save checks an uploaded image, strips its metadata (strip.go) and
+// stores it under a new random name, which it returns. It reads at most MaxBytes+1 bytes of r. The file is
 // written to a temporary name and renamed, so a reader never sees half an
 // image and a failure leaves nothing behind.
 func (s *Store) Save(r io.Reader) (name string, err error) {
@@ -111,10 +112,17 @@ func (s *Store) Save(r io.Reader) (name string, err error) {
 	if err != nil {
 		return "", err
 	}
+	// Published avatars carry no metadata (GPS position, camera, text).
+	if data, err = strip(f, data); err != nil {
+		return "", err
+	}
+	if _, err := Sniff(data, bytes.NewReader(data)); err != nil {
+		return "", err
+	}
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return "", fmt.Errorf("avatar dir: %w", err)
 	}
-	tmp, err := os.CreateTemp(s.Dir, ".upload-*")
+	tmp, err := os.CreateTemp(s.Dir, tempPrefix+"*")
 	if err != nil {
 		return "", fmt.Errorf("avatar temp file: %w", err)
 	}
@@ -215,6 +223,53 @@ func (s *Store) Read(name string) ([]byte, string, error) {
 // a plain file name (see NameOf); anything else is ignored.
 func (s *Store) Remove(name string) error {
 	if !plainName(name) {
+		return nil
+	}
+	if err := os.Remove(filepath.Join(s.Dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// tempPrefix starts the names of files Save is still writing.
+const tempPrefix = ".upload-"
+
+// File is one entry of the avatar directory.
+type File struct {
+	Name    string
+	ModTime time.Time
+	// Temp: a file Save was writing (left behind by a crash).
+	Temp bool
+}
+
+// List returns the stored avatars (names Save makes) and temporary files;
+// anything else in the directory is not ours and is left out.
+func (s *Store) List() ([]File, error) {
+	entries, err := os.ReadDir(s.Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list avatars: %w", err)
+	}
+	var files []File
+	for _, e := range entries {
+		temp := strings.HasPrefix(e.Name(), tempPrefix)
+		if !e.Type().IsRegular() || (!temp && !ValidName(e.Name())) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue // removed meanwhile
+		}
+		files = append(files, File{Name: e.Name(), ModTime: info.ModTime(), Temp: temp})
+	}
+	return files, nil
+}
+
+// RemoveTemp deletes a temporary file List reported.
+func (s *Store) RemoveTemp(name string) error {
+	if !strings.HasPrefix(name, tempPrefix) || strings.ContainsAny(name, "/\\\x00") {
 		return nil
 	}
 	if err := os.Remove(filepath.Join(s.Dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -3,25 +3,30 @@ package cli
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
-	"text/tabwriter"
-	"time"
 
-	"github.com/miniauth/miniauth/app"
 	"github.com/miniauth/miniauth/app/admins"
+	"github.com/miniauth/miniauth/app/audit"
+	"github.com/miniauth/miniauth/app/config"
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/keys"
 )
 
 const adminUsage = `Usage:
-  miniauth admin create --username NAME --password-stdin   (the password is the first line of stdin)
+  miniauth admin create --username NAME [--role operator|viewer] --password-stdin
+                                          (the password is the first line of stdin; the role defaults to operator)
   miniauth admin list
   miniauth admin passwd --username NAME --password-stdin   (signs out every session of NAME)
   miniauth admin delete --username NAME
+  miniauth admin role --username NAME --role operator|viewer
+  miniauth admin totp --username NAME [--disable]   (enroll a second factor, or remove it)
 `
 
 // adminCmd manages admin panel accounts.
@@ -34,10 +39,14 @@ func adminCmd(ctx context.Context, env *Env, args []string) error {
 		return nil
 	}
 	sub := args[0]
+	if sub == "role" || sub == "totp" {
+		return adminPanelCmd(ctx, env, sub, args[1:]) // admin_panel.go
+	}
 	fs := flag.NewFlagSet("admin "+sub, flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	username := fs.String("username", "", "admin username")
 	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of stdin")
+	roleName := fs.String("role", "", "create: operator (default) or viewer")
 	if err := fs.Parse(args[1:]); err != nil {
 		return errUsage
 	}
@@ -51,8 +60,14 @@ func adminCmd(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("admin: unknown subcommand %q\n\n%s", sub, adminUsage)
 	case needName && *username == "":
 		return fmt.Errorf("admin %s: --username is required", sub)
+	case *roleName != "" && sub != "create":
+		return fmt.Errorf("admin %s: --role is only for create (change a role with: admin role --username NAME --role R)", sub)
 	case needPassword && !*fromStdin:
 		return fmt.Errorf("admin %s: --password-stdin is required (passwords are never taken from arguments, which other users can see)", sub)
+	}
+	role, err := admins.ParseRole(*roleName)
+	if err != nil {
+		return fmt.Errorf("admin %s: --role: %w", sub, err)
 	}
 	var password string
 	if needPassword {
@@ -69,36 +84,30 @@ func adminCmd(ctx context.Context, env *Env, args []string) error {
 	defer closeDB()
 	switch sub {
 	case "create":
-		a, err := svc.Create(ctx, *username, password)
+		a, err := svc.CreateWithRole(ctx, *username, password, role)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.Stdout, "admin %q created (id %d)\n", a.Username, a.ID)
+		fmt.Fprintf(env.Stdout, "admin %q created (id %d, role %s)\n", a.Username, a.ID, a.Role)
+		return recordCLI(ctx, svc, audit.AdminCreated, a.Username, "role "+string(a.Role))
 	case "passwd":
 		if err := svc.SetPassword(ctx, *username, password); err != nil {
 			return err
 		}
 		fmt.Fprintf(env.Stdout, "password of %q changed; its sessions are signed out\n", admins.NormalizeUsername(*username))
+		return recordCLI(ctx, svc, audit.PasswordChanged, admins.NormalizeUsername(*username), "")
 	case "delete":
 		if err := svc.Delete(ctx, *username); err != nil {
 			return err
 		}
 		fmt.Fprintf(env.Stdout, "admin %q deleted\n", admins.NormalizeUsername(*username))
+		return recordCLI(ctx, svc, audit.AdminDeleted, admins.NormalizeUsername(*username), "")
 	case "list":
 		list, err := svc.List(ctx)
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tUSERNAME\tCREATED\tLAST SIGN-IN")
-		for _, a := range list {
-			last := "never"
-			if a.LastLoginAt != nil {
-				last = a.LastLoginAt.Local().Format(time.DateTime)
-			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", a.ID, a.Username, a.CreatedAt.Local().Format(time.DateTime), last)
-		}
-		return tw.Flush()
+		return printAdmins(env.Stdout, list)
 	}
 	return nil
 }
@@ -120,30 +129,28 @@ func readPassword(r io.Reader) (string, error) {
 	return line, nil
 }
 
-// openDB opens (and migrates) the configured database for a command.
-func openDB(ctx context.Context, env *Env) (*database.DB, *keys.Set, bool, error) {
-	cfg, err := loadConfig(env)
-	if err != nil {
-		return nil, nil, false, err
-	}
-	if err := cfg.PrepareDataDir(); err != nil {
-		return nil, nil, false, err
-	}
-	ks, err := keys.Load(cfg.JWTSecret, cfg.DataDir)
-	if err != nil {
-		return nil, nil, false, err
-	}
-	db, err := database.Open(ctx, app.DatabaseOptions(cfg))
-	if err != nil {
-		return nil, nil, false, err
-	}
-	return db, ks, cfg.Production(), nil
-}
-
 func openAdmins(ctx context.Context, env *Env) (*admins.Service, func(), error) {
-	db, ks, _, err := openDB(ctx, env)
+	cfg, db, err := openFor(ctx, env, database.MustHaveSchema, true)
 	if err != nil {
 		return nil, nil, err
 	}
+	ks, err := existingKeys(cfg)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
 	return admins.New(db, ks), func() { db.Close() }, nil
+}
+
+// existingKeys derives the server's keys when its secret is configured or
+// kept in the data dir, and otherwise throwaway ones: the admin commands
+// sign nothing, and must not create a secret beside a database whose
+// server keeps its secret elsewhere (MINIAUTH_JWT_SECRET).
+func existingKeys(cfg *config.Config) (*keys.Set, error) {
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, keys.SecretFile)); cfg.JWTSecret != "" || err == nil {
+		return keys.Load(cfg.JWTSecret, cfg.DataDir)
+	}
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	return keys.Derive(secret)
 }

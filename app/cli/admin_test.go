@@ -19,12 +19,21 @@ func runCLI(t *testing.T, dataDir, dbURL, stdin string, args ...string) (int, st
 	return code, out.String(), errOut.String()
 }
 
+// migrate creates the database, as only migrate and the server may.
+func migrate(t *testing.T, dataDir, dbURL string) {
+	t.Helper()
+	if code, out, errOut := runCLI(t, dataDir, dbURL, "", "migrate"); code != 0 {
+		t.Fatalf("migrate: exit %d %q %q", code, out, errOut)
+	}
+}
+
 func TestAdminCommands(t *testing.T) {
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) { testAdminCommands(t, b.URL(t)) })
 }
 
 func testAdminCommands(t *testing.T, dbURL string) {
 	dir := t.TempDir()
+	migrate(t, dir, dbURL)
 	cases := []struct {
 		stdin   string
 		args    []string
@@ -69,6 +78,7 @@ func TestDevSeed(t *testing.T) {
 
 func testDevSeed(t *testing.T, dbURL string) {
 	dir := t.TempDir()
+	migrate(t, dir, dbURL)
 	code, out, errOut := runCLI(t, dir, dbURL, "", "dev", "seed", "--users", "1500")
 	if code != 0 || !strings.Contains(out, "inserted 1500 fake users") {
 		t.Fatalf("seed: %d %q %q", code, out, errOut)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/miniauth/miniauth/app"
 	"github.com/miniauth/miniauth/app/config"
+	"github.com/miniauth/miniauth/app/database/dburl"
 )
 
 // Version is set at build time with -ldflags "-X github.com/miniauth/miniauth/app/cli.Version=…".
@@ -117,10 +118,18 @@ func serve(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// A data dir that cannot be made stops start-up with its one line,
+	// before any log line (app.New prepares it too; that is a no-op).
+	if err := cfg.PrepareDataDir(); err != nil {
+		return err
+	}
 	tuneGC(env)
 	out := newLogWriter(env.Stderr)
 	defer out.Close()
 	log := slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// The first line names the database, as every command's does: the
+	// operator sees at once whether it is the one they meant.
+	log.Info("database: " + dburl.Describe(app.DatabaseOptions(cfg).URL))
 	srv, err := app.New(ctx, cfg, log, env.Routes...)
 	if err != nil {
 		return err
@@ -155,5 +164,6 @@ func tuneGC(env *Env) {
 // team's own API, served by `miniauth serve` next to miniauth's: main.go
 // is where they are listed (see "Add your own API" in ARCHITECTURE.md).
 func Main(routes ...app.Routes) {
+	restrictUmask() // before anything, SQLite included, creates a file
 	os.Exit(Run(&Env{Args: os.Args[1:], Getenv: os.Getenv, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Routes: routes}))
 }

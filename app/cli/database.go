@@ -11,19 +11,47 @@ import (
 	"github.com/miniauth/miniauth/app"
 	"github.com/miniauth/miniauth/app/config"
 	"github.com/miniauth/miniauth/app/database"
+	"github.com/miniauth/miniauth/app/database/dburl"
 )
 
-// openDatabase opens the configured database without migrating it.
-func openDatabase(env *Env) (*config.Config, *database.DB, error) {
+// openFor opens the configured database for a command and names it, on
+// stderr so that stdout stays for what scripts read, as the command's
+// first line. need says whether a missing database may be created: only
+// migrate (and the server's first start) may, so that a mistyped data dir
+// stops a command instead of starting an empty world; then nothing is
+// created, not even the data dir. upgrade brings an existing schema up to
+// date, as the server would.
+func openFor(ctx context.Context, env *Env, need database.Need, upgrade bool) (*config.Config, *database.DB, error) {
 	cfg, err := loadConfig(env)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := cfg.PrepareDataDir(); err != nil {
-		return nil, nil, err
+	opts := app.DatabaseOptions(cfg)
+	opts.Need = need
+	if need == database.MayCreate && cfg.DatabaseURL == "" {
+		if err := cfg.PrepareDataDir(); err != nil {
+			return nil, nil, err
+		}
 	}
-	db, err := database.OpenNoMigrate(app.DatabaseOptions(cfg))
-	return cfg, db, err
+	open := database.OpenNoMigrate
+	if upgrade {
+		open = func(o database.Options) (*database.DB, error) { return database.Open(ctx, o) }
+	}
+	db, err := open(opts)
+	if err != nil {
+		return nil, nil, explainMissing(err)
+	}
+	fmt.Fprintln(env.Stderr, "database:", db.Name)
+	return cfg, db, nil
+}
+
+// explainMissing adds what to check to the error of a missing database.
+func explainMissing(err error) error {
+	if !errors.Is(err, database.ErrNoDatabase) {
+		return err
+	}
+	return fmt.Errorf("%w; check MINIAUTH_DATA_DIR and MINIAUTH_DATABASE_URL (every command uses the server's); "+
+		"only the server's first start or `miniauth migrate` creates a database", err)
 }
 
 func newFlags(name string, env *Env) *flag.FlagSet {
@@ -55,7 +83,11 @@ func migrateCmd(ctx context.Context, env *Env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	_, db, err := openDatabase(env)
+	need := database.MayCreate
+	if *dryRun {
+		need = database.MustExist // a dry run creates nothing
+	}
+	_, db, err := openFor(ctx, env, need, false)
 	if err != nil {
 		return err
 	}
@@ -77,7 +109,14 @@ func backupCmd(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintln(env.Stderr, "usage: miniauth backup FILE   (FILE must not exist yet)")
 		return errUsage
 	}
-	_, db, err := openDatabase(env)
+	cfg, err := loadConfig(env)
+	if err != nil {
+		return err
+	}
+	if loc, _ := dburl.Parse(app.DatabaseOptions(cfg).URL); loc.Postgres {
+		return errors.New("backup is for SQLite; back PostgreSQL up with pg_dump or your provider's snapshots")
+	}
+	_, db, err := openFor(ctx, env, database.MustHaveSchema, false)
 	if err != nil {
 		return err
 	}
@@ -106,23 +145,34 @@ func copyCmd(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintln(env.Stderr, "usage: miniauth copy --from URL --to URL")
 		return errUsage
 	}
-	// The source is migrated too (as serve would), so that old files copy;
-	// a single-app release's users get their identities on the way, in
-	// the app the configuration names (else at the target's first start).
+	// Both are checked before either is opened, so that a typo in --to
+	// does not leave a half-done copy behind.
+	for _, f := range []struct{ flag, url string }{{"--from", *from}, {"--to", *to}} {
+		if _, err := dburl.Parse(f.url); err != nil {
+			return fmt.Errorf("%s: %w", f.flag, err)
+		}
+	}
+	// The source must exist and hold miniauth's schema: a typo in --from
+	// used to create an empty source and report a successful copy. It is
+	// migrated (as serve would) so that old files copy. Only then is the
+	// target opened, which may be created. A single-app release's users
+	// get their identities on the way, in the app the configuration names
+	// (else at the target's first start).
 	legacyApp := ""
 	if cfg, err := loadConfig(env); err == nil {
 		legacyApp = app.DatabaseOptions(cfg).LegacyAppID
 	}
-	src, err := database.Open(ctx, database.Options{URL: *from, MaxOpenConns: 4, MaxIdleConns: 2, LegacyAppID: legacyApp})
+	src, err := database.Open(ctx, database.Options{URL: *from, MaxOpenConns: 4, MaxIdleConns: 2, Need: database.MustHaveSchema, LegacyAppID: legacyApp})
 	if err != nil {
 		return fmt.Errorf("--from: %w", err)
 	}
 	defer src.Close()
-	dst, err := database.Open(ctx, database.Options{URL: *to, MaxOpenConns: 4, MaxIdleConns: 2})
+	dst, err := database.Open(ctx, database.Options{URL: *to, MaxOpenConns: 4, MaxIdleConns: 2, Need: database.MayCreate})
 	if err != nil {
 		return fmt.Errorf("--to: %w", err)
 	}
 	defer dst.Close()
+	fmt.Fprintf(env.Stderr, "database: %s → %s\n", src.Name, dst.Name)
 	counts, err := database.Copy(ctx, src, dst, progressPrinter(env.Stderr))
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/userlist"
 )
 
@@ -29,12 +30,14 @@ func devCmd(ctx context.Context, env *Env, args []string) error {
 	if *n <= 0 || *n > 100_000_000 {
 		return fmt.Errorf("dev seed: --users must be between 1 and 100000000")
 	}
-	db, _, production, err := openDB(ctx, env)
+	// Seeding needs a database made by the server or migrate: like every
+	// command but those, it does not create one.
+	cfg, db, err := openFor(ctx, env, database.MustHaveSchema, true)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if production && !*force {
+	if cfg.Production() && !*force {
 		return fmt.Errorf("dev seed: refusing to add fake users to a production database (MINIAUTH_ENV=production); pass --force if you mean it")
 	}
 	start := time.Now()

@@ -13,6 +13,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	// The zone database inside the binary: MINIAUTH_TIMEZONE must work on
+	// a minimal image without /usr/share/zoneinfo.
+	_ "time/tzdata"
+
+	"github.com/miniauth/miniauth/app/database/dburl"
 )
 
 // Defaults, in one place.
@@ -39,6 +44,11 @@ const (
 	// DefaultSessionCache is how many live sessions each instance keeps
 	// in memory for the per-request check (about 0.4 KiB each).
 	DefaultSessionCache = 100_000
+	// DefaultTimezone is where most operators of a WeChat mini program
+	// are: the admin panel's and CSV's times, and its "today".
+	DefaultTimezone = "Asia/Shanghai"
+	// DefaultAuditRetention keeps a year of admin audit entries.
+	DefaultAuditRetention = 8760 * time.Hour
 )
 
 // Config is the whole runtime configuration.
@@ -59,11 +69,18 @@ type Config struct {
 	RefreshTTL     time.Duration
 	TrustedProxies []netip.Prefix
 	MetricsAddr    string // empty: no metrics listener
+	PProf          bool   // serve /debug/pprof/ on the metrics listener
 	DBMaxOpenConns int
 	DBMaxIdleConns int
 	SQLiteSync     string // "full" (durable, default) or "normal" (opt-in, faster)
 	LoginRateLimit int    // per client IP per minute; 0 turns it off
 	SessionCache   int    // sessions cached in memory; 0 turns the cache off
+	// Timezone is the zone of the admin panel's and CSV's times.
+	Timezone *time.Location
+	// AuditRetention is how long audit entries are kept; 0 keeps them.
+	AuditRetention time.Duration
+	// AdminRequireTOTP refuses sign-in to admins without a second factor.
+	AdminRequireTOTP bool
 }
 
 // Var documents one environment variable for --help and the README.
@@ -75,7 +92,7 @@ type Var struct {
 var Vars = []Var{
 	{"MINIAUTH_ADDR", DefaultAddr, "listen address"},
 	{"MINIAUTH_DATA_DIR", DefaultDataDir, "SQLite file, uploads and the generated secret"},
-	{"MINIAUTH_DATABASE_URL", "sqlite file in the data dir", "database: sqlite:///path/file.db or postgres://user:pass@host/db"},
+	{"MINIAUTH_DATABASE_URL", "sqlite file in the data dir", "postgres://user:pass@host/db, sqlite:///path/file.db or a plain file path (no other scheme)"},
 	{"MINIAUTH_ENV", DefaultEnv, "development or production"},
 	{"MINIAUTH_WECHAT_APPID", "", "mini program AppID (empty outside production: built-in simulator)"},
 	{"MINIAUTH_WECHAT_SECRET", "", "mini program AppSecret"},
@@ -86,10 +103,14 @@ var Vars = []Var{
 	{"MINIAUTH_REFRESH_TTL", DefaultRefreshTTL.String(), "refresh token / session lifetime (Go duration)"},
 	{"MINIAUTH_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed"},
 	{"MINIAUTH_METRICS_ADDR", "", "separate listen address for /metrics (empty: metrics off)"},
+	{"MINIAUTH_PPROF", "0", "1: also serve Go's profiler /debug/pprof/ on the metrics listener"},
 	{"MINIAUTH_DB_MAX_OPEN_CONNS", strconv.Itoa(DefaultDBMaxOpenConns), "PostgreSQL pool: max open connections"},
 	{"MINIAUTH_DB_MAX_IDLE_CONNS", strconv.Itoa(DefaultDBMaxIdleConns), "PostgreSQL pool: max idle connections"},
 	{"MINIAUTH_LOGIN_RATE_LIMIT", strconv.Itoa(DefaultLoginRateLimit), "logins and refreshes per client IP per minute (0: no limit)"},
 	{"MINIAUTH_SESSION_CACHE", strconv.Itoa(DefaultSessionCache), "live sessions kept in memory for the per-request check (0: check the database every request)"},
+	{"MINIAUTH_TIMEZONE", DefaultTimezone, "IANA time zone of the admin panel's and CSV's times"},
+	{"MINIAUTH_AUDIT_RETENTION", DefaultAuditRetention.String(), "how long admin audit entries are kept (0: forever)"},
+	{"MINIAUTH_ADMIN_REQUIRE_TOTP", "", "1: admins without a second factor (TOTP) cannot sign in"},
 	{"MINIAUTH_SQLITE_SYNC", DefaultSQLiteSync, "full (a 200 is on disk) or normal (faster; a power cut may lose the last writes)"},
 }
 
@@ -102,11 +123,18 @@ Usage:
   miniauth [serve]                 run the server
   miniauth admin create --username NAME --password-stdin
   miniauth admin list | passwd --username NAME --password-stdin | delete --username NAME
+  miniauth admin create --username NAME --role operator|viewer --password-stdin
+  miniauth admin role --username NAME --role operator|viewer
+  miniauth admin totp --username NAME [--disable]   enroll (or remove) a second factor
   miniauth dev seed --users N      create N fake users (for trying the admin panel at scale)
-  miniauth migrate [--dry-run]     bring the database schema up to date (or print its SQL)
+  miniauth migrate [--dry-run]     create the database or bring its schema up to date (or print its SQL)
   miniauth backup FILE             consistent online copy of the SQLite database, checked
   miniauth copy --from URL --to URL  move every user, session and admin to another database
   miniauth version                 print the version
+
+Every command reads the variables below, as the server does, and names the
+database it acts on in its first line (on stderr). Only serve and migrate
+create a database; the other commands stop if it does not exist.
 
 Environment:
 `)
@@ -175,6 +203,21 @@ func Load(getenv func(string) string) (*Config, error) {
 	if c.SQLiteSync != "full" && c.SQLiteSync != "normal" {
 		return nil, fmt.Errorf("MINIAUTH_SQLITE_SYNC: must be full or normal, not %q", c.SQLiteSync)
 	}
+	if err := c.loadPanelSettings(get); err != nil {
+		return nil, err
+	}
+	if c.PProf, err = flag(get, "MINIAUTH_PPROF"); err != nil {
+		return nil, err
+	}
+	if c.PProf && c.MetricsAddr == "" {
+		// The profiler is only ever served on the private listener.
+		return nil, errors.New("MINIAUTH_PPROF: needs MINIAUTH_METRICS_ADDR (the profiler is served only on the metrics listener)")
+	}
+	if c.DatabaseURL != "" {
+		if _, err := dburl.Parse(c.DatabaseURL); err != nil {
+			return nil, fmt.Errorf("MINIAUTH_DATABASE_URL: %w", err)
+		}
+	}
 	if c.TrustedProxies, err = prefixes(get("MINIAUTH_TRUSTED_PROXIES", "")); err != nil {
 		return nil, fmt.Errorf("MINIAUTH_TRUSTED_PROXIES: %w", err)
 	}
@@ -230,6 +273,18 @@ func duration(get func(string, string) string, name string, def time.Duration) (
 		return 0, fmt.Errorf("%s: %q is not a positive duration like 15m or 2h", name, raw)
 	}
 	return d, nil
+}
+
+// flag reads an on/off setting: 1 or true, 0 or false.
+func flag(get func(string, string) string, name string) (bool, error) {
+	switch raw := strings.ToLower(get(name, "0")); raw {
+	case "1", "true":
+		return true, nil
+	case "0", "false":
+		return false, nil
+	default:
+		return false, fmt.Errorf("%s: must be 1 or 0, not %q", name, raw)
+	}
 }
 
 // intAtLeast reads an integer setting that must be least or more; what

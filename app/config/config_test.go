@@ -28,7 +28,7 @@ func TestDefaults(t *testing.T) {
 	if c.Addr != want.Addr || c.DataDir != want.DataDir || c.Env != want.Env || c.WeChatAPIBase != want.WeChatAPIBase ||
 		c.AccessTTL != want.AccessTTL || c.RefreshTTL != want.RefreshTTL || c.DBMaxOpenConns != want.DBMaxOpenConns ||
 		c.DBMaxIdleConns != want.DBMaxIdleConns || c.SQLiteSync != want.SQLiteSync ||
-		c.DatabaseURL != "" || c.JWTSecret != "" || len(c.TrustedProxies) != 0 {
+		c.DatabaseURL != "" || c.JWTSecret != "" || len(c.TrustedProxies) != 0 || c.PProf {
 		t.Errorf("defaults:\n got %+v\nwant %+v", *c, want)
 	}
 	if !c.Simulated() || c.Production() {
@@ -55,6 +55,8 @@ func TestEverySetting(t *testing.T) {
 		"MINIAUTH_DB_MAX_OPEN_CONNS": "20",
 		"MINIAUTH_DB_MAX_IDLE_CONNS": "3",
 		"MINIAUTH_SQLITE_SYNC":       "NORMAL",
+		"MINIAUTH_METRICS_ADDR":      "127.0.0.1:9090",
+		"MINIAUTH_PPROF":             "1",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +65,7 @@ func TestEverySetting(t *testing.T) {
 		!c.Production() || c.Simulated() || c.WeChatAppID != "wx123" || c.WeChatSecret != "s3cret" ||
 		c.WeChatAPIBase != "https://wechat.example" || c.JWTSecret != strings.Repeat("k", 32) ||
 		c.AccessTTL != 15*time.Minute || c.RefreshTTL != 24*time.Hour || c.DBMaxOpenConns != 20 ||
-		c.DBMaxIdleConns != 3 || c.SQLiteSync != "normal" {
+		c.DBMaxIdleConns != 3 || c.SQLiteSync != "normal" || c.MetricsAddr != "127.0.0.1:9090" || !c.PProf {
 		t.Errorf("settings not read: %+v", *c)
 	}
 	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.1/32"), netip.MustParsePrefix("192.168.0.0/16"), netip.MustParsePrefix("::1/128")}
@@ -104,6 +106,11 @@ func TestInvalidValues(t *testing.T) {
 		{"pool size not a number", map[string]string{"MINIAUTH_DB_MAX_OPEN_CONNS": "many"}, []string{"MINIAUTH_DB_MAX_OPEN_CONNS"}},
 		{"pool size zero", map[string]string{"MINIAUTH_DB_MAX_IDLE_CONNS": "0"}, []string{"MINIAUTH_DB_MAX_IDLE_CONNS"}},
 		{"sqlite sync unknown", map[string]string{"MINIAUTH_SQLITE_SYNC": "off"}, []string{"MINIAUTH_SQLITE_SYNC"}},
+		{"database URL of another database", map[string]string{"MINIAUTH_DATABASE_URL": "mysql://u:secretpw@h/db"}, []string{"MINIAUTH_DATABASE_URL", "mysql"}},
+		{"database URL with file scheme", map[string]string{"MINIAUTH_DATABASE_URL": "file:/var/lib/secretpw.db"}, []string{"MINIAUTH_DATABASE_URL"}},
+		{"database URL postgres unparsable", map[string]string{"MINIAUTH_DATABASE_URL": "postgres://u:secretpw@h:port/db"}, []string{"MINIAUTH_DATABASE_URL"}},
+		{"pprof not a flag", map[string]string{"MINIAUTH_METRICS_ADDR": ":9090", "MINIAUTH_PPROF": "yes"}, []string{"MINIAUTH_PPROF"}},
+		{"pprof without a metrics listener", map[string]string{"MINIAUTH_PPROF": "1"}, []string{"MINIAUTH_PPROF", "MINIAUTH_METRICS_ADDR"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -121,7 +128,7 @@ func TestInvalidValues(t *testing.T) {
 				}
 			}
 			for k, v := range c.vars {
-				if strings.Contains(k, "SECRET") && len(v) > 1 && strings.Contains(msg, v) {
+				if (strings.Contains(k, "SECRET") && len(v) > 1 && strings.Contains(msg, v)) || strings.Contains(msg, "secretpw") {
 					t.Errorf("message %q repeats the value of %s", msg, k)
 				}
 			}

@@ -22,8 +22,8 @@ type BackupResult struct {
 // Backup writes a consistent online copy of a SQLite database to path with
 // VACUUM INTO (one read transaction, so it sees one committed state while
 // the server keeps writing), checks the copy with PRAGMA integrity_check,
-// and only then moves it into place. A file copy of a live WAL database
-// could tear; this cannot.
+// and only then moves it into place, mode 0600 like the database. A file
+// copy of a live WAL database could tear; this cannot.
 func (db *DB) Backup(ctx context.Context, path string) (*BackupResult, error) {
 	if db.Dialect != dialect.SQLite {
 		return nil, errors.New("backup is for SQLite; back PostgreSQL up with pg_dump or your provider's snapshots")
@@ -37,6 +37,12 @@ func (db *DB) Backup(ctx context.Context, path string) (*BackupResult, error) {
 	}
 	tmp := abs + ".partial"
 	os.Remove(tmp)
+	// VACUUM INTO would create the file 0644; it writes into an existing
+	// empty file instead, which keeps the backup as private as the
+	// database.
+	if err := createPrivate(tmp); err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
 	if _, err := db.SQL.ExecContext(ctx, "VACUUM INTO ?", tmp); err != nil {
 		os.Remove(tmp)
 		return nil, fmt.Errorf("vacuum into %s: %w", tmp, err)

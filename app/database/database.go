@@ -5,33 +5,41 @@ package database
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
 	_ "github.com/mattn/go-sqlite3"    // SQLite driver "sqlite3"
 
+	"github.com/miniauth/miniauth/app/database/dburl"
 	"github.com/miniauth/miniauth/ent"
+	// Ent keeps the schema's defaults and hooks (the audit log's
+	// append-only guard) in ent/runtime: every client needs it loaded.
+	_ "github.com/miniauth/miniauth/ent/runtime"
 )
 
 // Options select and tune the database.
 type Options struct {
-	URL          string // sqlite:///path, a bare file path, or postgres://…
+	URL          string // see dburl.Parse: postgres://…, sqlite:///path or a plain file path
 	MaxOpenConns int    // PostgreSQL pool size
 	MaxIdleConns int
 	Sync         string // SQLite synchronous: "full" or "normal"
 	// LegacyAppID is the mini program the rows of a single-app release
 	// belong to (identities.go); empty: they are left for later.
 	LegacyAppID string
+	// Need is what must already be there; the zero value creates a
+	// missing database.
+	Need Need
 }
 
 // DB is an open store. Reads go through Read; every write goes through
@@ -39,8 +47,11 @@ type Options struct {
 // concurrent writes together.
 type DB struct {
 	Dialect string
-	Read    *ent.Client
-	Writer  *Writer
+	// Name says which database this is, for people: the absolute SQLite
+	// path, or the PostgreSQL URL without password.
+	Name   string
+	Read   *ent.Client
+	Writer *Writer
 	// Write is the client behind Writer, for migrations and command-line
 	// tools that run alone.
 	Write *ent.Client
@@ -70,46 +81,47 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	return db, nil
 }
 
-// IsPostgres reports whether url selects PostgreSQL.
-func IsPostgres(url string) bool {
-	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
-}
-
 // OpenNoMigrate opens the database without touching its schema.
 func OpenNoMigrate(o Options) (*DB, error) {
-	open := openSQLite
-	if IsPostgres(o.URL) {
-		open = openPostgres
+	loc, err := dburl.Parse(o.URL)
+	if err != nil {
+		return nil, fmt.Errorf("database URL: %w", err)
 	}
-	db, err := open(o)
+	var db *DB
+	if loc.Postgres {
+		db, err = openPostgres(o, loc)
+	} else {
+		db, err = openSQLite(o, loc)
+	}
 	if err != nil {
 		return nil, err
 	}
+	db.Name = loc.String()
 	db.legacyAppID = o.LegacyAppID
+	if o.Need == MustHaveSchema {
+		if err := hasSchema(context.Background(), db.Dialect, db.SQL); err != nil {
+			db.Close()
+			return nil, named(db.Name, err)
+		}
+	}
 	return db, nil
 }
 
-// SQLiteFile is the file path named by a sqlite URL or bare path.
-func SQLiteFile(raw string) string {
-	p := strings.TrimPrefix(raw, "sqlite://")
-	p = strings.TrimPrefix(p, "sqlite3://")
-	p = strings.TrimPrefix(p, "file:")
-	if i := strings.IndexByte(p, '?'); i >= 0 {
-		p = p[:i]
-	}
-	return p
-}
-
-func openSQLite(o Options) (*DB, error) {
-	path := SQLiteFile(o.URL)
-	if path == "" {
-		return nil, fmt.Errorf("MINIAUTH_DATABASE_URL: no SQLite file in %q", o.URL)
-	}
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("create database directory: %w", err)
+func openSQLite(o Options, loc dburl.Location) (*DB, error) {
+	path := loc.Path
+	if o.Need == MayCreate {
+		if dir := filepath.Dir(path); dir != "" {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("create database directory: %w", err)
+			}
 		}
+		if err := createPrivate(path); err != nil {
+			return nil, err
+		}
+	} else if err := checkSQLiteFile(loc, o.Need); err != nil {
+		return nil, err
 	}
+	makePrivate(path)
 	sync := "FULL"
 	if o.Sync == "normal" {
 		sync = "NORMAL"
@@ -159,7 +171,7 @@ func openSQLite(o Options) (*DB, error) {
 	return db, nil
 }
 
-func openPostgres(o Options) (*DB, error) {
+func openPostgres(o Options, loc dburl.Location) (*DB, error) {
 	p, err := sql.Open("pgx", o.URL)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
@@ -171,6 +183,10 @@ func openPostgres(o Options) (*DB, error) {
 	defer cancel()
 	if err := p.PingContext(ctx); err != nil {
 		p.Close()
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "3D000" { // invalid_catalog_name
+			return nil, fmt.Errorf("%s does not exist: create the database with createdb first", loc)
+		}
 		return nil, fmt.Errorf("connect to postgres: %w", err)
 	}
 	client := ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, p)))

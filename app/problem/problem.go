@@ -14,37 +14,41 @@ import (
 
 // Codes of the external contract.
 const (
-	InvalidRequest    = "invalid_request"
-	ValidationFailed  = "validation_failed"
-	RequestTooLarge   = "request_too_large"
-	InvalidCode       = "invalid_code"
-	Unauthorized      = "unauthorized"
-	UserDisabled      = "user_disabled"
-	LoginBlocked      = "login_blocked"
-	NotFound          = "not_found"
-	MethodNotAllowed  = "method_not_allowed"
-	RateLimited       = "rate_limited"
-	WeChatUnavailable = "wechat_unavailable"
-	SessionKeyStale   = "session_key_stale"
-	AccountConflict   = "account_conflict"
-	Internal          = "internal"
+	InvalidRequest   = "invalid_request"
+	ValidationFailed = "validation_failed"
+	RequestTooLarge  = "request_too_large"
+	// RequestHeaderTooLarge: the request's headers do not fit the
+	// server's read buffer (a giant token or cookie).
+	RequestHeaderTooLarge = "request_header_too_large"
+	InvalidCode           = "invalid_code"
+	Unauthorized          = "unauthorized"
+	UserDisabled          = "user_disabled"
+	LoginBlocked          = "login_blocked"
+	NotFound              = "not_found"
+	MethodNotAllowed      = "method_not_allowed"
+	RateLimited           = "rate_limited"
+	WeChatUnavailable     = "wechat_unavailable"
+	SessionKeyStale       = "session_key_stale"
+	AccountConflict       = "account_conflict"
+	Internal              = "internal"
 )
 
 var statusOf = map[string]int{
-	InvalidRequest:    http.StatusBadRequest,
-	ValidationFailed:  http.StatusBadRequest,
-	SessionKeyStale:   http.StatusBadRequest,
-	RequestTooLarge:   http.StatusRequestEntityTooLarge,
-	InvalidCode:       http.StatusUnauthorized,
-	Unauthorized:      http.StatusUnauthorized,
-	UserDisabled:      http.StatusForbidden,
-	LoginBlocked:      http.StatusForbidden,
-	NotFound:          http.StatusNotFound,
-	MethodNotAllowed:  http.StatusMethodNotAllowed,
-	RateLimited:       http.StatusTooManyRequests,
-	WeChatUnavailable: http.StatusBadGateway,
-	AccountConflict:   http.StatusConflict,
-	Internal:          http.StatusInternalServerError,
+	InvalidRequest:        http.StatusBadRequest,
+	ValidationFailed:      http.StatusBadRequest,
+	SessionKeyStale:       http.StatusBadRequest,
+	RequestTooLarge:       http.StatusRequestEntityTooLarge,
+	RequestHeaderTooLarge: http.StatusRequestHeaderFieldsTooLarge,
+	InvalidCode:           http.StatusUnauthorized,
+	Unauthorized:          http.StatusUnauthorized,
+	UserDisabled:          http.StatusForbidden,
+	LoginBlocked:          http.StatusForbidden,
+	NotFound:              http.StatusNotFound,
+	MethodNotAllowed:      http.StatusMethodNotAllowed,
+	RateLimited:           http.StatusTooManyRequests,
+	WeChatUnavailable:     http.StatusBadGateway,
+	AccountConflict:       http.StatusConflict,
+	Internal:              http.StatusInternalServerError,
 }
 
 // Error is a failure the client is told about.

@@ -3,6 +3,7 @@
 package admin
 
 import (
+	"fmt"
 	"time"
 
 	"entgo.io/ent/dialect/sql"
@@ -22,6 +23,18 @@ const (
 	FieldCreatedAt = "created_at"
 	// FieldLastLoginAt holds the string denoting the last_login_at field in the database.
 	FieldLastLoginAt = "last_login_at"
+	// FieldRole holds the string denoting the role field in the database.
+	FieldRole = "role"
+	// FieldTotpSecret holds the string denoting the totp_secret field in the database.
+	FieldTotpSecret = "totp_secret"
+	// FieldTotpPending holds the string denoting the totp_pending field in the database.
+	FieldTotpPending = "totp_pending"
+	// FieldTotpEnabledAt holds the string denoting the totp_enabled_at field in the database.
+	FieldTotpEnabledAt = "totp_enabled_at"
+	// FieldTotpLastStep holds the string denoting the totp_last_step field in the database.
+	FieldTotpLastStep = "totp_last_step"
+	// FieldRecoveryHashes holds the string denoting the recovery_hashes field in the database.
+	FieldRecoveryHashes = "recovery_hashes"
 	// EdgeSessions holds the string denoting the sessions edge name in mutations.
 	EdgeSessions = "sessions"
 	// Table holds the table name of the admin in the database.
@@ -42,6 +55,12 @@ var Columns = []string{
 	FieldPasswordHash,
 	FieldCreatedAt,
 	FieldLastLoginAt,
+	FieldRole,
+	FieldTotpSecret,
+	FieldTotpPending,
+	FieldTotpEnabledAt,
+	FieldTotpLastStep,
+	FieldRecoveryHashes,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -59,7 +78,37 @@ var (
 	UsernameValidator func(string) error
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
+	// DefaultTotpLastStep holds the default value on creation for the "totp_last_step" field.
+	DefaultTotpLastStep int64
+	// DefaultRecoveryHashes holds the default value on creation for the "recovery_hashes" field.
+	DefaultRecoveryHashes string
 )
+
+// Role defines the type for the "role" enum field.
+type Role string
+
+// RoleOperator is the default value of the Role enum.
+const DefaultRole = RoleOperator
+
+// Role values.
+const (
+	RoleOperator Role = "operator"
+	RoleViewer   Role = "viewer"
+)
+
+func (r Role) String() string {
+	return string(r)
+}
+
+// RoleValidator is a validator for the "role" field enum values. It is called by the builders before save.
+func RoleValidator(r Role) error {
+	switch r {
+	case RoleOperator, RoleViewer:
+		return nil
+	default:
+		return fmt.Errorf("admin: invalid enum value for role field: %q", r)
+	}
+}
 
 // OrderOption defines the ordering options for the Admin queries.
 type OrderOption func(*sql.Selector)
@@ -87,6 +136,26 @@ func ByCreatedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByLastLoginAt orders the results by the last_login_at field.
 func ByLastLoginAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastLoginAt, opts...).ToFunc()
+}
+
+// ByRole orders the results by the role field.
+func ByRole(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRole, opts...).ToFunc()
+}
+
+// ByTotpEnabledAt orders the results by the totp_enabled_at field.
+func ByTotpEnabledAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTotpEnabledAt, opts...).ToFunc()
+}
+
+// ByTotpLastStep orders the results by the totp_last_step field.
+func ByTotpLastStep(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTotpLastStep, opts...).ToFunc()
+}
+
+// ByRecoveryHashes orders the results by the recovery_hashes field.
+func ByRecoveryHashes(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRecoveryHashes, opts...).ToFunc()
 }
 
 // BySessionsCount orders the results by sessions count.

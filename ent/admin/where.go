@@ -75,6 +75,31 @@ func LastLoginAt(v time.Time) predicate.Admin {
 	return predicate.Admin(sql.FieldEQ(FieldLastLoginAt, v))
 }
 
+// TotpSecret applies equality check predicate on the "totp_secret" field. It's identical to TotpSecretEQ.
+func TotpSecret(v []byte) predicate.Admin {
+	return predicate.Admin(sql.FieldEQ(FieldTotpSecret, v))
+}
+
+// TotpPending applies equality check predicate on the "totp_pending" field. It's identical to TotpPendingEQ.
+func TotpPending(v []byte) predicate.Admin {
+	return predicate.Admin(sql.FieldEQ(FieldTotpPending, v))
+}
+
+// TotpEnabledAt applies equality check predicate on the "totp_enabled_at" field. It's identical to TotpEnabledAtEQ.
+func TotpEnabledAt(v time.Time) predicate.Admin {
+	return predicate.Admin(sql.FieldEQ(FieldTotpEnabledAt, v))
+}
+
+// TotpLastStep applies equality check predicate on the "totp_last_step" field. It's identical to TotpLastStepEQ.
+func TotpLastStep(v int64) predicate.Admin {
+	return predicate.Admin(sql.FieldEQ(FieldTotpLastStep, v))
+}
+
+// RecoveryHashes applies equality check predicate on the "recovery_hashes" field. It's identical to RecoveryHashesEQ.
+func RecoveryHashes(v string) predicate.Admin {
+	return predicate.Admin(sql.FieldEQ(FieldRecoveryHashes, v))
+}
+
 // UsernameEQ applies the EQ predicate on the "username" field.
 func UsernameEQ(v string) predicate.Admin {
 	return predicate.Admin(sql.FieldEQ(FieldUsername, v))
@@ -293,6 +318,281 @@ func LastLoginAtIsNil() predicate.Admin {
 // LastLoginAtNotNil applies the NotNil predicate on the "last_login_at" field.
 func LastLoginAtNotNil() predicate.Admin {
 	return predicate.Admin(sql.FieldNotNull(FieldLastLoginAt))
+}
+
+// RoleEQ applies the EQ predicate on the "role" field.
+func RoleEQ(v Role) predicate.Admin {
+	return predicate.Admin(sql.FieldEQ(FieldRole, v))
+}
+
+// RoleNEQ applies the NEQ predicate on the "role" field.
+func RoleNEQ(v Role) predicate.Admin {
+	return predicate.Admin(sql.FieldNEQ(FieldRole, v))
+}
+
+// RoleIn applies the In predicate on the "role" field.
+func RoleIn(vs ...Role) predicate.Admin {
+	return predicate.Admin(sql.FieldIn(FieldRole, vs...))
+}
+
+// RoleNotIn applies the NotIn predicate on the "role" field.
+func RoleNotIn(vs ...Role) predicate.Admin {
+	return predicate.Admin(sql.FieldNotIn(FieldRole, vs...))
+}
+
+// TotpSecretEQ applies the EQ predicate on the "totp_secret" field.
+func TotpSecretEQ(v []byte) predicate.Admin {
+	return predicate.Admin(sql.FieldEQ(FieldTotpSecret, v))
+}
+
+// TotpSecretNEQ applies the NEQ predicate on the "totp_secret" field.
+func TotpSecretNEQ(v []byte) predicate.Admin {
+	return predicate.Admin(sql.FieldNEQ(FieldTotpSecret, v))
+}
+
+// TotpSecretIn applies the In predicate on the "totp_secret" field.
+func TotpSecretIn(vs ...[]byte) predicate.Admin {
+	return predicate.Admin(sql.FieldIn(FieldTotpSecret, vs...))
+}
+
+// TotpSecretNotIn applies the NotIn predicate on the "totp_secret" field.
+func TotpSecretNotIn(vs ...[]byte) predicate.Admin {
+	return predicate.Admin(sql.FieldNotIn(FieldTotpSecret, vs...))
+}
+
+// TotpSecretGT applies the GT predicate on the "totp_secret" field.
+func TotpSecretGT(v []byte) predicate.Admin {
+	return predicate.Admin(sql.FieldGT(FieldTotpSecret, v))
+}
+
+// TotpSecretGTE applies the GTE predicate on the "totp_secret" field.
+func TotpSecretGTE(v []byte) predicate.Admin {
+	return predicate.Admin(sql.FieldGTE(FieldTotpSecret, v))
+}
+
+// TotpSecretLT applies the LT predicate on the "totp_secret" field.
+func TotpSecretLT(v []byte) predicate.Admin {
+	return predicate.Admin(sql.FieldLT(FieldTotpSecret, v))
+}
+
+// TotpSecretLTE applies the LTE predicate on the "totp_secret" field.
+func TotpSecretLTE(v []byte) predicate.Admin {
+	return predicate.Admin(sql.FieldLTE(FieldTotpSecret, v))
+}
+
+// TotpSecretIsNil applies the IsNil predicate on the "totp_secret" field.
+func TotpSecretIsNil() predicate.Admin {
+	return predicate.Admin(sql.FieldIsNull(FieldTotpSecret))
+}
+
+// TotpSecretNotNil applies the NotNil predicate on the "totp_secret" field.
+func TotpSecretNotNil() predicate.Admin {
+	return predicate.Admin(sql.FieldNotNull(FieldTotpSecret))
+}
+
+// TotpPendingEQ applies the EQ predicate on the "totp_pending" field.
+func TotpPendingEQ(v []byte) predicate.Admin {
+	return predicate.Admin(sql.FieldEQ(FieldTotpPending, v))
+}
+
+// TotpPendingNEQ applies the NEQ predicate on the "totp_pending" field.
+func TotpPendingNEQ(v []byte) predicate.Admin {
+	return predicate.Admin(sql.FieldNEQ(FieldTotpPending, v))
+}
+
+// TotpPendingIn applies the In predicate on the "totp_pending" field.
+func TotpPendingIn(vs ...[]byte) predicate.Admin {
+	return predicate.Admin(sql.FieldIn(FieldTotpPending, vs...))
+}
+
+// TotpPendingNotIn applies the NotIn predicate on the "totp_pending" field.
+func TotpPendingNotIn(vs ...[]byte) predicate.Admin {
+	return predicate.Admin(sql.FieldNotIn(FieldTotpPending, vs...))
+}
+
+// TotpPendingGT applies the GT predicate on the "totp_pending" field.
+func TotpPendingGT(v []byte) predicate.Admin {
+	return predicate.Admin(sql.FieldGT(FieldTotpPending, v))
+}
+
+// TotpPendingGTE applies the GTE predicate on the "totp_pending" field.
+func TotpPendingGTE(v []byte) predicate.Admin {
+	return predicate.Admin(sql.FieldGTE(FieldTotpPending, v))
+}
+
+// TotpPendingLT applies the LT predicate on the "totp_pending" field.
+func TotpPendingLT(v []byte) predicate.Admin {
+	return predicate.Admin(sql.FieldLT(FieldTotpPending, v))
+}
+
+// TotpPendingLTE applies the LTE predicate on the "totp_pending" field.
+func TotpPendingLTE(v []byte) predicate.Admin {
+	return predicate.Admin(sql.FieldLTE(FieldTotpPending, v))
+}
+
+// TotpPendingIsNil applies the IsNil predicate on the "totp_pending" field.
+func TotpPendingIsNil() predicate.Admin {
+	return predicate.Admin(sql.FieldIsNull(FieldTotpPending))
+}
+
+// TotpPendingNotNil applies the NotNil predicate on the "totp_pending" field.
+func TotpPendingNotNil() predicate.Admin {
+	return predicate.Admin(sql.FieldNotNull(FieldTotpPending))
+}
+
+// TotpEnabledAtEQ applies the EQ predicate on the "totp_enabled_at" field.
+func TotpEnabledAtEQ(v time.Time) predicate.Admin {
+	return predicate.Admin(sql.FieldEQ(FieldTotpEnabledAt, v))
+}
+
+// TotpEnabledAtNEQ applies the NEQ predicate on the "totp_enabled_at" field.
+func TotpEnabledAtNEQ(v time.Time) predicate.Admin {
+	return predicate.Admin(sql.FieldNEQ(FieldTotpEnabledAt, v))
+}
+
+// TotpEnabledAtIn applies the In predicate on the "totp_enabled_at" field.
+func TotpEnabledAtIn(vs ...time.Time) predicate.Admin {
+	return predicate.Admin(sql.FieldIn(FieldTotpEnabledAt, vs...))
+}
+
+// TotpEnabledAtNotIn applies the NotIn predicate on the "totp_enabled_at" field.
+func TotpEnabledAtNotIn(vs ...time.Time) predicate.Admin {
+	return predicate.Admin(sql.FieldNotIn(FieldTotpEnabledAt, vs...))
+}
+
+// TotpEnabledAtGT applies the GT predicate on the "totp_enabled_at" field.
+func TotpEnabledAtGT(v time.Time) predicate.Admin {
+	return predicate.Admin(sql.FieldGT(FieldTotpEnabledAt, v))
+}
+
+// TotpEnabledAtGTE applies the GTE predicate on the "totp_enabled_at" field.
+func TotpEnabledAtGTE(v time.Time) predicate.Admin {
+	return predicate.Admin(sql.FieldGTE(FieldTotpEnabledAt, v))
+}
+
+// TotpEnabledAtLT applies the LT predicate on the "totp_enabled_at" field.
+func TotpEnabledAtLT(v time.Time) predicate.Admin {
+	return predicate.Admin(sql.FieldLT(FieldTotpEnabledAt, v))
+}
+
+// TotpEnabledAtLTE applies the LTE predicate on the "totp_enabled_at" field.
+func TotpEnabledAtLTE(v time.Time) predicate.Admin {
+	return predicate.Admin(sql.FieldLTE(FieldTotpEnabledAt, v))
+}
+
+// TotpEnabledAtIsNil applies the IsNil predicate on the "totp_enabled_at" field.
+func TotpEnabledAtIsNil() predicate.Admin {
+	return predicate.Admin(sql.FieldIsNull(FieldTotpEnabledAt))
+}
+
+// TotpEnabledAtNotNil applies the NotNil predicate on the "totp_enabled_at" field.
+func TotpEnabledAtNotNil() predicate.Admin {
+	return predicate.Admin(sql.FieldNotNull(FieldTotpEnabledAt))
+}
+
+// TotpLastStepEQ applies the EQ predicate on the "totp_last_step" field.
+func TotpLastStepEQ(v int64) predicate.Admin {
+	return predicate.Admin(sql.FieldEQ(FieldTotpLastStep, v))
+}
+
+// TotpLastStepNEQ applies the NEQ predicate on the "totp_last_step" field.
+func TotpLastStepNEQ(v int64) predicate.Admin {
+	return predicate.Admin(sql.FieldNEQ(FieldTotpLastStep, v))
+}
+
+// TotpLastStepIn applies the In predicate on the "totp_last_step" field.
+func TotpLastStepIn(vs ...int64) predicate.Admin {
+	return predicate.Admin(sql.FieldIn(FieldTotpLastStep, vs...))
+}
+
+// TotpLastStepNotIn applies the NotIn predicate on the "totp_last_step" field.
+func TotpLastStepNotIn(vs ...int64) predicate.Admin {
+	return predicate.Admin(sql.FieldNotIn(FieldTotpLastStep, vs...))
+}
+
+// TotpLastStepGT applies the GT predicate on the "totp_last_step" field.
+func TotpLastStepGT(v int64) predicate.Admin {
+	return predicate.Admin(sql.FieldGT(FieldTotpLastStep, v))
+}
+
+// TotpLastStepGTE applies the GTE predicate on the "totp_last_step" field.
+func TotpLastStepGTE(v int64) predicate.Admin {
+	return predicate.Admin(sql.FieldGTE(FieldTotpLastStep, v))
+}
+
+// TotpLastStepLT applies the LT predicate on the "totp_last_step" field.
+func TotpLastStepLT(v int64) predicate.Admin {
+	return predicate.Admin(sql.FieldLT(FieldTotpLastStep, v))
+}
+
+// TotpLastStepLTE applies the LTE predicate on the "totp_last_step" field.
+func TotpLastStepLTE(v int64) predicate.Admin {
+	return predicate.Admin(sql.FieldLTE(FieldTotpLastStep, v))
+}
+
+// RecoveryHashesEQ applies the EQ predicate on the "recovery_hashes" field.
+func RecoveryHashesEQ(v string) predicate.Admin {
+	return predicate.Admin(sql.FieldEQ(FieldRecoveryHashes, v))
+}
+
+// RecoveryHashesNEQ applies the NEQ predicate on the "recovery_hashes" field.
+func RecoveryHashesNEQ(v string) predicate.Admin {
+	return predicate.Admin(sql.FieldNEQ(FieldRecoveryHashes, v))
+}
+
+// RecoveryHashesIn applies the In predicate on the "recovery_hashes" field.
+func RecoveryHashesIn(vs ...string) predicate.Admin {
+	return predicate.Admin(sql.FieldIn(FieldRecoveryHashes, vs...))
+}
+
+// RecoveryHashesNotIn applies the NotIn predicate on the "recovery_hashes" field.
+func RecoveryHashesNotIn(vs ...string) predicate.Admin {
+	return predicate.Admin(sql.FieldNotIn(FieldRecoveryHashes, vs...))
+}
+
+// RecoveryHashesGT applies the GT predicate on the "recovery_hashes" field.
+func RecoveryHashesGT(v string) predicate.Admin {
+	return predicate.Admin(sql.FieldGT(FieldRecoveryHashes, v))
+}
+
+// RecoveryHashesGTE applies the GTE predicate on the "recovery_hashes" field.
+func RecoveryHashesGTE(v string) predicate.Admin {
+	return predicate.Admin(sql.FieldGTE(FieldRecoveryHashes, v))
+}
+
+// RecoveryHashesLT applies the LT predicate on the "recovery_hashes" field.
+func RecoveryHashesLT(v string) predicate.Admin {
+	return predicate.Admin(sql.FieldLT(FieldRecoveryHashes, v))
+}
+
+// RecoveryHashesLTE applies the LTE predicate on the "recovery_hashes" field.
+func RecoveryHashesLTE(v string) predicate.Admin {
+	return predicate.Admin(sql.FieldLTE(FieldRecoveryHashes, v))
+}
+
+// RecoveryHashesContains applies the Contains predicate on the "recovery_hashes" field.
+func RecoveryHashesContains(v string) predicate.Admin {
+	return predicate.Admin(sql.FieldContains(FieldRecoveryHashes, v))
+}
+
+// RecoveryHashesHasPrefix applies the HasPrefix predicate on the "recovery_hashes" field.
+func RecoveryHashesHasPrefix(v string) predicate.Admin {
+	return predicate.Admin(sql.FieldHasPrefix(FieldRecoveryHashes, v))
+}
+
+// RecoveryHashesHasSuffix applies the HasSuffix predicate on the "recovery_hashes" field.
+func RecoveryHashesHasSuffix(v string) predicate.Admin {
+	return predicate.Admin(sql.FieldHasSuffix(FieldRecoveryHashes, v))
+}
+
+// RecoveryHashesEqualFold applies the EqualFold predicate on the "recovery_hashes" field.
+func RecoveryHashesEqualFold(v string) predicate.Admin {
+	return predicate.Admin(sql.FieldEqualFold(FieldRecoveryHashes, v))
+}
+
+// RecoveryHashesContainsFold applies the ContainsFold predicate on the "recovery_hashes" field.
+func RecoveryHashesContainsFold(v string) predicate.Admin {
+	return predicate.Admin(sql.FieldContainsFold(FieldRecoveryHashes, v))
 }
 
 // HasSessions applies the HasEdge predicate on the "sessions" edge.

@@ -2,7 +2,204 @@
 
 package runtime
 
-// The schema-stitching logic is generated in github.com/miniauth/miniauth/ent/runtime.go
+import (
+	"time"
+
+	"github.com/miniauth/miniauth/ent/admin"
+	"github.com/miniauth/miniauth/ent/adminsession"
+	"github.com/miniauth/miniauth/ent/auditentry"
+	"github.com/miniauth/miniauth/ent/identity"
+	"github.com/miniauth/miniauth/ent/identityconflict"
+	"github.com/miniauth/miniauth/ent/refreshtoken"
+	"github.com/miniauth/miniauth/ent/schema"
+	"github.com/miniauth/miniauth/ent/session"
+	"github.com/miniauth/miniauth/ent/throttle"
+	"github.com/miniauth/miniauth/ent/upload"
+	"github.com/miniauth/miniauth/ent/user"
+	"github.com/miniauth/miniauth/ent/wechattoken"
+)
+
+// The init function reads all schema descriptors with runtime code
+// (default values, validators, hooks and policies) and stitches it
+// to their package variables.
+func init() {
+	adminFields := schema.Admin{}.Fields()
+	_ = adminFields
+	// adminDescUsername is the schema descriptor for username field.
+	adminDescUsername := adminFields[0].Descriptor()
+	// admin.UsernameValidator is a validator for the "username" field. It is called by the builders before save.
+	admin.UsernameValidator = adminDescUsername.Validators[0].(func(string) error)
+	// adminDescCreatedAt is the schema descriptor for created_at field.
+	adminDescCreatedAt := adminFields[2].Descriptor()
+	// admin.DefaultCreatedAt holds the default value on creation for the created_at field.
+	admin.DefaultCreatedAt = adminDescCreatedAt.Default.(func() time.Time)
+	// adminDescTotpLastStep is the schema descriptor for totp_last_step field.
+	adminDescTotpLastStep := adminFields[8].Descriptor()
+	// admin.DefaultTotpLastStep holds the default value on creation for the totp_last_step field.
+	admin.DefaultTotpLastStep = adminDescTotpLastStep.Default.(int64)
+	// adminDescRecoveryHashes is the schema descriptor for recovery_hashes field.
+	adminDescRecoveryHashes := adminFields[9].Descriptor()
+	// admin.DefaultRecoveryHashes holds the default value on creation for the recovery_hashes field.
+	admin.DefaultRecoveryHashes = adminDescRecoveryHashes.Default.(string)
+	adminsessionFields := schema.AdminSession{}.Fields()
+	_ = adminsessionFields
+	// adminsessionDescCreatedAt is the schema descriptor for created_at field.
+	adminsessionDescCreatedAt := adminsessionFields[1].Descriptor()
+	// adminsession.DefaultCreatedAt holds the default value on creation for the created_at field.
+	adminsession.DefaultCreatedAt = adminsessionDescCreatedAt.Default.(func() time.Time)
+	// adminsessionDescIP is the schema descriptor for ip field.
+	adminsessionDescIP := adminsessionFields[4].Descriptor()
+	// adminsession.DefaultIP holds the default value on creation for the ip field.
+	adminsession.DefaultIP = adminsessionDescIP.Default.(string)
+	// adminsessionDescUserAgent is the schema descriptor for user_agent field.
+	adminsessionDescUserAgent := adminsessionFields[5].Descriptor()
+	// adminsession.DefaultUserAgent holds the default value on creation for the user_agent field.
+	adminsession.DefaultUserAgent = adminsessionDescUserAgent.Default.(string)
+	auditentryHooks := schema.AuditEntry{}.Hooks()
+	auditentry.Hooks[0] = auditentryHooks[0]
+	auditentryFields := schema.AuditEntry{}.Fields()
+	_ = auditentryFields
+	// auditentryDescCreatedAt is the schema descriptor for created_at field.
+	auditentryDescCreatedAt := auditentryFields[0].Descriptor()
+	// auditentry.DefaultCreatedAt holds the default value on creation for the created_at field.
+	auditentry.DefaultCreatedAt = auditentryDescCreatedAt.Default.(func() time.Time)
+	// auditentryDescTargetAdmin is the schema descriptor for target_admin field.
+	auditentryDescTargetAdmin := auditentryFields[5].Descriptor()
+	// auditentry.DefaultTargetAdmin holds the default value on creation for the target_admin field.
+	auditentry.DefaultTargetAdmin = auditentryDescTargetAdmin.Default.(string)
+	// auditentryDescDetail is the schema descriptor for detail field.
+	auditentryDescDetail := auditentryFields[6].Descriptor()
+	// auditentry.DefaultDetail holds the default value on creation for the detail field.
+	auditentry.DefaultDetail = auditentryDescDetail.Default.(string)
+	// auditentryDescIP is the schema descriptor for ip field.
+	auditentryDescIP := auditentryFields[7].Descriptor()
+	// auditentry.DefaultIP holds the default value on creation for the ip field.
+	auditentry.DefaultIP = auditentryDescIP.Default.(string)
+	// auditentryDescUserAgent is the schema descriptor for user_agent field.
+	auditentryDescUserAgent := auditentryFields[8].Descriptor()
+	// auditentry.DefaultUserAgent holds the default value on creation for the user_agent field.
+	auditentry.DefaultUserAgent = auditentryDescUserAgent.Default.(string)
+	identityFields := schema.Identity{}.Fields()
+	_ = identityFields
+	// identityDescAppid is the schema descriptor for appid field.
+	identityDescAppid := identityFields[1].Descriptor()
+	// identity.AppidValidator is a validator for the "appid" field. It is called by the builders before save.
+	identity.AppidValidator = identityDescAppid.Validators[0].(func(string) error)
+	// identityDescOpenid is the schema descriptor for openid field.
+	identityDescOpenid := identityFields[2].Descriptor()
+	// identity.OpenidValidator is a validator for the "openid" field. It is called by the builders before save.
+	identity.OpenidValidator = identityDescOpenid.Validators[0].(func(string) error)
+	// identityDescCreatedAt is the schema descriptor for created_at field.
+	identityDescCreatedAt := identityFields[5].Descriptor()
+	// identity.DefaultCreatedAt holds the default value on creation for the created_at field.
+	identity.DefaultCreatedAt = identityDescCreatedAt.Default.(func() time.Time)
+	identityconflictFields := schema.IdentityConflict{}.Fields()
+	_ = identityconflictFields
+	// identityconflictDescCreatedAt is the schema descriptor for created_at field.
+	identityconflictDescCreatedAt := identityconflictFields[5].Descriptor()
+	// identityconflict.DefaultCreatedAt holds the default value on creation for the created_at field.
+	identityconflict.DefaultCreatedAt = identityconflictDescCreatedAt.Default.(func() time.Time)
+	refreshtokenFields := schema.RefreshToken{}.Fields()
+	_ = refreshtokenFields
+	// refreshtokenDescCreatedAt is the schema descriptor for created_at field.
+	refreshtokenDescCreatedAt := refreshtokenFields[2].Descriptor()
+	// refreshtoken.DefaultCreatedAt holds the default value on creation for the created_at field.
+	refreshtoken.DefaultCreatedAt = refreshtokenDescCreatedAt.Default.(func() time.Time)
+	sessionFields := schema.Session{}.Fields()
+	_ = sessionFields
+	// sessionDescCreatedAt is the schema descriptor for created_at field.
+	sessionDescCreatedAt := sessionFields[2].Descriptor()
+	// session.DefaultCreatedAt holds the default value on creation for the created_at field.
+	session.DefaultCreatedAt = sessionDescCreatedAt.Default.(func() time.Time)
+	// sessionDescLastUsedAt is the schema descriptor for last_used_at field.
+	sessionDescLastUsedAt := sessionFields[3].Descriptor()
+	// session.DefaultLastUsedAt holds the default value on creation for the last_used_at field.
+	session.DefaultLastUsedAt = sessionDescLastUsedAt.Default.(func() time.Time)
+	// sessionDescRevokeReason is the schema descriptor for revoke_reason field.
+	sessionDescRevokeReason := sessionFields[6].Descriptor()
+	// session.DefaultRevokeReason holds the default value on creation for the revoke_reason field.
+	session.DefaultRevokeReason = sessionDescRevokeReason.Default.(string)
+	// sessionDescIP is the schema descriptor for ip field.
+	sessionDescIP := sessionFields[7].Descriptor()
+	// session.DefaultIP holds the default value on creation for the ip field.
+	session.DefaultIP = sessionDescIP.Default.(string)
+	// sessionDescUserAgent is the schema descriptor for user_agent field.
+	sessionDescUserAgent := sessionFields[8].Descriptor()
+	// session.DefaultUserAgent holds the default value on creation for the user_agent field.
+	session.DefaultUserAgent = sessionDescUserAgent.Default.(string)
+	// sessionDescAppid is the schema descriptor for appid field.
+	sessionDescAppid := sessionFields[9].Descriptor()
+	// session.DefaultAppid holds the default value on creation for the appid field.
+	session.DefaultAppid = sessionDescAppid.Default.(string)
+	throttleFields := schema.Throttle{}.Fields()
+	_ = throttleFields
+	// throttleDescKey is the schema descriptor for key field.
+	throttleDescKey := throttleFields[0].Descriptor()
+	// throttle.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	throttle.KeyValidator = throttleDescKey.Validators[0].(func(string) error)
+	uploadFields := schema.Upload{}.Fields()
+	_ = uploadFields
+	// uploadDescName is the schema descriptor for name field.
+	uploadDescName := uploadFields[0].Descriptor()
+	// upload.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	upload.NameValidator = uploadDescName.Validators[0].(func(string) error)
+	// uploadDescCreatedAt is the schema descriptor for created_at field.
+	uploadDescCreatedAt := uploadFields[2].Descriptor()
+	// upload.DefaultCreatedAt holds the default value on creation for the created_at field.
+	upload.DefaultCreatedAt = uploadDescCreatedAt.Default.(func() time.Time)
+	userFields := schema.User{}.Fields()
+	_ = userFields
+	// userDescOpenid is the schema descriptor for openid field.
+	userDescOpenid := userFields[0].Descriptor()
+	// user.OpenidValidator is a validator for the "openid" field. It is called by the builders before save.
+	user.OpenidValidator = userDescOpenid.Validators[0].(func(string) error)
+	// userDescNickname is the schema descriptor for nickname field.
+	userDescNickname := userFields[2].Descriptor()
+	// user.DefaultNickname holds the default value on creation for the nickname field.
+	user.DefaultNickname = userDescNickname.Default.(string)
+	// userDescAvatarURL is the schema descriptor for avatar_url field.
+	userDescAvatarURL := userFields[3].Descriptor()
+	// user.DefaultAvatarURL holds the default value on creation for the avatar_url field.
+	user.DefaultAvatarURL = userDescAvatarURL.Default.(string)
+	// userDescGender is the schema descriptor for gender field.
+	userDescGender := userFields[4].Descriptor()
+	// user.DefaultGender holds the default value on creation for the gender field.
+	user.DefaultGender = userDescGender.Default.(int)
+	// userDescPhone is the schema descriptor for phone field.
+	userDescPhone := userFields[5].Descriptor()
+	// user.DefaultPhone holds the default value on creation for the phone field.
+	user.DefaultPhone = userDescPhone.Default.(string)
+	// userDescPhoneCountryCode is the schema descriptor for phone_country_code field.
+	userDescPhoneCountryCode := userFields[6].Descriptor()
+	// user.DefaultPhoneCountryCode holds the default value on creation for the phone_country_code field.
+	user.DefaultPhoneCountryCode = userDescPhoneCountryCode.Default.(string)
+	// userDescDisabled is the schema descriptor for disabled field.
+	userDescDisabled := userFields[7].Descriptor()
+	// user.DefaultDisabled holds the default value on creation for the disabled field.
+	user.DefaultDisabled = userDescDisabled.Default.(bool)
+	// userDescLoginCount is the schema descriptor for login_count field.
+	userDescLoginCount := userFields[9].Descriptor()
+	// user.DefaultLoginCount holds the default value on creation for the login_count field.
+	user.DefaultLoginCount = userDescLoginCount.Default.(int)
+	// userDescCreatedAt is the schema descriptor for created_at field.
+	userDescCreatedAt := userFields[11].Descriptor()
+	// user.DefaultCreatedAt holds the default value on creation for the created_at field.
+	user.DefaultCreatedAt = userDescCreatedAt.Default.(func() time.Time)
+	// userDescUpdatedAt is the schema descriptor for updated_at field.
+	userDescUpdatedAt := userFields[12].Descriptor()
+	// user.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	user.DefaultUpdatedAt = userDescUpdatedAt.Default.(func() time.Time)
+	wechattokenFields := schema.WeChatToken{}.Fields()
+	_ = wechattokenFields
+	// wechattokenDescName is the schema descriptor for name field.
+	wechattokenDescName := wechattokenFields[0].Descriptor()
+	// wechattoken.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	wechattoken.NameValidator = wechattokenDescName.Validators[0].(func(string) error)
+	// wechattokenDescUpdatedAt is the schema descriptor for updated_at field.
+	wechattokenDescUpdatedAt := wechattokenFields[3].Descriptor()
+	// wechattoken.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	wechattoken.DefaultUpdatedAt = wechattokenDescUpdatedAt.Default.(func() time.Time)
+}
 
 const (
 	Version = "v0.14.5"                                         // Version of ent codegen.

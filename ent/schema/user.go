@@ -47,6 +47,9 @@ func (User) Edges() []ent.Edge {
 		edge.To("identities", Identity.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
 		edge.To("identity_conflicts", IdentityConflict.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
 		edge.To("unionid_conflicts", IdentityConflict.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
+		// A user row deleted any other way takes its upload records along;
+		// the files then have no owner and the sweep removes them.
+		edge.To("uploads", Upload.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
 	}
 }
 

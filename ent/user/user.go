@@ -48,6 +48,8 @@ const (
 	EdgeIdentityConflicts = "identity_conflicts"
 	// EdgeUnionidConflicts holds the string denoting the unionid_conflicts edge name in mutations.
 	EdgeUnionidConflicts = "unionid_conflicts"
+	// EdgeUploads holds the string denoting the uploads edge name in mutations.
+	EdgeUploads = "uploads"
 	// Table holds the table name of the user in the database.
 	Table = "users"
 	// SessionsTable is the table that holds the sessions relation/edge.
@@ -78,6 +80,13 @@ const (
 	UnionidConflictsInverseTable = "identity_conflicts"
 	// UnionidConflictsColumn is the table column denoting the unionid_conflicts relation/edge.
 	UnionidConflictsColumn = "other_user_id"
+	// UploadsTable is the table that holds the uploads relation/edge.
+	UploadsTable = "uploads"
+	// UploadsInverseTable is the table name for the Upload entity.
+	// It exists in this package in order to avoid circular dependency with the "upload" package.
+	UploadsInverseTable = "uploads"
+	// UploadsColumn is the table column denoting the uploads relation/edge.
+	UploadsColumn = "user_id"
 )
 
 // Columns holds all SQL columns for user fields.
@@ -254,6 +263,20 @@ func ByUnionidConflicts(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption 
 		sqlgraph.OrderByNeighborTerms(s, newUnionidConflictsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByUploadsCount orders the results by uploads count.
+func ByUploadsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newUploadsStep(), opts...)
+	}
+}
+
+// ByUploads orders the results by uploads terms.
+func ByUploads(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newUploadsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newSessionsStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -280,5 +303,12 @@ func newUnionidConflictsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(UnionidConflictsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, UnionidConflictsTable, UnionidConflictsColumn),
+	)
+}
+func newUploadsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(UploadsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, UploadsTable, UploadsColumn),
 	)
 }

@@ -4,6 +4,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/miniauth/miniauth/app/userlist"
+	"github.com/miniauth/miniauth/handlers/admin/i18n"
 )
 
 // DashboardData fills the dashboard.
@@ -40,10 +41,10 @@ func (h *Handler) Dashboard(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return h.render(c, fiber.StatusOK, "dashboard", &Page{Nav: "dashboard", Data: DashboardData{Stats: st, Chart: signupChart(st)}})
+	return h.render(c, fiber.StatusOK, "dashboard", &Page{Nav: "dashboard", Data: DashboardData{Stats: st, Chart: signupChart(st, lang(c))}})
 }
 
-func signupChart(st *userlist.Stats) Chart {
+func signupChart(st *userlist.Stats, l *i18n.Lang) Chart {
 	const width, height, base, slot = 900, 220, 196, 30
 	ch := Chart{Width: width, Height: height, Base: base}
 	top := max(st.MaxSignups, 1)
@@ -53,9 +54,9 @@ func signupChart(st *userlist.Stats) Chart {
 			h = max(h, 2)
 		}
 		x := i * slot
-		ch.Bars = append(ch.Bars, Bar{X: x + 4, Y: base - h, W: slot - 8, H: h, Label: d.Day.Format("Mon 2 Jan"), Count: d.Count})
+		ch.Bars = append(ch.Bars, Bar{X: x + 4, Y: base - h, W: slot - 8, H: h, Label: l.LongDay(d.Day), Count: d.Count})
 		if i%5 == 0 || i == len(st.Signups)-1 {
-			tick := Tick{X: x + slot/2, Y: height - 6, Label: d.Day.Format("Jan 2"), Anchor: "middle"}
+			tick := Tick{X: x + slot/2, Y: height - 6, Label: l.Day(d.Day), Anchor: "middle"}
 			switch i {
 			case 0:
 				tick.X, tick.Anchor = x+4, "start"

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/miniauth/miniauth/app/audit"
 	"github.com/miniauth/miniauth/app/userlist"
 	"github.com/miniauth/miniauth/ent"
 )
@@ -29,6 +30,14 @@ func (h *Handler) ExportCSV(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`"`)
 	adminID := currentAdmin(c).ID
+	detail := "q=" + q.Q
+	if q.Q == "" {
+		detail = "all users"
+	}
+	if err := h.record(c, audit.Entry{Action: audit.CSVExported, Detail: detail}); err != nil {
+		return err
+	}
+	loc := h.loc()
 	// The writer runs after this handler returns, when c is no longer
 	// ours: it uses only the values copied above.
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
@@ -41,7 +50,7 @@ func (h *Handler) ExportCSV(c *fiber.Ctx) error {
 		cw.Write(csvHeader)
 		rows := 0
 		err := h.Users.Export(ctx, q, func(u *ent.User) error {
-			if err := cw.Write(csvRow(u)); err != nil {
+			if err := cw.Write(csvRow(u, loc)); err != nil {
 				return err
 			}
 			if rows++; rows%500 == 0 {
@@ -64,7 +73,9 @@ func (h *Handler) ExportCSV(c *fiber.Ctx) error {
 	return nil
 }
 
-func csvRow(u *ent.User) []string {
+// csvRow is one user; times are RFC 3339 in the panel's zone, so the
+// offset travels with them (2026-11-29T14:52:00+08:00).
+func csvRow(u *ent.User, loc *time.Location) []string {
 	unionid := ""
 	if u.Unionid != nil {
 		unionid = *u.Unionid
@@ -72,7 +83,7 @@ func csvRow(u *ent.User) []string {
 	return []string{
 		strconv.Itoa(u.ID), cell(u.Openid), cell(unionid), cell(u.Nickname), cell(u.AvatarURL),
 		strconv.Itoa(u.Gender), cell(u.Phone), cell(u.PhoneCountryCode), strconv.FormatBool(u.Disabled),
-		strconv.Itoa(u.LoginCount), csvTime(u.LastLoginAt), u.CreatedAt.UTC().Format(time.RFC3339), u.UpdatedAt.UTC().Format(time.RFC3339),
+		strconv.Itoa(u.LoginCount), csvTime(u.LastLoginAt, loc), csvTime(&u.CreatedAt, loc), csvTime(&u.UpdatedAt, loc),
 		cell(identitiesCell(u.Edges.Identities)),
 	}
 }
@@ -122,9 +133,9 @@ func invisible(r rune) bool {
 	return unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Variation_Selector, r)
 }
 
-func csvTime(t *time.Time) string {
+func csvTime(t *time.Time, loc *time.Location) string {
 	if t == nil {
 		return ""
 	}
-	return t.UTC().Format(time.RFC3339)
+	return t.In(loc).Format(time.RFC3339)
 }

@@ -2,12 +2,14 @@ package admin
 
 import (
 	"html/template"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/miniauth/miniauth/app/avatars"
+	"github.com/miniauth/miniauth/handlers/admin/i18n"
 )
 
 func (h *Handler) loc() *time.Location { return orLocal(h.Location) }
@@ -19,53 +21,69 @@ func orLocal(loc *time.Location) *time.Location {
 	return time.Local
 }
 
-// Funcs are the template functions of the panel's views; times show in
-// loc (the server's zone when nil).
-func Funcs(loc *time.Location) template.FuncMap {
+// Funcs are the template functions of the panel's views in one
+// language; times show in loc (the server's zone when nil), with the zone.
+func Funcs(loc *time.Location) func(lang string) template.FuncMap {
 	loc = orLocal(loc)
-	return template.FuncMap{
-		"time": func(t time.Time) string {
-			if t.IsZero() {
-				return "—"
-			}
-			return t.In(loc).Format("2006-01-02 15:04")
-		},
-		"timep": func(t *time.Time) string {
-			if t == nil || t.IsZero() {
-				return "—"
-			}
-			return t.In(loc).Format("2006-01-02 15:04")
-		},
-		"gender":  genderLabel,
-		"avatar":  SafeAvatarURL,
-		"initial": initial,
-		"num":     thousands,
+	return func(code string) template.FuncMap {
+		l := i18n.Get(code)
+		if l == nil {
+			l = i18n.All()[0]
+		}
+		now := time.Now
+		return template.FuncMap{
+			"t": l.T,
+			"time": func(t time.Time) string {
+				if t.IsZero() {
+					return "—"
+				}
+				return l.Time(t, loc)
+			},
+			"timep": func(t *time.Time) string {
+				if t == nil || t.IsZero() {
+					return "—"
+				}
+				return l.Time(*t, loc)
+			},
+			"gender":  func(g int) string { return genderLabel(l, g) },
+			"reason":  func(code string) string { return reasonLabel(l, code) },
+			"action":  func(a string) string { return actionLabel(l, a) },
+			"expired": func(t time.Time) bool { return !t.After(now()) },
+			"avatar":  SafeAvatarURL,
+			"initial": initial,
+			"num":     l.Num,
+		}
 	}
 }
 
-func genderLabel(g int) string {
+func genderLabel(l *i18n.Lang, g int) string {
 	switch g {
-	case 1:
-		return "Male"
-	case 2:
-		return "Female"
+	case 1, 2:
+		return l.T("gender." + strconv.Itoa(g))
 	}
-	return "Unknown"
+	return l.T("gender.0")
 }
 
-// SafeAvatarURL is the URL to show as an image, or "" when it is neither
-// an https URL nor one of this server's uploads: a stored avatar URL is
-// user input.
-func SafeAvatarURL(raw string) string {
-	if strings.HasPrefix(raw, "/uploads/") && !strings.Contains(raw, "..") && !strings.HasPrefix(raw, "//") {
-		return raw
+// reasonLabel is a session's revoke reason in words; an unknown code
+// (from a newer version) shows as "ended" rather than raw.
+func reasonLabel(l *i18n.Lang, code string) string {
+	if l.Has("reason." + code) {
+		return l.T("reason." + code)
 	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
-		return ""
-	}
-	return u.String()
+	return l.T("reason.other")
 }
+
+func actionLabel(l *i18n.Lang, action string) string {
+	if l.Has("action." + action) {
+		return l.T("action." + action)
+	}
+	return action
+}
+
+// SafeAvatarURL is the URL to show as an image, or "" when the stored
+// avatar_url is not one the API accepts (avatars.CheckURL): a stored
+// avatar URL is user input.
+func SafeAvatarURL(raw string) string { return avatars.DisplayURL(raw) }
 
 func initial(nickname string) string {
 	r, _ := utf8.DecodeRuneInString(strings.TrimSpace(nickname))
@@ -73,19 +91,4 @@ func initial(nickname string) string {
 		return "?"
 	}
 	return string(unicode.ToUpper(r))
-}
-
-func thousands(n int) string {
-	s := strconv.Itoa(n)
-	if n < 0 {
-		return "-" + thousands(-n)
-	}
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }

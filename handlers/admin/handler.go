@@ -9,6 +9,7 @@ import (
 
 	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/admins"
+	"github.com/miniauth/miniauth/app/audit"
 	"github.com/miniauth/miniauth/app/userlist"
 )
 
@@ -23,9 +24,12 @@ type Handler struct {
 	Limiter  *admins.LoginLimiter
 	Users    *userlist.Store
 	Accounts *accounts.Service
+	Audit    *audit.Log
 	Log      *slog.Logger
 	// SecureCookie marks the cookie Secure (production, behind HTTPS).
 	SecureCookie bool
+	// RequireTOTP refuses sign-in to admins without a second factor.
+	RequireTOTP bool
 	// Location is the time zone dates are shown in and days counted in.
 	Location *time.Location
 }

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/valyala/fasthttp"
 )
 
 // Admin form limits. The panel's forms are a sign-in (a username of at
@@ -17,47 +16,10 @@ const (
 	MaxFormFields = 8
 )
 
-// LimitBodies makes srv refuse a body over MaxFormBody on any /admin URL
-// as soon as its headers are read (413, connection closed), before the
-// transport buffers it: the server's BodyLimit is sized for avatar
-// uploads. It wraps any HeaderReceived hook already installed.
-func LimitBodies(srv *fasthttp.Server) {
-	next := srv.HeaderReceived
-	srv.HeaderReceived = func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
-		var cfg fasthttp.RequestConfig
-		if next != nil {
-			cfg = next(h)
-		}
-		if isAdminURI(h.RequestURI()) && (cfg.MaxRequestBodySize == 0 || cfg.MaxRequestBodySize > MaxFormBody) {
-			cfg.MaxRequestBodySize = MaxFormBody
-		}
-		return cfg
-	}
-}
-
-// isAdminURI reports whether a request URI is under /admin, as Fiber
-// routes it (case-insensitively, on the path as sent) or once decoded
-// and cleaned, so that no spelling of an admin URL escapes the cap.
-func isAdminURI(requestURI []byte) bool {
-	u := fasthttp.AcquireURI()
-	defer fasthttp.ReleaseURI(u)
-	if err := u.Parse(nil, requestURI); err != nil {
-		return true // unparsable: the tighter cap is the safe side
-	}
-	return underAdmin(u.PathOriginal()) || underAdmin(u.Path())
-}
-
-func underAdmin(path []byte) bool {
-	const prefix = "/admin"
-	if len(path) < len(prefix) || !strings.EqualFold(string(path[:len(prefix)]), prefix) {
-		return false
-	}
-	return len(path) == len(prefix) || path[len(prefix)] == '/'
-}
-
 // FormLimits refuses, before any field is parsed, an admin form post
-// whose body is over MaxFormBody (when LimitBodies did not already), is
-// not URL-encoded, or has more than MaxFormFields fields.
+// whose body is over MaxFormBody (the server's body rule already refuses
+// a longer announced body), is not URL-encoded, or has more than
+// MaxFormFields fields.
 func FormLimits(c *fiber.Ctx) error {
 	switch c.Method() {
 	case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions:

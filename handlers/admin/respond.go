@@ -2,33 +2,83 @@ package admin
 
 import (
 	"errors"
+	"fmt"
+	"net/url"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/utils"
 
 	"github.com/miniauth/miniauth/ent"
+	"github.com/miniauth/miniauth/ent/admin"
+	"github.com/miniauth/miniauth/handlers/admin/i18n"
 )
 
 // Page is what every template gets.
 type Page struct {
 	Admin  string // the signed-in admin's username; "" on the sign-in page
+	Viewer bool   // the signed-in admin may only look
 	CSRF   string
 	Nav    string // the active navigation entry
 	Error  string
 	Notice string
 	Data   any
+
+	Lang  *i18n.Lang
+	Langs []LangLink
+	Zone  string // the panel's time zone, e.g. Asia/Shanghai
 }
+
+// LangLink is one entry of the language switch.
+type LangLink struct {
+	Code, Name, URL string
+	Current         bool
+}
+
+// Language tells the views which catalogue to render with.
+func (p *Page) Language() string { return p.Lang.Code }
 
 // render answers with a page of the panel.
 func (h *Handler) render(c *fiber.Ctx, status int, view string, p *Page) error {
 	if a := currentAdmin(c); a != nil {
 		p.Admin = a.Username
+		p.Viewer = a.Role == admin.RoleViewer
 		p.CSRF = h.Admins.CSRFToken(currentSession(c))
 	}
+	p.Lang = lang(c)
+	p.Zone = h.loc().String()
+	p.Langs = langLinks(c, p.Lang)
 	c.Status(status)
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	return c.Render(view, p)
+	c.Set(fiber.HeaderContentLanguage, p.Lang.Code)
+	c.Vary(fiber.HeaderAcceptLanguage, fiber.HeaderCookie)
+	// The views are called directly, not through c.Render: its first
+	// calls fill a lazily built list of mounted apps without a lock, a
+	// data race when the first pages render concurrently (fiber v2.52).
+	views := c.App().Config().Views
+	if views == nil {
+		return errors.New("admin panel: no views configured")
+	}
+	// A failed render leaves a partial body, which the error page resets.
+	c.Response().ResetBody()
+	if err := views.Render(c.Response().BodyWriter(), view, p); err != nil {
+		return fmt.Errorf("render %s: %w", view, err)
+	}
+	return nil
+}
+
+// langLinks point the switch at /admin/lang, which sets the cookie and
+// comes back to this page (GET pages; after a form post, the dashboard).
+func langLinks(c *fiber.Ctx, current *i18n.Lang) []LangLink {
+	back := "/admin/"
+	if c.Method() == fiber.MethodGet {
+		back = c.OriginalURL()
+	}
+	var out []LangLink
+	for _, l := range i18n.All() {
+		u := "/admin/lang?" + url.Values{"to": {l.Code}, "back": {back}}.Encode()
+		out = append(out, LangLink{Code: l.Code, Name: l.Name, URL: u, Current: l == current})
+	}
+	return out
 }
 
 // ErrorData fills the error page.
@@ -38,42 +88,41 @@ type ErrorData struct {
 	Message string
 }
 
-// errorPage answers with the panel's HTML error page.
-func (h *Handler) errorPage(c *fiber.Ctx, status int, message string) error {
-	title := utils.StatusMessage(status)
-	if message == "" {
-		message = defaultMessages[status]
+// errorPage answers with the panel's HTML error page; messageKey is a
+// catalogue key ("" for the status's usual message).
+func (h *Handler) errorPage(c *fiber.Ctx, status int, messageKey string) error {
+	l := lang(c)
+	title := l.T("error.title." + strconv.Itoa(status))
+	if !l.Has("error.title." + strconv.Itoa(status)) {
+		title = l.T("error.title.500")
 	}
-	return h.render(c, status, "error", &Page{Data: ErrorData{Status: status, Title: title, Message: message}})
-}
-
-var defaultMessages = map[int]string{
-	fiber.StatusBadRequest:            "The request was malformed.",
-	fiber.StatusForbidden:             "The form expired or came from another site. Go back, reload the page and try again.",
-	fiber.StatusNotFound:              "There is nothing at this address.",
-	fiber.StatusRequestEntityTooLarge: "The form is too large.",
-	fiber.StatusTooManyRequests:       "Too many attempts. Wait a few minutes and try again.",
-	fiber.StatusInternalServerError:   "Something went wrong on the server. The error was logged.",
+	if messageKey == "" {
+		messageKey = "error." + strconv.Itoa(status)
+		if !l.Has(messageKey) {
+			messageKey = "error.500"
+		}
+	}
+	return h.render(c, status, "error", &Page{Data: ErrorData{Status: status, Title: title, Message: l.T(messageKey)}})
 }
 
 // statusError is an error that should be shown as a page with a status.
 type statusError struct {
-	status  int
-	message string
+	status     int
+	messageKey string
 }
 
-func (e *statusError) Error() string { return strconv.Itoa(e.status) + " " + e.message }
+func (e *statusError) Error() string { return strconv.Itoa(e.status) + " " + e.messageKey }
 
-func pageError(status int, message string) error { return &statusError{status, message} }
+func pageError(status int, messageKey string) error { return &statusError{status, messageKey} }
 
 // notFound is the page for a missing user or URL.
-func notFound(what string) error { return pageError(fiber.StatusNotFound, what) }
+func notFound(messageKey string) error { return pageError(fiber.StatusNotFound, messageKey) }
 
-// asPage maps an error to the status and message of its page.
+// asPage maps an error to the status and message key of its page.
 func asPage(err error) (int, string, bool) {
 	var se *statusError
 	if errors.As(err, &se) {
-		return se.status, se.message, true
+		return se.status, se.messageKey, true
 	}
 	if ent.IsNotFound(err) {
 		return fiber.StatusNotFound, "", true

@@ -4,6 +4,10 @@ import (
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/miniauth/miniauth/app/audit"
+	"github.com/miniauth/miniauth/app/userlist"
+	"github.com/miniauth/miniauth/ent"
 )
 
 // userID is the {id} of a user URL; anything but a positive integer is
@@ -11,20 +15,33 @@ import (
 func userID(c *fiber.Ctx) (int, error) {
 	id, err := strconv.Atoi(c.Params("id"))
 	if err != nil || id <= 0 {
-		return 0, notFound("There is no such user.")
+		return 0, notFound("error.no_user")
 	}
 	return id, nil
 }
 
-// notices are the flash messages of the user page, each shown only
-// while it is still true of the user.
+// notices are the flash messages of the user page (catalogue keys), each
+// shown only while it is still true of the user (a status notice) or
+// always (ended session).
 var notices = map[string]struct {
-	text     string
+	key      string
+	status   bool // shown only while the user's status matches disabled
 	disabled bool
 }{
-	"disabled": {"User disabled: every session was revoked and their logins are refused.", true},
-	"enabled":  {"User enabled: they can log in again.", false},
+	"disabled":      {"user.notice.disabled", true, true},
+	"enabled":       {"user.notice.enabled", true, false},
+	"session_ended": {"user.notice.session_ended", false, false},
 }
+
+// UserData fills the user page: the user, their sessions and the audit
+// entries about them.
+type UserData struct {
+	*userlist.Detail
+	Audit []*ent.AuditEntry
+}
+
+// userAuditEntries is how many of a user's audit entries their page shows.
+const userAuditEntries = 20
 
 // User is GET /admin/users/{id}.
 func (h *Handler) User(c *fiber.Ctx) error {
@@ -36,9 +53,13 @@ func (h *Handler) User(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	page := &Page{Nav: "users", Data: d}
-	if n, ok := notices[h.takeFlash(c, "/admin/users/"+strconv.Itoa(id))]; ok && n.disabled == d.User.Disabled {
-		page.Notice = n.text
+	entries, err := h.Audit.List(c.UserContext(), audit.Filter{UserID: id}, 1, userAuditEntries)
+	if err != nil {
+		return err
+	}
+	page := &Page{Nav: "users", Data: UserData{Detail: d, Audit: entries.Entries}}
+	if n, ok := notices[h.takeFlash(c, "/admin/users/"+strconv.Itoa(id))]; ok && (!n.status || n.disabled == d.User.Disabled) {
+		page.Notice = lang(c).T(n.key)
 	}
 	return h.render(c, fiber.StatusOK, "user", page)
 }

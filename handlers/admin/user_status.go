@@ -5,6 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/miniauth/miniauth/app/audit"
 	"github.com/miniauth/miniauth/app/problem"
 )
 
@@ -22,14 +23,17 @@ func (h *Handler) setDisabled(c *fiber.Ctx, disabled bool) error {
 	}
 	if err := h.Accounts.SetDisabled(c.UserContext(), id, disabled); err != nil {
 		if p, ok := problem.As(err); ok && p.Code == problem.NotFound {
-			return notFound("There is no such user.")
+			return notFound("error.no_user")
 		}
 		return err
 	}
 	h.Users.Forget()
-	done := "enabled"
+	done, action := "enabled", audit.UserEnabled
 	if disabled {
-		done = "disabled"
+		done, action = "disabled", audit.UserDisabled
+	}
+	if err := h.record(c, audit.Entry{Action: action, TargetUserID: id}); err != nil {
+		return err
 	}
 	h.Log.Info("admin changed user status", "admin_id", currentAdmin(c).ID, "user_id", id, "status", done)
 	page := "/admin/users/" + strconv.Itoa(id)
