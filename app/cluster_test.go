@@ -155,6 +155,12 @@ func TestClusterShareOneWeChatAccessToken(t *testing.T) {
 func TestClusterDisableOnOneInstanceHoldsOnTheOther(t *testing.T) {
 	c := startCluster(t)
 	g := c.b.Login(t, "cluster-disable")
+	// B's session cache holds the session before A disables the user.
+	for i := 0; i < 2; i++ {
+		if r := c.b.Do(t, apptest.Request{Method: "GET", Path: "/api/me", Token: g.AccessToken}); r.Status != http.StatusOK {
+			t.Fatalf("B before disable: %d %s", r.Status, r.Body)
+		}
+	}
 
 	// The first admin, made with the CLI against the shared database.
 	create := exec.Command(apptest.Binary(t), "admin", "create", "--username", "ops", "--password-stdin")

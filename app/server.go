@@ -26,6 +26,7 @@ import (
 	"github.com/miniauth/miniauth/app/keys"
 	"github.com/miniauth/miniauth/app/metrics"
 	"github.com/miniauth/miniauth/app/problem"
+	"github.com/miniauth/miniauth/app/sessioncache"
 	"github.com/miniauth/miniauth/app/throttle"
 	"github.com/miniauth/miniauth/app/tokens"
 	"github.com/miniauth/miniauth/app/wechat"
@@ -104,9 +105,25 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, own ...Route
 		RefreshTTL: cfg.RefreshTTL,
 		Log:        log,
 		Avatars:    avatars.New(filepath.Join(cfg.DataDir, "uploads", "avatars")),
+		Cache:      newSessionCache(cfg, db),
 	}
 	s.Fiber = s.routes()
 	return s, nil
+}
+
+// newSessionCache is the per-request session cache, or nil when
+// MINIAUTH_SESSION_CACHE is 0. On PostgreSQL other instances write too:
+// the cache starts untrusted and is trusted once Serve's change listener
+// is up (accounts.FollowChanges).
+func newSessionCache(cfg *config.Config, db *database.DB) *sessioncache.Cache {
+	if cfg.SessionCache == 0 {
+		return nil
+	}
+	c := sessioncache.New(cfg.SessionCache, nil)
+	if db.Dialect == dialect.Postgres {
+		c.SetTrusted(false)
+	}
+	return c
 }
 
 // newWeChat is a real WeChat client per configured mini program, or the
@@ -250,6 +267,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 2)
 	go func() { errc <- s.Fiber.Listener(lingerListener{ln}) }()
 	go s.purgeSessions(ctx)
+	follow, stopFollowing := context.WithCancel(ctx)
+	defer stopFollowing()
+	go s.Accounts.FollowChanges(follow)
 	go s.sweepAvatars(ctx)
 	if s.Metrics != nil {
 		msrv := &http.Server{Addr: s.Config.MetricsAddr, Handler: metricsMux(s.Metrics, s.Config.PProf), ReadHeaderTimeout: 10 * time.Second}

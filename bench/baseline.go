@@ -26,6 +26,10 @@ func runBaselineServer(args []string) {
 	}
 	f := fiber.New(fiber.Config{DisableStartupMessage: true})
 	f.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	// The bare handler: what the generator can drive when the server
+	// does nothing. It must be well above the JWT baseline, or the
+	// generator, not the server, is what is measured.
+	f.Get("/ok", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	f.Use(jwtware.New(jwtware.Config{
 		SigningKey: jwtware.SigningKey{JWTAlg: jwtware.HS256, Key: ks.UserToken},
 		Claims:     &tokens.AccessClaims{},

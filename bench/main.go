@@ -1,38 +1,51 @@
-// Command bench measures miniauth's throughput on loopback.
+// Command bench measures miniauth's throughput on loopback with wrk.
 //
 // It builds and starts the real miniauth binary against a simulated WeChat
-// (in this process, on an httptest.Server), and, as the baseline, a bare
-// Fiber server that checks the same JWT with contrib/jwt and does no
-// database work. Both are separate processes measured by the same load
-// generator in the same run, so the ratios between them hold on any
-// machine. Every phase is bounded by -duration.
+// (in this process, on an httptest.Server) and, as baselines, a bare Fiber
+// server (a handler that answers "ok", and the same contrib/jwt check
+// miniauth makes, with nothing behind it). wrk (Debian's package) drives
+// every case with a Lua script (bench/lua), in interleaved rounds, so a
+// noisy neighbour hits all cases alike. The bare "ok" shows how far the
+// generator can push on this machine: if it cannot push well past the JWT
+// baseline, the generator is what would be measured, and no ratio is
+// printed.
 //
 //	go run ./bench                      # SQLite, default settings
-//	go run ./bench -duration 10s -concurrency 64
+//	go run ./bench -duration 20s -concurrency 64
 //	go run ./bench -database postgres://user@127.0.0.1/db -instances 2
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
+	"text/tabwriter"
 	"time"
 )
 
 type options struct {
-	duration    time.Duration
-	rounds      int
-	concurrency int
-	users       int
-	database    string
-	instances   int
-	binary      string
-	sync        string
+	duration     time.Duration
+	rounds       int
+	threads      int
+	concurrency  int
+	users        int
+	database     string
+	instances    int
+	binary       string
+	sync         string
+	sessionCache string
+	headroom     float64
+	only         string
 }
 
 func main() {
@@ -41,14 +54,18 @@ func main() {
 		return
 	}
 	var o options
-	flag.DurationVar(&o.duration, "duration", 5*time.Second, "measured time per endpoint, split over -rounds")
-	flag.IntVar(&o.rounds, "rounds", 5, "interleaved rounds: each measures every endpoint for duration/rounds, so a noisy neighbour hits all of them alike")
-	flag.IntVar(&o.concurrency, "concurrency", 32, "concurrent connections")
-	flag.IntVar(&o.users, "users", 1000, "users logged in before GET /api/me is measured")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured time per case, split over -rounds")
+	flag.IntVar(&o.rounds, "rounds", 5, "interleaved rounds: each measures every case for duration/rounds")
+	flag.IntVar(&o.threads, "threads", 2, "wrk threads")
+	flag.IntVar(&o.concurrency, "concurrency", 64, "wrk connections")
+	flag.IntVar(&o.users, "users", 1000, "users logged in before the authenticated cases")
 	flag.StringVar(&o.database, "database", "", "MINIAUTH_DATABASE_URL for miniauth (default: SQLite in a temp dir)")
 	flag.IntVar(&o.instances, "instances", 1, "miniauth processes sharing the database (needs -database postgres://… for more than 1)")
 	flag.StringVar(&o.binary, "binary", "", "miniauth binary to run (default: build it)")
 	flag.StringVar(&o.sync, "sqlite-sync", "full", "MINIAUTH_SQLITE_SYNC for SQLite runs")
+	flag.StringVar(&o.sessionCache, "session-cache", "", "MINIAUTH_SESSION_CACHE for miniauth (default: its default; 0: off)")
+	flag.Float64Var(&o.headroom, "headroom", 1.3, "the bare ok handler must reach this multiple of the JWT baseline, or the generator is called saturated")
+	flag.StringVar(&o.only, "only", "", "measure only the cases whose name contains this (plus both baselines), e.g. login while profiling with BENCH_METRICS_ADDR=127.0.0.1:9090")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -56,7 +73,19 @@ func main() {
 	}
 }
 
+type benchCase struct {
+	name   string
+	script string
+	url    func() string
+	env    []string
+	server *process // whose RSS is reported; nil for the baselines
+	probe  func() string
+}
+
 func run(o options) error {
+	if _, err := exec.LookPath("wrk"); err != nil {
+		return fmt.Errorf("wrk is not installed (Debian: apt-get install wrk)")
+	}
 	if o.instances > 1 && !strings.HasPrefix(o.database, "postgres") {
 		return fmt.Errorf("-instances %d needs -database postgres://…: SQLite is one process's file", o.instances)
 	}
@@ -65,6 +94,9 @@ func run(o options) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
+	if err := writeScripts(tmp); err != nil {
+		return err
+	}
 	if o.binary == "" {
 		o.binary = filepath.Join(tmp, "miniauth")
 		fmt.Fprintln(os.Stderr, "building miniauth…")
@@ -97,48 +129,186 @@ func run(o options) error {
 		defer p.Stop()
 		servers = append(servers, p)
 	}
-	urls := make([]string, len(servers))
-	for i, s := range servers {
-		urls[i] = s.URL
-	}
+	srv := servers[0] // wrk drives one URL; -instances > 1 spreads the setup only
 
-	fmt.Printf("machine: %d CPUs (%s/%s), %s; concurrency %d, %s per endpoint in %d interleaved rounds, %d miniauth instance(s), database %s\n\n",
-		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, cpuModel(), o.concurrency, o.duration, o.rounds, o.instances, dbName(o))
+	fmt.Printf("machine: %d CPUs (nproc), %s, %s/%s; wrk -t%d -c%d, %s per case in %d interleaved rounds; %d miniauth instance(s), database %s, session cache %s\n",
+		runtime.NumCPU(), cpuModel(), runtime.GOOS, runtime.GOARCH, o.threads, o.concurrency, o.duration, o.rounds,
+		o.instances, dbName(o), cacheName(o))
+	fmt.Printf("command: go run ./bench %s\n\n", strings.Join(os.Args[1:], " "))
 
 	fmt.Fprintln(os.Stderr, "logging in", o.users, "users…")
-	tokens, openids, err := prepareUsers(urls, wx, o.users)
+	access, refresh, err := prepareUsers(servers, o.users)
 	if err != nil {
+		return err
+	}
+	tokensFile := filepath.Join(tmp, "tokens")
+	refreshFile := filepath.Join(tmp, "refresh")
+	if err := os.WriteFile(tokensFile, []byte(strings.Join(access, "\n")+"\n"), 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(refreshFile, []byte(strings.Join(refresh, "\n")+"\n"), 0o600); err != nil {
 		return err
 	}
 	baseToken, err := signBaselineToken(secret)
 	if err != nil {
 		return err
 	}
-
-	phases := []struct {
-		name string
-		fn   requestFunc
-	}{
-		{"baseline: bare Fiber + contrib/jwt", getWithToken([]string{base.URL}, []string{baseToken}, "/")},
-		{"GET /api/me", getWithToken(urls, tokens, "/api/me")},
-		{"POST /api/auth/login (half new, half returning)", loginRequests(urls, wx, openids)},
+	script := func(name string) string { return filepath.Join(tmp, name+".lua") }
+	authed := func(method, path string) []string {
+		return []string{"BENCH_TOKENS=" + tokensFile, "BENCH_PATH=" + path, "BENCH_METHOD=" + method}
 	}
-	results := make([]*result, len(phases))
+	cases := []*benchCase{
+		{name: "bare Fiber \"ok\"", script: script("plain"), url: func() string { return base.URL + "/ok" }},
+		{name: "baseline: Fiber + contrib/jwt", script: script("plain"), url: func() string { return base.URL + "/" },
+			env: []string{"BENCH_TOKEN=" + baseToken}},
+		{name: "GET /api/me", script: script("get"), url: func() string { return srv.URL }, env: authed("GET", "/api/me"), server: srv},
+		{name: "GET /api/auth/verify", script: script("get"), url: func() string { return srv.URL }, env: authed("GET", "/api/auth/verify"), server: srv,
+			probe: func() string { return probeVerify(srv.URL, access[0]) }},
+		{name: "PUT /api/me", script: script("put"), url: func() string { return srv.URL }, env: []string{"BENCH_TOKENS=" + tokensFile}, server: srv},
+		{name: "login (fresh code, half new users)", script: script("login"), url: func() string { return srv.URL },
+			env: []string{"BENCH_USERS=" + strconv.Itoa(o.users)}, server: srv},
+		{name: "refresh", script: script("refresh"), url: func() string { return srv.URL },
+			env: []string{"BENCH_REFRESH=" + refreshFile, "BENCH_THREADS=" + strconv.Itoa(o.threads)}, server: srv},
+	}
+	results := make([]*result, len(cases))
+	for i, c := range cases {
+		results[i] = &result{name: c.name}
+		if c.probe != nil {
+			results[i].skipped = c.probe()
+		}
+		if o.only != "" && i >= 2 && !strings.Contains(c.name, o.only) {
+			results[i].skipped = "not selected by -only"
+		}
+	}
 	slice := o.duration / time.Duration(max(1, o.rounds))
+	var peak int64
 	for round := 1; round <= max(1, o.rounds); round++ {
-		fmt.Fprintf(os.Stderr, "round %d/%d: %s per endpoint…\n", round, o.rounds, slice)
-		for i, ph := range phases {
-			r := load(ph.name, o.concurrency, slice, ph.fn)
-			if results[i] == nil {
-				results[i] = r
-			} else {
-				results[i].merge(r)
+		fmt.Fprintf(os.Stderr, "round %d/%d: %s per case…\n", round, o.rounds, slice)
+		for i, c := range cases {
+			if results[i].skipped != "" {
+				continue
+			}
+			env := append(cloneStrings(c.env), "BENCH_ROUND="+strconv.Itoa(round))
+			r, err := runWrk(o, c.script, c.url(), slice, env)
+			if err != nil {
+				return err
+			}
+			results[i].runs = append(results[i].runs, r)
+			if c.server != nil {
+				now, hwm := c.server.rss()
+				results[i].rss = now
+				peak = max(peak, hwm)
 			}
 		}
 	}
-	fmt.Println()
-	printTable(results, results[0])
+	printTable(o, results)
+	fmt.Printf("\nminiauth peak RSS over the whole run (VmHWM): %.1f MiB\n", float64(peak)/1024)
 	return nil
+}
+
+func cloneStrings(s []string) []string { return append([]string(nil), s...) }
+
+func printTable(o options, results []*result) {
+	ok, jwt := results[0], results[1]
+	headroom := ok.rps() / jwt.rps()
+	saturated := headroom < o.headroom
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "case\trequests/s\tp50\tp99\tp99.9\tvs JWT baseline\terrors\tserver RSS\t")
+	for _, r := range results {
+		if r.skipped != "" {
+			fmt.Fprintf(w, "%s\tskipped\t-\t-\t-\t-\t-\t-\t\n", r.name)
+			continue
+		}
+		ratio := fmt.Sprintf("%.2f", r.rps()/jwt.rps())
+		if saturated {
+			ratio = "-"
+		}
+		rss := "-"
+		if r.rss > 0 {
+			rss = fmt.Sprintf("%.1f MiB", float64(r.rss)/1024)
+		}
+		round := func(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
+		fmt.Fprintf(w, "%s\t%.0f\t%s\t%s\t%s\t%s\t%d\t%s\t\n", r.name, r.rps(),
+			round(r.pct(func(x *wrkRun) time.Duration { return x.p50 })),
+			round(r.pct(func(x *wrkRun) time.Duration { return x.p99 })),
+			round(r.pct(func(x *wrkRun) time.Duration { return x.p999 })),
+			ratio, r.errors(), rss)
+	}
+	w.Flush()
+	fmt.Println()
+	for _, r := range results {
+		if r.skipped != "" {
+			fmt.Printf("%s skipped: %s\n", r.name, r.skipped)
+		}
+	}
+	if saturated {
+		fmt.Printf("GENERATOR SATURATED: the bare \"ok\" handler ran at only %.2f× the JWT baseline (need %.2f×); no ratio is printed, the load generator would be what is measured.\n", headroom, o.headroom)
+	} else {
+		fmt.Printf("generator headroom: the bare \"ok\" handler ran at %.2f× the JWT baseline, so the generator is not what limits the JWT baseline or miniauth.\n", headroom)
+	}
+	fmt.Println("p50/p99/p99.9: median over the rounds of each round's wrk percentile; requests/s counts 2xx answers only.")
+}
+
+// probeVerify says why the forward-auth case is skipped, or "" to run it.
+func probeVerify(url, token string) string {
+	req, _ := http.NewRequest("GET", url+"/api/auth/verify", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Close = true
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err.Error()
+	}
+	resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return ""
+	case http.StatusNotFound:
+		return "this miniauth has no /api/auth/verify (404)"
+	}
+	return fmt.Sprintf("/api/auth/verify answered %d to a valid token", resp.StatusCode)
+}
+
+// prepareUsers logs users in (codes in the bench format, openid user-<i>,
+// the users login.lua returns as) and returns their access and refresh
+// tokens.
+func prepareUsers(servers []*process, n int) ([]string, []string, error) {
+	client := &http.Client{Timeout: 30 * time.Second}
+	access := make([]string, n)
+	refresh := make([]string, n)
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	sem := make(chan struct{}, 16)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			body, _ := json.Marshal(map[string]string{"code": fmt.Sprintf("bench.user-%d.setup", i)})
+			resp, err := client.Post(servers[i%len(servers)].URL+"/api/auth/login", "application/json", bytes.NewReader(body))
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer resp.Body.Close()
+			var g struct {
+				AccessToken  string `json:"access_token"`
+				RefreshToken string `json:"refresh_token"`
+			}
+			if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&g) != nil {
+				errs <- fmt.Errorf("login %d: status %d", i, resp.StatusCode)
+				return
+			}
+			access[i], refresh[i] = g.AccessToken, g.RefreshToken
+		}(i)
+	}
+	wg.Wait()
+	client.CloseIdleConnections()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, nil, err
+	}
+	return access, refresh, nil
 }
 
 func dbName(o options) string {
@@ -146,6 +316,13 @@ func dbName(o options) string {
 		return "SQLite (synchronous=" + o.sync + ")"
 	}
 	return "PostgreSQL"
+}
+
+func cacheName(o options) string {
+	if o.sessionCache == "" {
+		return "default"
+	}
+	return o.sessionCache
 }
 
 func moduleRoot() string {

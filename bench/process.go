@@ -8,6 +8,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/miniauth/miniauth/app/wechatsim"
@@ -25,9 +28,26 @@ type wechat struct {
 	URL  string
 }
 
+// startWeChat runs the strict simulator behind one addition: a code of the
+// form "bench.<openid>.<nonce>" (which wrk's Lua scripts make up) is
+// issued for that openid on first sight, so it is accepted once, like a
+// fresh wx.login code, and refused when replayed.
 func startWeChat() *wechat {
 	sim := wechatsim.New(benchAppID, benchSecret)
-	srv := httptest.NewServer(sim)
+	var seen sync.Map
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == wechatsim.PathCode2Session {
+			q := r.URL.Query()
+			if code := q.Get("js_code"); strings.HasPrefix(code, "bench.") {
+				if _, replay := seen.LoadOrStore(code, true); !replay {
+					openid, _, _ := strings.Cut(strings.TrimPrefix(code, "bench."), ".")
+					q.Set("js_code", sim.NewCode(wechatsim.Identity{OpenID: openid}))
+					r.URL.RawQuery = q.Encode()
+				}
+			}
+		}
+		sim.ServeHTTP(w, r)
+	}))
 	return &wechat{Sim: sim, HTTP: srv, URL: srv.URL}
 }
 
@@ -37,6 +57,24 @@ func (w *wechat) Close() { w.HTTP.Close() }
 type process struct {
 	URL string
 	cmd *exec.Cmd
+}
+
+// rss is the process's resident set and its peak so far, in KiB.
+func (p *process) rss() (now, peak int64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "VmRSS:" {
+			now, _ = strconv.ParseInt(f[1], 10, 64)
+		}
+		if len(f) >= 2 && f[0] == "VmHWM:" {
+			peak, _ = strconv.ParseInt(f[1], 10, 64)
+		}
+	}
+	return now, peak
 }
 
 func (p *process) Stop() {
@@ -78,6 +116,7 @@ func startMiniauth(ctx context.Context, o options, dataDir, wechatURL, secret st
 		"MINIAUTH_SQLITE_SYNC="+o.sync,
 		"MINIAUTH_LOGIN_RATE_LIMIT=0",
 		"MINIAUTH_METRICS_ADDR="+os.Getenv("BENCH_METRICS_ADDR"),
+		"MINIAUTH_SESSION_CACHE="+o.sessionCache,
 	)
 	log, err := os.Create(dataDir + ".log")
 	if err != nil {

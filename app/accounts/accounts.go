@@ -15,6 +15,7 @@ import (
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/keys"
 	"github.com/miniauth/miniauth/app/problem"
+	"github.com/miniauth/miniauth/app/sessioncache"
 	"github.com/miniauth/miniauth/app/tokens"
 	"github.com/miniauth/miniauth/app/wechat"
 	"github.com/miniauth/miniauth/ent"
@@ -42,9 +43,14 @@ type Service struct {
 	Log        *slog.Logger
 	// Avatars stores uploaded avatar images (avatar.go).
 	Avatars *avatars.Store
-	Now     clock.Clock
+	// Cache holds live sessions for Authenticate; nil: no cache. Every
+	// write here that ends a session or changes a user forgets it there
+	// (and announces it to other instances) before returning.
+	Cache *sessioncache.Cache
+	Now   clock.Clock
 
 	authStmt preparedStmt
+	acks     ackWaiters
 }
 
 // Client describes the device a session (a user's or an admin's) was
@@ -107,6 +113,8 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p Profile, c Clie
 	var sessionID int
 	var err error
 	for attempt := 1; attempt <= loginAttempts; attempt++ {
+		var changed change
+		var rc *receipt
 		err = s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 			now := s.Now.Now()
 			if err := s.checkOwnAvatar(ctx, tx, p, li.owner()); err != nil {
@@ -118,6 +126,14 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p Profile, c Clie
 			}
 			if extra != nil {
 				if u, err = extra(ctx, tx, u, isNew); err != nil {
+					return err
+				}
+			}
+			if !isNew {
+				// A returning user's profile, unionid or phone may have
+				// changed: their cached sessions must read it again.
+				changed = userChanged(u.ID)
+				if rc, err = s.announce(ctx, tx, changed); err != nil {
 					return err
 				}
 			}
@@ -137,6 +153,7 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p Profile, c Clie
 			g.User, g.IsNewUser, sessionID = u, isNew, sess.ID
 			return nil
 		})
+		s.settle(changed, rc, err == nil)
 		if !errors.Is(err, errRaced) {
 			break
 		}
@@ -169,13 +186,20 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 	var g Grant
 	var sessionID int
 	var reused bool
+	var ended change
+	var rc *receipt
 	var appID string
 	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		now := s.Now.Now()
-		revoke := func(id int) error {
+		revoke := func(userID, id int) error {
 			// Commit the revocation, then refuse: returning an error here
 			// would roll it back.
 			reused, sessionID = true, id
+			ended = sessionEnded(userID, id)
+			var err error
+			if rc, err = s.announce(ctx, tx, ended); err != nil {
+				return err
+			}
 			return tx.Session.UpdateOneID(id).SetRevokedAt(now).SetRevokeReason(ReasonRefreshReuse).Exec(ctx)
 		}
 		sess, err := tx.Session.Query().Where(session.RefreshHash(hash)).WithUser().Only(ctx)
@@ -191,7 +215,7 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 			if rt.Edges.Session.RevokedAt != nil {
 				return errUnauthorized
 			}
-			return revoke(rt.SessionID)
+			return revoke(rt.Edges.Session.UserID, rt.SessionID)
 		}
 		if err != nil {
 			return fmt.Errorf("find refresh token: %w", err)
@@ -214,7 +238,7 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 			return fmt.Errorf("rotate refresh token: %w", err)
 		}
 		if n == 0 {
-			return revoke(sess.ID)
+			return revoke(sess.UserID, sess.ID)
 		}
 		// Keep the rotated token's hash, to recognise it if it comes back.
 		if err := tx.RefreshToken.Create().SetHash(hash).SetSessionID(sess.ID).SetCreatedAt(sess.LastUsedAt).SetRotatedAt(now).Exec(ctx); err != nil {
@@ -223,6 +247,7 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 		g.User, sessionID, appID = sess.Edges.User, sess.ID, sess.Appid
 		return nil
 	})
+	s.settle(ended, rc, err == nil)
 	if err != nil {
 		return nil, err
 	}
@@ -235,17 +260,34 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 
 // Logout revokes one session.
 func (s *Service) Logout(ctx context.Context, sessionID int) error {
-	return s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+	var ended change
+	var rc *receipt
+	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+		sess, err := tx.Session.Query().Where(session.ID(sessionID)).Select(session.FieldUserID).Only(ctx)
+		if ent.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("find session %d: %w", sessionID, err)
+		}
+		ended = sessionEnded(sess.UserID, sessionID)
+		if rc, err = s.announce(ctx, tx, ended); err != nil {
+			return err
+		}
 		return tx.Session.Update().
 			Where(session.ID(sessionID), session.RevokedAtIsNil()).
 			SetRevokedAt(s.Now.Now()).SetRevokeReason(ReasonLogout).Exec(ctx)
 	})
+	s.settle(ended, rc, err == nil)
+	return err
 }
 
 // UpdateProfile applies a validated partial profile to the signed-in user
 // current. An empty update changes nothing, updated_at included, and
 // answers current as it is. A local avatar_url must name a file the user
-// uploaded; the uploaded avatar it replaces is erased.
+// uploaded; the uploaded avatar it replaces is erased. The cached user is
+// replaced by the new one, so the next request of any of the user's
+// sessions is still answered from memory.
 func (s *Service) UpdateProfile(ctx context.Context, current *ent.User, p Profile) (*ent.User, error) {
 	if p.Empty() {
 		return current, nil
@@ -253,7 +295,13 @@ func (s *Service) UpdateProfile(ctx context.Context, current *ent.User, p Profil
 	userID := current.ID
 	var out *ent.User
 	var previous string
+	var rc *receipt
+	ticket := s.Cache.Ticket(userID)
 	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+		var err error
+		if rc, err = s.announce(ctx, tx, userChanged(userID)); err != nil {
+			return err
+		}
 		if p.AvatarURL != nil {
 			old, err := s.lockUser(ctx, tx, user.ID(userID))
 			if ent.IsNotFound(err) {
@@ -284,10 +332,16 @@ func (s *Service) UpdateProfile(ctx context.Context, current *ent.User, p Profil
 		out = u
 		return err
 	})
-	if err == nil && p.AvatarURL != nil && previous != out.AvatarURL {
+	if err != nil {
+		s.settle(userChanged(userID), rc, false)
+		return nil, err
+	}
+	s.Cache.ReplaceUser(ticket, cacheUser(out))
+	s.settle(change{}, rc, true)
+	if p.AvatarURL != nil && previous != out.AvatarURL {
 		s.releaseAvatar(ctx, userID, previous)
 	}
-	return out, err
+	return out, nil
 }
 
 // Delete closes an account (PIPL account cancellation): the user row, and
@@ -298,6 +352,7 @@ func (s *Service) UpdateProfile(ctx context.Context, current *ent.User, p Profil
 // same WeChat account logging in later starts a new user.
 func (s *Service) Delete(ctx context.Context, userID int) error {
 	var avatar string
+	var rc *receipt
 	var uploads []string
 	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		u, err := s.lockUser(ctx, tx, user.ID(userID))
@@ -308,6 +363,9 @@ func (s *Service) Delete(ctx context.Context, userID int) error {
 			return err
 		}
 		avatar = u.AvatarURL
+		if rc, err = s.announce(ctx, tx, userRevoked(userID)); err != nil {
+			return err
+		}
 		if uploads, err = tx.Upload.Query().Where(upload.UserID(userID)).Select(upload.FieldName).Strings(ctx); err != nil {
 			return fmt.Errorf("list uploads: %w", err)
 		}
@@ -316,6 +374,7 @@ func (s *Service) Delete(ctx context.Context, userID int) error {
 		}
 		return nil
 	})
+	s.settle(userRevoked(userID), rc, err == nil)
 	if err != nil {
 		return err
 	}
@@ -333,13 +392,17 @@ func (s *Service) Delete(ctx context.Context, userID int) error {
 // SetDisabled disables or re-enables a user. Disabling revokes every
 // session at once, so the user's next API call is refused.
 func (s *Service) SetDisabled(ctx context.Context, userID int, disabled bool) error {
-	return s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+	var rc *receipt
+	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		n, err := tx.User.Update().Where(user.ID(userID)).SetDisabled(disabled).SetUpdatedAt(s.Now.Now()).Save(ctx)
 		if err != nil {
 			return err
 		}
 		if n == 0 {
 			return problem.New(problem.NotFound, "no such user")
+		}
+		if rc, err = s.announce(ctx, tx, userRevoked(userID)); err != nil {
+			return err
 		}
 		if !disabled {
 			return nil
@@ -348,6 +411,8 @@ func (s *Service) SetDisabled(ctx context.Context, userID int, disabled bool) er
 			Where(session.UserID(userID), session.RevokedAtIsNil()).
 			SetRevokedAt(s.Now.Now()).SetRevokeReason(ReasonDisabled).Exec(ctx)
 	})
+	s.settle(userRevoked(userID), rc, err == nil)
+	return err
 }
 
 func truncate(s string, n int) string {

@@ -15,7 +15,9 @@ const ReasonAdminRevoked = "admin_revoked"
 // tokens fail the next Authenticate and its refresh token is refused. A
 // session that is not the user's, or already ended, is NotFound.
 func (s *Service) RevokeSession(ctx context.Context, userID, sessionID int) error {
-	return s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+	ended := sessionEnded(userID, sessionID)
+	var rc *receipt
+	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		n, err := tx.Session.Update().
 			Where(session.ID(sessionID), session.UserID(userID), session.RevokedAtIsNil()).
 			SetRevokedAt(s.Now.Now()).SetRevokeReason(ReasonAdminRevoked).Save(ctx)
@@ -25,6 +27,9 @@ func (s *Service) RevokeSession(ctx context.Context, userID, sessionID int) erro
 		if n == 0 {
 			return problem.New(problem.NotFound, "no such live session")
 		}
-		return nil
+		rc, err = s.announce(ctx, tx, ended)
+		return err
 	})
+	s.settle(ended, rc, err == nil)
+	return err
 }

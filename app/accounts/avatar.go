@@ -33,6 +33,8 @@ func (s *Service) UploadAvatar(ctx context.Context, userID int, image io.Reader)
 	}
 	var out *ent.User
 	var previous string
+	var rc *receipt
+	ticket := s.Cache.Ticket(userID)
 	err = s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		old, err := s.lockUser(ctx, tx, user.ID(userID))
 		if ent.IsNotFound(err) {
@@ -42,6 +44,9 @@ func (s *Service) UploadAvatar(ctx context.Context, userID int, image io.Reader)
 			return fmt.Errorf("load user %d: %w", userID, err)
 		}
 		previous = old.AvatarURL
+		if rc, err = s.announce(ctx, tx, userChanged(userID)); err != nil {
+			return err
+		}
 		if err := tx.Upload.Create().SetName(name).SetUserID(userID).SetCreatedAt(s.Now.Now()).Exec(ctx); err != nil {
 			return fmt.Errorf("record upload of user %d: %w", userID, err)
 		}
@@ -52,11 +57,14 @@ func (s *Service) UploadAvatar(ctx context.Context, userID int, image io.Reader)
 		return nil
 	})
 	if err != nil {
+		s.settle(userChanged(userID), rc, false)
 		if rmErr := s.Avatars.Remove(name); rmErr != nil {
 			s.Log.Warn("remove unused avatar", "file", name, "err", rmErr)
 		}
 		return nil, err
 	}
+	s.Cache.ReplaceUser(ticket, cacheUser(out))
+	s.settle(change{}, rc, true)
 	if previous != out.AvatarURL {
 		s.releaseAvatar(ctx, userID, previous)
 	}

@@ -17,18 +17,21 @@ func TestRawSQLListsTheSchemasUserColumns(t *testing.T) {
 
 	// Authenticate reads what requests use: disabled is its WHERE clause,
 	// and the login counters cost a parse no request needs.
-	apptest.CheckColumns(t, "authenticateSQL", apptest.SQLColumns(accounts.AuthenticateSQL, "SELECT", "FROM"), user.Columns,
+	apptest.CheckColumns(t, "authenticateSQL", apptest.SQLColumns(accounts.AuthenticateSQL, "u", "SELECT", "FROM"), user.Columns,
 		append([]string{user.FieldDisabled, user.FieldLoginCount, user.FieldLastLoginAt}, legacy...))
 
 	// A returning login answers the whole user; disabled is its WHERE
 	// clause (a disabled user updates nothing).
-	apptest.CheckColumns(t, "returningLoginSQL", apptest.SQLColumns(accounts.ReturningLoginSQL, "RETURNING", ""), user.Columns,
+	apptest.CheckColumns(t, "returningLoginSQL", apptest.SQLColumns(accounts.ReturningLoginSQL, "", "RETURNING", ""), user.Columns,
 		append([]string{user.FieldDisabled}, legacy...))
 }
 
 func TestSQLColumns(t *testing.T) {
-	got := apptest.SQLColumns("SELECT u.id,\n  u.openid , x FROM users u", "SELECT", "FROM")
-	if len(got) != 3 || got[0] != "id" || got[1] != "openid" || got[2] != "x" {
+	got := apptest.SQLColumns("SELECT u.id,\n  u.openid , s.x FROM users u", "u", "SELECT", "FROM")
+	if len(got) != 2 || got[0] != "id" || got[1] != "openid" {
+		t.Fatalf("got %q", got)
+	}
+	if got := apptest.SQLColumns("UPDATE t SET a = 1 RETURNING id, a", "", "RETURNING", ""); len(got) != 2 || got[1] != "a" {
 		t.Fatalf("got %q", got)
 	}
 }

@@ -23,7 +23,12 @@ func (s *Service) BindPhone(ctx context.Context, u *ent.User, sessionID int, cod
 		return nil, err
 	}
 	var out *ent.User
+	var rc *receipt
+	ticket := s.Cache.Ticket(u.ID)
 	err = s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+		if rc, err = s.announce(ctx, tx, userChanged(u.ID)); err != nil {
+			return err
+		}
 		out, err = tx.User.UpdateOneID(u.ID).
 			SetPhone(p.PurePhoneNumber).
 			SetPhoneCountryCode(p.CountryCode).
@@ -37,7 +42,13 @@ func (s *Service) BindPhone(ctx context.Context, u *ent.User, sessionID int, cod
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		s.settle(userChanged(u.ID), rc, false)
+		return nil, err
+	}
+	s.Cache.ReplaceUser(ticket, cacheUser(out))
+	s.settle(change{}, rc, true)
+	return out, nil
 }
 
 // phoneNumber calls getuserphonenumber for app, logging what went wrong.

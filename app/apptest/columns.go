@@ -34,9 +34,10 @@ func CheckColumns(t testing.TB, what string, listed, schema, leftOut []string) {
 var sqlSpace = regexp.MustCompile(`\s+`)
 
 // SQLColumns are the column names a statement lists after the keyword
-// after and before until ("" for the end), table prefixes dropped:
-// SQLColumns(q, "SELECT", "FROM") or SQLColumns(q, "RETURNING", "").
-func SQLColumns(stmt, after, until string) []string {
+// after and before until ("" for the end), of the table alias (or all of
+// them with alias ""), the alias dropped: SQLColumns(q, "u", "SELECT",
+// "FROM") or SQLColumns(q, "", "RETURNING", "").
+func SQLColumns(stmt, alias, after, until string) []string {
 	s := sqlSpace.ReplaceAllString(stmt, " ")
 	_, s, _ = strings.Cut(s, after+" ")
 	if until != "" {
@@ -45,8 +46,11 @@ func SQLColumns(stmt, after, until string) []string {
 	var out []string
 	for _, c := range strings.Split(s, ",") {
 		c = strings.TrimSpace(c)
-		if i := strings.LastIndexByte(c, '.'); i >= 0 {
-			c = c[i+1:]
+		if alias != "" {
+			var ok bool
+			if c, ok = strings.CutPrefix(c, alias+"."); !ok {
+				continue
+			}
 		}
 		out = append(out, c)
 	}

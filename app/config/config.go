@@ -41,6 +41,9 @@ const (
 	// one address, and because behind a proxy left out of
 	// MINIAUTH_TRUSTED_PROXIES every user shares the proxy's budget.
 	DefaultLoginRateLimit = 6000
+	// DefaultSessionCache is how many live sessions each instance keeps
+	// in memory for the per-request check (about 0.4 KiB each).
+	DefaultSessionCache = 100_000
 	// DefaultTimezone is where most operators of a WeChat mini program
 	// are: the admin panel's and CSV's times, and its "today".
 	DefaultTimezone = "Asia/Shanghai"
@@ -71,6 +74,7 @@ type Config struct {
 	DBMaxIdleConns int
 	SQLiteSync     string // "full" (durable, default) or "normal" (opt-in, faster)
 	LoginRateLimit int    // per client IP per minute; 0 turns it off
+	SessionCache   int    // sessions cached in memory; 0 turns the cache off
 	// Timezone is the zone of the admin panel's and CSV's times.
 	Timezone *time.Location
 	// AuditRetention is how long audit entries are kept; 0 keeps them.
@@ -103,6 +107,7 @@ var Vars = []Var{
 	{"MINIAUTH_DB_MAX_OPEN_CONNS", strconv.Itoa(DefaultDBMaxOpenConns), "PostgreSQL pool: max open connections"},
 	{"MINIAUTH_DB_MAX_IDLE_CONNS", strconv.Itoa(DefaultDBMaxIdleConns), "PostgreSQL pool: max idle connections"},
 	{"MINIAUTH_LOGIN_RATE_LIMIT", strconv.Itoa(DefaultLoginRateLimit), "logins and refreshes per client IP per minute (0: no limit)"},
+	{"MINIAUTH_SESSION_CACHE", strconv.Itoa(DefaultSessionCache), "live sessions kept in memory for the per-request check (0: check the database every request)"},
 	{"MINIAUTH_TIMEZONE", DefaultTimezone, "IANA time zone of the admin panel's and CSV's times"},
 	{"MINIAUTH_AUDIT_RETENTION", DefaultAuditRetention.String(), "how long admin audit entries are kept (0: forever)"},
 	{"MINIAUTH_ADMIN_REQUIRE_TOTP", "", "1: admins without a second factor (TOTP) cannot sign in"},
@@ -190,6 +195,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	if c.LoginRateLimit, err = intAtLeast(get, "MINIAUTH_LOGIN_RATE_LIMIT", DefaultLoginRateLimit, 0, "non-negative"); err != nil {
+		return nil, err
+	}
+	if c.SessionCache, err = intAtLeast(get, "MINIAUTH_SESSION_CACHE", DefaultSessionCache, 0, "non-negative"); err != nil {
 		return nil, err
 	}
 	if c.SQLiteSync != "full" && c.SQLiteSync != "normal" {

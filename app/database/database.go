@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -59,6 +60,10 @@ type DB struct {
 	// that are prepared once instead of built by Ent per request.
 	ReadSQL *sql.DB
 	closer  []func() error
+	url     string // PostgreSQL only: for the listener's own connection
+	// listenerPID is the backend pid of this process's change listener
+	// while it is up (0 otherwise).
+	listenerPID atomic.Int64
 	// legacyAppID: see Options.LegacyAppID.
 	legacyAppID string
 }
@@ -192,6 +197,7 @@ func openPostgres(o Options, loc dburl.Location) (*DB, error) {
 		SQL:     p,
 		ReadSQL: p,
 		Writer:  newWriter(client, false),
+		url:     o.URL,
 	}
 	db.closer = []func() error{p.Close}
 	return db, nil

@@ -35,7 +35,7 @@ const (
 	// a viewer's change, a form without its CSRF token). The API never
 	// answers it.
 	Forbidden = "forbidden"
-	Internal              = "internal"
+	Internal  = "internal"
 )
 
 // Error is a failure the client is told about.

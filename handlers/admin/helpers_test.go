@@ -136,6 +136,8 @@ func (p *panel) updateUser(t testing.TB, id int, fn func(*ent.UserUpdateOne)) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A write behind the service's back must tell the session cache.
+	p.Server.Accounts.Cache.ForgetUser(id)
 }
 
 func wechatSimIdentity(openid string) wechatsim.Identity { return wechatsim.Identity{OpenID: openid} }

@@ -1,0 +1,151 @@
+package database
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"entgo.io/ent/dialect"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/miniauth/miniauth/ent"
+)
+
+// ChangeChannel is the PostgreSQL channel on which instances announce
+// ended sessions and changed users to each other (app/accounts sends,
+// app wires the listener to the session cache).
+const ChangeChannel = "miniauth_changes"
+
+// AckChannel carries instances' receipts for announcements that ask for
+// one (see Listener.Notify).
+const AckChannel = "miniauth_acks"
+
+// ListenerAppName is the application_name of the listening connection, so
+// that an operator (or a test) can find it in pg_stat_activity.
+const ListenerAppName = "miniauth-change-listener"
+
+// Notify announces payload on ChangeChannel inside tx, so that it is
+// delivered if and only if tx commits, and only after it commits. On
+// SQLite it does nothing: there, every write goes through this process.
+func (db *DB) Notify(ctx context.Context, tx *ent.Client, payload string) error {
+	if db.Dialect != dialect.Postgres {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, "SELECT pg_notify($1, $2)", ChangeChannel, payload); err != nil {
+		return fmt.Errorf("notify %s: %w", ChangeChannel, err)
+	}
+	return nil
+}
+
+// Listener receives a LISTEN connection's life and messages. Up is called
+// once LISTEN has succeeded; Down whenever a connection is lost or could
+// not be made (possibly several times in a row); Notify only between an Up
+// and the next Down, for ChangeChannel and AckChannel. A non-empty ack
+// from Notify is sent on AckChannel once Notify has returned.
+type Listener struct {
+	Up     func()
+	Down   func(err error)
+	Notify func(channel, payload string) (ack string)
+}
+
+// OtherListeners counts the connections listening for changes on this
+// database other than this process's own, as seen inside tx (PostgreSQL;
+// 0 on SQLite).
+func (db *DB) OtherListeners(ctx context.Context, tx *ent.Client) (int, error) {
+	if db.Dialect != dialect.Postgres {
+		return 0, nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT count(*) FROM pg_stat_activity
+WHERE datname = current_database() AND application_name = $1 AND pid <> $2`, ListenerAppName, db.listenerPID.Load())
+	if err != nil {
+		return 0, fmt.Errorf("count listeners: %w", err)
+	}
+	defer rows.Close()
+	n := 0
+	if rows.Next() {
+		if err := rows.Scan(&n); err != nil {
+			return 0, fmt.Errorf("count listeners: %w", err)
+		}
+	}
+	return n, rows.Err()
+}
+
+// listenPing is how long the listener waits idle before checking that its
+// connection still answers: a connection that died silently (no reset,
+// e.g. a network partition) is noticed within about this time plus the
+// ping timeout. A terminated backend or a closed socket is noticed at once.
+const listenPing = 15 * time.Second
+
+// Listen keeps one dedicated connection listening on ChangeChannel until
+// ctx ends, reconnecting with backoff. It returns at once on SQLite.
+func (db *DB) Listen(ctx context.Context, l Listener) {
+	if db.Dialect != dialect.Postgres {
+		return
+	}
+	backoff := 50 * time.Millisecond
+	for ctx.Err() == nil {
+		wasUp, err := db.listenOnce(ctx, l)
+		if ctx.Err() != nil {
+			return
+		}
+		l.Down(err)
+		if wasUp {
+			backoff = 50 * time.Millisecond
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// listenOnce runs one connection: LISTEN, Up, then messages until the
+// connection fails. wasUp says whether it got as far as Up.
+func (db *DB) listenOnce(ctx context.Context, l Listener) (wasUp bool, err error) {
+	cfg, err := pgx.ParseConfig(db.url)
+	if err != nil {
+		return false, fmt.Errorf("listener config: %w", err)
+	}
+	cfg.RuntimeParams["application_name"] = ListenerAppName
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	conn, err := pgx.ConnectConfig(cctx, cfg)
+	cancel()
+	if err != nil {
+		return false, fmt.Errorf("listener connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+ChangeChannel+"; LISTEN "+AckChannel); err != nil {
+		return false, fmt.Errorf("listen: %w", err)
+	}
+	db.listenerPID.Store(int64(conn.PgConn().PID()))
+	defer db.listenerPID.Store(0)
+	l.Up()
+	for {
+		wctx, cancel := context.WithTimeout(ctx, listenPing)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
+		if ctx.Err() != nil {
+			return true, nil
+		}
+		if err != nil {
+			if wctx.Err() == nil || conn.IsClosed() {
+				return true, fmt.Errorf("listener connection lost: %w", err)
+			}
+			// Idle for listenPing: make sure the connection still answers.
+			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			err = conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				return true, fmt.Errorf("listener connection does not answer: %w", err)
+			}
+			continue
+		}
+		if ack := l.Notify(n.Channel, n.Payload); ack != "" {
+			if _, err := conn.Exec(ctx, "SELECT pg_notify($1, $2)", AckChannel, ack); err != nil {
+				return true, fmt.Errorf("listener ack: %w", err)
+			}
+		}
+	}
+}
