@@ -16,7 +16,6 @@ import (
 
 	"entgo.io/ent/dialect"
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
 	"github.com/miniauth/miniauth/app/accounts"
@@ -25,9 +24,7 @@ import (
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/keys"
 	"github.com/miniauth/miniauth/app/metrics"
-	"github.com/miniauth/miniauth/app/problem"
 	"github.com/miniauth/miniauth/app/sessioncache"
-	"github.com/miniauth/miniauth/app/throttle"
 	"github.com/miniauth/miniauth/app/tokens"
 	"github.com/miniauth/miniauth/app/wechat"
 	"github.com/miniauth/miniauth/app/wechatsim"
@@ -150,55 +147,6 @@ func newWeChat(cfg *config.Config, log *slog.Logger, tokens wechat.TokenStore, m
 			Transport: sim.Transport(), Tokens: tokens, Log: log, Observe: observe})
 	}
 	return wechat.NewSimulatedApps(simulated(sim.AppID), simulated)
-}
-
-func (s *Server) routes() *fiber.App {
-	f := s.baseApp()
-	f.Get("/healthz", handlers.Health(s.DB.Ping))
-
-	api := &handlers.API{Accounts: s.Accounts}
-	var counters fiber.Storage // in memory: one SQLite instance
-	if s.DB.Dialect == dialect.Postgres {
-		// Several instances share one PostgreSQL: count in it, so the
-		// limit holds for the service, not per instance.
-		counters = throttle.New(s.DB, "api-login:")
-	}
-	limit := limiter.New(limiter.Config{
-		Storage:      counters,
-		Next:         func(*fiber.Ctx) bool { return s.Config.LoginRateLimit == 0 },
-		Max:          max(1, s.Config.LoginRateLimit),
-		Expiration:   time.Minute,
-		KeyGenerator: handlers.ClientIP,
-		LimitReached: func(c *fiber.Ctx) error {
-			p := problem.New(problem.RateLimited, "too many login attempts from this address; try again shortly")
-			p.RetryAfter = time.Minute
-			return p
-		},
-	})
-	auth := f.Group("/api/auth")
-	auth.Post("/login", limit, api.Login)
-	auth.Post("/refresh", limit, api.Refresh)
-	auth.Post("/phone-login", limit, api.PhoneLogin)
-
-	requireUser := handlers.RequireUser(s.Keys.UserToken, s.Accounts)
-	auth.Post("/logout", requireUser, api.Logout)
-	auth.All("/verify", requireUser, handlers.Verify)
-
-	me := f.Group("/api/me", requireUser)
-	me.Get("", api.Me)
-	me.Put("", api.UpdateMe)
-	me.Patch("", api.UpdateMe)
-	me.Delete("", api.DeleteMe)
-	me.Get("/sessions", api.Sessions)
-	me.Delete("/sessions", api.EndOtherSessions)
-	me.Delete("/sessions/:id", api.EndSession)
-
-	s.mountWeChat(f, requireUser)
-	s.mountOwn(f, requireUser)
-	s.mountAdmin(f)
-
-	f.Use(handlers.NotFound)
-	return f
 }
 
 // baseApp is the Fiber app with the middleware every request passes:

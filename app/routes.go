@@ -1,0 +1,109 @@
+package app
+
+import (
+	"net/http"
+	"time"
+
+	"entgo.io/ent/dialect"
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/filesystem"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
+
+	"github.com/miniauth/miniauth/app/problem"
+	"github.com/miniauth/miniauth/app/throttle"
+	"github.com/miniauth/miniauth/handlers"
+	"github.com/miniauth/miniauth/handlers/admin"
+	"github.com/miniauth/miniauth/static"
+)
+
+// routes is the route table: every path the server answers, in three
+// groups by what a request must carry. Middleware every request passes is
+// in baseApp; a request nothing here matches is a not_found.
+func (s *Server) routes() *fiber.App {
+	f := s.baseApp()
+	api := &handlers.API{Accounts: s.Accounts}
+	wx := &handlers.WeChat{Accounts: s.Accounts, Avatars: s.Accounts.Avatars}
+	limit := s.loginLimit()
+
+	// Public.
+	f.Get("/healthz", handlers.Health(s.DB.Ping))
+	f.Post("/api/auth/login", limit, api.Login)
+	f.Post("/api/auth/refresh", limit, api.Refresh)
+	f.Post("/api/auth/phone-login", limit, api.PhoneLogin)
+	// Avatars appear wherever the app shows a user; the names are
+	// unguessable.
+	f.Get("/uploads/avatars/:name", wx.ServeAvatar)
+
+	// Bearer token: contrib/jwt, then the session checked live.
+	requireUser := handlers.RequireUser(s.Keys.UserToken, s.Accounts)
+	f.Post("/api/auth/logout", requireUser, api.Logout)
+	f.All("/api/auth/verify", requireUser, handlers.Verify)
+	f.Post("/api/wechat/decrypt", requireUser, wx.Decrypt)
+	me := f.Group("/api/me", requireUser)
+	me.Get("", api.Me)
+	me.Put("", api.UpdateMe)
+	me.Patch("", api.UpdateMe)
+	me.Delete("", api.DeleteMe)
+	me.Get("/sessions", api.Sessions)
+	me.Delete("/sessions", api.EndOtherSessions)
+	me.Delete("/sessions/:id", api.EndSession)
+	me.Post("/avatar", wx.UploadAvatar)
+	me.Post("/phone", wx.BindPhone)
+	s.mountOwn(f, requireUser) // the team's own API (extend.go)
+
+	// Admin cookie: the panel under /admin. Its errors are HTML pages,
+	// answered inside the group (h.Errors), never the API's JSON; form
+	// bodies are refused past a few KiB before they are read.
+	h := s.adminHandler()
+	g := f.Group("/admin", admin.SecurityHeaders, admin.Language, h.Errors, admin.SameOrigin, admin.FormLimits)
+	g.Use("/static", func(c *fiber.Ctx) error {
+		// Static files are not secret: let browsers keep them an hour.
+		c.Set(fiber.HeaderCacheControl, "public, max-age=3600")
+		return c.Next()
+	}, filesystem.New(filesystem.Config{Root: http.FS(static.FS)}))
+	g.Get("/lang", h.SwitchLanguage)
+	g.Get("/login", h.LoginForm)
+	g.Post("/login", h.Login)
+	g.Post("/login/otp", h.LoginOTP)
+	g.Use(h.RequireAdmin(), h.RequireCSRF) // everything below: a signed-in admin
+	g.Get("/", h.Dashboard)
+	g.Get("/users", h.UserList)
+	g.Get("/users.csv", h.RequireOperator, h.ExportCSV)
+	g.Get("/users/:id", h.User)
+	g.Post("/users/:id/disable", h.RequireOperator, h.DisableUser)
+	g.Post("/users/:id/enable", h.RequireOperator, h.EnableUser)
+	g.Post("/users/:id/sessions/:sid/revoke", h.RequireOperator, h.RevokeSession)
+	g.Get("/audit", h.AuditLog)
+	g.Get("/account", h.Account)
+	g.Post("/account/totp", h.StartTOTP)
+	g.Post("/account/totp/confirm", h.ConfirmTOTP)
+	g.Post("/account/totp/disable", h.DisableTOTP)
+	g.Post("/logout", h.Logout)
+	g.Use(h.NotFound)
+
+	f.Use(handlers.NotFound)
+	return f
+}
+
+// loginLimit caps logins and refreshes per client IP
+// (MINIAUTH_LOGIN_RATE_LIMIT a minute; 0 turns it off).
+func (s *Server) loginLimit() fiber.Handler {
+	var counters fiber.Storage // in memory: one SQLite instance
+	if s.DB.Dialect == dialect.Postgres {
+		// Several instances share one PostgreSQL: count in it, so the
+		// limit holds for the service, not per instance.
+		counters = throttle.New(s.DB, "api-login:")
+	}
+	return limiter.New(limiter.Config{
+		Storage:      counters,
+		Next:         func(*fiber.Ctx) bool { return s.Config.LoginRateLimit == 0 },
+		Max:          max(1, s.Config.LoginRateLimit),
+		Expiration:   time.Minute,
+		KeyGenerator: handlers.ClientIP,
+		LimitReached: func(c *fiber.Ctx) error {
+			p := problem.New(problem.RateLimited, "too many login attempts from this address; try again shortly")
+			p.RetryAfter = time.Minute
+			return p
+		},
+	})
+}
