@@ -8,9 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	jwtware "github.com/gofiber/contrib/jwt"
 	"github.com/gofiber/fiber/v2"
-	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/problem"
@@ -22,7 +20,6 @@ import (
 const (
 	localRequestID = "request_id"
 	localClientIP  = "client_ip"
-	localJWT       = "jwt"
 	localUser      = "user"
 	localSession   = "session_id"
 )
@@ -134,28 +131,15 @@ func AccessLog(log *slog.Logger, onError fiber.ErrorHandler) fiber.Handler {
 // claim required by tokens.AccessClaims) and then that its session is
 // still live, so that logout and disabling take effect at once.
 func RequireUser(key []byte, acc *accounts.Service) fiber.Handler {
-	return jwtware.New(jwtware.Config{
-		SigningKey: jwtware.SigningKey{JWTAlg: jwtware.HS256, Key: key},
-		Claims:     &tokens.AccessClaims{},
-		ContextKey: localJWT,
-		AuthScheme: "Bearer",
-		ErrorHandler: func(c *fiber.Ctx, err error) error {
-			return accounts.Unauthorized()
-		},
-		SuccessHandler: func(c *fiber.Ctx) error {
-			tok, _ := c.Locals(localJWT).(*jwt.Token)
-			claims, ok := tok.Claims.(*tokens.AccessClaims)
-			if !ok {
-				return accounts.Unauthorized()
-			}
-			u, err := acc.Authenticate(c.UserContext(), claims.UserID(), claims.SessionID)
-			if err != nil {
-				return err
-			}
-			c.Locals(localUser, u)
-			c.Locals(localSession, claims.SessionID)
-			return c.Next()
-		},
+	refused := func(*fiber.Ctx) error { return accounts.Unauthorized() }
+	return CheckToken(key, "", refused, func(c *fiber.Ctx, claims *tokens.AccessClaims) error {
+		u, err := acc.Authenticate(c.UserContext(), claims.UserID(), claims.SessionID)
+		if err != nil {
+			return err
+		}
+		c.Locals(localUser, u)
+		c.Locals(localSession, claims.SessionID)
+		return c.Next()
 	})
 }
 

@@ -6,10 +6,8 @@ import (
 	"net/url"
 	"strings"
 
-	jwtware "github.com/gofiber/contrib/jwt"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
-	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/miniauth/miniauth/app/admins"
 	"github.com/miniauth/miniauth/app/problem"
@@ -20,7 +18,6 @@ import (
 
 // Keys of request-scoped values.
 const (
-	localJWT     = "admin_jwt"
 	localAdmin   = "admin"
 	localSession = "admin_session"
 )
@@ -78,29 +75,17 @@ func (h *Handler) failed(c *fiber.Ctx, err error) error {
 // audience (a user's access token fails both). Anything else is sent to
 // the sign-in page.
 func (h *Handler) RequireAdmin() fiber.Handler {
-	return jwtware.New(jwtware.Config{
-		SigningKey:   jwtware.SigningKey{JWTAlg: jwtware.HS256, Key: h.Admins.Signer.Key},
-		Claims:       &tokens.AdminClaims{},
-		TokenLookup:  "cookie:" + CookieName,
-		ContextKey:   localJWT,
-		ErrorHandler: func(c *fiber.Ctx, _ error) error { return toSignIn(c) },
-		SuccessHandler: func(c *fiber.Ctx) error {
-			tok, _ := c.Locals(localJWT).(*jwt.Token)
-			claims, ok := tok.Claims.(*tokens.AdminClaims)
-			if !ok {
+	return handlers.CheckToken(h.Admins.Signer.Key, "cookie:"+CookieName, toSignIn, func(c *fiber.Ctx, claims *tokens.AdminClaims) error {
+		a, err := h.Admins.Authenticate(c.UserContext(), claims.UserID(), claims.SessionID)
+		if err != nil {
+			if errors.Is(err, admins.ErrSession) {
 				return toSignIn(c)
 			}
-			a, err := h.Admins.Authenticate(c.UserContext(), claims.UserID(), claims.SessionID)
-			if err != nil {
-				if errors.Is(err, admins.ErrSession) {
-					return toSignIn(c)
-				}
-				return err
-			}
-			c.Locals(localAdmin, a)
-			c.Locals(localSession, claims.SessionID)
-			return c.Next()
-		},
+			return err
+		}
+		c.Locals(localAdmin, a)
+		c.Locals(localSession, claims.SessionID)
+		return c.Next()
 	})
 }
 
