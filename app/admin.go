@@ -26,10 +26,12 @@ func (s *Server) views() fiber.Views {
 
 // adminHandler is the admin panel's handler over the domain services.
 func (s *Server) adminHandler() *admin.Handler {
+	users := userlist.New(s.DB)
+	s.Accounts.StatusChanged = users.Forget
 	return &admin.Handler{
 		Admins:       admins.New(s.DB, s.Keys),
 		Limiter:      admins.NewLoginLimiter(s.DB),
-		Users:        userlist.New(s.DB),
+		Users:        users,
 		Accounts:     s.Accounts,
 		Audit:        audit.New(s.DB),
 		Log:          s.Log,

@@ -47,7 +47,11 @@ type Service struct {
 	// write here that ends a session or changes a user forgets it there
 	// (and announces it to other instances) before returning.
 	Cache *sessioncache.Cache
-	Now   clock.Clock
+	// StatusChanged, if set, is called once a user was disabled or
+	// enabled: the admin panel's cached counts forget theirs
+	// (userlist.Store.Forget), so the dashboard shows the change at once.
+	StatusChanged func()
+	Now           clock.Clock
 
 	authStmt preparedStmt
 	acks     ackWaiters
@@ -389,8 +393,9 @@ func (s *Service) Delete(ctx context.Context, userID int) error {
 	return nil
 }
 
-// SetDisabled disables or re-enables a user. Disabling revokes every
-// session at once, so the user's next API call is refused.
+// SetDisabled disables or re-enables a user (then StatusChanged).
+// Disabling revokes every session at once, so the user's next API call is
+// refused.
 func (s *Service) SetDisabled(ctx context.Context, userID int, disabled bool) error {
 	var rc *receipt
 	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
@@ -412,6 +417,9 @@ func (s *Service) SetDisabled(ctx context.Context, userID int, disabled bool) er
 			SetRevokedAt(s.Now.Now()).SetRevokeReason(ReasonDisabled).Exec(ctx)
 	})
 	s.settle(userRevoked(userID), rc, err == nil)
+	if err == nil && s.StatusChanged != nil {
+		s.StatusChanged()
+	}
 	return err
 }
 

@@ -259,8 +259,13 @@ func TestDisablingEndsEverySessionAndRefusesLogins(t *testing.T) {
 		ctx := context.Background()
 		a, c := f.login(t, "o_disabled"), f.login(t, "o_disabled")
 		other := f.login(t, "o_bystander")
+		changed := 0
+		f.svc.StatusChanged = func() { changed++ }
 		if err := f.svc.SetDisabled(ctx, a.User.ID, true); err != nil {
 			t.Fatal(err)
+		}
+		if changed != 1 {
+			t.Fatalf("StatusChanged called %d times after disabling, want 1", changed)
 		}
 		if f.authenticates(t, a) || f.authenticates(t, c) || !f.authenticates(t, other) {
 			t.Fatal("disabling must end the user's sessions and no one else's")
@@ -280,6 +285,9 @@ func TestDisablingEndsEverySessionAndRefusesLogins(t *testing.T) {
 			t.Fatalf("re-enabled user logs in as %d, want %d", g.User.ID, a.User.ID)
 		}
 		wantCode(t, "disable a missing user", f.svc.SetDisabled(ctx, 1<<30, true), problem.NotFound)
+		if changed != 2 {
+			t.Fatalf("StatusChanged called %d times after disable, enable and a miss, want 2", changed)
+		}
 	})
 }
 

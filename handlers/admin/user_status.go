@@ -27,7 +27,6 @@ func (h *Handler) setDisabled(c *fiber.Ctx, disabled bool) error {
 		}
 		return err
 	}
-	h.Users.Forget()
 	done, action := "enabled", audit.UserEnabled
 	if disabled {
 		done, action = "disabled", audit.UserDisabled
