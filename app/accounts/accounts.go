@@ -307,12 +307,9 @@ func (s *Service) UpdateProfile(ctx context.Context, current *ent.User, p Profil
 			return err
 		}
 		if p.AvatarURL != nil {
-			old, err := s.lockUser(ctx, tx, user.ID(userID))
-			if ent.IsNotFound(err) {
-				return errUnauthorized
-			}
+			old, err := s.lockSignedIn(ctx, tx, userID)
 			if err != nil {
-				return fmt.Errorf("load user %d: %w", userID, err)
+				return err
 			}
 			previous = old.AvatarURL
 			if err := s.checkOwnAvatar(ctx, tx, p, user.ID(userID)); err != nil {
@@ -359,10 +356,7 @@ func (s *Service) Delete(ctx context.Context, userID int) error {
 	var rc *receipt
 	var uploads []string
 	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
-		u, err := s.lockUser(ctx, tx, user.ID(userID))
-		if ent.IsNotFound(err) {
-			return errUnauthorized
-		}
+		u, err := s.lockSignedIn(ctx, tx, userID)
 		if err != nil {
 			return err
 		}

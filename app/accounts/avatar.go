@@ -36,12 +36,9 @@ func (s *Service) UploadAvatar(ctx context.Context, userID int, image io.Reader)
 	var rc *receipt
 	ticket := s.Cache.Ticket(userID)
 	err = s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
-		old, err := s.lockUser(ctx, tx, user.ID(userID))
-		if ent.IsNotFound(err) {
-			return errUnauthorized
-		}
+		old, err := s.lockSignedIn(ctx, tx, userID)
 		if err != nil {
-			return fmt.Errorf("load user %d: %w", userID, err)
+			return err
 		}
 		previous = old.AvatarURL
 		if rc, err = s.announce(ctx, tx, userChanged(userID)); err != nil {
@@ -69,6 +66,19 @@ func (s *Service) UploadAvatar(ctx context.Context, userID int, image io.Reader)
 		s.releaseAvatar(ctx, userID, previous)
 	}
 	return out, nil
+}
+
+// lockSignedIn is lockUser for the signed-in user of a request: a user
+// deleted meanwhile is unauthorized, as their token now is.
+func (s *Service) lockSignedIn(ctx context.Context, tx *ent.Client, userID int) (*ent.User, error) {
+	u, err := s.lockUser(ctx, tx, user.ID(userID))
+	if ent.IsNotFound(err) {
+		return nil, errUnauthorized
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load user %d: %w", userID, err)
+	}
+	return u, nil
 }
 
 // lockUser loads a user's id and avatar_url. On PostgreSQL the row stays

@@ -54,12 +54,9 @@ func (s *Service) BeginTOTP(ctx context.Context, username string) (*Enrollment, 
 	secret := make([]byte, TOTPSecretLen)
 	rand.Read(secret)
 	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
-		a, err := adminNamed(ctx, tx, username)
+		a, err := notEnrolled(ctx, tx, username)
 		if err != nil {
 			return err
-		}
-		if Enrolled(a) {
-			return ErrEnrolled
 		}
 		return tx.Admin.UpdateOneID(a.ID).SetTotpPending(s.keys.Seal(secret)).Exec(ctx)
 	})
@@ -67,6 +64,19 @@ func (s *Service) BeginTOTP(ctx context.Context, username string) (*Enrollment, 
 		return nil, err
 	}
 	return &Enrollment{Secret: secret, URI: TOTPURI(username, secret)}, nil
+}
+
+// notEnrolled is the admin named username, who must not have a second
+// factor yet (ErrEnrolled: remove it first).
+func notEnrolled(ctx context.Context, tx *ent.Client, username string) (*ent.Admin, error) {
+	a, err := adminNamed(ctx, tx, username)
+	if err != nil {
+		return nil, err
+	}
+	if Enrolled(a) {
+		return nil, ErrEnrolled
+	}
+	return a, nil
 }
 
 // PendingTOTP is the enrollment an admin started and has not confirmed.
@@ -88,12 +98,9 @@ func (s *Service) ConfirmTOTP(ctx context.Context, username, code string) ([]str
 	username = NormalizeUsername(username)
 	codes, hashes := newRecoveryCodes()
 	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
-		a, err := adminNamed(ctx, tx, username)
+		a, err := notEnrolled(ctx, tx, username)
 		if err != nil {
 			return err
-		}
-		if Enrolled(a) {
-			return ErrEnrolled
 		}
 		if !present(a.TotpPending) {
 			return ErrNoEnrollment
