@@ -49,11 +49,10 @@ func (a *API) Login(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	code, err := b.RequiredString("code")
+	code, err := b.requiredCode("code")
 	if err != nil {
 		return err
 	}
-	b.check("code", accounts.CheckCode(code))
 	appID := readAppID(b)
 	p, err := readProfile(b)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/problem"
 )
 
@@ -166,6 +167,16 @@ func (b *Body) RequiredString(name string) (string, error) {
 		return "", nil
 	}
 	return *s, nil
+}
+
+// requiredCode reads a required WeChat code (wx.login's or the phone
+// button's), held to the domain's limit (accounts.CheckCode).
+func (b *Body) requiredCode(name string) (string, error) {
+	code, err := b.RequiredString(name)
+	if err == nil {
+		b.check(name, accounts.CheckCode(code))
+	}
+	return code, err
 }
 
 // check marks the field bad with msg, unless msg is "" (a domain check

@@ -5,7 +5,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/config"
 )
 
@@ -33,16 +32,14 @@ func (a *API) PhoneLogin(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	code, err := b.RequiredString("code")
+	code, err := b.requiredCode("code")
 	if err != nil {
 		return err
 	}
-	phoneCode, err := b.RequiredString("phone_code")
+	phoneCode, err := b.requiredCode("phone_code")
 	if err != nil {
 		return err
 	}
-	b.check("code", accounts.CheckCode(code))
-	b.check("phone_code", accounts.CheckCode(phoneCode))
 	appID := readAppID(b)
 	if err := b.Err(nil); err != nil {
 		return err

@@ -88,11 +88,10 @@ func (w *WeChat) BindPhone(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	code, err := b.RequiredString("code")
+	code, err := b.requiredCode("code")
 	if err != nil {
 		return err
 	}
-	b.check("code", accounts.CheckCode(code))
 	if err := b.Err(nil); err != nil {
 		return err
 	}
