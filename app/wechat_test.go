@@ -427,7 +427,14 @@ func TestAvatarUploadsRefused(t *testing.T) {
 		if !bytes.Contains(r.Body, []byte(`"file"`)) {
 			t.Fatalf("fields do not name the file: %s", r.Body)
 		}
-		apptest.Expect(t, postAvatar(t, env, g.AccessToken, "bomb.png", "image/png", avatartest.PNGHeader(20000, 20000)), 400, "validation_failed")
+		if got := errorFields(t, r)["file"]; got != "must be a PNG, JPEG or WebP image" {
+			t.Errorf("fields.file = %q", got)
+		}
+		r = postAvatar(t, env, g.AccessToken, "bomb.png", "image/png", avatartest.PNGHeader(20000, 20000))
+		apptest.Expect(t, r, 400, "validation_failed")
+		if got := errorFields(t, r)["file"]; !strings.Contains(got, "pixels") {
+			t.Errorf("fields.file = %q, want the pixel limit", got)
+		}
 		apptest.Expect(t, postAvatar(t, env, g.AccessToken, "x.png", "image/png", nil), 400, "validation_failed")
 
 		// A 3 MiB photo, sent whole as a client would: a clean JSON 413,

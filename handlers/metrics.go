@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -8,6 +9,21 @@ import (
 
 	"github.com/miniauth/miniauth/app/metrics"
 )
+
+// loginRoute is the route whose outcomes are counted as logins.
+const loginRoute = "/api/auth/login"
+
+// loginOutcome is "success", the error code the login was answered with,
+// or else its status.
+func loginOutcome(c *fiber.Ctx, status int) string {
+	if code, _ := c.Locals(ErrorCodeLocal).(string); code != "" {
+		return code
+	}
+	if status != fiber.StatusOK {
+		return strconv.Itoa(status)
+	}
+	return "success"
+}
 
 // Metrics counts and times every request by its route pattern. Mount it
 // outside AccessLog, which answers errors, so that it sees every final
@@ -20,9 +36,13 @@ func Metrics(m *metrics.Metrics) fiber.Handler {
 		if route == "/" && c.Path() != "/" {
 			route = "unmatched" // the catch-all 404 handler
 		}
-		code, _ := c.Locals(ErrorCodeLocal).(string)
+		status := c.Response().StatusCode()
 		// Fiber reuses request memory; a label value outlives the request.
-		m.ObserveRequest(route, strings.Clone(c.Method()), c.Response().StatusCode(), time.Since(start), code)
+		method := strings.Clone(c.Method())
+		m.ObserveRequest(route, method, strconv.Itoa(status), time.Since(start))
+		if route == loginRoute && method == fiber.MethodPost {
+			m.ObserveLogin(loginOutcome(c, status))
+		}
 		return err
 	}
 }

@@ -47,10 +47,19 @@ func (w *WeChat) UploadAvatar(c *fiber.Ctx) error {
 	}
 	u, err := w.Accounts.UploadAvatar(c.UserContext(), CurrentUser(c).ID, bytes.NewReader(image))
 	if err != nil {
-		return err
+		return asFileField(err)
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(User(u))
+}
+
+// asFileField names the form field in an image's validation error: the
+// domain (avatars) judges the image, the request sent it as "file".
+func asFileField(err error) error {
+	if p, ok := problem.As(err); ok && p.Code == problem.ValidationFailed && p.Fields == nil {
+		return problem.Invalid(map[string]string{"file": p.Message})
+	}
+	return err
 }
 
 // readFilePart returns the content of the multipart field named field,

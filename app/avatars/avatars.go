@@ -55,9 +55,9 @@ var Formats = []Format{
 
 // Errors a client is told about.
 var (
-	errType     = problem.Invalid(map[string]string{"file": "must be a PNG, JPEG or WebP image"})
-	errPixels   = problem.Invalid(map[string]string{"file": fmt.Sprintf("must be at most %d×%d pixels", MaxPixels, MaxPixels)})
-	errEmpty    = problem.Invalid(map[string]string{"file": "must not be empty"})
+	errType     = problem.New(problem.ValidationFailed, "must be a PNG, JPEG or WebP image")
+	errPixels   = problem.New(problem.ValidationFailed, "must be at most %d×%d pixels", MaxPixels, MaxPixels)
+	errEmpty    = problem.New(problem.ValidationFailed, "must not be empty")
 	errTooLarge = problem.New(problem.RequestTooLarge, "the avatar is larger than 2 MiB")
 )
 

@@ -8,7 +8,6 @@ package metrics
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -65,26 +64,16 @@ func New(activeSessions func(context.Context) (int, error)) *Metrics {
 	return m
 }
 
-// LoginRoute is the route whose outcomes are counted as logins.
-const LoginRoute = "/api/auth/login"
-
 // ObserveRequest records one answered request by its route pattern (not
-// its raw path, which would make a label per user id). outcome is the
-// contract's error code, "" for success; it is counted for LoginRoute.
-func (m *Metrics) ObserveRequest(route, method string, status int, took time.Duration, outcome string) {
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+// its raw path, which would make a label per user id).
+func (m *Metrics) ObserveRequest(route, method, status string, took time.Duration) {
+	m.requests.WithLabelValues(route, method, status).Inc()
 	m.latency.WithLabelValues(route, method).Observe(took.Seconds())
-	if route == LoginRoute && method == http.MethodPost {
-		switch {
-		case outcome != "":
-		case status != http.StatusOK:
-			outcome = strconv.Itoa(status)
-		default:
-			outcome = "success"
-		}
-		m.logins.WithLabelValues(outcome).Inc()
-	}
 }
+
+// ObserveLogin counts one login by its outcome: "success", or what went
+// wrong (the contract's error code).
+func (m *Metrics) ObserveLogin(outcome string) { m.logins.WithLabelValues(outcome).Inc() }
 
 // ObserveWeChat records one WeChat call; errcode is "" on success.
 func (m *Metrics) ObserveWeChat(endpoint string, d time.Duration, errcode string) {
