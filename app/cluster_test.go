@@ -2,14 +2,9 @@ package app_test
 
 import (
 	"fmt"
-	"html"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"os"
 	"os/exec"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -163,42 +158,14 @@ func TestClusterDisableOnOneInstanceHoldsOnTheOther(t *testing.T) {
 	}
 
 	// The first admin, made with the CLI against the shared database.
-	create := exec.Command(apptest.Binary(t), "admin", "create", "--username", "ops", "--password-stdin")
+	create := exec.Command(apptest.Binary(t), "admin", "create", "--username", panelAdmin, "--password-stdin")
 	create.Env = append(os.Environ(), "MINIAUTH_DATABASE_URL="+c.dbURL, "MINIAUTH_DATA_DIR="+t.TempDir())
-	create.Stdin = strings.NewReader("correct horse battery staple\n")
+	create.Stdin = strings.NewReader(panelPassword + "\n")
 	if out, err := create.CombinedOutput(); err != nil {
 		t.Fatalf("admin create: %v\n%s", err, out)
 	}
 
-	jar, _ := cookiejar.New(nil)
-	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := browser.PostForm(c.a.URL+"/admin/login", url.Values{"username": {"ops"}, "password": {"correct horse battery staple"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("admin login on A: %d", resp.StatusCode)
-	}
-	page := fmt.Sprintf("%s/admin/users/%d", c.a.URL, g.UserID())
-	resp, err = browser.Get(page)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(body)
-	if m == nil {
-		t.Fatalf("no CSRF token on the user page (%d)", resp.StatusCode)
-	}
-	resp, err = browser.PostForm(page+"/disable", url.Values{"csrf": {html.UnescapeString(string(m[1]))}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("disable on A: %d", resp.StatusCode)
-	}
+	panelDisable(t, c.a.URL, g.UserID()) // on A
 
 	apptest.Expect(t, c.b.Do(t, apptest.Request{Method: "GET", Path: "/api/me", Token: g.AccessToken}), 401, "unauthorized")
 	code := c.wx.NewCode(wechatsim.Identity{OpenID: "cluster-disable"})

@@ -244,18 +244,27 @@ func shopAnswer(t *testing.T, r *apptest.Response) shopSeen {
 	return s
 }
 
+// Credentials of the admin the panel tests sign in as.
+const panelAdmin, panelPassword = "ops", "correct horse battery staple"
+
 // disableInPanel disables a user the way an operator does: sign in to the
 // admin panel, open the user's page, post its disable form.
 func disableInPanel(t *testing.T, env *apptest.Env, userID int) {
 	t.Helper()
-	const name, password = "ops", "correct horse battery staple"
-	if _, err := admins.New(env.Server.DB, env.Server.Keys).Create(context.Background(), name, password); err != nil {
+	if _, err := admins.New(env.Server.DB, env.Server.Keys).Create(context.Background(), panelAdmin, panelPassword); err != nil {
 		t.Fatalf("create admin: %v", err)
 	}
+	panelDisable(t, env.URL, userID)
+}
+
+// panelDisable signs in to the panel at base as panelAdmin (who must
+// exist) and posts the user page's disable form.
+func panelDisable(t *testing.T, base string, userID int) {
+	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := browser.PostForm(env.URL+"/admin/login", url.Values{"username": {name}, "password": {password}})
+	resp, err := browser.PostForm(base+"/admin/login", url.Values{"username": {panelAdmin}, "password": {panelPassword}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +272,7 @@ func disableInPanel(t *testing.T, env *apptest.Env, userID int) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("admin sign-in: %d", resp.StatusCode)
 	}
-	page := fmt.Sprintf("%s/admin/users/%d", env.URL, userID)
+	page := fmt.Sprintf("%s/admin/users/%d", base, userID)
 	resp, err = browser.Get(page)
 	if err != nil {
 		t.Fatal(err)
