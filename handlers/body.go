@@ -39,13 +39,16 @@ var errBodyTooLarge = problem.New(problem.RequestTooLarge, "request body is too 
 // that handlers can use c.Body() and friends as usual.
 func LimitBody(ruleFor func(method, path string) BodyRule) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		rule := ruleFor(c.Method(), c.Path())
 		req := c.Request()
 		n := req.Header.ContentLength() // -1: chunked
+		if n == 0 {
+			return c.Next() // most requests: no body, no rule to look up
+		}
+		rule := ruleFor(c.Method(), c.Path())
 		if n > rule.Limit {
 			return errBodyTooLarge
 		}
-		if rule.Streamed || n == 0 {
+		if rule.Streamed {
 			return c.Next()
 		}
 		stream := req.BodyStream()
