@@ -72,6 +72,7 @@ func (s *Server) routes() *fiber.App {
 	g.Get("/users/:id", h.User)
 	g.Post("/users/:id/disable", h.RequireOperator, h.DisableUser)
 	g.Post("/users/:id/enable", h.RequireOperator, h.EnableUser)
+	g.Post("/users/:id/roles", h.RequireOperator, h.SetUserRoles)
 	g.Post("/users/:id/sessions/:sid/revoke", h.RequireOperator, h.RevokeSession)
 	g.Get("/audit", h.AuditLog)
 	g.Get("/account", h.Account)

@@ -12,6 +12,7 @@ import (
 	"net/http/pprof"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -56,6 +57,8 @@ type Server struct {
 	// Metrics is nil unless MINIAUTH_METRICS_ADDR is set.
 	Metrics *metrics.Metrics
 	own     []Routes // the team's own API (see extend.go)
+
+	dataVersion atomic.Int64 // followOtherWriters' last PRAGMA data_version
 }
 
 // DatabaseOptions is how the configuration selects the database.
@@ -218,6 +221,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	follow, stopFollowing := context.WithCancel(ctx)
 	defer stopFollowing()
 	go s.Accounts.FollowChanges(follow)
+	go s.followOtherWriters(ctx)
 	go s.sweepAvatars(ctx)
 	if s.Metrics != nil {
 		msrv := &http.Server{Addr: s.Config.MetricsAddr, Handler: metricsMux(s.Metrics, s.Config.PProf), ReadHeaderTimeout: 10 * time.Second}
@@ -309,4 +313,49 @@ func metricsMux(m *metrics.Metrics, withPProf bool) http.Handler {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
+}
+
+// otherWritersPoll is how often a SQLite server looks for writes made by
+// another process.
+const otherWritersPoll = 250 * time.Millisecond
+
+// followOtherWriters keeps the session cache true to writes made by other
+// processes on SQLite (a CLI command such as `miniauth user roles`): they
+// cannot tell this process, as PostgreSQL's NOTIFY does, so it looks for
+// them every otherWritersPoll until ctx ends.
+func (s *Server) followOtherWriters(ctx context.Context) {
+	if s.DB.Dialect != dialect.SQLite || s.Accounts.Cache == nil {
+		return
+	}
+	t := time.NewTicker(otherWritersPoll)
+	defer t.Stop()
+	for {
+		if err := s.NoticeOtherWriters(ctx); err != nil && ctx.Err() == nil {
+			s.Log.Warn("look for other processes' writes", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// NoticeOtherWriters flushes the session cache if another process wrote
+// to the SQLite database since the last look (elsewhere it does nothing). SQLite's data_version, read
+// on the one write connection, changes only when another connection
+// commits, and this process writes through that connection alone: a
+// change is another process's write.
+func (s *Server) NoticeOtherWriters(ctx context.Context) error {
+	if s.DB.Dialect != dialect.SQLite || s.Accounts.Cache == nil {
+		return nil
+	}
+	var v int64
+	if err := s.DB.SQL.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
+		return err
+	}
+	if old := s.dataVersion.Swap(v); old != 0 && old != v {
+		s.Accounts.Cache.Flush()
+	}
+	return nil
 }

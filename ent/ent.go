@@ -19,6 +19,7 @@ import (
 	"github.com/miniauth/miniauth/ent/identityconflict"
 	"github.com/miniauth/miniauth/ent/refreshtoken"
 	"github.com/miniauth/miniauth/ent/session"
+	"github.com/miniauth/miniauth/ent/signingkey"
 	"github.com/miniauth/miniauth/ent/throttle"
 	"github.com/miniauth/miniauth/ent/upload"
 	"github.com/miniauth/miniauth/ent/user"
@@ -90,6 +91,7 @@ func checkColumn(t, c string) error {
 			identityconflict.Table: identityconflict.ValidColumn,
 			refreshtoken.Table:     refreshtoken.ValidColumn,
 			session.Table:          session.ValidColumn,
+			signingkey.Table:       signingkey.ValidColumn,
 			throttle.Table:         throttle.ValidColumn,
 			upload.Table:           upload.ValidColumn,
 			user.Table:             user.ValidColumn,

@@ -35,6 +35,8 @@ type User struct {
 	Disabled bool `json:"disabled,omitempty"`
 	// SessionKey holds the value of the "session_key" field.
 	SessionKey *[]byte `json:"-"`
+	// Roles holds the value of the "roles" field.
+	Roles string `json:"roles,omitempty"`
 	// LoginCount holds the value of the "login_count" field.
 	LoginCount int `json:"login_count,omitempty"`
 	// LastLoginAt holds the value of the "last_login_at" field.
@@ -122,7 +124,7 @@ func (*User) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case user.FieldID, user.FieldGender, user.FieldLoginCount:
 			values[i] = new(sql.NullInt64)
-		case user.FieldOpenid, user.FieldUnionid, user.FieldNickname, user.FieldAvatarURL, user.FieldPhone, user.FieldPhoneCountryCode:
+		case user.FieldOpenid, user.FieldUnionid, user.FieldNickname, user.FieldAvatarURL, user.FieldPhone, user.FieldPhoneCountryCode, user.FieldRoles:
 			values[i] = new(sql.NullString)
 		case user.FieldLastLoginAt, user.FieldCreatedAt, user.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -201,6 +203,12 @@ func (_m *User) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field session_key", values[i])
 			} else if value != nil {
 				_m.SessionKey = value
+			}
+		case user.FieldRoles:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field roles", values[i])
+			} else if value.Valid {
+				_m.Roles = value.String
 			}
 		case user.FieldLoginCount:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -315,6 +323,9 @@ func (_m *User) String() string {
 	builder.WriteString(fmt.Sprintf("%v", _m.Disabled))
 	builder.WriteString(", ")
 	builder.WriteString("session_key=<sensitive>")
+	builder.WriteString(", ")
+	builder.WriteString("roles=")
+	builder.WriteString(_m.Roles)
 	builder.WriteString(", ")
 	builder.WriteString("login_count=")
 	builder.WriteString(fmt.Sprintf("%v", _m.LoginCount))

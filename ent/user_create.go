@@ -136,6 +136,20 @@ func (_c *UserCreate) SetSessionKey(v []byte) *UserCreate {
 	return _c
 }
 
+// SetRoles sets the "roles" field.
+func (_c *UserCreate) SetRoles(v string) *UserCreate {
+	_c.mutation.SetRoles(v)
+	return _c
+}
+
+// SetNillableRoles sets the "roles" field if the given value is not nil.
+func (_c *UserCreate) SetNillableRoles(v *string) *UserCreate {
+	if v != nil {
+		_c.SetRoles(*v)
+	}
+	return _c
+}
+
 // SetLoginCount sets the "login_count" field.
 func (_c *UserCreate) SetLoginCount(v int) *UserCreate {
 	_c.mutation.SetLoginCount(v)
@@ -326,6 +340,10 @@ func (_c *UserCreate) defaults() {
 		v := user.DefaultDisabled
 		_c.mutation.SetDisabled(v)
 	}
+	if _, ok := _c.mutation.Roles(); !ok {
+		v := user.DefaultRoles
+		_c.mutation.SetRoles(v)
+	}
 	if _, ok := _c.mutation.LoginCount(); !ok {
 		v := user.DefaultLoginCount
 		_c.mutation.SetLoginCount(v)
@@ -367,6 +385,9 @@ func (_c *UserCreate) check() error {
 	}
 	if _, ok := _c.mutation.Disabled(); !ok {
 		return &ValidationError{Name: "disabled", err: errors.New(`ent: missing required field "User.disabled"`)}
+	}
+	if _, ok := _c.mutation.Roles(); !ok {
+		return &ValidationError{Name: "roles", err: errors.New(`ent: missing required field "User.roles"`)}
 	}
 	if _, ok := _c.mutation.LoginCount(); !ok {
 		return &ValidationError{Name: "login_count", err: errors.New(`ent: missing required field "User.login_count"`)}
@@ -439,6 +460,10 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.SessionKey(); ok {
 		_spec.SetField(user.FieldSessionKey, field.TypeBytes, value)
 		_node.SessionKey = &value
+	}
+	if value, ok := _c.mutation.Roles(); ok {
+		_spec.SetField(user.FieldRoles, field.TypeString, value)
+		_node.Roles = value
 	}
 	if value, ok := _c.mutation.LoginCount(); ok {
 		_spec.SetField(user.FieldLoginCount, field.TypeInt, value)
@@ -702,6 +727,18 @@ func (u *UserUpsert) ClearSessionKey() *UserUpsert {
 	return u
 }
 
+// SetRoles sets the "roles" field.
+func (u *UserUpsert) SetRoles(v string) *UserUpsert {
+	u.Set(user.FieldRoles, v)
+	return u
+}
+
+// UpdateRoles sets the "roles" field to the value that was provided on create.
+func (u *UserUpsert) UpdateRoles() *UserUpsert {
+	u.SetExcluded(user.FieldRoles)
+	return u
+}
+
 // SetLoginCount sets the "login_count" field.
 func (u *UserUpsert) SetLoginCount(v int) *UserUpsert {
 	u.Set(user.FieldLoginCount, v)
@@ -928,6 +965,20 @@ func (u *UserUpsertOne) UpdateSessionKey() *UserUpsertOne {
 func (u *UserUpsertOne) ClearSessionKey() *UserUpsertOne {
 	return u.Update(func(s *UserUpsert) {
 		s.ClearSessionKey()
+	})
+}
+
+// SetRoles sets the "roles" field.
+func (u *UserUpsertOne) SetRoles(v string) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetRoles(v)
+	})
+}
+
+// UpdateRoles sets the "roles" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateRoles() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateRoles()
 	})
 }
 
@@ -1331,6 +1382,20 @@ func (u *UserUpsertBulk) UpdateSessionKey() *UserUpsertBulk {
 func (u *UserUpsertBulk) ClearSessionKey() *UserUpsertBulk {
 	return u.Update(func(s *UserUpsert) {
 		s.ClearSessionKey()
+	})
+}
+
+// SetRoles sets the "roles" field.
+func (u *UserUpsertBulk) SetRoles(v string) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetRoles(v)
+	})
+}
+
+// UpdateRoles sets the "roles" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateRoles() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateRoles()
 	})
 }
 

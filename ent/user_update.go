@@ -156,6 +156,20 @@ func (_u *UserUpdate) ClearSessionKey() *UserUpdate {
 	return _u
 }
 
+// SetRoles sets the "roles" field.
+func (_u *UserUpdate) SetRoles(v string) *UserUpdate {
+	_u.mutation.SetRoles(v)
+	return _u
+}
+
+// SetNillableRoles sets the "roles" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableRoles(v *string) *UserUpdate {
+	if v != nil {
+		_u.SetRoles(*v)
+	}
+	return _u
+}
+
 // SetLoginCount sets the "login_count" field.
 func (_u *UserUpdate) SetLoginCount(v int) *UserUpdate {
 	_u.mutation.ResetLoginCount()
@@ -470,6 +484,9 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.SessionKeyCleared() {
 		_spec.ClearField(user.FieldSessionKey, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.Roles(); ok {
+		_spec.SetField(user.FieldRoles, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.LoginCount(); ok {
 		_spec.SetField(user.FieldLoginCount, field.TypeInt, value)
@@ -856,6 +873,20 @@ func (_u *UserUpdateOne) ClearSessionKey() *UserUpdateOne {
 	return _u
 }
 
+// SetRoles sets the "roles" field.
+func (_u *UserUpdateOne) SetRoles(v string) *UserUpdateOne {
+	_u.mutation.SetRoles(v)
+	return _u
+}
+
+// SetNillableRoles sets the "roles" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableRoles(v *string) *UserUpdateOne {
+	if v != nil {
+		_u.SetRoles(*v)
+	}
+	return _u
+}
+
 // SetLoginCount sets the "login_count" field.
 func (_u *UserUpdateOne) SetLoginCount(v int) *UserUpdateOne {
 	_u.mutation.ResetLoginCount()
@@ -1200,6 +1231,9 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 	}
 	if _u.mutation.SessionKeyCleared() {
 		_spec.ClearField(user.FieldSessionKey, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.Roles(); ok {
+		_spec.SetField(user.FieldRoles, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.LoginCount(); ok {
 		_spec.SetField(user.FieldLoginCount, field.TypeInt, value)

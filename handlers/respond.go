@@ -10,6 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/problem"
 	"github.com/miniauth/miniauth/ent"
 )
@@ -24,6 +25,8 @@ type UserJSON struct {
 	Phone     string `json:"phone"`
 	CreatedAt string `json:"created_at"`
 	UpdatedAt string `json:"updated_at"`
+	// Roles are the user's role names, sorted ([] when none).
+	Roles []string `json:"roles"`
 }
 
 // User renders a user for the API.
@@ -36,6 +39,7 @@ func User(u *ent.User) UserJSON {
 		Phone:     u.Phone,
 		CreatedAt: u.CreatedAt.UTC().Format(time.RFC3339),
 		UpdatedAt: u.UpdatedAt.UTC().Format(time.RFC3339),
+		Roles:     accounts.Roles(u),
 	}
 }
 

@@ -169,7 +169,7 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p Profile, c Clie
 }
 
 func (s *Service) grant(g *Grant, sessionID int, appID, refresh string) (*Grant, error) {
-	access, _, err := s.Access.SignApp(g.User.ID, sessionID, appID)
+	access, _, err := s.Access.SignWith(g.User.ID, sessionID, tokens.Extra{App: appID, Roles: Roles(g.User)})
 	if err != nil {
 		return nil, err
 	}

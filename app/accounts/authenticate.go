@@ -24,7 +24,7 @@ import (
 // It reads what requests use (the API's user object, the openid for WeChat
 // calls, the session's end for the cache) and leaves out the rest.
 const authenticateSQL = `SELECT u.id, u.openid, u.unionid, u.nickname, u.avatar_url, u.gender, u.phone,
- u.phone_country_code, u.created_at, u.updated_at, s.expires_at
+ u.phone_country_code, u.created_at, u.updated_at, u.roles, s.expires_at
 FROM sessions s JOIN users u ON u.id = s.user_id
 WHERE s.id = $1 AND u.id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3 AND u.disabled = $4`
 
@@ -70,7 +70,7 @@ func (s *Service) loadSession(ctx context.Context, userID, sessionID int) (*sess
 	var expires time.Time
 	err = stmt.QueryRowContext(ctx, sessionID, userID, s.Now.Now(), false).Scan(
 		&u.ID, &u.Openid, &unionid, &u.Nickname, &u.AvatarURL, &u.Gender, &u.Phone,
-		&u.PhoneCountryCode, &u.CreatedAt, &u.UpdatedAt, &expires)
+		&u.PhoneCountryCode, &u.CreatedAt, &u.UpdatedAt, &u.Roles, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, time.Time{}, errUnauthorized
 	}
@@ -89,7 +89,7 @@ func entUser(cu *sessioncache.User) *ent.User {
 	return &ent.User{
 		ID: cu.ID, Openid: cu.Openid, Unionid: cu.Unionid, Nickname: cu.Nickname, AvatarURL: cu.AvatarURL,
 		Gender: cu.Gender, Phone: cu.Phone, PhoneCountryCode: cu.PhoneCountryCode,
-		CreatedAt: cu.CreatedAt, UpdatedAt: cu.UpdatedAt,
+		CreatedAt: cu.CreatedAt, UpdatedAt: cu.UpdatedAt, Roles: cu.Roles,
 	}
 }
 
@@ -98,6 +98,6 @@ func cacheUser(u *ent.User) *sessioncache.User {
 	return &sessioncache.User{
 		ID: u.ID, Openid: u.Openid, Unionid: u.Unionid, Nickname: u.Nickname, AvatarURL: u.AvatarURL,
 		Gender: u.Gender, Phone: u.Phone, PhoneCountryCode: u.PhoneCountryCode,
-		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, Roles: u.Roles,
 	}
 }

@@ -34,11 +34,16 @@ const (
 	AdminDeleted     = "admin_deleted"
 	RoleChanged      = "role_changed"
 	Forbidden        = "forbidden"
+	// UserRolesChanged: a user's roles (not an admin's role) were set.
+	UserRolesChanged = "user_roles_changed"
+	// SigningKeyRotated: `miniauth keys rotate` made a new key the signer.
+	SigningKeyRotated = "signing_key_rotated"
 )
 
 // Actions lists every action, in the order the filter offers them.
 var Actions = []string{SignIn, SignInFailed, SignOut, SecondFactorFail, UserDisabled, UserEnabled, SessionEnded,
-	CSVExported, AdminCreated, PasswordChanged, TOTPEnrolled, TOTPRemoved, AdminDeleted, RoleChanged, Forbidden}
+	CSVExported, AdminCreated, PasswordChanged, TOTPEnrolled, TOTPRemoved, AdminDeleted, RoleChanged, Forbidden,
+	UserRolesChanged, SigningKeyRotated}
 
 // CLIActor is the actor of commands run on the server.
 const CLIActor = "cli"

@@ -46,6 +46,7 @@ var commands = []command{
 	{"backup", backupCmd},
 	{"copy", copyCmd},
 	{"admin", adminCmd},
+	{"user", userCmd},
 	{"dev", devCmd},
 }
 

@@ -126,6 +126,7 @@ Usage:
   miniauth admin create --username NAME --role operator|viewer --password-stdin
   miniauth admin role --username NAME --role operator|viewer
   miniauth admin totp --username NAME [--disable]   enroll (or remove) a second factor
+  miniauth user roles --id ID [--set a,b | --add a,b | --remove a,b]   a user's roles
   miniauth dev seed --users N      create N fake users (for trying the admin panel at scale)
   miniauth migrate [--dry-run]     create the database or bring its schema up to date (or print its SQL)
   miniauth backup FILE             consistent online copy of the SQLite database, checked

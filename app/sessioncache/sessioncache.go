@@ -52,6 +52,7 @@ type User struct {
 	PhoneCountryCode string
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
+	Roles            string // as stored: sorted, comma-separated
 }
 
 // Cache is safe for concurrent use. The zero value is not usable: call New.

@@ -1,13 +1,16 @@
 // Package tokens issues and checks miniauth's tokens.
 //
-// Access tokens are short-lived HS256 JWTs naming a user and a session;
-// they are checked by gofiber/contrib/jwt with the claim types below,
+// Access tokens are short-lived JWTs naming a user and a session, signed
+// with HS256 or, when MINIAUTH_JWT_ALG asks, with the asymmetric key of a
+// KeySource (app/keys.Ring) and its kid; they are checked by
+// gofiber/contrib/jwt with the claim types below,
 // whose Validate makes every claim mandatory (the JWT library alone would
 // accept a token without exp). Refresh tokens are opaque random strings
 // stored only as their SHA-256.
 package tokens
 
 import (
+	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -83,7 +86,12 @@ func (c *Claims) check(k Kind) error {
 }
 
 // AccessClaims are the claims of a user access token.
-type AccessClaims struct{ Claims }
+type AccessClaims struct {
+	Claims
+	// Roles are the user's role names when the token was issued (a login
+	// or refresh): [] when none, never absent.
+	Roles []string `json:"roles"`
+}
 
 // Validate is called by the JWT library after the signature and times.
 func (c *AccessClaims) Validate() error { return c.check(Access) }
@@ -94,21 +102,42 @@ type AdminClaims struct{ Claims }
 // Validate is called by the JWT library after the signature and times.
 func (c *AdminClaims) Validate() error { return c.check(Admin) }
 
+// KeySource is where asymmetric signing keys come from (app/keys.Ring).
+type KeySource interface {
+	// SigningKey is the key that signs now: its method (ES256 or EdDSA),
+	// kid and private key.
+	SigningKey() (method jwt.SigningMethod, kid string, key crypto.Signer, err error)
+}
+
 // Signer signs tokens of one kind.
 type Signer struct {
 	Kind Kind
-	Key  []byte
+	Key  []byte // the HS256 key, unless Keys is set
+	// Keys, if set, signs instead of Key, naming the key in the kid
+	// header (MINIAUTH_JWT_ALG ES256 or EdDSA; access tokens only).
+	Keys KeySource
 	TTL  time.Duration
 	Now  clock.Clock
 }
 
+// Extra are the optional claims of an access token.
+type Extra struct {
+	App   string   // the mini program (AppID) of the session
+	Roles []string // the user's roles
+}
+
 // Sign returns a token for a user (or admin) and session.
 func (s *Signer) Sign(subject, sessionID int) (string, time.Time, error) {
-	return s.SignApp(subject, sessionID, "")
+	return s.SignWith(subject, sessionID, Extra{})
 }
 
 // SignApp returns a token for a user's session of a mini program.
 func (s *Signer) SignApp(subject, sessionID int, app string) (string, time.Time, error) {
+	return s.SignWith(subject, sessionID, Extra{App: app})
+}
+
+// SignWith returns a token for a subject and session with extra claims.
+func (s *Signer) SignWith(subject, sessionID int, x Extra) (string, time.Time, error) {
 	iat := s.Now.Now().Truncate(time.Second)
 	exp := iat.Add(s.TTL)
 	claims := Claims{
@@ -122,9 +151,31 @@ func (s *Signer) SignApp(subject, sessionID int, app string) (string, time.Time,
 		},
 		SessionID: sessionID,
 		Type:      s.Kind.Type,
-		App:       app,
+		App:       x.App,
 	}
-	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(s.Key)
+	var all jwt.Claims = claims
+	if s.Kind == Access {
+		roles := x.Roles
+		if roles == nil {
+			roles = []string{}
+		}
+		all = AccessClaims{Claims: claims, Roles: roles}
+	}
+	var signed string
+	var err error
+	if s.Keys == nil {
+		signed, err = jwt.NewWithClaims(jwt.SigningMethodHS256, all).SignedString(s.Key)
+	} else {
+		var method jwt.SigningMethod
+		var kid string
+		var key crypto.Signer
+		if method, kid, key, err = s.Keys.SigningKey(); err != nil {
+			return "", time.Time{}, fmt.Errorf("signing key: %w", err)
+		}
+		t := jwt.NewWithClaims(method, all)
+		t.Header["kid"] = kid
+		signed, err = t.SignedString(key)
+	}
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("sign token: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	entsql "entgo.io/ent/dialect/sql"
 
+	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/clock"
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/problem"
@@ -65,6 +66,7 @@ func New(db *database.DB) *Store { return &Store{DB: db} }
 type Query struct {
 	Q    string // nickname prefix, or an exact openid, unionid or phone
 	Sort string // a sort key, "-" prefixed for descending; "" is the default
+	Role string // only users with this role; "" for any
 }
 
 // Normalize trims the search and replaces an unknown sort by the
@@ -72,6 +74,9 @@ type Query struct {
 // index then serves both the filter and the order).
 func (q Query) Normalize() Query {
 	q.Q = strings.TrimSpace(q.Q)
+	if q.Role = strings.TrimSpace(q.Role); !accounts.ValidRole(q.Role) {
+		q.Role = ""
+	}
 	if len(q.Q) > maxQuery {
 		q.Q = q.Q[:maxQuery]
 	}
@@ -112,6 +117,25 @@ func prefixEnd(p string) string { return p + "\U0010FFFF" }
 // (openid, unionid or phone) finds that user; otherwise it is a nickname
 // prefix.
 func (s *Store) filter(ctx context.Context, q Query) (predicate.User, error) {
+	search, err := s.search(ctx, q)
+	if err != nil || q.Role == "" {
+		return search, err
+	}
+	if search == nil {
+		return hasRole(q.Role), nil
+	}
+	return user.And(search, hasRole(q.Role)), nil
+}
+
+// hasRole matches users with a role in the stored list (sorted,
+// comma-separated). It scans: roles are few per user and the panel's
+// role filter is rare, unlike the nickname search.
+func hasRole(role string) predicate.User {
+	return user.Or(user.Roles(role), user.RolesHasPrefix(role+","), user.RolesHasSuffix(","+role), user.RolesContains(","+role+","))
+}
+
+// search is the predicate of the search box.
+func (s *Store) search(ctx context.Context, q Query) (predicate.User, error) {
 	if q.Q == "" {
 		return nil, nil
 	}

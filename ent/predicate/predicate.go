@@ -27,6 +27,9 @@ type RefreshToken func(*sql.Selector)
 // Session is the predicate function for session builders.
 type Session func(*sql.Selector)
 
+// SigningKey is the predicate function for signingkey builders.
+type SigningKey func(*sql.Selector)
+
 // Throttle is the predicate function for throttle builders.
 type Throttle func(*sql.Selector)
 

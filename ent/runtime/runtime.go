@@ -13,6 +13,7 @@ import (
 	"github.com/miniauth/miniauth/ent/refreshtoken"
 	"github.com/miniauth/miniauth/ent/schema"
 	"github.com/miniauth/miniauth/ent/session"
+	"github.com/miniauth/miniauth/ent/signingkey"
 	"github.com/miniauth/miniauth/ent/throttle"
 	"github.com/miniauth/miniauth/ent/upload"
 	"github.com/miniauth/miniauth/ent/user"
@@ -131,6 +132,20 @@ func init() {
 	sessionDescAppid := sessionFields[9].Descriptor()
 	// session.DefaultAppid holds the default value on creation for the appid field.
 	session.DefaultAppid = sessionDescAppid.Default.(string)
+	signingkeyFields := schema.SigningKey{}.Fields()
+	_ = signingkeyFields
+	// signingkeyDescKid is the schema descriptor for kid field.
+	signingkeyDescKid := signingkeyFields[0].Descriptor()
+	// signingkey.KidValidator is a validator for the "kid" field. It is called by the builders before save.
+	signingkey.KidValidator = signingkeyDescKid.Validators[0].(func(string) error)
+	// signingkeyDescAlg is the schema descriptor for alg field.
+	signingkeyDescAlg := signingkeyFields[1].Descriptor()
+	// signingkey.AlgValidator is a validator for the "alg" field. It is called by the builders before save.
+	signingkey.AlgValidator = signingkeyDescAlg.Validators[0].(func(string) error)
+	// signingkeyDescCreatedAt is the schema descriptor for created_at field.
+	signingkeyDescCreatedAt := signingkeyFields[5].Descriptor()
+	// signingkey.DefaultCreatedAt holds the default value on creation for the created_at field.
+	signingkey.DefaultCreatedAt = signingkeyDescCreatedAt.Default.(func() time.Time)
 	throttleFields := schema.Throttle{}.Fields()
 	_ = throttleFields
 	// throttleDescKey is the schema descriptor for key field.
@@ -177,16 +192,20 @@ func init() {
 	userDescDisabled := userFields[7].Descriptor()
 	// user.DefaultDisabled holds the default value on creation for the disabled field.
 	user.DefaultDisabled = userDescDisabled.Default.(bool)
+	// userDescRoles is the schema descriptor for roles field.
+	userDescRoles := userFields[9].Descriptor()
+	// user.DefaultRoles holds the default value on creation for the roles field.
+	user.DefaultRoles = userDescRoles.Default.(string)
 	// userDescLoginCount is the schema descriptor for login_count field.
-	userDescLoginCount := userFields[9].Descriptor()
+	userDescLoginCount := userFields[10].Descriptor()
 	// user.DefaultLoginCount holds the default value on creation for the login_count field.
 	user.DefaultLoginCount = userDescLoginCount.Default.(int)
 	// userDescCreatedAt is the schema descriptor for created_at field.
-	userDescCreatedAt := userFields[11].Descriptor()
+	userDescCreatedAt := userFields[12].Descriptor()
 	// user.DefaultCreatedAt holds the default value on creation for the created_at field.
 	user.DefaultCreatedAt = userDescCreatedAt.Default.(func() time.Time)
 	// userDescUpdatedAt is the schema descriptor for updated_at field.
-	userDescUpdatedAt := userFields[12].Descriptor()
+	userDescUpdatedAt := userFields[13].Descriptor()
 	// user.DefaultUpdatedAt holds the default value on creation for the updated_at field.
 	user.DefaultUpdatedAt = userDescUpdatedAt.Default.(func() time.Time)
 	wechattokenFields := schema.WeChatToken{}.Fields()

@@ -33,6 +33,10 @@ func (User) Fields() []ent.Field {
 		// session_key is WeChat's per-user key, sealed with a key derived
 		// from the server secret. It never leaves the server.
 		field.Bytes("session_key").Optional().Nillable().Sensitive(),
+		// roles are the user's role names (accounts.ValidRole), sorted and
+		// comma-separated ("" for none): read with the user on every
+		// request, and filtered on by the admin panel's user list.
+		field.String("roles").Default(""),
 		field.Int("login_count").Default(0),
 		field.Time("last_login_at").Optional().Nillable(),
 		field.Time("created_at").Immutable().Default(nowUTC),

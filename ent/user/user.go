@@ -32,6 +32,8 @@ const (
 	FieldDisabled = "disabled"
 	// FieldSessionKey holds the string denoting the session_key field in the database.
 	FieldSessionKey = "session_key"
+	// FieldRoles holds the string denoting the roles field in the database.
+	FieldRoles = "roles"
 	// FieldLoginCount holds the string denoting the login_count field in the database.
 	FieldLoginCount = "login_count"
 	// FieldLastLoginAt holds the string denoting the last_login_at field in the database.
@@ -101,6 +103,7 @@ var Columns = []string{
 	FieldPhoneCountryCode,
 	FieldDisabled,
 	FieldSessionKey,
+	FieldRoles,
 	FieldLoginCount,
 	FieldLastLoginAt,
 	FieldCreatedAt,
@@ -132,6 +135,8 @@ var (
 	DefaultPhoneCountryCode string
 	// DefaultDisabled holds the default value on creation for the "disabled" field.
 	DefaultDisabled bool
+	// DefaultRoles holds the default value on creation for the "roles" field.
+	DefaultRoles string
 	// DefaultLoginCount holds the default value on creation for the "login_count" field.
 	DefaultLoginCount int
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
@@ -186,6 +191,11 @@ func ByPhoneCountryCode(opts ...sql.OrderTermOption) OrderOption {
 // ByDisabled orders the results by the disabled field.
 func ByDisabled(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDisabled, opts...).ToFunc()
+}
+
+// ByRoles orders the results by the roles field.
+func ByRoles(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRoles, opts...).ToFunc()
 }
 
 // ByLoginCount orders the results by the login_count field.

@@ -100,6 +100,11 @@ func SessionKey(v []byte) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldSessionKey, v))
 }
 
+// Roles applies equality check predicate on the "roles" field. It's identical to RolesEQ.
+func Roles(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldRoles, v))
+}
+
 // LoginCount applies equality check predicate on the "login_count" field. It's identical to LoginCountEQ.
 func LoginCount(v int) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldLoginCount, v))
@@ -618,6 +623,71 @@ func SessionKeyIsNil() predicate.User {
 // SessionKeyNotNil applies the NotNil predicate on the "session_key" field.
 func SessionKeyNotNil() predicate.User {
 	return predicate.User(sql.FieldNotNull(FieldSessionKey))
+}
+
+// RolesEQ applies the EQ predicate on the "roles" field.
+func RolesEQ(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldRoles, v))
+}
+
+// RolesNEQ applies the NEQ predicate on the "roles" field.
+func RolesNEQ(v string) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldRoles, v))
+}
+
+// RolesIn applies the In predicate on the "roles" field.
+func RolesIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldIn(FieldRoles, vs...))
+}
+
+// RolesNotIn applies the NotIn predicate on the "roles" field.
+func RolesNotIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldRoles, vs...))
+}
+
+// RolesGT applies the GT predicate on the "roles" field.
+func RolesGT(v string) predicate.User {
+	return predicate.User(sql.FieldGT(FieldRoles, v))
+}
+
+// RolesGTE applies the GTE predicate on the "roles" field.
+func RolesGTE(v string) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldRoles, v))
+}
+
+// RolesLT applies the LT predicate on the "roles" field.
+func RolesLT(v string) predicate.User {
+	return predicate.User(sql.FieldLT(FieldRoles, v))
+}
+
+// RolesLTE applies the LTE predicate on the "roles" field.
+func RolesLTE(v string) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldRoles, v))
+}
+
+// RolesContains applies the Contains predicate on the "roles" field.
+func RolesContains(v string) predicate.User {
+	return predicate.User(sql.FieldContains(FieldRoles, v))
+}
+
+// RolesHasPrefix applies the HasPrefix predicate on the "roles" field.
+func RolesHasPrefix(v string) predicate.User {
+	return predicate.User(sql.FieldHasPrefix(FieldRoles, v))
+}
+
+// RolesHasSuffix applies the HasSuffix predicate on the "roles" field.
+func RolesHasSuffix(v string) predicate.User {
+	return predicate.User(sql.FieldHasSuffix(FieldRoles, v))
+}
+
+// RolesEqualFold applies the EqualFold predicate on the "roles" field.
+func RolesEqualFold(v string) predicate.User {
+	return predicate.User(sql.FieldEqualFold(FieldRoles, v))
+}
+
+// RolesContainsFold applies the ContainsFold predicate on the "roles" field.
+func RolesContainsFold(v string) predicate.User {
+	return predicate.User(sql.FieldContainsFold(FieldRoles, v))
 }
 
 // LoginCountEQ applies the EQ predicate on the "login_count" field.

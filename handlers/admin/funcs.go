@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/avatars"
 	"github.com/miniauth/miniauth/handlers/admin/i18n"
 )
@@ -52,6 +53,7 @@ func Funcs(loc *time.Location) func(lang string) template.FuncMap {
 			"avatar":  SafeAvatarURL,
 			"initial": initial,
 			"num":     l.Num,
+			"roles":   func(stored string) []string { return accounts.SplitRoles(stored) },
 		}
 	}
 }

@@ -2,9 +2,11 @@ package admin
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/audit"
 	"github.com/miniauth/miniauth/app/userlist"
 	"github.com/miniauth/miniauth/ent"
@@ -31,6 +33,7 @@ var notices = map[string]struct {
 	"disabled":      {"user.notice.disabled", true, true},
 	"enabled":       {"user.notice.enabled", true, false},
 	"session_ended": {"user.notice.session_ended", false, false},
+	"roles_saved":   {"user.notice.roles_saved", false, false},
 }
 
 // UserData fills the user page: the user, their sessions and the audit
@@ -38,6 +41,9 @@ var notices = map[string]struct {
 type UserData struct {
 	*userlist.Detail
 	Audit []*ent.AuditEntry
+	// Roles is the role field's text: the user's roles, or what an
+	// operator typed that was refused.
+	Roles string
 }
 
 // userAuditEntries is how many of a user's audit entries their page shows.
@@ -49,6 +55,12 @@ func (h *Handler) User(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	return h.userPage(c, id, fiber.StatusOK, "", nil)
+}
+
+// userPage renders a user's page; a refused role edit comes back with
+// its message and the text typed.
+func (h *Handler) userPage(c *fiber.Ctx, id, status int, errMsg string, typedRoles *string) error {
 	d, err := h.Users.Get(c.UserContext(), id)
 	if err != nil {
 		return err
@@ -57,9 +69,13 @@ func (h *Handler) User(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	page := &Page{Nav: "users", Data: UserData{Detail: d, Audit: entries.Entries}}
+	data := UserData{Detail: d, Audit: entries.Entries, Roles: strings.Join(accounts.Roles(d.User), ", ")}
+	if typedRoles != nil {
+		data.Roles = *typedRoles
+	}
+	page := &Page{Nav: "users", Data: data, Error: errMsg}
 	if n, ok := notices[h.takeFlash(c, "/admin/users/"+strconv.Itoa(id))]; ok && (!n.status || n.disabled == d.User.Disabled) {
 		page.Notice = lang(c).T(n.key)
 	}
-	return h.render(c, fiber.StatusOK, "user", page)
+	return h.render(c, status, "user", page)
 }

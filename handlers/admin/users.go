@@ -42,8 +42,8 @@ type PageLink struct {
 
 // listState is the table's state, as carried by the URL.
 type listState struct {
-	q, sort string
-	perPage int
+	q, sort, role string
+	perPage       int
 }
 
 func (s listState) url(page int) string {
@@ -53,6 +53,9 @@ func (s listState) url(page int) string {
 	}
 	if s.sort != "" {
 		v.Set("sort", s.sort)
+	}
+	if s.role != "" {
+		v.Set("role", s.role)
 	}
 	if s.perPage != userlist.DefaultPerPage {
 		v.Set("per_page", strconv.Itoa(s.perPage))
@@ -72,7 +75,7 @@ func (h *Handler) UserList(c *fiber.Ctx) error {
 	// the store clamps to the last page it can reach.
 	page, _ := strconv.Atoi(c.Query("page"))
 	perPage, _ := strconv.Atoi(c.Query("per_page"))
-	q := userlist.Query{Q: strings.Clone(c.Query("q")), Sort: strings.Clone(c.Query("sort"))}
+	q := userlist.Query{Q: strings.Clone(c.Query("q")), Sort: strings.Clone(c.Query("sort")), Role: strings.Clone(c.Query("role"))}
 	p, err := h.Users.List(c.UserContext(), q, page, perPage)
 	if err != nil {
 		return err
@@ -81,14 +84,14 @@ func (h *Handler) UserList(c *fiber.Ctx) error {
 	if q.Normalize().Sort != sortParam {
 		sortParam = "" // unknown: the default applies
 	}
-	st := listState{q: p.Query.Q, sort: sortParam, perPage: p.PerPage}
+	st := listState{q: p.Query.Q, sort: sortParam, role: p.Query.Role, perPage: p.PerPage}
 	data := UsersData{
 		Page:           p,
 		SortParam:      sortParam,
 		Sort:           sortLinks(st, p.Query.Sort),
 		Pager:          pager(st, p),
 		PerPageChoices: userlist.PerPageChoices,
-		ExportURL:      exportURL(p.Query.Q),
+		ExportURL:      exportURL(p.Query.Q, p.Query.Role),
 	}
 	return h.render(c, fiber.StatusOK, "users", &Page{Nav: "users", Data: data})
 }
@@ -152,9 +155,16 @@ func pager(st listState, p *userlist.Page) Pager {
 	return pg
 }
 
-func exportURL(q string) string {
-	if q == "" {
+func exportURL(q, role string) string {
+	v := url.Values{}
+	if q != "" {
+		v.Set("q", q)
+	}
+	if role != "" {
+		v.Set("role", role)
+	}
+	if len(v) == 0 {
 		return "/admin/users.csv"
 	}
-	return "/admin/users.csv?" + url.Values{"q": {q}}.Encode()
+	return "/admin/users.csv?" + v.Encode()
 }
