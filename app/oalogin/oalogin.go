@@ -361,7 +361,7 @@ func (s *Service) repeated(ctx context.Context, id int, codeHash []byte) (string
 		if row.CodeHash == nil || subtle.ConstantTimeCompare(*row.CodeHash, codeHash) != 1 {
 			return "", errBadState
 		}
-		if row.ResultSealed != nil {
+		if row.ResultSealed != nil && len(*row.ResultSealed) > 0 {
 			result, err := s.Keys.Open(*row.ResultSealed)
 			if err != nil {
 				return "", fmt.Errorf("open web authorization result: %w", err)
@@ -397,7 +397,8 @@ func (s *Service) Redeem(ctx context.Context, ticket string, c accounts.Client) 
 		if err != nil {
 			return fmt.Errorf("find ticket: %w", err)
 		}
-		if row.RedeemedAt != nil || row.TicketExpiresAt == nil || !row.TicketExpiresAt.After(now) || row.PersonSealed == nil {
+		if row.RedeemedAt != nil || row.TicketExpiresAt == nil || !row.TicketExpiresAt.After(now) ||
+			row.PersonSealed == nil || len(*row.PersonSealed) == 0 {
 			return errBadTicket
 		}
 		// Conditional, so that of two redemptions racing one wins.
