@@ -91,6 +91,7 @@ type Server struct {
 	oauthCodeMap   map[string]OAuthPerson
 	oauthTokens    map[string]OAuthPerson
 	authorizeQueue []AuthorizeAnswer
+	guard          guardState // risk ranks and phone billing (guard.go)
 }
 
 // New makes a strict simulator for one app.
@@ -236,7 +237,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case PathAuthorize:
 		s.authorize(w, r)
 	default:
-		s.writeError(w, 40066, "invalid url")
+		if !s.serveGuard(w, r) {
+			s.writeError(w, 40066, "invalid url")
+		}
 	}
 }
 
