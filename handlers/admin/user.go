@@ -44,6 +44,10 @@ type UserData struct {
 	// Roles is the role field's text: the user's roles, or what an
 	// operator typed that was refused.
 	Roles string
+	// Doors maps each appid the user has an identity of to its kind
+	// (mini program, Official Account, mobile app): which door a session
+	// of that appid came through.
+	Doors map[string]string
 }
 
 // userAuditEntries is how many of a user's audit entries their page shows.
@@ -69,7 +73,11 @@ func (h *Handler) userPage(c *fiber.Ctx, id, status int, errMsg string, typedRol
 	if err != nil {
 		return err
 	}
-	data := UserData{Detail: d, Audit: entries.Entries, Roles: strings.Join(accounts.Roles(d.User), ", ")}
+	doors := make(map[string]string, len(d.Identities))
+	for _, id := range d.Identities {
+		doors[id.Appid] = id.Kind
+	}
+	data := UserData{Detail: d, Audit: entries.Entries, Doors: doors, Roles: strings.Join(accounts.Roles(d.User), ", ")}
 	if typedRoles != nil {
 		data.Roles = *typedRoles
 	}
