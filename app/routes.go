@@ -46,9 +46,14 @@ func (s *Server) routes() *fiber.App {
 	// Avatars appear wherever the app shows a user; the names are
 	// unguessable.
 	f.Get("/uploads/avatars/:name", wx.ServeAvatar)
+	// The public keys other services verify access tokens with; with
+	// HS256 there are none to publish, and the path is not_found.
+	if s.Ring != nil {
+		f.Get(handlers.JWKSPath, handlers.JWKS(s.Ring.JWKS))
+	}
 
 	// Bearer token: contrib/jwt, then the session checked live.
-	requireUser := handlers.RequireUser(s.Keys.UserToken, s.Accounts)
+	requireUser := handlers.RequireUser(s.userTokenKey(), s.Accounts)
 	f.Post("/api/auth/logout", requireUser, api.Logout)
 	f.All("/api/auth/verify", requireUser, handlers.Verify)
 	f.Post("/api/wechat/decrypt", requireUser, wx.Decrypt)

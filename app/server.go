@@ -51,10 +51,13 @@ const (
 
 // Server is a ready-to-run miniauth.
 type Server struct {
-	Config   *config.Config
-	Log      *slog.Logger
-	DB       *database.DB
-	Keys     *keys.Set
+	Config *config.Config
+	Log    *slog.Logger
+	DB     *database.DB
+	Keys   *keys.Set
+	// Ring is the asymmetric signing keys of access tokens; nil with
+	// MINIAUTH_JWT_ALG=HS256.
+	Ring     *keys.Ring
 	Accounts *accounts.Service
 	// OALogin signs people in through Official Accounts' H5 pages and
 	// mobile apps.
@@ -112,11 +115,19 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, own ...Route
 		})
 	}
 	w := newWeChat(cfg, log, &wechat.DBTokenStore{DB: db, Keys: ks}, s.Metrics)
+	access := &tokens.Signer{Kind: tokens.Access, Key: ks.UserToken, TTL: cfg.AccessTTL}
+	if keys.Asymmetric(cfg.JWTAlg) {
+		if s.Ring, err = keys.OpenRing(ctx, db, ks, cfg.JWTAlg, cfg.AccessTTL, log); err != nil {
+			db.Close()
+			return nil, err
+		}
+		access.Keys = s.Ring
+	}
 	s.Accounts = &accounts.Service{
 		DB:         db,
 		Apps:       w.mini,
 		Keys:       ks,
-		Access:     &tokens.Signer{Kind: tokens.Access, Key: ks.UserToken, TTL: cfg.AccessTTL},
+		Access:     access,
 		RefreshTTL: cfg.RefreshTTL,
 		Log:        log,
 		Avatars:    avatars.New(filepath.Join(cfg.DataDir, "uploads", "avatars")),
@@ -430,4 +441,13 @@ func readMPVerify(path string) (string, []byte, error) {
 		return "", nil, fmt.Errorf("MINIAUTH_MP_VERIFY_FILE: %s is %d bytes; WeChat's file is a few", path, len(b))
 	}
 	return name, b, nil
+}
+
+// userTokenKey is how the API verifies access tokens: the signing key
+// ring's published keys, or the HS256 key.
+func (s *Server) userTokenKey() handlers.UserTokenKey {
+	if s.Ring != nil {
+		return handlers.UserTokenKey{Keyfunc: s.Ring.Keyfunc}
+	}
+	return handlers.UserTokenKey{Key: s.Keys.UserToken}
 }

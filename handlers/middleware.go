@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/problem"
@@ -127,12 +128,20 @@ func AccessLog(log *slog.Logger, onError fiber.ErrorHandler) fiber.Handler {
 	}
 }
 
-// RequireUser checks the bearer token with contrib/jwt (HS256 only, every
-// claim required by tokens.AccessClaims) and then that its session is
-// still live, so that logout and disabling take effect at once.
-func RequireUser(key []byte, acc *accounts.Service) fiber.Handler {
+// UserTokenKey is how access tokens are verified: HS256 with Key, or,
+// when Keyfunc is set, the asymmetric keys it picks by kid.
+type UserTokenKey struct {
+	Key     []byte
+	Keyfunc jwt.Keyfunc
+}
+
+// RequireUser checks the bearer token with contrib/jwt (the configured
+// algorithm only, every claim required by tokens.AccessClaims) and then
+// that its session is still live, so that logout and disabling take
+// effect at once.
+func RequireUser(key UserTokenKey, acc *accounts.Service) fiber.Handler {
 	refused := func(*fiber.Ctx) error { return accounts.Unauthorized() }
-	return CheckToken(key, "", refused, func(c *fiber.Ctx, claims *tokens.AccessClaims) error {
+	check := func(c *fiber.Ctx, claims *tokens.AccessClaims) error {
 		u, err := acc.Authenticate(c.UserContext(), claims.UserID(), claims.SessionID)
 		if err != nil {
 			return err
@@ -140,7 +149,11 @@ func RequireUser(key []byte, acc *accounts.Service) fiber.Handler {
 		c.Locals(localUser, u)
 		c.Locals(localSession, claims.SessionID)
 		return c.Next()
-	})
+	}
+	if key.Keyfunc != nil {
+		return CheckTokenKeys(key.Keyfunc, "", refused, check)
+	}
+	return CheckToken(key.Key, "", refused, check)
 }
 
 // CurrentUser is the signed-in user of a request behind RequireUser (every

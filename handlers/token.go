@@ -21,8 +21,29 @@ func CheckToken[C any, PC interface {
 	*C
 	jwt.Claims
 }](key []byte, lookup string, refused fiber.Handler, verified func(c *fiber.Ctx, claims PC) error) fiber.Handler {
+	return checkToken[C, PC](jwtware.Config{SigningKey: jwtware.SigningKey{JWTAlg: jwtware.HS256, Key: key}}, lookup, refused, verified)
+}
+
+// CheckTokenKeys is CheckToken for tokens signed with an asymmetric key
+// (MINIAUTH_JWT_ALG ES256 or EdDSA): keyfunc (app/keys.Ring.Keyfunc)
+// accepts only the configured algorithm and a published kid, and returns
+// that key, so contrib/jwt verifies with the key set /.well-known/jwks.json
+// publishes.
+func CheckTokenKeys[C any, PC interface {
+	*C
+	jwt.Claims
+}](keyfunc jwt.Keyfunc, lookup string, refused fiber.Handler, verified func(c *fiber.Ctx, claims PC) error) fiber.Handler {
+	return checkToken[C, PC](jwtware.Config{KeyFunc: keyfunc}, lookup, refused, verified)
+}
+
+// checkToken completes key, the key part of contrib/jwt's configuration.
+func checkToken[C any, PC interface {
+	*C
+	jwt.Claims
+}](key jwtware.Config, lookup string, refused fiber.Handler, verified func(c *fiber.Ctx, claims PC) error) fiber.Handler {
 	return jwtware.New(jwtware.Config{
-		SigningKey:  jwtware.SigningKey{JWTAlg: jwtware.HS256, Key: key},
+		SigningKey:  key.SigningKey,
+		KeyFunc:     key.KeyFunc,
 		Claims:      PC(new(C)),
 		TokenLookup: lookup,
 		// Set again: contrib/jwt forgets it once TokenLookup is set.

@@ -190,6 +190,9 @@ func Start(t testing.TB, o Options) *Env {
 	}
 	if o.Clock != nil {
 		srv.Accounts.Now, srv.Accounts.Access.Now, srv.OALogin.Now = o.Clock, o.Clock, o.Clock
+		if srv.Ring != nil {
+			srv.Ring.Now = o.Clock
+		}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

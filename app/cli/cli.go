@@ -47,6 +47,7 @@ var commands = []command{
 	{"copy", copyCmd},
 	{"admin", adminCmd},
 	{"user", userCmd},
+	{"keys", keysCmd},
 	{"dev", devCmd},
 }
 

@@ -27,6 +27,7 @@ const (
 	DefaultEnv            = "development"
 	DefaultWeChatAPIBase  = "https://api.weixin.qq.com"
 	DefaultAccessTTL      = 2 * time.Hour
+	DefaultJWTAlg         = "HS256"
 	DefaultRefreshTTL     = 720 * time.Hour
 	DefaultDBMaxOpenConns = 10
 	// DefaultDBMaxIdleConns equals the open limit: with fewer idle slots
@@ -63,8 +64,11 @@ type Config struct {
 	// WeChatApps are the mini programs served, from MINIAUTH_WECHAT_APPS
 	// or the single MINIAUTH_WECHAT_APPID/_SECRET (apps.go); empty: the
 	// built-in simulator.
-	WeChatApps     []WeChatApp
-	JWTSecret      string // empty: generated once and kept in DataDir
+	WeChatApps []WeChatApp
+	JWTSecret  string // empty: generated once and kept in DataDir
+	// JWTAlg signs access tokens: HS256 (the server secret) or ES256 /
+	// EdDSA (a key pair kept in the database, published as a JWKS).
+	JWTAlg         string
 	AccessTTL      time.Duration
 	RefreshTTL     time.Duration
 	TrustedProxies []netip.Prefix
@@ -102,6 +106,7 @@ var Vars = []Var{
 	{"MINIAUTH_WECHAT_APPS", "", "several mini programs: appid:secret,appid:secret (instead of MINIAUTH_WECHAT_APPID/_SECRET)"},
 	{"MINIAUTH_WECHAT_API_BASE", DefaultWeChatAPIBase, "WeChat API base URL"},
 	{"MINIAUTH_JWT_SECRET", "", "server secret, 32+ characters or base64:<text> (empty: 32 random bytes kept in the data dir, mode 0600)"},
+	{"MINIAUTH_JWT_ALG", DefaultJWTAlg, "access token signature: HS256 (server secret), or ES256 or EdDSA (key pair in the database, public keys at /.well-known/jwks.json)"},
 	{"MINIAUTH_ACCESS_TTL", DefaultAccessTTL.String(), "access token lifetime (Go duration)"},
 	{"MINIAUTH_REFRESH_TTL", DefaultRefreshTTL.String(), "refresh token / session lifetime (Go duration)"},
 	{"MINIAUTH_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed"},
@@ -135,6 +140,7 @@ Usage:
   miniauth admin create --username NAME --role operator|viewer --password-stdin
   miniauth admin role --username NAME --role operator|viewer
   miniauth admin totp --username NAME [--disable]   enroll (or remove) a second factor
+  miniauth keys list | rotate      the signing keys (MINIAUTH_JWT_ALG ES256 or EdDSA)
   miniauth user roles --id ID [--set a,b | --add a,b | --remove a,b]   a user's roles
   miniauth dev seed --users N      create N fake users (for trying the admin panel at scale)
   miniauth migrate [--dry-run]     create the database or bring its schema up to date (or print its SQL)
@@ -186,6 +192,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		SQLiteSync:    strings.ToLower(get("MINIAUTH_SQLITE_SYNC", DefaultSQLiteSync)),
 	}
 	var err error
+	if c.JWTAlg, err = jwtAlg(get("MINIAUTH_JWT_ALG", DefaultJWTAlg)); err != nil {
+		return nil, err
+	}
 	if c.Env != "development" && c.Env != "production" {
 		return nil, fmt.Errorf("MINIAUTH_ENV: must be development or production, not %q", c.Env)
 	}
@@ -336,4 +345,14 @@ func prefixes(raw string) ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
 	}
 	return out, nil
+}
+
+// jwtAlg reads MINIAUTH_JWT_ALG, in any letter case, as its canonical name.
+func jwtAlg(raw string) (string, error) {
+	for _, alg := range []string{"HS256", "ES256", "EdDSA"} {
+		if strings.EqualFold(raw, alg) {
+			return alg, nil
+		}
+	}
+	return "", fmt.Errorf("MINIAUTH_JWT_ALG: must be HS256, ES256 or EdDSA, not %q", raw)
 }

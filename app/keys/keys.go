@@ -1,8 +1,9 @@
 // Package keys holds the server secret and the keys derived from it.
 //
 // One secret (configured, or generated once and kept in the data dir) yields
-// independent keys for user tokens, admin tokens and sealing WeChat session
-// keys at rest, so that no key ever serves two purposes.
+// independent keys for user tokens, admin tokens, sealing WeChat session
+// keys at rest and sealing the asymmetric signing keys kept in the
+// database (ring.go), so that no key ever serves two purposes.
 package keys
 
 import (
@@ -27,6 +28,7 @@ type Set struct {
 	UserToken  []byte // HS256 key of API access tokens
 	AdminToken []byte // HS256 key of admin panel tokens
 	seal       cipher.AEAD
+	keySeal    cipher.AEAD // private signing keys at rest (ring.go)
 }
 
 // Load derives the key set from configured (if not empty) or from the
@@ -58,11 +60,11 @@ func Derive(secret []byte) (*Set, error) {
 	if len(secret) < 32 {
 		return nil, errors.New("MINIAUTH_JWT_SECRET: the secret must be at least 32 bytes")
 	}
-	block, err := aes.NewCipher(derive(secret, "miniauth session_key seal v1"))
+	aead, err := newAEAD(derive(secret, "miniauth session_key seal v1"))
 	if err != nil {
 		return nil, err
 	}
-	aead, err := cipher.NewGCM(block)
+	keySeal, err := newAEAD(derive(secret, "miniauth signing key seal v1"))
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +72,33 @@ func Derive(secret []byte) (*Set, error) {
 		UserToken:  derive(secret, "miniauth user access token v1"),
 		AdminToken: derive(secret, "miniauth admin token v1"),
 		seal:       aead,
+		keySeal:    keySeal,
 	}, nil
+}
+
+func newAEAD(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+// sealKey encrypts a private signing key for the database, bound to its
+// kid: a sealed key copied onto another row does not open.
+func (s *Set) sealKey(der []byte, kid string) []byte {
+	nonce := make([]byte, s.keySeal.NonceSize())
+	rand.Read(nonce)
+	return s.keySeal.Seal(nonce, nonce, der, []byte(kid))
+}
+
+// openKey reverses sealKey.
+func (s *Set) openKey(sealed []byte, kid string) ([]byte, error) {
+	n := s.keySeal.NonceSize()
+	if len(sealed) < n {
+		return nil, errors.New("sealed key too short")
+	}
+	return s.keySeal.Open(nil, sealed[:n], sealed[n:], []byte(kid))
 }
 
 func derive(secret []byte, purpose string) []byte {
