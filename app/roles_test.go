@@ -142,6 +142,11 @@ func TestUserRolesThroughTheCLI(t *testing.T) {
 		if got := verifyRoles(t, env, other.AccessToken); got != "" {
 			t.Fatalf("another user got roles %q", got)
 		}
+		// A new login of the same person carries them too.
+		if again := env.Login(t, "o_roles"); !slices.Equal(tokenRoles(t, again.AccessToken), []string{"editor", "vip"}) ||
+			fmt.Sprint(again.User["roles"]) != "[editor vip]" {
+			t.Fatalf("a returning login's token roles %v, user %v", tokenRoles(t, again.AccessToken), again.User["roles"])
+		}
 
 		code, out = userRolesCLI(t, env, dbURL, "--id", fmt.Sprint(id), "--add", "admin", "--remove", "vip")
 		if code != 0 || !strings.Contains(out, "admin,editor") {

@@ -53,7 +53,7 @@ const returningLoginSQL = `UPDATE users SET
   updated_at = CASE WHEN ($2 AND nickname = '') OR ($4 AND avatar_url = '') OR ($6 AND gender = 0) THEN $1 ELSE updated_at END
 WHERE id = $8 AND disabled = $9
 RETURNING id, openid, unionid, nickname, avatar_url, gender, phone, phone_country_code, login_count,
-  last_login_at, created_at, updated_at`
+  last_login_at, created_at, updated_at, roles`
 
 // loginIdentity is who a login is, as code2Session said.
 type loginIdentity struct {
@@ -282,7 +282,7 @@ func returningLogin(ctx context.Context, tx *ent.Client, userID int, p Profile, 
 	var union sql.NullString
 	var lastLogin, created, updated database.Time
 	if err := rows.Scan(&u.ID, &u.Openid, &union, &u.Nickname, &u.AvatarURL, &u.Gender, &u.Phone,
-		&u.PhoneCountryCode, &u.LoginCount, &lastLogin, &created, &updated); err != nil {
+		&u.PhoneCountryCode, &u.LoginCount, &lastLogin, &created, &updated, &u.Roles); err != nil {
 		return nil, fmt.Errorf("read user %d: %w", userID, err)
 	}
 	if union.Valid {
