@@ -104,6 +104,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, own ...Route
 		Avatars:    avatars.New(filepath.Join(cfg.DataDir, "uploads", "avatars")),
 		Cache:      newSessionCache(cfg, db),
 	}
+	s.Accounts.Guard = s.guard()
 	s.Fiber = s.routes()
 	return s, nil
 }

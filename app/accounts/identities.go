@@ -60,6 +60,10 @@ type loginIdentity struct {
 	AppID     string
 	Session   *wechat.Session
 	SealedKey []byte
+	// RiskRank and RiskFlagged are what the sign-up risk gate found
+	// (risk.go); a new user keeps them.
+	RiskRank    *int
+	RiskFlagged bool
 }
 
 // owner selects the user this identity logs in as, if there is one
@@ -142,7 +146,9 @@ func (s *Service) firstLogin(ctx context.Context, tx *ent.Client, li loginIdenti
 		SetLoginCount(1).
 		SetLastLoginAt(now).
 		SetCreatedAt(now).
-		SetUpdatedAt(now)
+		SetUpdatedAt(now).
+		SetNillableRiskRank(li.RiskRank).
+		SetRiskFlagged(li.RiskFlagged)
 	if ws.UnionID != "" {
 		create.SetUnionid(ws.UnionID)
 	}
