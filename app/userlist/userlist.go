@@ -67,6 +67,8 @@ type Query struct {
 	Q    string // nickname prefix, or an exact openid, unionid or phone
 	Sort string // a sort key, "-" prefixed for descending; "" is the default
 	Role string // only users with this role; "" for any
+	// Risk keeps the users of one sign-up risk rank (RiskChoices; "": all).
+	Risk string
 }
 
 // Normalize trims the search and replaces an unknown sort by the
@@ -82,6 +84,9 @@ func (q Query) Normalize() Query {
 	}
 	if _, ok := sortKeys[strings.TrimPrefix(q.Sort, "-")]; !ok {
 		q.Sort = ""
+	}
+	if !validRisk(q.Risk) {
+		q.Risk = ""
 	}
 	if q.Sort == "" {
 		q.Sort = "-id"
@@ -113,24 +118,37 @@ func (q Query) order() []user.OrderOption {
 // text_pattern_ops).
 func prefixEnd(p string) string { return p + "\U0010FFFF" }
 
-// filter is the search predicate. A query that names a user exactly
-// (openid, unionid or phone) finds that user; otherwise it is a nickname
-// prefix.
+// filter is the search predicate, and the risk and role filters' if any.
 func (s *Store) filter(ctx context.Context, q Query) (predicate.User, error) {
-	search, err := s.search(ctx, q)
-	if err != nil || q.Role == "" {
-		return search, err
+	where, err := s.search(ctx, q)
+	if err != nil {
+		return nil, err
 	}
-	if search == nil {
-		return hasRole(q.Role), nil
+	var all []predicate.User
+	for _, p := range []predicate.User{where, riskFilter(q.Risk), hasRole(q.Role)} {
+		if p != nil {
+			all = append(all, p)
+		}
 	}
-	return user.And(search, hasRole(q.Role)), nil
+	switch len(all) {
+	case 0:
+		return nil, nil
+	case 1:
+		return all[0], nil
+	}
+	return user.And(all...), nil
 }
 
+// search is the search predicate. A query that names a user exactly
+// (openid, unionid or phone) finds that user; otherwise it is a nickname
+// prefix.
 // hasRole matches users with a role in the stored list (sorted,
 // comma-separated). It scans: roles are few per user and the panel's
 // role filter is rare, unlike the nickname search.
 func hasRole(role string) predicate.User {
+	if role == "" {
+		return nil
+	}
 	return user.Or(user.Roles(role), user.RolesHasPrefix(role+","), user.RolesHasSuffix(","+role), user.RolesContains(","+role+","))
 }
 

@@ -36,6 +36,10 @@ const (
 	FieldRoles = "roles"
 	// FieldLoginCount holds the string denoting the login_count field in the database.
 	FieldLoginCount = "login_count"
+	// FieldRiskRank holds the string denoting the risk_rank field in the database.
+	FieldRiskRank = "risk_rank"
+	// FieldRiskFlagged holds the string denoting the risk_flagged field in the database.
+	FieldRiskFlagged = "risk_flagged"
 	// FieldLastLoginAt holds the string denoting the last_login_at field in the database.
 	FieldLastLoginAt = "last_login_at"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
@@ -105,6 +109,8 @@ var Columns = []string{
 	FieldSessionKey,
 	FieldRoles,
 	FieldLoginCount,
+	FieldRiskRank,
+	FieldRiskFlagged,
 	FieldLastLoginAt,
 	FieldCreatedAt,
 	FieldUpdatedAt,
@@ -139,6 +145,8 @@ var (
 	DefaultRoles string
 	// DefaultLoginCount holds the default value on creation for the "login_count" field.
 	DefaultLoginCount int
+	// DefaultRiskFlagged holds the default value on creation for the "risk_flagged" field.
+	DefaultRiskFlagged bool
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
 	// DefaultUpdatedAt holds the default value on creation for the "updated_at" field.
@@ -201,6 +209,16 @@ func ByRoles(opts ...sql.OrderTermOption) OrderOption {
 // ByLoginCount orders the results by the login_count field.
 func ByLoginCount(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLoginCount, opts...).ToFunc()
+}
+
+// ByRiskRank orders the results by the risk_rank field.
+func ByRiskRank(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRiskRank, opts...).ToFunc()
+}
+
+// ByRiskFlagged orders the results by the risk_flagged field.
+func ByRiskFlagged(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRiskFlagged, opts...).ToFunc()
 }
 
 // ByLastLoginAt orders the results by the last_login_at field.

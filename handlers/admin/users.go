@@ -18,6 +18,8 @@ type UsersData struct {
 	Pager          Pager
 	PerPageChoices []int
 	ExportURL      string
+	// RiskChoices are the risk filter's values (userlist.RiskChoices).
+	RiskChoices []string
 }
 
 // SortLink is a column header's link and its direction arrow.
@@ -42,8 +44,8 @@ type PageLink struct {
 
 // listState is the table's state, as carried by the URL.
 type listState struct {
-	q, sort, role string
-	perPage       int
+	q, sort, risk, role string
+	perPage             int
 }
 
 func (s listState) url(page int) string {
@@ -53,6 +55,9 @@ func (s listState) url(page int) string {
 	}
 	if s.sort != "" {
 		v.Set("sort", s.sort)
+	}
+	if s.risk != "" {
+		v.Set("risk", s.risk)
 	}
 	if s.role != "" {
 		v.Set("role", s.role)
@@ -75,7 +80,8 @@ func (h *Handler) UserList(c *fiber.Ctx) error {
 	// the store clamps to the last page it can reach.
 	page, _ := strconv.Atoi(c.Query("page"))
 	perPage, _ := strconv.Atoi(c.Query("per_page"))
-	q := userlist.Query{Q: strings.Clone(c.Query("q")), Sort: strings.Clone(c.Query("sort")), Role: strings.Clone(c.Query("role"))}
+	q := userlist.Query{Q: strings.Clone(c.Query("q")), Sort: strings.Clone(c.Query("sort")), Risk: strings.Clone(c.Query("risk")),
+		Role: strings.Clone(c.Query("role"))}
 	p, err := h.Users.List(c.UserContext(), q, page, perPage)
 	if err != nil {
 		return err
@@ -84,14 +90,15 @@ func (h *Handler) UserList(c *fiber.Ctx) error {
 	if q.Normalize().Sort != sortParam {
 		sortParam = "" // unknown: the default applies
 	}
-	st := listState{q: p.Query.Q, sort: sortParam, role: p.Query.Role, perPage: p.PerPage}
+	st := listState{q: p.Query.Q, sort: sortParam, risk: p.Query.Risk, role: p.Query.Role, perPage: p.PerPage}
 	data := UsersData{
 		Page:           p,
 		SortParam:      sortParam,
 		Sort:           sortLinks(st, p.Query.Sort),
 		Pager:          pager(st, p),
 		PerPageChoices: userlist.PerPageChoices,
-		ExportURL:      exportURL(p.Query.Q, p.Query.Role),
+		ExportURL:      exportURL(p.Query.Q, p.Query.Risk, p.Query.Role),
+		RiskChoices:    userlist.RiskChoices,
 	}
 	return h.render(c, fiber.StatusOK, "users", &Page{Nav: "users", Data: data})
 }
@@ -155,10 +162,13 @@ func pager(st listState, p *userlist.Page) Pager {
 	return pg
 }
 
-func exportURL(q, role string) string {
+func exportURL(q, risk, role string) string {
 	v := url.Values{}
 	if q != "" {
 		v.Set("q", q)
+	}
+	if risk != "" {
+		v.Set("risk", risk)
 	}
 	if role != "" {
 		v.Set("role", role)
