@@ -7,8 +7,30 @@
       if (!window.confirm(form.getAttribute("data-confirm"))) e.preventDefault();
     });
   });
-  // Changing the page size reloads the list.
-  document.querySelectorAll("select[data-autosubmit]").forEach(function (sel) {
-    sel.addEventListener("change", function () { sel.form.submit(); });
+  // Boxes that scroll sideways (wide tables on a phone) can be reached
+  // and scrolled with the keyboard, and say what they hold.
+  function markScrollers() {
+    document.querySelectorAll(".table-wrap, .chart-scroll").forEach(function (box) {
+      if (box.scrollWidth > box.clientWidth + 1) {
+        box.setAttribute("tabindex", "0");
+        box.setAttribute("role", "region");
+        if (!box.hasAttribute("aria-label")) {
+          var head = box.closest("section, main");
+          var h = head && head.querySelector("h1, h2");
+          box.setAttribute("aria-label", h ? h.textContent.trim() : document.title);
+        }
+      } else if (box.getAttribute("tabindex") === "0") {
+        box.removeAttribute("tabindex");
+        box.removeAttribute("role");
+      }
+    });
+  }
+  markScrollers();
+  window.addEventListener("resize", markScrollers);
+  // A control focused inside a scrolled box comes into view.
+  document.addEventListener("focusin", function (e) {
+    if (e.target.closest && e.target.closest(".table-wrap") && e.target.scrollIntoView) {
+      e.target.scrollIntoView({ block: "nearest", inline: "nearest" });
+    }
   });
 })();
