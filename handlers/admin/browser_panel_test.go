@@ -60,7 +60,7 @@ func startBrowser(t *testing.T, exe string) context.Context {
 	if err := chromedp.Do(bctx); err != nil {
 		t.Fatalf("start %s: %v", exe, err)
 	}
-	ctx, cancel := context.WithTimeout(bctx, 3*time.Minute)
+	ctx, cancel := context.WithTimeout(bctx, 10*time.Minute)
 	t.Cleanup(cancel)
 	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
 	go func() {
@@ -212,7 +212,7 @@ func TestBrowserPhoneChineseTwoFactor(t *testing.T) {
 	run("end session", chromedp.Navigate(p.URL+userPath), chromedp.WaitVisible(css(`#sessions-table`)),
 		chromedp.Click(css(fmt.Sprintf(`#end-session-%d`, sid))), chromedp.WaitVisible(css(`#notice`)))
 	state, _ := chromedp.Run(ctx, chromedp.Text(css(fmt.Sprintf(`#session-%d`, sid))))
-	if !strings.Contains(state, "被管理员结束") {
+	if !strings.Contains(state, "被管理员强制下线") {
 		t.Errorf("ended session row: %q", state)
 	}
 	apptest.Expect(t, p.Do(t, apptest.Request{Method: "GET", Path: "/api/me", Token: target.AccessToken}), http.StatusUnauthorized, "unauthorized")
@@ -220,7 +220,7 @@ func TestBrowserPhoneChineseTwoFactor(t *testing.T) {
 	// The audit log has the sign-in and the ended session, in Chinese.
 	run("audit", chromedp.Navigate(p.URL+"/admin/audit"), chromedp.WaitVisible(css(`#audit-table`)))
 	log, _ := chromedp.Run(ctx, chromedp.Text(css(`#audit-table`)))
-	for _, want := range []string{"登录", "结束会话", fmt.Sprintf("session %d", sid), adminName} {
+	for _, want := range []string{"登录", "强制下线", fmt.Sprintf("登录设备 #%d", sid), adminName} {
 		if !strings.Contains(log, want) {
 			t.Errorf("audit log lacks %q:\n%s", want, log)
 		}

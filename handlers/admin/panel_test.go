@@ -193,7 +193,7 @@ func TestEndOneSession(t *testing.T) {
 			t.Errorf("user page lacks its audit entry:\n%s", body)
 		}
 		zh := string(p.getLang(t, path, cookie, "zh-CN", "").Body)
-		if !strings.Contains(zh, "被管理员结束") {
+		if !strings.Contains(zh, "被管理员强制下线") {
 			t.Errorf("Chinese reason missing")
 		}
 		entries := p.auditEntries(t, audit.SessionEnded)
