@@ -7,6 +7,33 @@
       if (!window.confirm(form.getAttribute("data-confirm"))) e.preventDefault();
     });
   });
+  // Recovery codes: copy them, or save them as a text file.
+  function codesOf(sel) {
+    var list = document.querySelector(sel);
+    return list ? Array.prototype.map.call(list.querySelectorAll("li"), function (li) { return li.textContent.trim(); }) : [];
+  }
+  function say(text) {
+    var s = document.getElementById("recovery-status");
+    if (s) s.textContent = text;
+  }
+  document.querySelectorAll("button[data-copy]").forEach(function (btn) {
+    btn.addEventListener("click", function () {
+      var text = codesOf(btn.getAttribute("data-copy")).join("\n");
+      if (navigator.clipboard) navigator.clipboard.writeText(text).then(function () { say(btn.getAttribute("data-done")); });
+    });
+  });
+  document.querySelectorAll("button[data-download]").forEach(function (btn) {
+    btn.addEventListener("click", function () {
+      var text = btn.getAttribute("data-heading") + "\n\n" + codesOf(btn.getAttribute("data-download")).join("\n") + "\n";
+      var a = document.createElement("a");
+      a.href = URL.createObjectURL(new Blob([text], { type: "text/plain;charset=utf-8" }));
+      a.download = btn.getAttribute("data-filename");
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(function () { URL.revokeObjectURL(a.href); }, 1000);
+    });
+  });
   // Boxes that scroll sideways (wide tables on a phone) can be reached
   // and scrolled with the keyboard, and say what they hold.
   function markScrollers() {
