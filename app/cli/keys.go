@@ -44,7 +44,7 @@ func keysCmd(ctx context.Context, env *Env, args []string) error {
 		}
 		return printKeys(env, cfg, list)
 	}
-	ks, err := serverSecret(cfg)
+	ks, err := sealingKeys(cfg)
 	if err != nil {
 		return err
 	}
@@ -62,10 +62,10 @@ func keysCmd(ctx context.Context, env *Env, args []string) error {
 	return audit.New(db).Record(ctx, audit.Entry{Actor: audit.CLIActor, Action: audit.SigningKeyRotated, Detail: detail})
 }
 
-// serverSecret is the servers' secret, which seals the private keys: a
+// sealingKeys are derived from the servers' secret, which seals the private keys: a
 // throwaway one (as the admin commands may use) would seal a key no
 // server can open.
-func serverSecret(cfg *config.Config) (*keys.Set, error) {
+func sealingKeys(cfg *config.Config) (*keys.Set, error) {
 	if _, err := os.Stat(filepath.Join(cfg.DataDir, keys.SecretFile)); cfg.JWTSecret == "" && err != nil {
 		return nil, errors.New("keys rotate: the server secret is not here: set MINIAUTH_JWT_SECRET (or MINIAUTH_DATA_DIR) as the servers have it")
 	}
