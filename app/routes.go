@@ -24,12 +24,16 @@ func (s *Server) routes() *fiber.App {
 	api := &handlers.API{Accounts: s.Accounts}
 	wx := &handlers.WeChat{Accounts: s.Accounts, Avatars: s.Accounts.Avatars}
 	limit := s.loginLimit()
+	// Logins spend a single-use WeChat code: refused first, at no cost,
+	// while the database is known not to take writes.
+	writable := handlers.RequireWritable(s.DB.Faults)
 
 	// Public.
 	f.Get("/healthz", handlers.Health(s.DB.Ping))
-	f.Post("/api/auth/login", limit, api.Login)
+	f.Get("/readyz", handlers.Ready(s.DB.Faults.Check))
+	f.Post("/api/auth/login", writable, limit, api.Login)
 	f.Post("/api/auth/refresh", limit, api.Refresh)
-	f.Post("/api/auth/phone-login", limit, api.PhoneLogin)
+	f.Post("/api/auth/phone-login", writable, limit, api.PhoneLogin)
 	// Avatars appear wherever the app shows a user; the names are
 	// unguessable.
 	f.Get("/uploads/avatars/:name", wx.ServeAvatar)

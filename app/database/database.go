@@ -66,6 +66,8 @@ type DB struct {
 	listenerPID atomic.Int64
 	// legacyAppID: see Options.LegacyAppID.
 	legacyAppID string
+	// Faults knows whether the database takes writes (faults.go).
+	Faults *Faults
 }
 
 // Open opens the database and migrates its schema.
@@ -98,6 +100,8 @@ func OpenNoMigrate(o Options) (*DB, error) {
 	}
 	db.Name = loc.String()
 	db.legacyAppID = o.LegacyAppID
+	db.Faults = newFaults(db)
+	db.Writer.faults = db.Faults
 	if o.Need == MustHaveSchema {
 		if err := hasSchema(context.Background(), db.Dialect, db.SQL); err != nil {
 			db.Close()
@@ -226,6 +230,8 @@ func (db *DB) Migrate(ctx context.Context) error {
 		}
 		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLockID)
 	}
+	db.Faults.setMigrating(true)
+	defer db.Faults.setMigrating(false)
 	if err := db.Write.Schema.Create(ctx); err != nil {
 		return fmt.Errorf("migrate schema: %w", err)
 	}
@@ -239,6 +245,7 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close stops the writer and closes every pool.
 func (db *DB) Close() error {
+	db.Faults.close()
 	db.Writer.Close()
 	var first error
 	for _, c := range db.closer {
