@@ -67,6 +67,8 @@ var statusOf = map[string]int{
 	problem.RateLimited:           fiber.StatusTooManyRequests,
 	problem.WeChatUnavailable:     fiber.StatusBadGateway,
 	problem.AccountConflict:       fiber.StatusConflict,
+	problem.PhoneCodeMismatch:     fiber.StatusForbidden,
+	problem.RiskRejected:          fiber.StatusForbidden,
 	problem.Forbidden:             fiber.StatusForbidden,
 	problem.Unavailable:           fiber.StatusServiceUnavailable,
 	problem.Internal:              fiber.StatusInternalServerError,
