@@ -273,15 +273,12 @@ func TestPostgresReadOnly(t *testing.T) {
 // PostgreSQL dropping off the network answers 503 and recovers by itself.
 func TestPostgresUnreachable(t *testing.T) {
 	t.Parallel()
-	dbURL := apptest.FreshPostgres(t)
-	u, _ := url.Parse(dbURL)
-	proxy := newCuttableProxy(t, u.Host)
-	u.Host = proxy.ln.Addr().String()
-	env := apptest.Start(t, apptest.Options{DatabaseURL: u.String()})
+	proxy, dbURL := apptest.ProxyPostgres(t, apptest.FreshPostgres(t))
+	env := apptest.Start(t, apptest.Options{DatabaseURL: dbURL})
 	checkFault(t, env, fault{
 		reason: "database_unreachable",
 		logged: "PostgreSQL is unreachable",
-		induce: func(*testing.T) { proxy.setDown(true) },
-		heal:   func(*testing.T) { proxy.setDown(false) },
+		induce: func(*testing.T) { proxy.Cut() },
+		heal:   func(*testing.T) { proxy.Restore() },
 	}, false)
 }
