@@ -81,6 +81,9 @@ type Config struct {
 	AuditRetention time.Duration
 	// AdminRequireTOTP refuses sign-in to admins without a second factor.
 	AdminRequireTOTP bool
+	// The other WeChat doors (doors.go): Official Accounts' H5 pages and
+	// open platform mobile apps.
+	Doors Doors
 }
 
 // Var documents one environment variable for --help and the README.
@@ -112,6 +115,12 @@ var Vars = []Var{
 	{"MINIAUTH_AUDIT_RETENTION", DefaultAuditRetention.String(), "how long admin audit entries are kept (0: forever)"},
 	{"MINIAUTH_ADMIN_REQUIRE_TOTP", "", "1: admins without a second factor (TOTP) cannot sign in"},
 	{"MINIAUTH_SQLITE_SYNC", DefaultSQLiteSync, "full (a 200 is on disk) or normal (faster; a power cut may lose the last writes)"},
+	{"MINIAUTH_PUBLIC_URL", "", "this server's public base URL, e.g. https://auth.example.com (builds the Official Account callback URL)"},
+	{"MINIAUTH_WECHAT_OA_APPS", "", "Official Accounts (公众号) for H5 login: appid:secret,appid:secret"},
+	{"MINIAUTH_WECHAT_MOBILE_APPS", "", "open platform mobile apps for app login: appid:secret,appid:secret"},
+	{"MINIAUTH_WECHAT_OPEN_BASE", DefaultWeChatOpenBase, "WeChat's authorize page base URL (Official Account H5 login)"},
+	{"MINIAUTH_OA_RETURN_URLS", "", "comma-separated URL prefixes an Official Account login may return to"},
+	{"MINIAUTH_MP_VERIFY_FILE", "", "path of the MP_verify_*.txt file WeChat asks for (served at /<its name>)"},
 }
 
 // Usage is the text of `miniauth --help`.
@@ -204,6 +213,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, fmt.Errorf("MINIAUTH_SQLITE_SYNC: must be full or normal, not %q", c.SQLiteSync)
 	}
 	if err := c.loadPanelSettings(get); err != nil {
+		return nil, err
+	}
+	if err := c.loadDoorSettings(get); err != nil {
 		return nil, err
 	}
 	if c.PProf, err = flag(get, "MINIAUTH_PPROF"); err != nil {
