@@ -94,11 +94,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, own ...Route
 	if err != nil {
 		return nil, err
 	}
-	db, err := database.Open(ctx, DatabaseOptions(cfg))
+	opts := DatabaseOptions(cfg)
+	opts.Log = log
+	db, err := database.Open(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	db.Faults.SetLogger(log)
 	s := &Server{Config: cfg, Log: log, DB: db, Keys: ks, own: own}
 	if s.mpVerifyName, s.mpVerifyContent, err = readMPVerify(cfg.Doors.MPVerifyFile); err != nil {
 		db.Close()
