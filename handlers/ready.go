@@ -27,10 +27,13 @@ func Ready(check func(context.Context) string) fiber.Handler {
 // RequireWritable refuses a request that cannot succeed without a write
 // while the database is known not to take them (the last write failed
 // and no probe has passed since), before the request spends anything: a
-// WeChat login code is single-use, so login asks first, costing no query.
+// WeChat login code is single-use, so login asks first. It costs no
+// query while the database is up; while it is down, one request in a
+// quarter second probes it (Faults.Recheck), so the first login after
+// the database came back goes through.
 func RequireWritable(faults *database.Faults) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if cause, ok := faults.Writable(); !ok {
+		if cause, ok := faults.Recheck(c.UserContext()); !ok {
 			return Unavailable(&database.Fault{Cause: cause, Err: errKnownDown})
 		}
 		return c.Next()

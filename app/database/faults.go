@@ -21,6 +21,13 @@ const (
 	ProbeInterval = time.Second
 	// probeTimeout bounds one probe.
 	probeTimeout = 5 * time.Second
+	// recheckEvery bounds how often requests probe a database that is
+	// down, on top of the background probe: the first request after the
+	// database came back finds it writable, without waiting for the
+	// background probe's next turn. recheckTimeout bounds the wait of the
+	// one request that probes.
+	recheckEvery   = 250 * time.Millisecond
+	recheckTimeout = 2 * time.Second
 	// RetryAfter is what a client is told to wait before trying again
 	// while the database cannot take writes.
 	RetryAfter = 5 * time.Second
@@ -53,9 +60,12 @@ type Faults struct {
 	since     time.Time
 	probing   bool
 	checked   time.Time // when Check last probed
-	counts    map[Cause]uint64
-	stop      chan struct{}
-	stopped   bool
+	// rechecking: a request is probing now; rechecked: when one last did.
+	rechecking bool
+	rechecked  time.Time
+	counts     map[Cause]uint64
+	stop       chan struct{}
+	stopped    bool
 }
 
 func newFaults(db *DB) *Faults {
@@ -91,6 +101,30 @@ func (f *Faults) currentCause() Cause {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.cause
+}
+
+// Recheck is Writable for a request about to need a write: while the
+// database is down, one request in recheckEvery probes it first (the
+// others are answered from the flag at once), so that writes resume with
+// the first request after the database came back.
+func (f *Faults) Recheck(ctx context.Context) (Cause, bool) {
+	f.mu.Lock()
+	if f.cause == "" {
+		f.mu.Unlock()
+		return "", true
+	}
+	if f.rechecking || f.stopped || time.Since(f.rechecked) < recheckEvery {
+		c := f.cause
+		f.mu.Unlock()
+		return c, false
+	}
+	f.rechecking, f.rechecked = true, time.Now()
+	f.mu.Unlock()
+	f.tryProbe(ctx, recheckTimeout)
+	f.mu.Lock()
+	f.rechecking = false
+	f.mu.Unlock()
+	return f.Writable()
 }
 
 // Reason is why the server is not ready ("" when it is): Migrating, or
@@ -187,7 +221,7 @@ func (f *Faults) probeLoop() {
 			return
 		case <-t.C:
 		}
-		if f.tryProbe() {
+		if f.tryProbe(context.Background(), probeTimeout) {
 			return
 		}
 	}
@@ -195,8 +229,8 @@ func (f *Faults) probeLoop() {
 
 // tryProbe probes once and marks the database up if it passed; it says
 // whether it did.
-func (f *Faults) tryProbe() bool {
-	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+func (f *Faults) tryProbe(ctx context.Context, timeout time.Duration) bool {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	err := f.db.probe(ctx)
 	cancel()
 	if err != nil {
@@ -234,7 +268,12 @@ func (f *Faults) up() {
 // database shows before a write fails on it.
 func (f *Faults) Check(ctx context.Context) string {
 	f.mu.Lock()
-	if f.migrating || f.cause != "" || time.Since(f.checked) < ProbeInterval {
+	if !f.migrating && f.cause != "" {
+		f.mu.Unlock()
+		f.Recheck(ctx)
+		return f.Reason()
+	}
+	if f.migrating || time.Since(f.checked) < ProbeInterval {
 		f.mu.Unlock()
 		return f.Reason()
 	}
