@@ -128,6 +128,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, own ...Route
 		Avatars:    avatars.New(filepath.Join(cfg.DataDir, "uploads", "avatars")),
 		Cache:      newSessionCache(cfg, db),
 	}
+	s.Accounts.Guard = s.guard()
 	s.OALogin = &oalogin.Service{
 		DB: db, Keys: ks, Accounts: s.Accounts, OA: w.oa, Mobile: w.mobile,
 		OpenBase: cfg.Doors.OpenBase, PublicURL: cfg.Doors.PublicURL, ReturnURLs: cfg.Doors.ReturnURLs,
