@@ -146,7 +146,6 @@ func TestBodyLimitsPerRoute(t *testing.T) {
 	})
 }
 
-
 // TestBodyFloodKeepsMemoryFlat runs the real binary and has 40
 // connections each send 8 MiB to POST /healthz (and 40 more send endless
 // chunked bodies to the JSON and admin routes) while a normal client is

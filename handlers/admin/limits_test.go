@@ -107,7 +107,6 @@ func TestAdminFormFieldsLimited(t *testing.T) {
 	})
 }
 
-
 // formBody is an 8 MiB sign-in form, generated as it is sent.
 func formBody() io.Reader {
 	head := "username=" + adminName + "&password="
