@@ -984,7 +984,7 @@ func TestUpdateMe(t *testing.T) {
 		}
 		after := get()
 		for k, v := range before {
-			if after[k] != v {
+			if fmt.Sprint(after[k]) != fmt.Sprint(v) {
 				t.Errorf("refused updates changed %s: %v → %v", k, v, after[k])
 			}
 		}
