@@ -201,8 +201,10 @@ func TestThirdPartyVerifiers(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := bEnv.Server.Ring.Refresh(context.Background()); err != nil {
-					t.Fatal(err)
+				for _, e := range []*apptest.Env{a, bEnv} {
+					if err := e.Server.Ring.Refresh(context.Background()); err != nil {
+						t.Fatal(err)
+					}
 				}
 				afterRotation := bEnv.Login(t, "o_verifiers_b")
 				if kid := header(t, afterRotation.AccessToken)["kid"]; kid != next.Kid {
