@@ -1,0 +1,32 @@
+package importer_test
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/miniauth/miniauth/app/apptest"
+	"github.com/miniauth/miniauth/app/importer"
+	"github.com/miniauth/miniauth/app/importer/importtest"
+)
+
+// BenchmarkImportLeanCloud imports b.N LeanCloud users into a new SQLite
+// database (bench/importbench runs the binary on a million).
+func BenchmarkImportLeanCloud(b *testing.B) {
+	var buf bytes.Buffer
+	e, err := importtest.LeanCloud(&buf, b.N, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	db := apptest.OpenDB(b, filepath.Join(b.TempDir(), "bench.db"))
+	b.ResetTimer()
+	c, err := importer.Run(context.Background(), db, &buf, importer.Options{From: "leancloud", Apps: []string{apptest.AppID},
+		DisabledField: importtest.DisabledField})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if c.Summary() != e.Summary() {
+		b.Fatalf("%s, want %s", c.Summary(), e.Summary())
+	}
+}
