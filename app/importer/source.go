@@ -212,7 +212,7 @@ func (t *tarReader) next() (rawRecord, error) {
 // (LeanCloud only: older and hand-made exports), else JSON lines.
 func openJSON(r io.Reader, leanCloud bool) (recordReader, error) {
 	br := bufio.NewReaderSize(r, 256<<10)
-	head, _ := br.Peek(64)
+	head, _ := br.Peek(4096)
 	if bytes.HasPrefix(head, []byte{0x1f, 0x8b}) {
 		if !leanCloud {
 			return nil, errors.New("is a gzip file; uncompress it first")
@@ -226,7 +226,7 @@ func openJSON(r io.Reader, leanCloud bool) (recordReader, error) {
 	if leanCloud {
 		bom := bytes.HasPrefix(head, []byte("\xef\xbb\xbf"))
 		start := strings.TrimLeft(string(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf"))), " \t\r\n")
-		array, results := strings.HasPrefix(start, "["), resultsDoc.MatchString(start)
+		array, results := strings.HasPrefix(start, "["), isResultsDoc(start)
 		if array || results {
 			if bom {
 				br.Discard(3) // encoding/json does not take a byte-order mark
@@ -237,4 +237,19 @@ func openJSON(r io.Reader, leanCloud bool) (recordReader, error) {
 	return newLineReader(br, ""), nil
 }
 
-var resultsDoc = regexp.MustCompile(`^\{\s*"results"\s*:`)
+// resultsKey finds the "results" array of a REST answer.
+var resultsKey = regexp.MustCompile(`"results"\s*:\s*\[`)
+
+// isResultsDoc tells {"results":[…]} (any key order) from a JSON line:
+// the array starts before any record's objectId.
+func isResultsDoc(head string) bool {
+	if !strings.HasPrefix(head, "{") {
+		return false
+	}
+	loc := resultsKey.FindStringIndex(head)
+	if loc == nil {
+		return false
+	}
+	obj := strings.Index(head, `"objectId"`)
+	return obj < 0 || loc[0] < obj
+}
