@@ -61,7 +61,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 const importUsage = "usage: miniauth import --from leancloud|uni-id|csv|miniauth FILE [--appid APPID] [--app DCLOUD_APPID=APPID …] " +
-	"[--default-app DCLOUD_APPID] [--disabled-field NAME] [--dry-run] [--report FILE] [--force]   (FILE - reads stdin)"
+	"[--default-app DCLOUD_APPID] [--disabled-field NAME] [--provider NAME] [--dry-run] [--report FILE] [--force]   (FILE - reads stdin)"
 
 // importCmd is `miniauth import`: users from LeanCloud, uni-id, a CSV
 // file or a miniauth export (importer, IMPORT.md).
@@ -73,6 +73,7 @@ func importCmd(ctx context.Context, env *Env, args []string) error {
 	fs.Var(&apps, "app", "uni-id: DCLOUD_APPID=APPID, the mini program of a uni-app project (repeatable)")
 	defaultApp := fs.String("default-app", "", "uni-id: the DCloud appid whose mini program gets a version-less wx_openid.mp")
 	disabledField := fs.String("disabled-field", "", "LeanCloud: the boolean column that marks disabled users")
+	provider := fs.String("provider", "", "LeanCloud: an authData platform of your own naming that holds mini program openids too")
 	dryRun := fs.Bool("dry-run", false, "read and report everything, write nothing")
 	reportPath := fs.String("report", "", "write one JSON line per skipped or questionable entry to this file")
 	force := fs.Bool("force", false, "import even while a server is using the database")
@@ -101,7 +102,7 @@ func importCmd(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	opts := importer.Options{From: *from, Apps: servedApps(cfg), AppID: *appID, DCloudApps: mapping,
-		DefaultDCloudApp: *defaultApp, DisabledField: *disabledField, DryRun: *dryRun}
+		DefaultDCloudApp: *defaultApp, DisabledField: *disabledField, Provider: *provider, DryRun: *dryRun}
 	// The options are checked before anything is opened: a typo in
 	// --appid must not leave a created database behind.
 	if err := importer.CheckOptions(opts); err != nil {

@@ -83,3 +83,32 @@ func TestImportLeanCloudArchiveAndArrays(t *testing.T) {
 }
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+// --provider names an authData platform of the app's own naming
+// (loginWithAuthDataAndUnionId) that holds mini program openids.
+func TestImportLeanCloudCustomProvider(t *testing.T) {
+	t.Parallel()
+	file := `{"objectId":"60a1b2c3d4e5f60718293a4b","authData":{"wxminiprogram1":{"openid":"o_custom","unionid":"u_custom"}},"nickName":"自定义"}` + "\n"
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		for _, c := range []struct{ provider, want string }{
+			{"", "imported 0, already present 0, skipped 1"},
+			{"wxminiprogram1", "imported 1, already present 0, skipped 0"},
+		} {
+			db := apptest.OpenDB(t, b.URL(t))
+			got, err := importer.Run(context.Background(), db, strings.NewReader(file),
+				importer.Options{From: "leancloud", Apps: []string{apptest.AppID}, Provider: c.provider})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Summary() != c.want {
+				t.Errorf("--provider %q: %s, want %s", c.provider, got.Summary(), c.want)
+			}
+			if c.provider != "" {
+				u, err := db.Read.User.Query().Only(context.Background())
+				if err != nil || u.Unionid == nil || *u.Unionid != "u_custom" || u.Openid != "o_custom" || u.Nickname != "自定义" {
+					t.Errorf("user %+v, %v", u, err)
+				}
+			}
+		}
+	})
+}

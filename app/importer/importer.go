@@ -51,6 +51,10 @@ type Options struct {
 	DefaultDCloudApp string
 	// DisabledField names the LeanCloud column that marks disabled users.
 	DisabledField string
+	// Provider names a LeanCloud authData platform of the app's own
+	// (loginWithAuthDataAndUnionId) whose openids are the mini program's
+	// too, after lc_weapp and lc_weapp_union.
+	Provider string
 	// DryRun reads and reports everything and writes nothing.
 	DryRun bool
 	// Report, if set, gets one JSON line per skipped or questionable
@@ -105,7 +109,7 @@ func newFormat(o *Options, ni *NotImported) (format, error) {
 			}
 			return &csvFormat{appID: app, apps: apps}, nil
 		}
-		return &leanCloud{appID: app, disabledField: o.DisabledField, notImported: ni}, nil
+		return &leanCloud{appID: app, disabledField: o.DisabledField, provider: o.Provider, notImported: ni}, nil
 	case "uni-id":
 		f := &uniID{apps: o.DCloudApps, notImported: ni}
 		for d, app := range o.DCloudApps {

@@ -11,7 +11,10 @@ import (
 type leanCloud struct {
 	appID         string
 	disabledField string
-	notImported   *NotImported
+	// provider is an authData platform of the app's own naming
+	// (loginWithAuthDataAndUnionId) that holds mini program openids too.
+	provider    string
+	notImported *NotImported
 }
 
 func (f *leanCloud) check(first rawRecord, r recordReader) error {
@@ -56,6 +59,12 @@ func (f *leanCloud) decode(rec rawRecord) (*Candidate, *Entry) {
 	if err != nil {
 		return invalid("authData." + err.Error())
 	}
+	var custom object
+	if f.provider != "" {
+		if custom, err = auth.obj(f.provider); err != nil {
+			return invalid("authData." + err.Error())
+		}
+	}
 	if o.looseStr("password") != "" {
 		f.notImported.Passwords++
 	}
@@ -63,7 +72,7 @@ func (f *leanCloud) decode(rec rawRecord) (*Candidate, *Entry) {
 		f.notImported.Emails++
 	}
 	for k := range auth {
-		if k != "lc_weapp" && k != "lc_weapp_union" && !(strings.HasPrefix(k, "_") && strings.HasSuffix(k, "_unionid")) {
+		if k != "lc_weapp" && k != "lc_weapp_union" && k != f.provider && !(strings.HasPrefix(k, "_") && strings.HasSuffix(k, "_unionid")) {
 			f.notImported.OtherProviders++
 			break
 		}
@@ -76,7 +85,8 @@ func (f *leanCloud) decode(rec rawRecord) (*Candidate, *Entry) {
 		unionKey  string
 		name      string
 		hasOpenID bool
-	}{{weapp, "unionid", "lc_weapp", true}, {weixinUnion, "uid", "_weixin_unionid", false}, {legacy, "uid", "lc_weapp_union", true}} {
+	}{{weapp, "unionid", "lc_weapp", true}, {weixinUnion, "uid", "_weixin_unionid", false}, {legacy, "uid", "lc_weapp_union", true},
+		{custom, "unionid", f.provider, true}} {
 		if a.o == nil {
 			continue
 		}

@@ -16,7 +16,7 @@ import (
 // writeAttempts bounds the reruns of a batch whose rows a concurrent
 // login took between its checks and its inserts (PostgreSQL with
 // --force; on SQLite the checks run under the write lock).
-const writeAttempts = 3
+const writeAttempts = 5
 
 // writer decides each batch's fate against the database and writes it.
 type writer struct {
