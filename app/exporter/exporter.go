@@ -24,26 +24,33 @@ import (
 // (session keys) are never exported; sessions are not either: every app
 // logs in again.
 type User struct {
-	ID               int        `json:"id"`
-	OpenID           string     `json:"openid"`
-	UnionID          *string    `json:"unionid"`
-	Nickname         string     `json:"nickname"`
-	AvatarURL        string     `json:"avatar_url"`
-	Gender           int        `json:"gender"`
-	Phone            string     `json:"phone"`
-	PhoneCountryCode string     `json:"phone_country_code"`
-	Disabled         bool       `json:"disabled"`
-	LoginCount       int        `json:"login_count"`
-	CreatedAt        time.Time  `json:"created_at"`
-	UpdatedAt        time.Time  `json:"updated_at"`
-	LastLoginAt      *time.Time `json:"last_login_at"`
-	Identities       []Identity `json:"identities"`
+	ID               int     `json:"id"`
+	OpenID           string  `json:"openid"`
+	UnionID          *string `json:"unionid"`
+	Nickname         string  `json:"nickname"`
+	AvatarURL        string  `json:"avatar_url"`
+	Gender           int     `json:"gender"`
+	Phone            string  `json:"phone"`
+	PhoneCountryCode string  `json:"phone_country_code"`
+	Disabled         bool    `json:"disabled"`
+	// RiskRank is WeChat's getUserRiskRank at sign-up (null: not asked);
+	// RiskFlagged: the gate was on but WeChat could not say.
+	RiskRank    *int       `json:"risk_rank"`
+	RiskFlagged bool       `json:"risk_flagged"`
+	LoginCount  int        `json:"login_count"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+	LastLoginAt *time.Time `json:"last_login_at"`
+	Identities  []Identity `json:"identities"`
 }
 
 // Identity is one (appid, openid) of a user.
 type Identity struct {
-	AppID       string     `json:"appid"`
-	OpenID      string     `json:"openid"`
+	AppID  string `json:"appid"`
+	OpenID string `json:"openid"`
+	// Kind is the door: "miniprogram", "oa" (Official Account H5) or
+	// "app" (open platform mobile app).
+	Kind        string     `json:"kind"`
 	UnionID     *string    `json:"unionid"`
 	CreatedAt   time.Time  `json:"created_at"`
 	LastLoginAt *time.Time `json:"last_login_at"`
@@ -88,11 +95,11 @@ func Of(u *ent.User) User {
 	out := User{
 		ID: u.ID, OpenID: u.Openid, UnionID: u.Unionid, Nickname: u.Nickname, AvatarURL: u.AvatarURL,
 		Gender: u.Gender, Phone: u.Phone, PhoneCountryCode: u.PhoneCountryCode, Disabled: u.Disabled,
-		LoginCount: u.LoginCount, CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(),
+		RiskRank: u.RiskRank, RiskFlagged: u.RiskFlagged, LoginCount: u.LoginCount, CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(),
 		LastLoginAt: utc(u.LastLoginAt), Identities: []Identity{},
 	}
 	for _, i := range u.Edges.Identities {
-		out.Identities = append(out.Identities, Identity{AppID: i.Appid, OpenID: i.Openid, UnionID: i.Unionid,
+		out.Identities = append(out.Identities, Identity{AppID: i.Appid, OpenID: i.Openid, Kind: i.Kind, UnionID: i.Unionid,
 			CreatedAt: i.CreatedAt.UTC(), LastLoginAt: utc(i.LastLoginAt)})
 	}
 	return out

@@ -39,7 +39,8 @@ func (miniauthFormat) decode(rec rawRecord) (*Candidate, *Entry) {
 	}
 	c := &Candidate{Pos: rec.pos, SourceID: id, UserOpenID: u.OpenID, Nickname: cleanNickname(u.Nickname),
 		Gender: cleanGender(u.Gender), Phone: u.Phone, PhoneCountryCode: u.PhoneCountryCode, Disabled: u.Disabled,
-		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(), LastLoginAt: u.LastLoginAt, LoginCount: u.LoginCount}
+		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(), LastLoginAt: u.LastLoginAt, LoginCount: u.LoginCount,
+		RiskRank: u.RiskRank, RiskFlagged: u.RiskFlagged}
 	if u.UnionID != nil {
 		c.UnionID = *u.UnionID
 	}
@@ -51,7 +52,7 @@ func (miniauthFormat) decode(rec rawRecord) (*Candidate, *Entry) {
 		if i.AppID == "" || i.OpenID == "" {
 			return nil, skip(rec.pos, id, InvalidRecord, "an identity has no appid or openid")
 		}
-		in := Identity{AppID: i.AppID, OpenID: i.OpenID, CreatedAt: i.CreatedAt.UTC(), LastLoginAt: i.LastLoginAt}
+		in := Identity{AppID: i.AppID, OpenID: i.OpenID, Kind: i.Kind, CreatedAt: i.CreatedAt.UTC(), LastLoginAt: i.LastLoginAt}
 		if i.UnionID != nil {
 			in.UnionID = *i.UnionID
 		}

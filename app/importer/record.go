@@ -24,7 +24,9 @@ const (
 // Identity is one (appid, openid) a user logs in with.
 type Identity struct {
 	AppID, OpenID string
-	UnionID       string
+	// Kind is the identity's door; "" is a mini program's.
+	Kind    string
+	UnionID string
 	// CreatedAt and LastLoginAt come from a miniauth export; otherwise
 	// CreatedAt is the user's and LastLoginAt is empty.
 	CreatedAt   time.Time
@@ -53,6 +55,8 @@ type Candidate struct {
 	UpdatedAt   time.Time
 	LastLoginAt *time.Time
 	LoginCount  int
+	RiskRank    *int
+	RiskFlagged bool
 	// notes are what was left off this entry (it is still imported).
 	notes []Entry
 }

@@ -340,7 +340,8 @@ func (w *writer) insert(ctx context.Context, tx *ent.Client, p *plan) error {
 			}
 			uc := tx.User.Create().SetOpenid(nu.openid).SetNickname(c.Nickname).SetAvatarURL(c.AvatarURL).
 				SetGender(c.Gender).SetPhone(nu.phone).SetPhoneCountryCode(nu.phoneCC).SetDisabled(c.Disabled).
-				SetLoginCount(c.LoginCount).SetCreatedAt(created).SetUpdatedAt(updated).SetNillableLastLoginAt(c.LastLoginAt)
+				SetLoginCount(c.LoginCount).SetCreatedAt(created).SetUpdatedAt(updated).SetNillableLastLoginAt(c.LastLoginAt).
+				SetNillableRiskRank(c.RiskRank).SetRiskFlagged(c.RiskFlagged)
 			if nu.unionid != "" {
 				uc.SetUnionid(nu.unionid)
 			}
@@ -368,6 +369,9 @@ func (w *writer) insert(ctx context.Context, tx *ent.Client, p *plan) error {
 			}
 			ic := tx.Identity.Create().SetUserID(ids[i]).SetAppid(id.AppID).SetOpenid(id.OpenID).
 				SetCreatedAt(created).SetNillableLastLoginAt(id.LastLoginAt)
+			if id.Kind != "" {
+				ic.SetKind(id.Kind)
+			}
 			union := id.UnionID
 			if union == "" && c.UserOpenID == "" { // a miniauth export says per identity
 				union = c.UnionID
