@@ -222,10 +222,6 @@ func importProgress(w io.Writer, in *countingReader, size int64) func(importer.C
 	}
 }
 
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
 // printImportSummary ends the import: the reasons, what is never
 // imported, and the last line, exactly `imported N, already present M,
 // skipped K`.
