@@ -45,6 +45,8 @@ var commands = []command{
 	{"migrate", migrateCmd},
 	{"backup", backupCmd},
 	{"copy", copyCmd},
+	{"import", importCmd},
+	{"export", exportCmd},
 	{"admin", adminCmd},
 	{"user", userCmd},
 	{"keys", keysCmd},

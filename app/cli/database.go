@@ -32,6 +32,7 @@ func openFor(ctx context.Context, env *Env, need database.Need, upgrade bool) (*
 	}
 	opts := app.DatabaseOptions(cfg)
 	opts.Need = need
+	opts.AppName = "miniauth-cli" // not a server: see database.InUse
 	if need == database.MayCreate && cfg.DatabaseURL == "" {
 		if err := cfg.PrepareDataDir(); err != nil {
 			return nil, nil, err
@@ -218,11 +219,12 @@ func copyCmd(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags("copy", env)
 	from := fs.String("from", "", "source database URL (sqlite:///path/miniauth.db or a file path)")
 	to := fs.String("to", "", "target database URL (postgres://…); migrated, and must be empty")
+	force := fs.Bool("force", false, "copy even while a server is using either database")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *from == "" || *to == "" {
-		fmt.Fprintln(env.Stderr, "usage: miniauth copy --from URL --to URL")
+		fmt.Fprintln(env.Stderr, "usage: miniauth copy --from URL --to URL [--force]")
 		return errUsage
 	}
 	// Both are checked before either is opened, so that a typo in --to
@@ -242,12 +244,20 @@ func copyCmd(ctx context.Context, env *Env, args []string) error {
 	if cfg, err := loadConfig(env); err == nil {
 		legacyApp = app.DatabaseOptions(cfg).LegacyAppID
 	}
-	src, err := database.Open(ctx, database.Options{URL: *from, MaxOpenConns: 4, MaxIdleConns: 2, Need: database.MustHaveSchema, LegacyAppID: legacyApp})
+	// A server writing to the source would lose what it writes during
+	// the copy; one using the target would race it.
+	if err := refuseLive(ctx, "--from", *from, *force); err != nil {
+		return err
+	}
+	if err := refuseLive(ctx, "--to", *to, *force); err != nil {
+		return err
+	}
+	src, err := database.Open(ctx, database.Options{URL: *from, MaxOpenConns: 4, MaxIdleConns: 2, Need: database.MustHaveSchema, LegacyAppID: legacyApp, AppName: "miniauth-copy"})
 	if err != nil {
 		return fmt.Errorf("--from: %w", err)
 	}
 	defer src.Close()
-	dst, err := database.Open(ctx, database.Options{URL: *to, MaxOpenConns: 4, MaxIdleConns: 2, Need: database.MayCreate})
+	dst, err := database.Open(ctx, database.Options{URL: *to, MaxOpenConns: 4, MaxIdleConns: 2, Need: database.MayCreate, AppName: "miniauth-copy"})
 	if err != nil {
 		return fmt.Errorf("--to: %w", err)
 	}

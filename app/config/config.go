@@ -159,12 +159,18 @@ Usage:
   miniauth dev seed --users N      create N fake users (for trying the admin panel at scale)
   miniauth migrate [--dry-run]     create the database or bring its schema up to date (or print its SQL)
   miniauth backup FILE             consistent online copy of the SQLite database, checked
-  miniauth copy --from URL --to URL  move every user, session and admin to another database
+  miniauth copy --from URL --to URL [--force]  move every user, session and admin to another database
+  miniauth import --from leancloud|uni-id|csv|miniauth FILE [--appid APPID] [--app DCLOUD_APPID=APPID …]
+          [--default-app DCLOUD_APPID] [--disabled-field NAME] [--dry-run] [--report FILE] [--force]
+                                   bring users over from LeanCloud, uni-id, a CSV file or a miniauth export
+  miniauth export FILE             every user as JSON lines (- for stdout), for import --from miniauth
   miniauth version                 print the version
 
 Every command reads the variables below, as the server does, and names the
 database it acts on in its first line (on stderr). Only serve and migrate
-create a database; the other commands stop if it does not exist.
+create a database (and import, for a team moving in before the first start);
+the other commands stop if it does not exist. copy and import refuse a
+database a running server is using unless --force.
 
 Environment:
 `)

@@ -44,6 +44,10 @@ type Options struct {
 	// Log hears what migrations do and how far long ones are, and the
 	// database's faults (Faults); nil: nothing is logged.
 	Log *slog.Logger
+	// AppName is the application_name of PostgreSQL connections, unless
+	// the URL sets one: the server's (ServerAppName, the default) is how
+	// InUse finds a live server; commands name themselves otherwise.
+	AppName string
 }
 
 // DB is an open store. Reads go through Read; every write goes through
@@ -199,7 +203,7 @@ func openSQLite(o Options, loc dburl.Location) (*DB, error) {
 }
 
 func openPostgres(o Options, loc dburl.Location) (*DB, error) {
-	p, err := sql.Open("pgx", o.URL)
+	p, err := sql.Open("pgx", withAppName(o.URL, o.AppName))
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
@@ -228,6 +232,25 @@ func openPostgres(o Options, loc dburl.Location) (*DB, error) {
 	}
 	db.closer = []func() error{p.Close}
 	return db, nil
+}
+
+// withAppName sets application_name in a postgres:// URL that does not
+// set it.
+func withAppName(raw, name string) string {
+	if name == "" {
+		name = ServerAppName
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw // sql.Open reports it
+	}
+	q := u.Query()
+	if q.Get("application_name") != "" {
+		return raw
+	}
+	q.Set("application_name", name)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // MigrationLockID is the PostgreSQL advisory lock that serialises
