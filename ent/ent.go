@@ -22,6 +22,7 @@ import (
 	"github.com/miniauth/miniauth/ent/throttle"
 	"github.com/miniauth/miniauth/ent/upload"
 	"github.com/miniauth/miniauth/ent/user"
+	"github.com/miniauth/miniauth/ent/webloginticket"
 	"github.com/miniauth/miniauth/ent/wechattoken"
 )
 
@@ -94,6 +95,7 @@ func checkColumn(t, c string) error {
 			upload.Table:           upload.ValidColumn,
 			user.Table:             user.ValidColumn,
 			wechattoken.Table:      wechattoken.ValidColumn,
+			webloginticket.Table:   webloginticket.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)
