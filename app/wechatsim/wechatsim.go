@@ -86,6 +86,8 @@ type Server struct {
 	otherTokens    map[string]string // current token of the apps besides AppID
 	forceRefreshes int
 	phoneCodes     map[string]*phoneCode
+	released       []string // pages of the released version (wxacode.go)
+	qrcodes        []QRCode // codes drawn (wxacode.go)
 }
 
 // New makes a strict simulator for one app.
@@ -224,6 +226,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.stableToken(w, r)
 	case PathPhoneNumber:
 		s.phoneNumber(w, r)
+	case PathUnlimitedQRCode:
+		s.unlimitedQRCode(w, r)
 	default:
 		s.writeError(w, 40066, "invalid url")
 	}
