@@ -26,6 +26,7 @@ import (
 	"github.com/miniauth/miniauth/app/metrics"
 	"github.com/miniauth/miniauth/app/sessioncache"
 	"github.com/miniauth/miniauth/app/tokens"
+	"github.com/miniauth/miniauth/app/weblogin"
 	"github.com/miniauth/miniauth/app/wechat"
 	"github.com/miniauth/miniauth/app/wechatsim"
 	"github.com/miniauth/miniauth/ent/session"
@@ -52,6 +53,8 @@ type Server struct {
 	DB       *database.DB
 	Keys     *keys.Set
 	Accounts *accounts.Service
+	// WebLogin signs browsers in by scanning a mini program code.
+	WebLogin *weblogin.Service
 	Fiber    *fiber.App
 	// Metrics is nil unless MINIAUTH_METRICS_ADDR is set.
 	Metrics *metrics.Metrics
@@ -104,6 +107,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, own ...Route
 		Avatars:    avatars.New(filepath.Join(cfg.DataDir, "uploads", "avatars")),
 		Cache:      newSessionCache(cfg, db),
 	}
+	s.WebLogin = s.newWebLogin()
 	s.Fiber = s.routes()
 	return s, nil
 }
@@ -219,6 +223,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer stopFollowing()
 	go s.Accounts.FollowChanges(follow)
 	go s.sweepAvatars(ctx)
+	go s.WebLogin.Run(ctx)
 	if s.Metrics != nil {
 		msrv := &http.Server{Addr: s.Config.MetricsAddr, Handler: metricsMux(s.Metrics, s.Config.PProf), ReadHeaderTimeout: 10 * time.Second}
 		mln, err := net.Listen("tcp", s.Config.MetricsAddr)

@@ -81,6 +81,8 @@ type Config struct {
 	AuditRetention time.Duration
 	// AdminRequireTOTP refuses sign-in to admins without a second factor.
 	AdminRequireTOTP bool
+	// WebLogin: web sign-in by scanning a mini program code (weblogin.go).
+	WebLogin WebLogin
 }
 
 // Var documents one environment variable for --help and the README.
@@ -204,6 +206,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, fmt.Errorf("MINIAUTH_SQLITE_SYNC: must be full or normal, not %q", c.SQLiteSync)
 	}
 	if err := c.loadPanelSettings(get); err != nil {
+		return nil, err
+	}
+	if err := c.loadWebLogin(get); err != nil {
 		return nil, err
 	}
 	if c.PProf, err = flag(get, "MINIAUTH_PPROF"); err != nil {
