@@ -86,8 +86,9 @@ type Server struct {
 	otherTokens    map[string]string // current token of the apps besides AppID
 	forceRefreshes int
 	phoneCodes     map[string]*phoneCode
-	released       []string // pages of the released version (wxacode.go)
-	qrcodes        []QRCode // codes drawn (wxacode.go)
+	released       []string   // pages of the released version (wxacode.go)
+	qrcodes        []QRCode   // codes drawn (wxacode.go)
+	guard          guardState // risk ranks and phone billing (guard.go)
 }
 
 // New makes a strict simulator for one app.
@@ -229,7 +230,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case PathUnlimitedQRCode:
 		s.unlimitedQRCode(w, r)
 	default:
-		s.writeError(w, 40066, "invalid url")
+		if !s.serveGuard(w, r) {
+			s.writeError(w, 40066, "invalid url")
+		}
 	}
 }
 
