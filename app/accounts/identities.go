@@ -57,9 +57,19 @@ RETURNING id, openid, unionid, nickname, avatar_url, gender, phone, phone_countr
 
 // loginIdentity is who a login is, as code2Session said.
 type loginIdentity struct {
-	AppID     string
+	AppID string
+	// Kind is the identity's door (KindMiniProgram when empty).
+	Kind      string
 	Session   *wechat.Session
-	SealedKey []byte
+	SealedKey []byte // nil: the door has no session key (Official Accounts, apps)
+}
+
+// kind is the identity kind a login records.
+func (li loginIdentity) kind() string {
+	if li.Kind == "" {
+		return KindMiniProgram
+	}
+	return li.Kind
 }
 
 // owner selects the user this identity logs in as, if there is one
@@ -90,7 +100,10 @@ func (s *Service) resolveUser(ctx context.Context, tx *ent.Client, li loginIdent
 		return nil, false, errDisabled
 	}
 	// Bulk form: one UPDATE, without Ent's read-back.
-	update := tx.Identity.Update().Where(identity.ID(identID)).SetSessionKey(li.SealedKey).SetLastLoginAt(now)
+	update := tx.Identity.Update().Where(identity.ID(identID)).SetLastLoginAt(now)
+	if li.SealedKey != nil {
+		update.SetSessionKey(li.SealedKey)
+	}
 	if ws.UnionID != "" && identUnion.String != ws.UnionID {
 		update.SetUnionid(ws.UnionID)
 		if !userUnion.Valid {
@@ -173,9 +186,12 @@ func createIdentity(ctx context.Context, tx *ent.Client, userID int, li loginIde
 		SetUserID(userID).
 		SetAppid(li.AppID).
 		SetOpenid(li.Session.OpenID).
-		SetSessionKey(li.SealedKey).
+		SetKind(li.kind()).
 		SetCreatedAt(now).
 		SetLastLoginAt(now)
+	if li.SealedKey != nil {
+		create.SetSessionKey(li.SealedKey)
+	}
 	if li.Session.UnionID != "" {
 		create.SetUnionid(li.Session.UnionID)
 	}

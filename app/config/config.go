@@ -83,6 +83,9 @@ type Config struct {
 	AdminRequireTOTP bool
 	// WebLogin: web sign-in by scanning a mini program code (weblogin.go).
 	WebLogin WebLogin
+	// The other WeChat doors (doors.go): Official Accounts' H5 pages and
+	// open platform mobile apps.
+	Doors Doors
 }
 
 // Var documents one environment variable for --help and the README.
@@ -114,6 +117,12 @@ var Vars = []Var{
 	{"MINIAUTH_AUDIT_RETENTION", DefaultAuditRetention.String(), "how long admin audit entries are kept (0: forever)"},
 	{"MINIAUTH_ADMIN_REQUIRE_TOTP", "", "1: admins without a second factor (TOTP) cannot sign in"},
 	{"MINIAUTH_SQLITE_SYNC", DefaultSQLiteSync, "full (a 200 is on disk) or normal (faster; a power cut may lose the last writes)"},
+	{"MINIAUTH_PUBLIC_URL", "", "this server's public base URL, e.g. https://auth.example.com (builds the Official Account callback URL)"},
+	{"MINIAUTH_WECHAT_OA_APPS", "", "Official Accounts (公众号) for H5 login: appid:secret,appid:secret"},
+	{"MINIAUTH_WECHAT_MOBILE_APPS", "", "open platform mobile apps for app login: appid:secret,appid:secret"},
+	{"MINIAUTH_WECHAT_OPEN_BASE", DefaultWeChatOpenBase, "WeChat's authorize page base URL (Official Account H5 login)"},
+	{"MINIAUTH_OA_RETURN_URLS", "", "comma-separated URL prefixes an Official Account login may return to"},
+	{"MINIAUTH_MP_VERIFY_FILE", "", "path of the MP_verify_*.txt file WeChat asks for (served at /<its name>)"},
 }
 
 // Usage is the text of `miniauth --help`.
@@ -206,6 +215,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, fmt.Errorf("MINIAUTH_SQLITE_SYNC: must be full or normal, not %q", c.SQLiteSync)
 	}
 	if err := c.loadPanelSettings(get); err != nil {
+		return nil, err
+	}
+	if err := c.loadDoorSettings(get); err != nil {
 		return nil, err
 	}
 	if err := c.loadWebLogin(get); err != nil {
