@@ -203,6 +203,8 @@ func TestWebLoginEndToEnd(t *testing.T) {
 		if len(list.Sessions) != 2 || webID == 0 {
 			t.Fatalf("sessions %+v, want the mini program's and the web's", list.Sessions)
 		}
+		raw := env.Do(t, apptest.Request{Method: "GET", Path: "/api/me/sessions", Token: user.AccessToken})
+		fragments(t, raw.Body, []string{`"app":"web","via":"web"`}, nil)
 		verify := env.Do(t, apptest.Request{Method: "GET", Path: "/api/auth/verify", Token: p.AccessToken})
 		if verify.Status != http.StatusOK || verify.Header.Get("X-Miniauth-Session-Id") != fmt.Sprint(webID) {
 			t.Errorf("forward auth with the web session: %d %v", verify.Status, verify.Header)

@@ -16,6 +16,9 @@ import (
 // show for it, and its tokens' app claim.
 const WebApp = "web"
 
+// KindWeb is the door of a web session in the session list ("via").
+const KindWeb = "web"
+
 // WebSession is a web session opened inside a transaction that has not
 // committed yet; Grant makes its tokens once it has.
 type WebSession struct {
