@@ -122,6 +122,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, own ...Route
 		Avatars:    avatars.New(filepath.Join(cfg.DataDir, "uploads", "avatars")),
 		Cache:      newSessionCache(cfg, db),
 	}
+	s.Accounts.Guard = s.guard()
 	s.WebLogin = s.newWebLogin()
 	s.OALogin = &oalogin.Service{
 		DB: db, Keys: ks, Accounts: s.Accounts, OA: w.oa, Mobile: w.mobile,

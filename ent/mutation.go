@@ -7805,6 +7805,9 @@ type UserMutation struct {
 	session_key               *[]byte
 	login_count               *int
 	addlogin_count            *int
+	risk_rank                 *int
+	addrisk_rank              *int
+	risk_flagged              *bool
 	last_login_at             *time.Time
 	created_at                *time.Time
 	updated_at                *time.Time
@@ -8356,6 +8359,112 @@ func (m *UserMutation) ResetLoginCount() {
 	m.addlogin_count = nil
 }
 
+// SetRiskRank sets the "risk_rank" field.
+func (m *UserMutation) SetRiskRank(i int) {
+	m.risk_rank = &i
+	m.addrisk_rank = nil
+}
+
+// RiskRank returns the value of the "risk_rank" field in the mutation.
+func (m *UserMutation) RiskRank() (r int, exists bool) {
+	v := m.risk_rank
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRiskRank returns the old "risk_rank" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldRiskRank(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRiskRank is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRiskRank requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRiskRank: %w", err)
+	}
+	return oldValue.RiskRank, nil
+}
+
+// AddRiskRank adds i to the "risk_rank" field.
+func (m *UserMutation) AddRiskRank(i int) {
+	if m.addrisk_rank != nil {
+		*m.addrisk_rank += i
+	} else {
+		m.addrisk_rank = &i
+	}
+}
+
+// AddedRiskRank returns the value that was added to the "risk_rank" field in this mutation.
+func (m *UserMutation) AddedRiskRank() (r int, exists bool) {
+	v := m.addrisk_rank
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearRiskRank clears the value of the "risk_rank" field.
+func (m *UserMutation) ClearRiskRank() {
+	m.risk_rank = nil
+	m.addrisk_rank = nil
+	m.clearedFields[user.FieldRiskRank] = struct{}{}
+}
+
+// RiskRankCleared returns if the "risk_rank" field was cleared in this mutation.
+func (m *UserMutation) RiskRankCleared() bool {
+	_, ok := m.clearedFields[user.FieldRiskRank]
+	return ok
+}
+
+// ResetRiskRank resets all changes to the "risk_rank" field.
+func (m *UserMutation) ResetRiskRank() {
+	m.risk_rank = nil
+	m.addrisk_rank = nil
+	delete(m.clearedFields, user.FieldRiskRank)
+}
+
+// SetRiskFlagged sets the "risk_flagged" field.
+func (m *UserMutation) SetRiskFlagged(b bool) {
+	m.risk_flagged = &b
+}
+
+// RiskFlagged returns the value of the "risk_flagged" field in the mutation.
+func (m *UserMutation) RiskFlagged() (r bool, exists bool) {
+	v := m.risk_flagged
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRiskFlagged returns the old "risk_flagged" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldRiskFlagged(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRiskFlagged is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRiskFlagged requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRiskFlagged: %w", err)
+	}
+	return oldValue.RiskFlagged, nil
+}
+
+// ResetRiskFlagged resets all changes to the "risk_flagged" field.
+func (m *UserMutation) ResetRiskFlagged() {
+	m.risk_flagged = nil
+}
+
 // SetLastLoginAt sets the "last_login_at" field.
 func (m *UserMutation) SetLastLoginAt(t time.Time) {
 	m.last_login_at = &t
@@ -8835,7 +8944,7 @@ func (m *UserMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UserMutation) Fields() []string {
-	fields := make([]string, 0, 13)
+	fields := make([]string, 0, 15)
 	if m.openid != nil {
 		fields = append(fields, user.FieldOpenid)
 	}
@@ -8865,6 +8974,12 @@ func (m *UserMutation) Fields() []string {
 	}
 	if m.login_count != nil {
 		fields = append(fields, user.FieldLoginCount)
+	}
+	if m.risk_rank != nil {
+		fields = append(fields, user.FieldRiskRank)
+	}
+	if m.risk_flagged != nil {
+		fields = append(fields, user.FieldRiskFlagged)
 	}
 	if m.last_login_at != nil {
 		fields = append(fields, user.FieldLastLoginAt)
@@ -8903,6 +9018,10 @@ func (m *UserMutation) Field(name string) (ent.Value, bool) {
 		return m.SessionKey()
 	case user.FieldLoginCount:
 		return m.LoginCount()
+	case user.FieldRiskRank:
+		return m.RiskRank()
+	case user.FieldRiskFlagged:
+		return m.RiskFlagged()
 	case user.FieldLastLoginAt:
 		return m.LastLoginAt()
 	case user.FieldCreatedAt:
@@ -8938,6 +9057,10 @@ func (m *UserMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldSessionKey(ctx)
 	case user.FieldLoginCount:
 		return m.OldLoginCount(ctx)
+	case user.FieldRiskRank:
+		return m.OldRiskRank(ctx)
+	case user.FieldRiskFlagged:
+		return m.OldRiskFlagged(ctx)
 	case user.FieldLastLoginAt:
 		return m.OldLastLoginAt(ctx)
 	case user.FieldCreatedAt:
@@ -9023,6 +9146,20 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetLoginCount(v)
 		return nil
+	case user.FieldRiskRank:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRiskRank(v)
+		return nil
+	case user.FieldRiskFlagged:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRiskFlagged(v)
+		return nil
 	case user.FieldLastLoginAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -9058,6 +9195,9 @@ func (m *UserMutation) AddedFields() []string {
 	if m.addlogin_count != nil {
 		fields = append(fields, user.FieldLoginCount)
 	}
+	if m.addrisk_rank != nil {
+		fields = append(fields, user.FieldRiskRank)
+	}
 	return fields
 }
 
@@ -9070,6 +9210,8 @@ func (m *UserMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedGender()
 	case user.FieldLoginCount:
 		return m.AddedLoginCount()
+	case user.FieldRiskRank:
+		return m.AddedRiskRank()
 	}
 	return nil, false
 }
@@ -9093,6 +9235,13 @@ func (m *UserMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddLoginCount(v)
 		return nil
+	case user.FieldRiskRank:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRiskRank(v)
+		return nil
 	}
 	return fmt.Errorf("unknown User numeric field %s", name)
 }
@@ -9106,6 +9255,9 @@ func (m *UserMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(user.FieldSessionKey) {
 		fields = append(fields, user.FieldSessionKey)
+	}
+	if m.FieldCleared(user.FieldRiskRank) {
+		fields = append(fields, user.FieldRiskRank)
 	}
 	if m.FieldCleared(user.FieldLastLoginAt) {
 		fields = append(fields, user.FieldLastLoginAt)
@@ -9129,6 +9281,9 @@ func (m *UserMutation) ClearField(name string) error {
 		return nil
 	case user.FieldSessionKey:
 		m.ClearSessionKey()
+		return nil
+	case user.FieldRiskRank:
+		m.ClearRiskRank()
 		return nil
 	case user.FieldLastLoginAt:
 		m.ClearLastLoginAt()
@@ -9170,6 +9325,12 @@ func (m *UserMutation) ResetField(name string) error {
 		return nil
 	case user.FieldLoginCount:
 		m.ResetLoginCount()
+		return nil
+	case user.FieldRiskRank:
+		m.ResetRiskRank()
+		return nil
+	case user.FieldRiskFlagged:
+		m.ResetRiskFlagged()
 		return nil
 	case user.FieldLastLoginAt:
 		m.ResetLastLoginAt()

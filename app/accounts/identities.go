@@ -62,6 +62,10 @@ type loginIdentity struct {
 	Kind      string
 	Session   *wechat.Session
 	SealedKey []byte // nil: the door has no session key (Official Accounts, apps)
+	// RiskRank and RiskFlagged are what the sign-up risk gate found
+	// (risk.go); a new user keeps them.
+	RiskRank    *int
+	RiskFlagged bool
 }
 
 // kind is the identity kind a login records.
@@ -155,7 +159,9 @@ func (s *Service) firstLogin(ctx context.Context, tx *ent.Client, li loginIdenti
 		SetLoginCount(1).
 		SetLastLoginAt(now).
 		SetCreatedAt(now).
-		SetUpdatedAt(now)
+		SetUpdatedAt(now).
+		SetNillableRiskRank(li.RiskRank).
+		SetRiskFlagged(li.RiskFlagged)
 	if ws.UnionID != "" {
 		create.SetUnionid(ws.UnionID)
 	}

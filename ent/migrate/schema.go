@@ -351,6 +351,8 @@ var (
 		{Name: "disabled", Type: field.TypeBool, Default: false},
 		{Name: "session_key", Type: field.TypeBytes, Nullable: true},
 		{Name: "login_count", Type: field.TypeInt, Default: 0},
+		{Name: "risk_rank", Type: field.TypeInt, Nullable: true},
+		{Name: "risk_flagged", Type: field.TypeBool, Default: false},
 		{Name: "last_login_at", Type: field.TypeTime, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
@@ -364,12 +366,12 @@ var (
 			{
 				Name:    "user_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{UsersColumns[12]},
+				Columns: []*schema.Column{UsersColumns[14]},
 			},
 			{
 				Name:    "user_last_login_at",
 				Unique:  false,
-				Columns: []*schema.Column{UsersColumns[11]},
+				Columns: []*schema.Column{UsersColumns[13]},
 			},
 			{
 				Name:    "user_nickname",
@@ -380,6 +382,16 @@ var (
 				Name:    "user_phone",
 				Unique:  false,
 				Columns: []*schema.Column{UsersColumns[6]},
+			},
+			{
+				Name:    "user_risk_rank",
+				Unique:  false,
+				Columns: []*schema.Column{UsersColumns[11]},
+			},
+			{
+				Name:    "user_risk_flagged",
+				Unique:  false,
+				Columns: []*schema.Column{UsersColumns[12]},
 			},
 			{
 				Name:    "user_id",

@@ -209,12 +209,16 @@ func init() {
 	userDescLoginCount := userFields[9].Descriptor()
 	// user.DefaultLoginCount holds the default value on creation for the login_count field.
 	user.DefaultLoginCount = userDescLoginCount.Default.(int)
+	// userDescRiskFlagged is the schema descriptor for risk_flagged field.
+	userDescRiskFlagged := userFields[11].Descriptor()
+	// user.DefaultRiskFlagged holds the default value on creation for the risk_flagged field.
+	user.DefaultRiskFlagged = userDescRiskFlagged.Default.(bool)
 	// userDescCreatedAt is the schema descriptor for created_at field.
-	userDescCreatedAt := userFields[11].Descriptor()
+	userDescCreatedAt := userFields[13].Descriptor()
 	// user.DefaultCreatedAt holds the default value on creation for the created_at field.
 	user.DefaultCreatedAt = userDescCreatedAt.Default.(func() time.Time)
 	// userDescUpdatedAt is the schema descriptor for updated_at field.
-	userDescUpdatedAt := userFields[12].Descriptor()
+	userDescUpdatedAt := userFields[14].Descriptor()
 	// user.DefaultUpdatedAt holds the default value on creation for the updated_at field.
 	user.DefaultUpdatedAt = userDescUpdatedAt.Default.(func() time.Time)
 	wechattokenFields := schema.WeChatToken{}.Fields()
