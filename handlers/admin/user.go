@@ -5,6 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/audit"
 	"github.com/miniauth/miniauth/app/userlist"
 	"github.com/miniauth/miniauth/ent"
@@ -65,6 +66,7 @@ func (h *Handler) User(c *fiber.Ctx) error {
 	for _, id := range d.Identities {
 		doors[id.Appid] = id.Kind
 	}
+	doors[accounts.WebApp] = accounts.KindWeb // sessions of browsers that scanned a mini program code
 	page := &Page{Nav: "users", Data: UserData{Detail: d, Audit: entries.Entries, Doors: doors}}
 	if n, ok := notices[h.takeFlash(c, "/admin/users/"+strconv.Itoa(id))]; ok && (!n.status || n.disabled == d.User.Disabled) {
 		page.Notice = lang(c).T(n.key)
