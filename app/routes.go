@@ -71,7 +71,8 @@ func (s *Server) routes() *fiber.App {
 	me.Delete("/sessions/:id", api.EndSession)
 	me.Post("/avatar", wx.UploadAvatar)
 	me.Post("/phone", wx.BindPhone)
-	s.mountOwn(f, requireUser) // the team's own API (extend.go)
+	s.webLoginRoutes(f, requireUser) // web sign-in by scanning a mini program code (weblogin.go)
+	s.mountOwn(f, requireUser)       // the team's own API (extend.go)
 
 	// Admin cookie: the panel under /admin. Its errors are HTML pages,
 	// answered inside the group (h.Errors), never the API's JSON; form

@@ -30,6 +30,7 @@ import (
 	"github.com/miniauth/miniauth/app/oalogin"
 	"github.com/miniauth/miniauth/app/sessioncache"
 	"github.com/miniauth/miniauth/app/tokens"
+	"github.com/miniauth/miniauth/app/weblogin"
 	"github.com/miniauth/miniauth/app/wechat"
 	"github.com/miniauth/miniauth/app/wechatsim"
 	"github.com/miniauth/miniauth/ent/session"
@@ -62,7 +63,9 @@ type Server struct {
 	// OALogin signs people in through Official Accounts' H5 pages and
 	// mobile apps.
 	OALogin *oalogin.Service
-	Fiber   *fiber.App
+	// WebLogin signs browsers in by scanning a mini program code.
+	WebLogin *weblogin.Service
+	Fiber    *fiber.App
 	// Metrics is nil unless MINIAUTH_METRICS_ADDR is set.
 	Metrics *metrics.Metrics
 	own     []Routes // the team's own API (see extend.go)
@@ -143,6 +146,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, own ...Route
 		Cache:      newSessionCache(cfg, db),
 	}
 	s.Accounts.Guard = s.guard()
+	s.WebLogin = s.newWebLogin()
 	s.OALogin = &oalogin.Service{
 		DB: db, Keys: ks, Accounts: s.Accounts, OA: w.oa, Mobile: w.mobile,
 		OpenBase: cfg.Doors.OpenBase, PublicURL: cfg.Doors.PublicURL, ReturnURLs: cfg.Doors.ReturnURLs,
@@ -292,6 +296,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go s.Accounts.FollowChanges(follow)
 	go s.followOtherWriters(ctx)
 	go s.sweepAvatars(ctx)
+	go s.WebLogin.Run(ctx)
 	if s.Metrics != nil {
 		msrv := &http.Server{Addr: s.Config.MetricsAddr, Handler: metricsMux(s.Metrics, s.Config.PProf), ReadHeaderTimeout: 10 * time.Second}
 		mln, err := net.Listen("tcp", s.Config.MetricsAddr)

@@ -27,6 +27,7 @@ import (
 	"github.com/miniauth/miniauth/ent/throttle"
 	"github.com/miniauth/miniauth/ent/upload"
 	"github.com/miniauth/miniauth/ent/user"
+	"github.com/miniauth/miniauth/ent/webloginticket"
 	"github.com/miniauth/miniauth/ent/wechattoken"
 
 	stdsql "database/sql"
@@ -63,6 +64,8 @@ type Client struct {
 	User *UserClient
 	// WeChatToken is the client for interacting with the WeChatToken builders.
 	WeChatToken *WeChatTokenClient
+	// WebLoginTicket is the client for interacting with the WebLoginTicket builders.
+	WebLoginTicket *WebLoginTicketClient
 }
 
 // NewClient creates a new client configured with the given options.
@@ -87,6 +90,7 @@ func (c *Client) init() {
 	c.Upload = NewUploadClient(c.config)
 	c.User = NewUserClient(c.config)
 	c.WeChatToken = NewWeChatTokenClient(c.config)
+	c.WebLoginTicket = NewWebLoginTicketClient(c.config)
 }
 
 type (
@@ -192,6 +196,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Upload:           NewUploadClient(cfg),
 		User:             NewUserClient(cfg),
 		WeChatToken:      NewWeChatTokenClient(cfg),
+		WebLoginTicket:   NewWebLoginTicketClient(cfg),
 	}, nil
 }
 
@@ -224,6 +229,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Upload:           NewUploadClient(cfg),
 		User:             NewUserClient(cfg),
 		WeChatToken:      NewWeChatTokenClient(cfg),
+		WebLoginTicket:   NewWebLoginTicketClient(cfg),
 	}, nil
 }
 
@@ -255,7 +261,7 @@ func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.Admin, c.AdminSession, c.AuditEntry, c.Identity, c.IdentityConflict,
 		c.OALogin, c.RefreshToken, c.Session, c.SigningKey, c.Throttle, c.Upload,
-		c.User, c.WeChatToken,
+		c.User, c.WeChatToken, c.WebLoginTicket,
 	} {
 		n.Use(hooks...)
 	}
@@ -267,7 +273,7 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.Admin, c.AdminSession, c.AuditEntry, c.Identity, c.IdentityConflict,
 		c.OALogin, c.RefreshToken, c.Session, c.SigningKey, c.Throttle, c.Upload,
-		c.User, c.WeChatToken,
+		c.User, c.WeChatToken, c.WebLoginTicket,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -302,6 +308,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.User.mutate(ctx, m)
 	case *WeChatTokenMutation:
 		return c.WeChatToken.mutate(ctx, m)
+	case *WebLoginTicketMutation:
+		return c.WebLoginTicket.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("ent: unknown mutation type %T", m)
 	}
@@ -2103,6 +2111,22 @@ func (c *UserClient) QueryUploads(_m *User) *UploadQuery {
 	return query
 }
 
+// QueryWebLoginTickets queries the web_login_tickets edge of a User.
+func (c *UserClient) QueryWebLoginTickets(_m *User) *WebLoginTicketQuery {
+	query := (&WebLoginTicketClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(webloginticket.Table, webloginticket.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.WebLoginTicketsTable, user.WebLoginTicketsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *UserClient) Hooks() []Hook {
 	return c.hooks.User
@@ -2261,17 +2285,166 @@ func (c *WeChatTokenClient) mutate(ctx context.Context, m *WeChatTokenMutation) 
 	}
 }
 
+// WebLoginTicketClient is a client for the WebLoginTicket schema.
+type WebLoginTicketClient struct {
+	config
+}
+
+// NewWebLoginTicketClient returns a client for the WebLoginTicket from the given config.
+func NewWebLoginTicketClient(c config) *WebLoginTicketClient {
+	return &WebLoginTicketClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `webloginticket.Hooks(f(g(h())))`.
+func (c *WebLoginTicketClient) Use(hooks ...Hook) {
+	c.hooks.WebLoginTicket = append(c.hooks.WebLoginTicket, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `webloginticket.Intercept(f(g(h())))`.
+func (c *WebLoginTicketClient) Intercept(interceptors ...Interceptor) {
+	c.inters.WebLoginTicket = append(c.inters.WebLoginTicket, interceptors...)
+}
+
+// Create returns a builder for creating a WebLoginTicket entity.
+func (c *WebLoginTicketClient) Create() *WebLoginTicketCreate {
+	mutation := newWebLoginTicketMutation(c.config, OpCreate)
+	return &WebLoginTicketCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of WebLoginTicket entities.
+func (c *WebLoginTicketClient) CreateBulk(builders ...*WebLoginTicketCreate) *WebLoginTicketCreateBulk {
+	return &WebLoginTicketCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *WebLoginTicketClient) MapCreateBulk(slice any, setFunc func(*WebLoginTicketCreate, int)) *WebLoginTicketCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &WebLoginTicketCreateBulk{err: fmt.Errorf("calling to WebLoginTicketClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*WebLoginTicketCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &WebLoginTicketCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for WebLoginTicket.
+func (c *WebLoginTicketClient) Update() *WebLoginTicketUpdate {
+	mutation := newWebLoginTicketMutation(c.config, OpUpdate)
+	return &WebLoginTicketUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *WebLoginTicketClient) UpdateOne(_m *WebLoginTicket) *WebLoginTicketUpdateOne {
+	mutation := newWebLoginTicketMutation(c.config, OpUpdateOne, withWebLoginTicket(_m))
+	return &WebLoginTicketUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *WebLoginTicketClient) UpdateOneID(id string) *WebLoginTicketUpdateOne {
+	mutation := newWebLoginTicketMutation(c.config, OpUpdateOne, withWebLoginTicketID(id))
+	return &WebLoginTicketUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for WebLoginTicket.
+func (c *WebLoginTicketClient) Delete() *WebLoginTicketDelete {
+	mutation := newWebLoginTicketMutation(c.config, OpDelete)
+	return &WebLoginTicketDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *WebLoginTicketClient) DeleteOne(_m *WebLoginTicket) *WebLoginTicketDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *WebLoginTicketClient) DeleteOneID(id string) *WebLoginTicketDeleteOne {
+	builder := c.Delete().Where(webloginticket.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &WebLoginTicketDeleteOne{builder}
+}
+
+// Query returns a query builder for WebLoginTicket.
+func (c *WebLoginTicketClient) Query() *WebLoginTicketQuery {
+	return &WebLoginTicketQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeWebLoginTicket},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a WebLoginTicket entity by its id.
+func (c *WebLoginTicketClient) Get(ctx context.Context, id string) (*WebLoginTicket, error) {
+	return c.Query().Where(webloginticket.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *WebLoginTicketClient) GetX(ctx context.Context, id string) *WebLoginTicket {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a WebLoginTicket.
+func (c *WebLoginTicketClient) QueryUser(_m *WebLoginTicket) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(webloginticket.Table, webloginticket.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, webloginticket.UserTable, webloginticket.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *WebLoginTicketClient) Hooks() []Hook {
+	return c.hooks.WebLoginTicket
+}
+
+// Interceptors returns the client interceptors.
+func (c *WebLoginTicketClient) Interceptors() []Interceptor {
+	return c.inters.WebLoginTicket
+}
+
+func (c *WebLoginTicketClient) mutate(ctx context.Context, m *WebLoginTicketMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&WebLoginTicketCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&WebLoginTicketUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&WebLoginTicketUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&WebLoginTicketDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown WebLoginTicket mutation op: %q", m.Op())
+	}
+}
+
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
 		Admin, AdminSession, AuditEntry, Identity, IdentityConflict, OALogin,
-		RefreshToken, Session, SigningKey, Throttle, Upload, User,
-		WeChatToken []ent.Hook
+		RefreshToken, Session, SigningKey, Throttle, Upload, User, WeChatToken,
+		WebLoginTicket []ent.Hook
 	}
 	inters struct {
 		Admin, AdminSession, AuditEntry, Identity, IdentityConflict, OALogin,
-		RefreshToken, Session, SigningKey, Throttle, Upload, User,
-		WeChatToken []ent.Interceptor
+		RefreshToken, Session, SigningKey, Throttle, Upload, User, WeChatToken,
+		WebLoginTicket []ent.Interceptor
 	}
 )
 

@@ -24,6 +24,7 @@ import (
 	"github.com/miniauth/miniauth/ent/throttle"
 	"github.com/miniauth/miniauth/ent/upload"
 	"github.com/miniauth/miniauth/ent/user"
+	"github.com/miniauth/miniauth/ent/webloginticket"
 	"github.com/miniauth/miniauth/ent/wechattoken"
 )
 
@@ -98,6 +99,7 @@ func checkColumn(t, c string) error {
 			upload.Table:           upload.ValidColumn,
 			user.Table:             user.ValidColumn,
 			wechattoken.Table:      wechattoken.ValidColumn,
+			webloginticket.Table:   webloginticket.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

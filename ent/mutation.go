@@ -24,6 +24,7 @@ import (
 	"github.com/miniauth/miniauth/ent/throttle"
 	"github.com/miniauth/miniauth/ent/upload"
 	"github.com/miniauth/miniauth/ent/user"
+	"github.com/miniauth/miniauth/ent/webloginticket"
 	"github.com/miniauth/miniauth/ent/wechattoken"
 )
 
@@ -49,6 +50,7 @@ const (
 	TypeUpload           = "Upload"
 	TypeUser             = "User"
 	TypeWeChatToken      = "WeChatToken"
+	TypeWebLoginTicket   = "WebLoginTicket"
 )
 
 // AdminMutation represents an operation that mutates the Admin nodes in the graph.
@@ -8519,6 +8521,9 @@ type UserMutation struct {
 	uploads                   map[int]struct{}
 	removeduploads            map[int]struct{}
 	cleareduploads            bool
+	web_login_tickets         map[string]struct{}
+	removedweb_login_tickets  map[string]struct{}
+	clearedweb_login_tickets  bool
 	done                      bool
 	oldValue                  func(context.Context) (*User, error)
 	predicates                []predicate.User
@@ -9581,6 +9586,60 @@ func (m *UserMutation) ResetUploads() {
 	m.removeduploads = nil
 }
 
+// AddWebLoginTicketIDs adds the "web_login_tickets" edge to the WebLoginTicket entity by ids.
+func (m *UserMutation) AddWebLoginTicketIDs(ids ...string) {
+	if m.web_login_tickets == nil {
+		m.web_login_tickets = make(map[string]struct{})
+	}
+	for i := range ids {
+		m.web_login_tickets[ids[i]] = struct{}{}
+	}
+}
+
+// ClearWebLoginTickets clears the "web_login_tickets" edge to the WebLoginTicket entity.
+func (m *UserMutation) ClearWebLoginTickets() {
+	m.clearedweb_login_tickets = true
+}
+
+// WebLoginTicketsCleared reports if the "web_login_tickets" edge to the WebLoginTicket entity was cleared.
+func (m *UserMutation) WebLoginTicketsCleared() bool {
+	return m.clearedweb_login_tickets
+}
+
+// RemoveWebLoginTicketIDs removes the "web_login_tickets" edge to the WebLoginTicket entity by IDs.
+func (m *UserMutation) RemoveWebLoginTicketIDs(ids ...string) {
+	if m.removedweb_login_tickets == nil {
+		m.removedweb_login_tickets = make(map[string]struct{})
+	}
+	for i := range ids {
+		delete(m.web_login_tickets, ids[i])
+		m.removedweb_login_tickets[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedWebLoginTickets returns the removed IDs of the "web_login_tickets" edge to the WebLoginTicket entity.
+func (m *UserMutation) RemovedWebLoginTicketsIDs() (ids []string) {
+	for id := range m.removedweb_login_tickets {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// WebLoginTicketsIDs returns the "web_login_tickets" edge IDs in the mutation.
+func (m *UserMutation) WebLoginTicketsIDs() (ids []string) {
+	for id := range m.web_login_tickets {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetWebLoginTickets resets all changes to the "web_login_tickets" edge.
+func (m *UserMutation) ResetWebLoginTickets() {
+	m.web_login_tickets = nil
+	m.clearedweb_login_tickets = false
+	m.removedweb_login_tickets = nil
+}
+
 // Where appends a list predicates to the UserMutation builder.
 func (m *UserMutation) Where(ps ...predicate.User) {
 	m.predicates = append(m.predicates, ps...)
@@ -10035,7 +10094,7 @@ func (m *UserMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *UserMutation) AddedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.sessions != nil {
 		edges = append(edges, user.EdgeSessions)
 	}
@@ -10050,6 +10109,9 @@ func (m *UserMutation) AddedEdges() []string {
 	}
 	if m.uploads != nil {
 		edges = append(edges, user.EdgeUploads)
+	}
+	if m.web_login_tickets != nil {
+		edges = append(edges, user.EdgeWebLoginTickets)
 	}
 	return edges
 }
@@ -10088,13 +10150,19 @@ func (m *UserMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case user.EdgeWebLoginTickets:
+		ids := make([]ent.Value, 0, len(m.web_login_tickets))
+		for id := range m.web_login_tickets {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *UserMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.removedsessions != nil {
 		edges = append(edges, user.EdgeSessions)
 	}
@@ -10109,6 +10177,9 @@ func (m *UserMutation) RemovedEdges() []string {
 	}
 	if m.removeduploads != nil {
 		edges = append(edges, user.EdgeUploads)
+	}
+	if m.removedweb_login_tickets != nil {
+		edges = append(edges, user.EdgeWebLoginTickets)
 	}
 	return edges
 }
@@ -10147,13 +10218,19 @@ func (m *UserMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case user.EdgeWebLoginTickets:
+		ids := make([]ent.Value, 0, len(m.removedweb_login_tickets))
+		for id := range m.removedweb_login_tickets {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *UserMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.clearedsessions {
 		edges = append(edges, user.EdgeSessions)
 	}
@@ -10168,6 +10245,9 @@ func (m *UserMutation) ClearedEdges() []string {
 	}
 	if m.cleareduploads {
 		edges = append(edges, user.EdgeUploads)
+	}
+	if m.clearedweb_login_tickets {
+		edges = append(edges, user.EdgeWebLoginTickets)
 	}
 	return edges
 }
@@ -10186,6 +10266,8 @@ func (m *UserMutation) EdgeCleared(name string) bool {
 		return m.clearedunionid_conflicts
 	case user.EdgeUploads:
 		return m.cleareduploads
+	case user.EdgeWebLoginTickets:
+		return m.clearedweb_login_tickets
 	}
 	return false
 }
@@ -10216,6 +10298,9 @@ func (m *UserMutation) ResetEdge(name string) error {
 		return nil
 	case user.EdgeUploads:
 		m.ResetUploads()
+		return nil
+	case user.EdgeWebLoginTickets:
+		m.ResetWebLoginTickets()
 		return nil
 	}
 	return fmt.Errorf("unknown User edge %s", name)
@@ -10707,4 +10792,920 @@ func (m *WeChatTokenMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *WeChatTokenMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown WeChatToken edge %s", name)
+}
+
+// WebLoginTicketMutation represents an operation that mutates the WebLoginTicket nodes in the graph.
+type WebLoginTicketMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *string
+	poll_hash     *[]byte
+	appid         *string
+	status        *string
+	ip            *string
+	user_agent    *string
+	created_at    *time.Time
+	expires_at    *time.Time
+	image         *[]byte
+	image_type    *string
+	clearedFields map[string]struct{}
+	user          *int
+	cleareduser   bool
+	done          bool
+	oldValue      func(context.Context) (*WebLoginTicket, error)
+	predicates    []predicate.WebLoginTicket
+}
+
+var _ ent.Mutation = (*WebLoginTicketMutation)(nil)
+
+// webloginticketOption allows management of the mutation configuration using functional options.
+type webloginticketOption func(*WebLoginTicketMutation)
+
+// newWebLoginTicketMutation creates new mutation for the WebLoginTicket entity.
+func newWebLoginTicketMutation(c config, op Op, opts ...webloginticketOption) *WebLoginTicketMutation {
+	m := &WebLoginTicketMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeWebLoginTicket,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withWebLoginTicketID sets the ID field of the mutation.
+func withWebLoginTicketID(id string) webloginticketOption {
+	return func(m *WebLoginTicketMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *WebLoginTicket
+		)
+		m.oldValue = func(ctx context.Context) (*WebLoginTicket, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().WebLoginTicket.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withWebLoginTicket sets the old WebLoginTicket of the mutation.
+func withWebLoginTicket(node *WebLoginTicket) webloginticketOption {
+	return func(m *WebLoginTicketMutation) {
+		m.oldValue = func(context.Context) (*WebLoginTicket, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m WebLoginTicketMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m WebLoginTicketMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of WebLoginTicket entities.
+func (m *WebLoginTicketMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *WebLoginTicketMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *WebLoginTicketMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().WebLoginTicket.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetPollHash sets the "poll_hash" field.
+func (m *WebLoginTicketMutation) SetPollHash(b []byte) {
+	m.poll_hash = &b
+}
+
+// PollHash returns the value of the "poll_hash" field in the mutation.
+func (m *WebLoginTicketMutation) PollHash() (r []byte, exists bool) {
+	v := m.poll_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPollHash returns the old "poll_hash" field's value of the WebLoginTicket entity.
+// If the WebLoginTicket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WebLoginTicketMutation) OldPollHash(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPollHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPollHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPollHash: %w", err)
+	}
+	return oldValue.PollHash, nil
+}
+
+// ResetPollHash resets all changes to the "poll_hash" field.
+func (m *WebLoginTicketMutation) ResetPollHash() {
+	m.poll_hash = nil
+}
+
+// SetAppid sets the "appid" field.
+func (m *WebLoginTicketMutation) SetAppid(s string) {
+	m.appid = &s
+}
+
+// Appid returns the value of the "appid" field in the mutation.
+func (m *WebLoginTicketMutation) Appid() (r string, exists bool) {
+	v := m.appid
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAppid returns the old "appid" field's value of the WebLoginTicket entity.
+// If the WebLoginTicket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WebLoginTicketMutation) OldAppid(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAppid is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAppid requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAppid: %w", err)
+	}
+	return oldValue.Appid, nil
+}
+
+// ResetAppid resets all changes to the "appid" field.
+func (m *WebLoginTicketMutation) ResetAppid() {
+	m.appid = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *WebLoginTicketMutation) SetStatus(s string) {
+	m.status = &s
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *WebLoginTicketMutation) Status() (r string, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the WebLoginTicket entity.
+// If the WebLoginTicket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WebLoginTicketMutation) OldStatus(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *WebLoginTicketMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *WebLoginTicketMutation) SetUserID(i int) {
+	m.user = &i
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *WebLoginTicketMutation) UserID() (r int, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the WebLoginTicket entity.
+// If the WebLoginTicket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WebLoginTicketMutation) OldUserID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ClearUserID clears the value of the "user_id" field.
+func (m *WebLoginTicketMutation) ClearUserID() {
+	m.user = nil
+	m.clearedFields[webloginticket.FieldUserID] = struct{}{}
+}
+
+// UserIDCleared returns if the "user_id" field was cleared in this mutation.
+func (m *WebLoginTicketMutation) UserIDCleared() bool {
+	_, ok := m.clearedFields[webloginticket.FieldUserID]
+	return ok
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *WebLoginTicketMutation) ResetUserID() {
+	m.user = nil
+	delete(m.clearedFields, webloginticket.FieldUserID)
+}
+
+// SetIP sets the "ip" field.
+func (m *WebLoginTicketMutation) SetIP(s string) {
+	m.ip = &s
+}
+
+// IP returns the value of the "ip" field in the mutation.
+func (m *WebLoginTicketMutation) IP() (r string, exists bool) {
+	v := m.ip
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIP returns the old "ip" field's value of the WebLoginTicket entity.
+// If the WebLoginTicket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WebLoginTicketMutation) OldIP(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIP is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIP requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIP: %w", err)
+	}
+	return oldValue.IP, nil
+}
+
+// ResetIP resets all changes to the "ip" field.
+func (m *WebLoginTicketMutation) ResetIP() {
+	m.ip = nil
+}
+
+// SetUserAgent sets the "user_agent" field.
+func (m *WebLoginTicketMutation) SetUserAgent(s string) {
+	m.user_agent = &s
+}
+
+// UserAgent returns the value of the "user_agent" field in the mutation.
+func (m *WebLoginTicketMutation) UserAgent() (r string, exists bool) {
+	v := m.user_agent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserAgent returns the old "user_agent" field's value of the WebLoginTicket entity.
+// If the WebLoginTicket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WebLoginTicketMutation) OldUserAgent(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserAgent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserAgent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserAgent: %w", err)
+	}
+	return oldValue.UserAgent, nil
+}
+
+// ResetUserAgent resets all changes to the "user_agent" field.
+func (m *WebLoginTicketMutation) ResetUserAgent() {
+	m.user_agent = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *WebLoginTicketMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *WebLoginTicketMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the WebLoginTicket entity.
+// If the WebLoginTicket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WebLoginTicketMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *WebLoginTicketMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *WebLoginTicketMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *WebLoginTicketMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the WebLoginTicket entity.
+// If the WebLoginTicket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WebLoginTicketMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *WebLoginTicketMutation) ResetExpiresAt() {
+	m.expires_at = nil
+}
+
+// SetImage sets the "image" field.
+func (m *WebLoginTicketMutation) SetImage(b []byte) {
+	m.image = &b
+}
+
+// Image returns the value of the "image" field in the mutation.
+func (m *WebLoginTicketMutation) Image() (r []byte, exists bool) {
+	v := m.image
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldImage returns the old "image" field's value of the WebLoginTicket entity.
+// If the WebLoginTicket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WebLoginTicketMutation) OldImage(ctx context.Context) (v *[]byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldImage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldImage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldImage: %w", err)
+	}
+	return oldValue.Image, nil
+}
+
+// ClearImage clears the value of the "image" field.
+func (m *WebLoginTicketMutation) ClearImage() {
+	m.image = nil
+	m.clearedFields[webloginticket.FieldImage] = struct{}{}
+}
+
+// ImageCleared returns if the "image" field was cleared in this mutation.
+func (m *WebLoginTicketMutation) ImageCleared() bool {
+	_, ok := m.clearedFields[webloginticket.FieldImage]
+	return ok
+}
+
+// ResetImage resets all changes to the "image" field.
+func (m *WebLoginTicketMutation) ResetImage() {
+	m.image = nil
+	delete(m.clearedFields, webloginticket.FieldImage)
+}
+
+// SetImageType sets the "image_type" field.
+func (m *WebLoginTicketMutation) SetImageType(s string) {
+	m.image_type = &s
+}
+
+// ImageType returns the value of the "image_type" field in the mutation.
+func (m *WebLoginTicketMutation) ImageType() (r string, exists bool) {
+	v := m.image_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldImageType returns the old "image_type" field's value of the WebLoginTicket entity.
+// If the WebLoginTicket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WebLoginTicketMutation) OldImageType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldImageType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldImageType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldImageType: %w", err)
+	}
+	return oldValue.ImageType, nil
+}
+
+// ResetImageType resets all changes to the "image_type" field.
+func (m *WebLoginTicketMutation) ResetImageType() {
+	m.image_type = nil
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *WebLoginTicketMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[webloginticket.FieldUserID] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *WebLoginTicketMutation) UserCleared() bool {
+	return m.UserIDCleared() || m.cleareduser
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *WebLoginTicketMutation) UserIDs() (ids []int) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *WebLoginTicketMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// Where appends a list predicates to the WebLoginTicketMutation builder.
+func (m *WebLoginTicketMutation) Where(ps ...predicate.WebLoginTicket) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the WebLoginTicketMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *WebLoginTicketMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.WebLoginTicket, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *WebLoginTicketMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *WebLoginTicketMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (WebLoginTicket).
+func (m *WebLoginTicketMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *WebLoginTicketMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m.poll_hash != nil {
+		fields = append(fields, webloginticket.FieldPollHash)
+	}
+	if m.appid != nil {
+		fields = append(fields, webloginticket.FieldAppid)
+	}
+	if m.status != nil {
+		fields = append(fields, webloginticket.FieldStatus)
+	}
+	if m.user != nil {
+		fields = append(fields, webloginticket.FieldUserID)
+	}
+	if m.ip != nil {
+		fields = append(fields, webloginticket.FieldIP)
+	}
+	if m.user_agent != nil {
+		fields = append(fields, webloginticket.FieldUserAgent)
+	}
+	if m.created_at != nil {
+		fields = append(fields, webloginticket.FieldCreatedAt)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, webloginticket.FieldExpiresAt)
+	}
+	if m.image != nil {
+		fields = append(fields, webloginticket.FieldImage)
+	}
+	if m.image_type != nil {
+		fields = append(fields, webloginticket.FieldImageType)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *WebLoginTicketMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case webloginticket.FieldPollHash:
+		return m.PollHash()
+	case webloginticket.FieldAppid:
+		return m.Appid()
+	case webloginticket.FieldStatus:
+		return m.Status()
+	case webloginticket.FieldUserID:
+		return m.UserID()
+	case webloginticket.FieldIP:
+		return m.IP()
+	case webloginticket.FieldUserAgent:
+		return m.UserAgent()
+	case webloginticket.FieldCreatedAt:
+		return m.CreatedAt()
+	case webloginticket.FieldExpiresAt:
+		return m.ExpiresAt()
+	case webloginticket.FieldImage:
+		return m.Image()
+	case webloginticket.FieldImageType:
+		return m.ImageType()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *WebLoginTicketMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case webloginticket.FieldPollHash:
+		return m.OldPollHash(ctx)
+	case webloginticket.FieldAppid:
+		return m.OldAppid(ctx)
+	case webloginticket.FieldStatus:
+		return m.OldStatus(ctx)
+	case webloginticket.FieldUserID:
+		return m.OldUserID(ctx)
+	case webloginticket.FieldIP:
+		return m.OldIP(ctx)
+	case webloginticket.FieldUserAgent:
+		return m.OldUserAgent(ctx)
+	case webloginticket.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case webloginticket.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	case webloginticket.FieldImage:
+		return m.OldImage(ctx)
+	case webloginticket.FieldImageType:
+		return m.OldImageType(ctx)
+	}
+	return nil, fmt.Errorf("unknown WebLoginTicket field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *WebLoginTicketMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case webloginticket.FieldPollHash:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPollHash(v)
+		return nil
+	case webloginticket.FieldAppid:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAppid(v)
+		return nil
+	case webloginticket.FieldStatus:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case webloginticket.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case webloginticket.FieldIP:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIP(v)
+		return nil
+	case webloginticket.FieldUserAgent:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserAgent(v)
+		return nil
+	case webloginticket.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case webloginticket.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	case webloginticket.FieldImage:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetImage(v)
+		return nil
+	case webloginticket.FieldImageType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetImageType(v)
+		return nil
+	}
+	return fmt.Errorf("unknown WebLoginTicket field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *WebLoginTicketMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *WebLoginTicketMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *WebLoginTicketMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown WebLoginTicket numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *WebLoginTicketMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(webloginticket.FieldUserID) {
+		fields = append(fields, webloginticket.FieldUserID)
+	}
+	if m.FieldCleared(webloginticket.FieldImage) {
+		fields = append(fields, webloginticket.FieldImage)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *WebLoginTicketMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *WebLoginTicketMutation) ClearField(name string) error {
+	switch name {
+	case webloginticket.FieldUserID:
+		m.ClearUserID()
+		return nil
+	case webloginticket.FieldImage:
+		m.ClearImage()
+		return nil
+	}
+	return fmt.Errorf("unknown WebLoginTicket nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *WebLoginTicketMutation) ResetField(name string) error {
+	switch name {
+	case webloginticket.FieldPollHash:
+		m.ResetPollHash()
+		return nil
+	case webloginticket.FieldAppid:
+		m.ResetAppid()
+		return nil
+	case webloginticket.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case webloginticket.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case webloginticket.FieldIP:
+		m.ResetIP()
+		return nil
+	case webloginticket.FieldUserAgent:
+		m.ResetUserAgent()
+		return nil
+	case webloginticket.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case webloginticket.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	case webloginticket.FieldImage:
+		m.ResetImage()
+		return nil
+	case webloginticket.FieldImageType:
+		m.ResetImageType()
+		return nil
+	}
+	return fmt.Errorf("unknown WebLoginTicket field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *WebLoginTicketMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.user != nil {
+		edges = append(edges, webloginticket.EdgeUser)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *WebLoginTicketMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case webloginticket.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *WebLoginTicketMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *WebLoginTicketMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *WebLoginTicketMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.cleareduser {
+		edges = append(edges, webloginticket.EdgeUser)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *WebLoginTicketMutation) EdgeCleared(name string) bool {
+	switch name {
+	case webloginticket.EdgeUser:
+		return m.cleareduser
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *WebLoginTicketMutation) ClearEdge(name string) error {
+	switch name {
+	case webloginticket.EdgeUser:
+		m.ClearUser()
+		return nil
+	}
+	return fmt.Errorf("unknown WebLoginTicket unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *WebLoginTicketMutation) ResetEdge(name string) error {
+	switch name {
+	case webloginticket.EdgeUser:
+		m.ResetUser()
+		return nil
+	}
+	return fmt.Errorf("unknown WebLoginTicket edge %s", name)
 }

@@ -40,6 +40,8 @@ type Tx struct {
 	User *UserClient
 	// WeChatToken is the client for interacting with the WeChatToken builders.
 	WeChatToken *WeChatTokenClient
+	// WebLoginTicket is the client for interacting with the WebLoginTicket builders.
+	WebLoginTicket *WebLoginTicketClient
 
 	// lazily loaded.
 	client     *Client
@@ -184,6 +186,7 @@ func (tx *Tx) init() {
 	tx.Upload = NewUploadClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 	tx.WeChatToken = NewWeChatTokenClient(tx.config)
+	tx.WebLoginTicket = NewWebLoginTicketClient(tx.config)
 }
 
 // txDriver wraps the given dialect.Tx with a nop dialect.Driver implementation.

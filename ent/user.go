@@ -67,9 +67,11 @@ type UserEdges struct {
 	UnionidConflicts []*IdentityConflict `json:"unionid_conflicts,omitempty"`
 	// Uploads holds the value of the uploads edge.
 	Uploads []*Upload `json:"uploads,omitempty"`
+	// WebLoginTickets holds the value of the web_login_tickets edge.
+	WebLoginTickets []*WebLoginTicket `json:"web_login_tickets,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [5]bool
+	loadedTypes [6]bool
 }
 
 // SessionsOrErr returns the Sessions value or an error if the edge
@@ -115,6 +117,15 @@ func (e UserEdges) UploadsOrErr() ([]*Upload, error) {
 		return e.Uploads, nil
 	}
 	return nil, &NotLoadedError{edge: "uploads"}
+}
+
+// WebLoginTicketsOrErr returns the WebLoginTickets value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) WebLoginTicketsOrErr() ([]*WebLoginTicket, error) {
+	if e.loadedTypes[5] {
+		return e.WebLoginTickets, nil
+	}
+	return nil, &NotLoadedError{edge: "web_login_tickets"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -288,6 +299,11 @@ func (_m *User) QueryUnionidConflicts() *IdentityConflictQuery {
 // QueryUploads queries the "uploads" edge of the User entity.
 func (_m *User) QueryUploads() *UploadQuery {
 	return NewUserClient(_m.config).QueryUploads(_m)
+}
+
+// QueryWebLoginTickets queries the "web_login_tickets" edge of the User entity.
+func (_m *User) QueryWebLoginTickets() *WebLoginTicketQuery {
+	return NewUserClient(_m.config).QueryWebLoginTickets(_m)
 }
 
 // Update returns a builder for updating this User.

@@ -16,6 +16,7 @@ import (
 	"github.com/miniauth/miniauth/ent/session"
 	"github.com/miniauth/miniauth/ent/upload"
 	"github.com/miniauth/miniauth/ent/user"
+	"github.com/miniauth/miniauth/ent/webloginticket"
 )
 
 // UserCreate is the builder for creating a User entity.
@@ -309,6 +310,21 @@ func (_c *UserCreate) AddUploads(v ...*Upload) *UserCreate {
 	return _c.AddUploadIDs(ids...)
 }
 
+// AddWebLoginTicketIDs adds the "web_login_tickets" edge to the WebLoginTicket entity by IDs.
+func (_c *UserCreate) AddWebLoginTicketIDs(ids ...string) *UserCreate {
+	_c.mutation.AddWebLoginTicketIDs(ids...)
+	return _c
+}
+
+// AddWebLoginTickets adds the "web_login_tickets" edges to the WebLoginTicket entity.
+func (_c *UserCreate) AddWebLoginTickets(v ...*WebLoginTicket) *UserCreate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddWebLoginTicketIDs(ids...)
+}
+
 // Mutation returns the UserMutation object of the builder.
 func (_c *UserCreate) Mutation() *UserMutation {
 	return _c.mutation
@@ -597,6 +613,22 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(upload.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.WebLoginTicketsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.WebLoginTicketsTable,
+			Columns: []string{user.WebLoginTicketsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(webloginticket.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

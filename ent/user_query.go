@@ -19,6 +19,7 @@ import (
 	"github.com/miniauth/miniauth/ent/session"
 	"github.com/miniauth/miniauth/ent/upload"
 	"github.com/miniauth/miniauth/ent/user"
+	"github.com/miniauth/miniauth/ent/webloginticket"
 )
 
 // UserQuery is the builder for querying User entities.
@@ -33,6 +34,7 @@ type UserQuery struct {
 	withIdentityConflicts *IdentityConflictQuery
 	withUnionidConflicts  *IdentityConflictQuery
 	withUploads           *UploadQuery
+	withWebLoginTickets   *WebLoginTicketQuery
 	modifiers             []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
@@ -173,6 +175,28 @@ func (_q *UserQuery) QueryUploads() *UploadQuery {
 			sqlgraph.From(user.Table, user.FieldID, selector),
 			sqlgraph.To(upload.Table, upload.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, user.UploadsTable, user.UploadsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryWebLoginTickets chains the current query on the "web_login_tickets" edge.
+func (_q *UserQuery) QueryWebLoginTickets() *WebLoginTicketQuery {
+	query := (&WebLoginTicketClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(webloginticket.Table, webloginticket.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.WebLoginTicketsTable, user.WebLoginTicketsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -377,6 +401,7 @@ func (_q *UserQuery) Clone() *UserQuery {
 		withIdentityConflicts: _q.withIdentityConflicts.Clone(),
 		withUnionidConflicts:  _q.withUnionidConflicts.Clone(),
 		withUploads:           _q.withUploads.Clone(),
+		withWebLoginTickets:   _q.withWebLoginTickets.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -436,6 +461,17 @@ func (_q *UserQuery) WithUploads(opts ...func(*UploadQuery)) *UserQuery {
 		opt(query)
 	}
 	_q.withUploads = query
+	return _q
+}
+
+// WithWebLoginTickets tells the query-builder to eager-load the nodes that are connected to
+// the "web_login_tickets" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithWebLoginTickets(opts ...func(*WebLoginTicketQuery)) *UserQuery {
+	query := (&WebLoginTicketClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withWebLoginTickets = query
 	return _q
 }
 
@@ -517,12 +553,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 	var (
 		nodes       = []*User{}
 		_spec       = _q.querySpec()
-		loadedTypes = [5]bool{
+		loadedTypes = [6]bool{
 			_q.withSessions != nil,
 			_q.withIdentities != nil,
 			_q.withIdentityConflicts != nil,
 			_q.withUnionidConflicts != nil,
 			_q.withUploads != nil,
+			_q.withWebLoginTickets != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -578,6 +615,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 		if err := _q.loadUploads(ctx, query, nodes,
 			func(n *User) { n.Edges.Uploads = []*Upload{} },
 			func(n *User, e *Upload) { n.Edges.Uploads = append(n.Edges.Uploads, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withWebLoginTickets; query != nil {
+		if err := _q.loadWebLoginTickets(ctx, query, nodes,
+			func(n *User) { n.Edges.WebLoginTickets = []*WebLoginTicket{} },
+			func(n *User, e *WebLoginTicket) { n.Edges.WebLoginTickets = append(n.Edges.WebLoginTickets, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -729,6 +773,39 @@ func (_q *UserQuery) loadUploads(ctx context.Context, query *UploadQuery, nodes 
 		node, ok := nodeids[fk]
 		if !ok {
 			return fmt.Errorf(`unexpected referenced foreign-key "user_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *UserQuery) loadWebLoginTickets(ctx context.Context, query *WebLoginTicketQuery, nodes []*User, init func(*User), assign func(*User, *WebLoginTicket)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*User)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(webloginticket.FieldUserID)
+	}
+	query.Where(predicate.WebLoginTicket(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(user.WebLoginTicketsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.UserID
+		if fk == nil {
+			return fmt.Errorf(`foreign-key "user_id" is nil for node %v`, n.ID)
+		}
+		node, ok := nodeids[*fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "user_id" returned %v for node %v`, *fk, n.ID)
 		}
 		assign(node, n)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/miniauth/miniauth/ent/session"
 	"github.com/miniauth/miniauth/ent/upload"
 	"github.com/miniauth/miniauth/ent/user"
+	"github.com/miniauth/miniauth/ent/webloginticket"
 )
 
 // UserUpdate is the builder for updating User entities.
@@ -341,6 +342,21 @@ func (_u *UserUpdate) AddUploads(v ...*Upload) *UserUpdate {
 	return _u.AddUploadIDs(ids...)
 }
 
+// AddWebLoginTicketIDs adds the "web_login_tickets" edge to the WebLoginTicket entity by IDs.
+func (_u *UserUpdate) AddWebLoginTicketIDs(ids ...string) *UserUpdate {
+	_u.mutation.AddWebLoginTicketIDs(ids...)
+	return _u
+}
+
+// AddWebLoginTickets adds the "web_login_tickets" edges to the WebLoginTicket entity.
+func (_u *UserUpdate) AddWebLoginTickets(v ...*WebLoginTicket) *UserUpdate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddWebLoginTicketIDs(ids...)
+}
+
 // Mutation returns the UserMutation object of the builder.
 func (_u *UserUpdate) Mutation() *UserMutation {
 	return _u.mutation
@@ -449,6 +465,27 @@ func (_u *UserUpdate) RemoveUploads(v ...*Upload) *UserUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveUploadIDs(ids...)
+}
+
+// ClearWebLoginTickets clears all "web_login_tickets" edges to the WebLoginTicket entity.
+func (_u *UserUpdate) ClearWebLoginTickets() *UserUpdate {
+	_u.mutation.ClearWebLoginTickets()
+	return _u
+}
+
+// RemoveWebLoginTicketIDs removes the "web_login_tickets" edge to WebLoginTicket entities by IDs.
+func (_u *UserUpdate) RemoveWebLoginTicketIDs(ids ...string) *UserUpdate {
+	_u.mutation.RemoveWebLoginTicketIDs(ids...)
+	return _u
+}
+
+// RemoveWebLoginTickets removes "web_login_tickets" edges to WebLoginTicket entities.
+func (_u *UserUpdate) RemoveWebLoginTickets(v ...*WebLoginTicket) *UserUpdate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveWebLoginTicketIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -774,6 +811,51 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(upload.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.WebLoginTicketsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.WebLoginTicketsTable,
+			Columns: []string{user.WebLoginTicketsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(webloginticket.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedWebLoginTicketsIDs(); len(nodes) > 0 && !_u.mutation.WebLoginTicketsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.WebLoginTicketsTable,
+			Columns: []string{user.WebLoginTicketsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(webloginticket.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.WebLoginTicketsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.WebLoginTicketsTable,
+			Columns: []string{user.WebLoginTicketsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(webloginticket.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {
@@ -1111,6 +1193,21 @@ func (_u *UserUpdateOne) AddUploads(v ...*Upload) *UserUpdateOne {
 	return _u.AddUploadIDs(ids...)
 }
 
+// AddWebLoginTicketIDs adds the "web_login_tickets" edge to the WebLoginTicket entity by IDs.
+func (_u *UserUpdateOne) AddWebLoginTicketIDs(ids ...string) *UserUpdateOne {
+	_u.mutation.AddWebLoginTicketIDs(ids...)
+	return _u
+}
+
+// AddWebLoginTickets adds the "web_login_tickets" edges to the WebLoginTicket entity.
+func (_u *UserUpdateOne) AddWebLoginTickets(v ...*WebLoginTicket) *UserUpdateOne {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddWebLoginTicketIDs(ids...)
+}
+
 // Mutation returns the UserMutation object of the builder.
 func (_u *UserUpdateOne) Mutation() *UserMutation {
 	return _u.mutation
@@ -1219,6 +1316,27 @@ func (_u *UserUpdateOne) RemoveUploads(v ...*Upload) *UserUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveUploadIDs(ids...)
+}
+
+// ClearWebLoginTickets clears all "web_login_tickets" edges to the WebLoginTicket entity.
+func (_u *UserUpdateOne) ClearWebLoginTickets() *UserUpdateOne {
+	_u.mutation.ClearWebLoginTickets()
+	return _u
+}
+
+// RemoveWebLoginTicketIDs removes the "web_login_tickets" edge to WebLoginTicket entities by IDs.
+func (_u *UserUpdateOne) RemoveWebLoginTicketIDs(ids ...string) *UserUpdateOne {
+	_u.mutation.RemoveWebLoginTicketIDs(ids...)
+	return _u
+}
+
+// RemoveWebLoginTickets removes "web_login_tickets" edges to WebLoginTicket entities.
+func (_u *UserUpdateOne) RemoveWebLoginTickets(v ...*WebLoginTicket) *UserUpdateOne {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveWebLoginTicketIDs(ids...)
 }
 
 // Where appends a list predicates to the UserUpdate builder.
@@ -1574,6 +1692,51 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(upload.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.WebLoginTicketsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.WebLoginTicketsTable,
+			Columns: []string{user.WebLoginTicketsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(webloginticket.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedWebLoginTicketsIDs(); len(nodes) > 0 && !_u.mutation.WebLoginTicketsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.WebLoginTicketsTable,
+			Columns: []string{user.WebLoginTicketsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(webloginticket.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.WebLoginTicketsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.WebLoginTicketsTable,
+			Columns: []string{user.WebLoginTicketsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(webloginticket.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

@@ -146,18 +146,9 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p Profile, c Clie
 					return err
 				}
 			}
-			sess, err := tx.Session.Create().
-				SetUserID(u.ID).
-				SetAppid(li.AppID).
-				SetCreatedAt(now).
-				SetLastUsedAt(now).
-				SetExpiresAt(now.Add(s.RefreshTTL)).
-				SetIP(c.IP).
-				SetUserAgent(truncate(c.UserAgent, 256)).
-				SetRefreshHash(refreshHash).
-				Save(ctx)
+			sess, err := s.createSession(ctx, tx, u.ID, li.AppID, c, refreshHash, now)
 			if err != nil {
-				return fmt.Errorf("create session: %w", err)
+				return err
 			}
 			g.User, g.IsNewUser, sessionID = u, isNew, sess.ID
 			return nil
@@ -171,6 +162,25 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p Profile, c Clie
 		return nil, err
 	}
 	return s.grant(&g, sessionID, li.AppID, refresh)
+}
+
+// createSession is the one place a user's session is opened (a login of
+// any kind, a web sign-in), inside the caller's transaction.
+func (s *Service) createSession(ctx context.Context, tx *ent.Client, userID int, appID string, c Client, refreshHash []byte, now time.Time) (*ent.Session, error) {
+	sess, err := tx.Session.Create().
+		SetUserID(userID).
+		SetAppid(appID).
+		SetCreatedAt(now).
+		SetLastUsedAt(now).
+		SetExpiresAt(now.Add(s.RefreshTTL)).
+		SetIP(c.IP).
+		SetUserAgent(truncate(c.UserAgent, 256)).
+		SetRefreshHash(refreshHash).
+		Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("create session: %w", err)
+	}
+	return sess, nil
 }
 
 func (s *Service) grant(g *Grant, sessionID int, appID, refresh string) (*Grant, error) {

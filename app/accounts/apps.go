@@ -44,6 +44,9 @@ func (s *Service) identityOfSession(ctx context.Context, userID, sessionID int) 
 	if err != nil {
 		return nil, fmt.Errorf("load session %d: %w", sessionID, err)
 	}
+	if sess.Appid == WebApp {
+		return nil, problem.New(problem.InvalidRequest, "this is a web session, which belongs to no mini program: call this from the mini program")
+	}
 	app, ok := s.Apps.Get(sess.Appid)
 	if !ok {
 		return nil, problem.New(problem.Unauthorized, "this session's mini program is no longer configured; log in again")

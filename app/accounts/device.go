@@ -24,6 +24,8 @@ func DeviceName(ua string) string {
 		client = "WeChat DevTools"
 	case wechatVersion.MatchString(ua):
 		client = "WeChat " + wechatVersion.FindStringSubmatch(ua)[1]
+	default:
+		client = browserName(ua) // a web sign-in's browser
 	}
 	platform := ""
 	for _, p := range []struct{ marker, name string }{
@@ -49,4 +51,20 @@ func DeviceName(ua string) string {
 		return "Unknown device"
 	}
 	return name
+}
+
+// browserName is the browser of a desktop or mobile web user agent, or
+// "". Order matters: Edge and Chrome also say Safari, Edge also Chrome.
+func browserName(ua string) string {
+	switch {
+	case strings.Contains(ua, "Edg/"):
+		return "Edge"
+	case strings.Contains(ua, "Firefox/"):
+		return "Firefox"
+	case strings.Contains(ua, "Chrome/") || strings.Contains(ua, "Chromium/"):
+		return "Chrome"
+	case strings.Contains(ua, "Safari/") && strings.Contains(ua, "Version/"):
+		return "Safari"
+	}
+	return ""
 }

@@ -54,6 +54,9 @@ func (s *Service) Doors(ctx context.Context, userID int) (map[string]string, err
 
 // doorOf is the kind of door a session of appid came through.
 func doorOf(doors map[string]string, appID string) string {
+	if appID == WebApp {
+		return KindWeb // a browser that scanned a mini program code (websession.go)
+	}
 	if k, ok := doors[appID]; ok {
 		return k
 	}

@@ -92,6 +92,8 @@ type Config struct {
 	AdminRequireTOTP bool
 	// Guard is the sign-up risk gate and the phone cost guard (guard.go).
 	Guard Guard
+	// WebLogin: web sign-in by scanning a mini program code (weblogin.go).
+	WebLogin WebLogin
 	// The other WeChat doors (doors.go): Official Accounts' H5 pages and
 	// open platform mobile apps.
 	Doors Doors
@@ -255,6 +257,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	if err := c.loadDoorSettings(get); err != nil {
+		return nil, err
+	}
+	if err := c.loadWebLogin(get); err != nil {
 		return nil, err
 	}
 	if c.PProf, err = flag(get, "MINIAUTH_PPROF"); err != nil {

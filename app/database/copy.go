@@ -19,8 +19,8 @@ import (
 const copyBatch = 500
 
 // skipOnCopy lists tables whose rows are short-lived and rebuilt by
-// themselves (rate-limit counters).
-var skipOnCopy = map[string]bool{"throttles": true}
+// themselves (rate-limit counters, web sign-ins in flight).
+var skipOnCopy = map[string]bool{"throttles": true, "web_login_tickets": true}
 
 // CopyProgress is told how far a table has got.
 type CopyProgress func(table string, done, total int)

@@ -91,6 +91,8 @@ type Server struct {
 	oauthCodeMap   map[string]OAuthPerson
 	oauthTokens    map[string]OAuthPerson
 	authorizeQueue []AuthorizeAnswer
+	released       []string   // pages of the released version (wxacode.go)
+	qrcodes        []QRCode   // codes drawn (wxacode.go)
 	guard          guardState // risk ranks and phone billing (guard.go)
 }
 
@@ -230,6 +232,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.stableToken(w, r)
 	case PathPhoneNumber:
 		s.phoneNumber(w, r)
+	case PathUnlimitedQRCode:
+		s.unlimitedQRCode(w, r)
 	case PathOAuthToken:
 		s.oauthToken(w, r)
 	case PathUserInfo:

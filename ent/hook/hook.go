@@ -165,6 +165,18 @@ func (f WeChatTokenFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value,
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.WeChatTokenMutation", m)
 }
 
+// The WebLoginTicketFunc type is an adapter to allow the use of ordinary
+// function as WebLoginTicket mutator.
+type WebLoginTicketFunc func(context.Context, *ent.WebLoginTicketMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f WebLoginTicketFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.WebLoginTicketMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.WebLoginTicketMutation", m)
+}
+
 // Condition is a hook condition function.
 type Condition func(context.Context, ent.Mutation) bool
 

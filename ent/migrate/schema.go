@@ -432,6 +432,46 @@ var (
 		Columns:    WeChatTokensColumns,
 		PrimaryKey: []*schema.Column{WeChatTokensColumns[0]},
 	}
+	// WebLoginTicketsColumns holds the columns for the "web_login_tickets" table.
+	WebLoginTicketsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 32},
+		{Name: "poll_hash", Type: field.TypeBytes},
+		{Name: "appid", Type: field.TypeString, Default: ""},
+		{Name: "status", Type: field.TypeString, Default: "pending"},
+		{Name: "ip", Type: field.TypeString, Default: ""},
+		{Name: "user_agent", Type: field.TypeString, Default: ""},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "image", Type: field.TypeBytes, Nullable: true},
+		{Name: "image_type", Type: field.TypeString, Default: ""},
+		{Name: "user_id", Type: field.TypeInt, Nullable: true},
+	}
+	// WebLoginTicketsTable holds the schema information for the "web_login_tickets" table.
+	WebLoginTicketsTable = &schema.Table{
+		Name:       "web_login_tickets",
+		Columns:    WebLoginTicketsColumns,
+		PrimaryKey: []*schema.Column{WebLoginTicketsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "web_login_tickets_users_web_login_tickets",
+				Columns:    []*schema.Column{WebLoginTicketsColumns[10]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "webloginticket_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{WebLoginTicketsColumns[7]},
+			},
+			{
+				Name:    "webloginticket_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{WebLoginTicketsColumns[10]},
+			},
+		},
+	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		AdminsTable,
@@ -447,6 +487,7 @@ var (
 		UploadsTable,
 		UsersTable,
 		WeChatTokensTable,
+		WebLoginTicketsTable,
 	}
 )
 
@@ -458,4 +499,5 @@ func init() {
 	RefreshTokensTable.ForeignKeys[0].RefTable = SessionsTable
 	SessionsTable.ForeignKeys[0].RefTable = UsersTable
 	UploadsTable.ForeignKeys[0].RefTable = UsersTable
+	WebLoginTicketsTable.ForeignKeys[0].RefTable = UsersTable
 }

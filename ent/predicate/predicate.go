@@ -44,3 +44,6 @@ type User func(*sql.Selector)
 
 // WeChatToken is the predicate function for wechattoken builders.
 type WeChatToken func(*sql.Selector)
+
+// WebLoginTicket is the predicate function for webloginticket builders.
+type WebLoginTicket func(*sql.Selector)

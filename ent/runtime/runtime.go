@@ -18,6 +18,7 @@ import (
 	"github.com/miniauth/miniauth/ent/throttle"
 	"github.com/miniauth/miniauth/ent/upload"
 	"github.com/miniauth/miniauth/ent/user"
+	"github.com/miniauth/miniauth/ent/webloginticket"
 	"github.com/miniauth/miniauth/ent/wechattoken"
 )
 
@@ -249,6 +250,50 @@ func init() {
 	wechattokenDescUpdatedAt := wechattokenFields[3].Descriptor()
 	// wechattoken.DefaultUpdatedAt holds the default value on creation for the updated_at field.
 	wechattoken.DefaultUpdatedAt = wechattokenDescUpdatedAt.Default.(func() time.Time)
+	webloginticketFields := schema.WebLoginTicket{}.Fields()
+	_ = webloginticketFields
+	// webloginticketDescAppid is the schema descriptor for appid field.
+	webloginticketDescAppid := webloginticketFields[2].Descriptor()
+	// webloginticket.DefaultAppid holds the default value on creation for the appid field.
+	webloginticket.DefaultAppid = webloginticketDescAppid.Default.(string)
+	// webloginticketDescStatus is the schema descriptor for status field.
+	webloginticketDescStatus := webloginticketFields[3].Descriptor()
+	// webloginticket.DefaultStatus holds the default value on creation for the status field.
+	webloginticket.DefaultStatus = webloginticketDescStatus.Default.(string)
+	// webloginticketDescIP is the schema descriptor for ip field.
+	webloginticketDescIP := webloginticketFields[5].Descriptor()
+	// webloginticket.DefaultIP holds the default value on creation for the ip field.
+	webloginticket.DefaultIP = webloginticketDescIP.Default.(string)
+	// webloginticketDescUserAgent is the schema descriptor for user_agent field.
+	webloginticketDescUserAgent := webloginticketFields[6].Descriptor()
+	// webloginticket.DefaultUserAgent holds the default value on creation for the user_agent field.
+	webloginticket.DefaultUserAgent = webloginticketDescUserAgent.Default.(string)
+	// webloginticketDescCreatedAt is the schema descriptor for created_at field.
+	webloginticketDescCreatedAt := webloginticketFields[7].Descriptor()
+	// webloginticket.DefaultCreatedAt holds the default value on creation for the created_at field.
+	webloginticket.DefaultCreatedAt = webloginticketDescCreatedAt.Default.(func() time.Time)
+	// webloginticketDescImageType is the schema descriptor for image_type field.
+	webloginticketDescImageType := webloginticketFields[10].Descriptor()
+	// webloginticket.DefaultImageType holds the default value on creation for the image_type field.
+	webloginticket.DefaultImageType = webloginticketDescImageType.Default.(string)
+	// webloginticketDescID is the schema descriptor for id field.
+	webloginticketDescID := webloginticketFields[0].Descriptor()
+	// webloginticket.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	webloginticket.IDValidator = func() func(string) error {
+		validators := webloginticketDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 }
 
 const (

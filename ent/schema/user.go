@@ -60,6 +60,8 @@ func (User) Edges() []ent.Edge {
 		// A user row deleted any other way takes its upload records along;
 		// the files then have no owner and the sweep removes them.
 		edge.To("uploads", Upload.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
+		// Web sign-in tickets the user scanned (app/weblogin).
+		edge.To("web_login_tickets", WebLoginTicket.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
 	}
 }
 

@@ -56,6 +56,8 @@ const (
 	EdgeUnionidConflicts = "unionid_conflicts"
 	// EdgeUploads holds the string denoting the uploads edge name in mutations.
 	EdgeUploads = "uploads"
+	// EdgeWebLoginTickets holds the string denoting the web_login_tickets edge name in mutations.
+	EdgeWebLoginTickets = "web_login_tickets"
 	// Table holds the table name of the user in the database.
 	Table = "users"
 	// SessionsTable is the table that holds the sessions relation/edge.
@@ -93,6 +95,13 @@ const (
 	UploadsInverseTable = "uploads"
 	// UploadsColumn is the table column denoting the uploads relation/edge.
 	UploadsColumn = "user_id"
+	// WebLoginTicketsTable is the table that holds the web_login_tickets relation/edge.
+	WebLoginTicketsTable = "web_login_tickets"
+	// WebLoginTicketsInverseTable is the table name for the WebLoginTicket entity.
+	// It exists in this package in order to avoid circular dependency with the "webloginticket" package.
+	WebLoginTicketsInverseTable = "web_login_tickets"
+	// WebLoginTicketsColumn is the table column denoting the web_login_tickets relation/edge.
+	WebLoginTicketsColumn = "user_id"
 )
 
 // Columns holds all SQL columns for user fields.
@@ -305,6 +314,20 @@ func ByUploads(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newUploadsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByWebLoginTicketsCount orders the results by web_login_tickets count.
+func ByWebLoginTicketsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newWebLoginTicketsStep(), opts...)
+	}
+}
+
+// ByWebLoginTickets orders the results by web_login_tickets terms.
+func ByWebLoginTickets(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newWebLoginTicketsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newSessionsStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -338,5 +361,12 @@ func newUploadsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(UploadsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, UploadsTable, UploadsColumn),
+	)
+}
+func newWebLoginTicketsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(WebLoginTicketsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, WebLoginTicketsTable, WebLoginTicketsColumn),
 	)
 }

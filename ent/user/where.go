@@ -1045,6 +1045,29 @@ func HasUploadsWith(preds ...predicate.Upload) predicate.User {
 	})
 }
 
+// HasWebLoginTickets applies the HasEdge predicate on the "web_login_tickets" edge.
+func HasWebLoginTickets() predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, WebLoginTicketsTable, WebLoginTicketsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasWebLoginTicketsWith applies the HasEdge predicate on the "web_login_tickets" edge with a given conditions (other predicates).
+func HasWebLoginTicketsWith(preds ...predicate.WebLoginTicket) predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := newWebLoginTicketsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.User) predicate.User {
 	return predicate.User(sql.AndPredicates(predicates...))

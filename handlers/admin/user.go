@@ -77,6 +77,7 @@ func (h *Handler) userPage(c *fiber.Ctx, id, status int, errMsg string, typedRol
 	for _, id := range d.Identities {
 		doors[id.Appid] = id.Kind
 	}
+	doors[accounts.WebApp] = accounts.KindWeb // sessions of browsers that scanned a mini program code
 	data := UserData{Detail: d, Audit: entries.Entries, Doors: doors, Roles: strings.Join(accounts.Roles(d.User), ", ")}
 	if typedRoles != nil {
 		data.Roles = *typedRoles

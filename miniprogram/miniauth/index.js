@@ -13,6 +13,10 @@
 // createClient({ baseURL, appid }) sends appid, by default the running
 // mini program's own (wx.getAccountInfoSync().miniProgram.appId).
 //   const res = await auth.request({ url: '/api/me' });
+//
+// Web sign-in (a website shows a mini program code; docs/web-sign-in.md):
+// on the page the code opens, scanWebLogin(query.scene) shows where the
+// sign-in comes from, confirmWebLogin(scene) / denyWebLogin(scene) answer it.
 'use strict';
 
 var DEFAULT_PREFIX = 'miniauth:';
@@ -381,9 +385,63 @@ function createClient(config) {
     return p;
   }
 
+  // Web sign-in: a website shows a mini program code whose scene is a
+  // sign-in ticket; the page it opens reads query.scene and lets the user
+  // confirm. webScene accepts the scene as the page gets it (URL-encoded)
+  // or decoded.
+  function webScene(scene, name) {
+    var s = typeof scene === 'string' ? scene : '';
+    try {
+      s = decodeURIComponent(s);
+    } catch (e) {
+      // not encoded: keep it as it is
+    }
+    if (!/^[0-9A-Za-z!#$&'()*+,\/:;=?@\-._~]{1,32}$/.test(s)) {
+      throw MiniauthError('invalid_request', name + ': scene is required (query.scene of the page the code opened)');
+    }
+    return s;
+  }
+
+  function webLogin(action, scene, name) {
+    var s;
+    try {
+      s = webScene(scene, name);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return call('POST', '/api/auth/qr/' + encodeURIComponent(s) + '/' + action, undefined, true);
+  }
+
+  // scanWebLogin claims the sign-in for this user (logging in first if
+  // needed) and resolves with where it comes from: { status: 'scanned',
+  // ip, device } to show before the user confirms. A code someone else
+  // scanned, or that expired or was used, rejects with not_found.
+  function scanWebLogin(scene) {
+    return webLogin('scan', scene, 'scanWebLogin').then(function (res) {
+      var body = parseJSON(res.data);
+      if (!body || body.status !== 'scanned') {
+        throw MiniauthError('invalid_response', 'expected a scanned sign-in', res.statusCode);
+      }
+      return { status: body.status, ip: body.ip, device: body.device };
+    });
+  }
+
   return {
     baseURL: baseURL,
     login: login,
+    scanWebLogin: scanWebLogin,
+    // confirmWebLogin lets the browser that shows the code in as this
+    // user: it scans (if not done yet) and confirms, resolving with where
+    // the sign-in came from ({ status, ip, device }).
+    confirmWebLogin: function (scene) {
+      return scanWebLogin(scene).then(function (info) {
+        return webLogin('confirm', scene, 'confirmWebLogin').then(function () { return info; });
+      });
+    },
+    // denyWebLogin refuses it: the browser is told "denied".
+    denyWebLogin: function (scene) {
+      return webLogin('deny', scene, 'denyWebLogin').then(function () {});
+    },
     phoneLogin: phoneLogin,
     // listSessions resolves with the user's live sessions, newest first:
     // [{ id, created_at, last_used_at, ip, device, app, current }].

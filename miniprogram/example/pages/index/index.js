@@ -8,8 +8,13 @@ Page({
     error: '',
   },
 
-  onLoad() {
+  // A website's sign-in code opens this page (MINIAUTH_QR_PAGE) with the
+  // ticket in query.scene: the confirm page takes it from there.
+  onLoad(query) {
     this.show(app.auth.getUser());
+    if (query && query.scene) {
+      wx.navigateTo({ url: '/pages/weblogin/weblogin?scene=' + encodeURIComponent(decodeURIComponent(query.scene)) });
+    }
   },
 
   // Every page can call app.auth.request() like wx.request(): it logs in
