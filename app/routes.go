@@ -30,6 +30,10 @@ func (s *Server) routes() *fiber.App {
 	f.Post("/api/auth/login", limit, api.Login)
 	f.Post("/api/auth/refresh", limit, api.Refresh)
 	f.Post("/api/auth/phone-login", limit, api.PhoneLogin)
+	// WeChat's message push: signed, not bearer (wechatpush.go).
+	push := s.pushHandler()
+	f.Get(handlers.PushPathPrefix+":appid", push.Verify)
+	f.Post(handlers.PushPathPrefix+":appid", push.Receive)
 	// Avatars appear wherever the app shows a user; the names are
 	// unguessable.
 	f.Get("/uploads/avatars/:name", wx.ServeAvatar)

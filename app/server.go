@@ -27,6 +27,7 @@ import (
 	"github.com/miniauth/miniauth/app/sessioncache"
 	"github.com/miniauth/miniauth/app/tokens"
 	"github.com/miniauth/miniauth/app/wechat"
+	"github.com/miniauth/miniauth/app/wechatevents"
 	"github.com/miniauth/miniauth/app/wechatsim"
 	"github.com/miniauth/miniauth/ent/session"
 	"github.com/miniauth/miniauth/handlers"
@@ -55,7 +56,9 @@ type Server struct {
 	Fiber    *fiber.App
 	// Metrics is nil unless MINIAUTH_METRICS_ADDR is set.
 	Metrics *metrics.Metrics
-	own     []Routes // the team's own API (see extend.go)
+	// Events acts on what WeChat's message push delivers (wechatpush.go).
+	Events *wechatevents.Service
+	own    []Routes // the team's own API (see extend.go)
 }
 
 // DatabaseOptions is how the configuration selects the database.
@@ -104,6 +107,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, own ...Route
 		Avatars:    avatars.New(filepath.Join(cfg.DataDir, "uploads", "avatars")),
 		Cache:      newSessionCache(cfg, db),
 	}
+	s.Events = s.newEvents()
 	s.Fiber = s.routes()
 	return s, nil
 }
@@ -198,6 +202,8 @@ func bodyRule(method, path string) handlers.BodyRule {
 	switch {
 	case method == fiber.MethodPost && p == "/api/me/avatar":
 		return handlers.BodyRule{Limit: handlers.MaxAvatarBody, Streamed: true}
+	case strings.HasPrefix(p, strings.TrimRight(handlers.PushPathPrefix, "/")):
+		return handlers.BodyRule{Limit: handlers.MaxPushBody}
 	case p == strings.ToLower(handlers.VerifyPath):
 		return handlers.BodyRule{Limit: 0} // proxies send none; reading one is work for nobody
 	case strings.HasPrefix(p, "/api/"):
@@ -219,6 +225,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer stopFollowing()
 	go s.Accounts.FollowChanges(follow)
 	go s.sweepAvatars(ctx)
+	go s.Events.Run(ctx)
 	if s.Metrics != nil {
 		msrv := &http.Server{Addr: s.Config.MetricsAddr, Handler: metricsMux(s.Metrics, s.Config.PProf), ReadHeaderTimeout: 10 * time.Second}
 		mln, err := net.Listen("tcp", s.Config.MetricsAddr)
@@ -266,6 +273,7 @@ func (s *Server) purgeSessions(ctx context.Context) {
 			s.Log.Info("purged ended sessions", "sessions", n, "retention", accounts.SessionRetention.String())
 		}
 		s.purgeAudit(ctx)
+		s.purgePushEvents(ctx)
 		select {
 		case <-ctx.Done():
 			return

@@ -17,7 +17,10 @@ import (
 	"github.com/miniauth/miniauth/ent/auditentry"
 	"github.com/miniauth/miniauth/ent/identity"
 	"github.com/miniauth/miniauth/ent/identityconflict"
+	"github.com/miniauth/miniauth/ent/mediacheck"
+	"github.com/miniauth/miniauth/ent/pushevent"
 	"github.com/miniauth/miniauth/ent/refreshtoken"
+	"github.com/miniauth/miniauth/ent/reviewitem"
 	"github.com/miniauth/miniauth/ent/session"
 	"github.com/miniauth/miniauth/ent/throttle"
 	"github.com/miniauth/miniauth/ent/upload"
@@ -88,7 +91,10 @@ func checkColumn(t, c string) error {
 			auditentry.Table:       auditentry.ValidColumn,
 			identity.Table:         identity.ValidColumn,
 			identityconflict.Table: identityconflict.ValidColumn,
+			mediacheck.Table:       mediacheck.ValidColumn,
+			pushevent.Table:        pushevent.ValidColumn,
 			refreshtoken.Table:     refreshtoken.ValidColumn,
+			reviewitem.Table:       reviewitem.ValidColumn,
 			session.Table:          session.ValidColumn,
 			throttle.Table:         throttle.ValidColumn,
 			upload.Table:           upload.ValidColumn,

@@ -61,9 +61,13 @@ type UserEdges struct {
 	UnionidConflicts []*IdentityConflict `json:"unionid_conflicts,omitempty"`
 	// Uploads holds the value of the uploads edge.
 	Uploads []*Upload `json:"uploads,omitempty"`
+	// ReviewItems holds the value of the review_items edge.
+	ReviewItems []*ReviewItem `json:"review_items,omitempty"`
+	// MediaChecks holds the value of the media_checks edge.
+	MediaChecks []*MediaCheck `json:"media_checks,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [5]bool
+	loadedTypes [7]bool
 }
 
 // SessionsOrErr returns the Sessions value or an error if the edge
@@ -109,6 +113,24 @@ func (e UserEdges) UploadsOrErr() ([]*Upload, error) {
 		return e.Uploads, nil
 	}
 	return nil, &NotLoadedError{edge: "uploads"}
+}
+
+// ReviewItemsOrErr returns the ReviewItems value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) ReviewItemsOrErr() ([]*ReviewItem, error) {
+	if e.loadedTypes[5] {
+		return e.ReviewItems, nil
+	}
+	return nil, &NotLoadedError{edge: "review_items"}
+}
+
+// MediaChecksOrErr returns the MediaChecks value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) MediaChecksOrErr() ([]*MediaCheck, error) {
+	if e.loadedTypes[6] {
+		return e.MediaChecks, nil
+	}
+	return nil, &NotLoadedError{edge: "media_checks"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -263,6 +285,16 @@ func (_m *User) QueryUnionidConflicts() *IdentityConflictQuery {
 // QueryUploads queries the "uploads" edge of the User entity.
 func (_m *User) QueryUploads() *UploadQuery {
 	return NewUserClient(_m.config).QueryUploads(_m)
+}
+
+// QueryReviewItems queries the "review_items" edge of the User entity.
+func (_m *User) QueryReviewItems() *ReviewItemQuery {
+	return NewUserClient(_m.config).QueryReviewItems(_m)
+}
+
+// QueryMediaChecks queries the "media_checks" edge of the User entity.
+func (_m *User) QueryMediaChecks() *MediaCheckQuery {
+	return NewUserClient(_m.config).QueryMediaChecks(_m)
 }
 
 // Update returns a builder for updating this User.

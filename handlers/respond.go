@@ -66,6 +66,8 @@ var statusOf = map[string]int{
 	problem.RateLimited:           fiber.StatusTooManyRequests,
 	problem.WeChatUnavailable:     fiber.StatusBadGateway,
 	problem.AccountConflict:       fiber.StatusConflict,
+	problem.InvalidSignature:      fiber.StatusUnauthorized,
+	problem.ContentRejected:       fiber.StatusUnprocessableEntity,
 	problem.Forbidden:             fiber.StatusForbidden,
 	problem.Internal:              fiber.StatusInternalServerError,
 }

@@ -34,11 +34,20 @@ const (
 	AdminDeleted     = "admin_deleted"
 	RoleChanged      = "role_changed"
 	Forbidden        = "forbidden"
+	// What WeChat's pushed events did (actor "wechat") and the content
+	// review (issue 19).
+	WeChatRevoked        = "wechat_data_revoked"
+	WeChatProfileCleaned = "wechat_profile_cleaned"
+	WeChatAccountClosed  = "wechat_account_closed"
+	AvatarRejected       = "avatar_rejected"
+	ReviewApproved       = "review_approved"
+	ReviewCleared        = "review_cleared"
 )
 
 // Actions lists every action, in the order the filter offers them.
 var Actions = []string{SignIn, SignInFailed, SignOut, SecondFactorFail, UserDisabled, UserEnabled, SessionEnded,
-	CSVExported, AdminCreated, PasswordChanged, TOTPEnrolled, TOTPRemoved, AdminDeleted, RoleChanged, Forbidden}
+	CSVExported, AdminCreated, PasswordChanged, TOTPEnrolled, TOTPRemoved, AdminDeleted, RoleChanged, Forbidden,
+	WeChatRevoked, WeChatProfileCleaned, WeChatAccountClosed, AvatarRejected, ReviewApproved, ReviewCleared}
 
 // CLIActor is the actor of commands run on the server.
 const CLIActor = "cli"

@@ -81,6 +81,8 @@ type Config struct {
 	AuditRetention time.Duration
 	// AdminRequireTOTP refuses sign-in to admins without a second factor.
 	AdminRequireTOTP bool
+	// Push are the mini programs' message push settings (push.go).
+	Push []PushApp
 }
 
 // Var documents one environment variable for --help and the README.
@@ -111,6 +113,9 @@ var Vars = []Var{
 	{"MINIAUTH_TIMEZONE", DefaultTimezone, "IANA time zone of the admin panel's and CSV's times"},
 	{"MINIAUTH_AUDIT_RETENTION", DefaultAuditRetention.String(), "how long admin audit entries are kept (0: forever)"},
 	{"MINIAUTH_ADMIN_REQUIRE_TOTP", "", "1: admins without a second factor (TOTP) cannot sign in"},
+	{"MINIAUTH_WECHAT_PUSH", "", "message push (消息推送) per mini program: appid:token:encoding_aes_key,… (key empty: plaintext mode)"},
+	{"MINIAUTH_WECHAT_PUSH_TOKEN", "", "message push Token of the single mini program"},
+	{"MINIAUTH_WECHAT_PUSH_AES_KEY", "", "message push EncodingAESKey of the single mini program (safe mode; empty: plaintext mode)"},
 	{"MINIAUTH_SQLITE_SYNC", DefaultSQLiteSync, "full (a 200 is on disk) or normal (faster; a power cut may lose the last writes)"},
 }
 
@@ -127,6 +132,7 @@ Usage:
   miniauth admin role --username NAME --role operator|viewer
   miniauth admin totp --username NAME [--disable]   enroll (or remove) a second factor
   miniauth dev seed --users N      create N fake users (for trying the admin panel at scale)
+  miniauth dev push EVENT …        deliver a WeChat message push event to a running server (dev push --help)
   miniauth migrate [--dry-run]     create the database or bring its schema up to date (or print its SQL)
   miniauth backup FILE             consistent online copy of the SQLite database, checked
   miniauth copy --from URL --to URL  move every user, session and admin to another database
@@ -228,6 +234,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, errors.New("MINIAUTH_JWT_SECRET: must be at least 32 characters (or empty to generate one)")
 	}
 	if c.WeChatApps, err = parseApps(get("MINIAUTH_WECHAT_APPS", ""), c.WeChatAppID, c.WeChatSecret); err != nil {
+		return nil, err
+	}
+	if err := c.loadPush(get); err != nil {
 		return nil, err
 	}
 	var missing []string

@@ -31,6 +31,12 @@ const (
 	WeChatUnavailable     = "wechat_unavailable"
 	SessionKeyStale       = "session_key_stale"
 	AccountConflict       = "account_conflict"
+	// InvalidSignature: a WeChat message push delivery whose signature,
+	// timestamp or ciphertext does not check out.
+	InvalidSignature = "invalid_signature"
+	// ContentRejected: WeChat's content check found a field risky
+	// (fields names it).
+	ContentRejected = "content_rejected"
 	// Forbidden: the caller may not do this (the admin panel's refusals:
 	// a viewer's change, a form without its CSRF token). The API never
 	// answers it.

@@ -51,6 +51,10 @@ func (User) Edges() []ent.Edge {
 		// A user row deleted any other way takes its upload records along;
 		// the files then have no owner and the sweep removes them.
 		edge.To("uploads", Upload.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
+		// Content checks (issue 19): flagged profile items and avatars
+		// waiting for WeChat's verdict go with the user.
+		edge.To("review_items", ReviewItem.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
+		edge.To("media_checks", MediaCheck.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
 	}
 }
 

@@ -1,0 +1,7 @@
+package accounts
+
+// Kinds of review items (ent/schema/reviewitem.go).
+const (
+	ReviewNickname = "nickname"
+	ReviewAvatar   = "avatar"
+)

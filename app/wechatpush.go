@@ -1,0 +1,67 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/miniauth/miniauth/app/audit"
+	"github.com/miniauth/miniauth/app/config"
+	"github.com/miniauth/miniauth/app/wechatpush"
+	"github.com/miniauth/miniauth/app/wechatevents"
+	"github.com/miniauth/miniauth/app/wechatsim"
+	"github.com/miniauth/miniauth/handlers"
+)
+
+// newEvents is the service acting on WeChat's pushed events.
+func (s *Server) newEvents() *wechatevents.Service {
+	ev := &wechatevents.Service{
+		DB:       s.DB,
+		Accounts: s.Accounts,
+		Audit:    &audit.Log{DB: s.DB},
+		Log:      s.Log,
+		Now:      s.now,
+	}
+	if s.Metrics != nil {
+		ev.Observe = s.Metrics.ObservePushEvent
+	}
+	return ev
+}
+
+// pushHandler receives the message push of the mini programs configured
+// for it (MINIAUTH_WECHAT_PUSH); any other appid is not found.
+func (s *Server) pushHandler() *handlers.WeChatPush {
+	return &handlers.WeChatPush{
+		Apps:   PushApps(s.Config),
+		Events: s.Events,
+		Now:    s.now,
+		Log:    s.Log,
+	}
+}
+
+// PushApps are the mini programs whose message push is received. With
+// the simulator and no push settings, the simulator's app takes pushes
+// signed with wechatsim's public development Token and key (logins are
+// fake there anyway), so that `miniauth dev push` works out of the box.
+func PushApps(cfg *config.Config) map[string]wechatpush.App {
+	apps := cfg.PushApps(wechatsim.DevelopmentAppID)
+	if len(apps) == 0 && cfg.Simulated() && !cfg.Production() {
+		key, _ := wechatpush.ParseAESKey(wechatsim.DevPushAESKey)
+		apps[wechatsim.DevelopmentAppID] = wechatpush.App{AppID: wechatsim.DevelopmentAppID, Token: wechatsim.DevPushToken, AESKey: key}
+	}
+	return apps
+}
+
+// now is the accounts' clock, read when called: tests set it after New.
+func (s *Server) now() time.Time { return s.Accounts.Now.Now() }
+
+// purgePushEvents forgets handled events older than
+// wechatevents.Retention.
+func (s *Server) purgePushEvents(ctx context.Context) {
+	n, err := s.Events.Purge(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.Log.Warn("purge pushed events", "err", err)
+	case n > 0:
+		s.Log.Info("purged handled pushed events", "events", n)
+	}
+}
