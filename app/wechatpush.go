@@ -6,8 +6,8 @@ import (
 
 	"github.com/miniauth/miniauth/app/audit"
 	"github.com/miniauth/miniauth/app/config"
-	"github.com/miniauth/miniauth/app/wechatpush"
 	"github.com/miniauth/miniauth/app/wechatevents"
+	"github.com/miniauth/miniauth/app/wechatpush"
 	"github.com/miniauth/miniauth/app/wechatsim"
 	"github.com/miniauth/miniauth/handlers"
 )
