@@ -68,6 +68,8 @@ var statusOf = map[string]int{
 	problem.AccountConflict:       fiber.StatusConflict,
 	problem.InvalidSignature:      fiber.StatusUnauthorized,
 	problem.ContentRejected:       fiber.StatusUnprocessableEntity,
+	problem.PhoneCodeMismatch:     fiber.StatusForbidden,
+	problem.RiskRejected:          fiber.StatusForbidden,
 	problem.Forbidden:             fiber.StatusForbidden,
 	problem.Internal:              fiber.StatusInternalServerError,
 }
