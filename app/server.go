@@ -106,6 +106,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, own ...Route
 		Log:        log,
 		Avatars:    avatars.New(filepath.Join(cfg.DataDir, "uploads", "avatars")),
 		Cache:      newSessionCache(cfg, db),
+		Content:    newContentCheck(cfg, log),
 	}
 	s.Events = s.newEvents()
 	s.Fiber = s.routes()

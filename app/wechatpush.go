@@ -2,8 +2,10 @@ package app
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
+	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/audit"
 	"github.com/miniauth/miniauth/app/config"
 	"github.com/miniauth/miniauth/app/wechatevents"
@@ -24,7 +26,26 @@ func (s *Server) newEvents() *wechatevents.Service {
 	if s.Metrics != nil {
 		ev.Observe = s.Metrics.ObservePushEvent
 	}
+	if s.Accounts.Content != nil {
+		ev.Media = func(ctx context.Context, _ string, m wechatpush.Message, h accounts.Hooks) (accounts.Erasure, error) {
+			return s.Accounts.ApplyMediaVerdict(ctx, m.TraceID, m.Suggest, m.Label, m.ErrCode, h)
+		}
+	}
 	return ev
+}
+
+// newContentCheck is the content security policy, or nil when
+// MINIAUTH_CONTENT_CHECK is off. Without MINIAUTH_PUBLIC_URL WeChat cannot
+// download uploaded avatars: start-up says so in one line, and each
+// upload is listed for review unchecked.
+func newContentCheck(cfg *config.Config, log *slog.Logger) *accounts.ContentCheck {
+	if !cfg.ContentCheck {
+		return nil
+	}
+	if cfg.PublicURL == "" {
+		log.Warn("MINIAUTH_PUBLIC_URL is not set: uploaded avatars cannot be sent to WeChat's content check (mediaCheckAsync) and are listed for review unchecked")
+	}
+	return &accounts.ContentCheck{FailClosed: cfg.ContentCheckFailClosed, PublicURL: cfg.PublicURL}
 }
 
 // pushHandler receives the message push of the mini programs configured

@@ -83,6 +83,14 @@ type Config struct {
 	AdminRequireTOTP bool
 	// Push are the mini programs' message push settings (push.go).
 	Push []PushApp
+	// ContentCheck runs nicknames and uploaded avatars through WeChat's
+	// content security (content.go); ContentCheckFailClosed refuses a
+	// nickname that could not be checked.
+	ContentCheck           bool
+	ContentCheckFailClosed bool
+	// PublicURL is the server's public base URL, without a trailing
+	// slash ("" if unset).
+	PublicURL string
 }
 
 // Var documents one environment variable for --help and the README.
@@ -116,6 +124,9 @@ var Vars = []Var{
 	{"MINIAUTH_WECHAT_PUSH", "", "message push (消息推送) per mini program: appid:token:encoding_aes_key,… (key empty: plaintext mode)"},
 	{"MINIAUTH_WECHAT_PUSH_TOKEN", "", "message push Token of the single mini program"},
 	{"MINIAUTH_WECHAT_PUSH_AES_KEY", "", "message push EncodingAESKey of the single mini program (safe mode; empty: plaintext mode)"},
+	{"MINIAUTH_CONTENT_CHECK", "on with WeChat credentials, off with the simulator", "on or off: nicknames (msgSecCheck) and uploaded avatars (mediaCheckAsync) checked by WeChat's content security"},
+	{"MINIAUTH_CONTENT_CHECK_FAIL", "open", "open: a nickname WeChat could not check is stored and listed for review; closed: refused with 502"},
+	{"MINIAUTH_PUBLIC_URL", "", "the server's public base URL, e.g. https://auth.example.com (WeChat downloads uploaded avatars from it to check them)"},
 	{"MINIAUTH_SQLITE_SYNC", DefaultSQLiteSync, "full (a 200 is on disk) or normal (faster; a power cut may lose the last writes)"},
 }
 
@@ -237,6 +248,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	if err := c.loadPush(get); err != nil {
+		return nil, err
+	}
+	if err := c.loadContent(get); err != nil {
 		return nil, err
 	}
 	var missing []string

@@ -86,6 +86,7 @@ type Server struct {
 	otherTokens    map[string]string // current token of the apps besides AppID
 	forceRefreshes int
 	phoneCodes     map[string]*phoneCode
+	sec            secState   // seccheck.go
 	guard          guardState // risk ranks and phone billing (guard.go)
 }
 
@@ -226,7 +227,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case PathPhoneNumber:
 		s.phoneNumber(w, r)
 	default:
-		if !s.serveGuard(w, r) {
+		if !s.serveGuard(w, r) && !s.serveSecCheck(w, r) {
 			s.writeError(w, 40066, "invalid url")
 		}
 	}
