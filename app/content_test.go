@@ -16,12 +16,12 @@ import (
 	"github.com/miniauth/miniauth/ent/reviewitem"
 )
 
-const publicURL = "https://auth.example.com"
+const contentPublicURL = "https://auth.example.com"
 
 func contentEnv(extra map[string]string) map[string]string {
 	env := pushEnv(true)
 	env["MINIAUTH_CONTENT_CHECK"] = "on"
-	env["MINIAUTH_PUBLIC_URL"] = publicURL
+	env["MINIAUTH_PUBLIC_URL"] = contentPublicURL
 	for k, v := range extra {
 		env[k] = v
 	}
@@ -166,7 +166,7 @@ func TestContentCheckAvatars(t *testing.T) {
 				url = uploadAvatar(t, env, g.AccessToken, avatartest.PNG(t, seed))
 				checks := env.WeChat.MediaChecks()
 				last := checks[len(checks)-1]
-				if last.MediaURL != publicURL+url || last.OpenID != openid {
+				if last.MediaURL != contentPublicURL+url || last.OpenID != openid {
 					t.Fatalf("mediaCheckAsync got %+v for %s", last, url)
 				}
 				return url, last.TraceID

@@ -34,6 +34,19 @@ func (s *Server) routes() *fiber.App {
 	push := s.pushHandler()
 	f.Get(handlers.PushPathPrefix+":appid", push.Verify)
 	f.Post(handlers.PushPathPrefix+":appid", push.Receive)
+	// The other WeChat doors: Official Accounts' H5 pages, mobile apps.
+	oa := &handlers.OALogin{Service: s.OALogin}
+	f.Get("/api/auth/oa/authorize", limit, oa.Authorize)
+	f.Get("/api/auth/oa/callback", limit, oa.Callback)
+	f.Post("/api/auth/ticket", limit, oa.Ticket)
+	f.Post("/api/auth/app-login", limit, oa.AppLogin)
+	if s.OALogin.OpenBase == "" {
+		// The simulator's stand-in for WeChat's authorize page.
+		f.Get("/dev/wechat/connect/oauth2/authorize", handlers.SimulatedAuthorize)
+	}
+	if s.mpVerifyName != "" {
+		f.Get("/"+s.mpVerifyName, handlers.MPVerify(s.mpVerifyContent))
+	}
 	// Avatars appear wherever the app shows a user; the names are
 	// unguessable.
 	f.Get("/uploads/avatars/:name", wx.ServeAvatar)

@@ -42,10 +42,10 @@ func newContentCheck(cfg *config.Config, log *slog.Logger) *accounts.ContentChec
 	if !cfg.ContentCheck {
 		return nil
 	}
-	if cfg.PublicURL == "" {
+	if cfg.Doors.PublicURL == "" {
 		log.Warn("MINIAUTH_PUBLIC_URL is not set: uploaded avatars cannot be sent to WeChat's content check (mediaCheckAsync) and are listed for review unchecked")
 	}
-	return &accounts.ContentCheck{FailClosed: cfg.ContentCheckFailClosed, PublicURL: cfg.PublicURL}
+	return &accounts.ContentCheck{FailClosed: cfg.ContentCheckFailClosed, PublicURL: cfg.Doors.PublicURL}
 }
 
 // pushHandler receives the message push of the mini programs configured

@@ -21,6 +21,7 @@ import (
 	"github.com/miniauth/miniauth/ent/identity"
 	"github.com/miniauth/miniauth/ent/identityconflict"
 	"github.com/miniauth/miniauth/ent/mediacheck"
+	"github.com/miniauth/miniauth/ent/oalogin"
 	"github.com/miniauth/miniauth/ent/pushevent"
 	"github.com/miniauth/miniauth/ent/refreshtoken"
 	"github.com/miniauth/miniauth/ent/reviewitem"
@@ -50,6 +51,8 @@ type Client struct {
 	IdentityConflict *IdentityConflictClient
 	// MediaCheck is the client for interacting with the MediaCheck builders.
 	MediaCheck *MediaCheckClient
+	// OALogin is the client for interacting with the OALogin builders.
+	OALogin *OALoginClient
 	// PushEvent is the client for interacting with the PushEvent builders.
 	PushEvent *PushEventClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
@@ -83,6 +86,7 @@ func (c *Client) init() {
 	c.Identity = NewIdentityClient(c.config)
 	c.IdentityConflict = NewIdentityConflictClient(c.config)
 	c.MediaCheck = NewMediaCheckClient(c.config)
+	c.OALogin = NewOALoginClient(c.config)
 	c.PushEvent = NewPushEventClient(c.config)
 	c.RefreshToken = NewRefreshTokenClient(c.config)
 	c.ReviewItem = NewReviewItemClient(c.config)
@@ -189,6 +193,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Identity:         NewIdentityClient(cfg),
 		IdentityConflict: NewIdentityConflictClient(cfg),
 		MediaCheck:       NewMediaCheckClient(cfg),
+		OALogin:          NewOALoginClient(cfg),
 		PushEvent:        NewPushEventClient(cfg),
 		RefreshToken:     NewRefreshTokenClient(cfg),
 		ReviewItem:       NewReviewItemClient(cfg),
@@ -222,6 +227,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Identity:         NewIdentityClient(cfg),
 		IdentityConflict: NewIdentityConflictClient(cfg),
 		MediaCheck:       NewMediaCheckClient(cfg),
+		OALogin:          NewOALoginClient(cfg),
 		PushEvent:        NewPushEventClient(cfg),
 		RefreshToken:     NewRefreshTokenClient(cfg),
 		ReviewItem:       NewReviewItemClient(cfg),
@@ -260,8 +266,8 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.Admin, c.AdminSession, c.AuditEntry, c.Identity, c.IdentityConflict,
-		c.MediaCheck, c.PushEvent, c.RefreshToken, c.ReviewItem, c.Session, c.Throttle,
-		c.Upload, c.User, c.WeChatToken,
+		c.MediaCheck, c.OALogin, c.PushEvent, c.RefreshToken, c.ReviewItem, c.Session,
+		c.Throttle, c.Upload, c.User, c.WeChatToken,
 	} {
 		n.Use(hooks...)
 	}
@@ -272,8 +278,8 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.Admin, c.AdminSession, c.AuditEntry, c.Identity, c.IdentityConflict,
-		c.MediaCheck, c.PushEvent, c.RefreshToken, c.ReviewItem, c.Session, c.Throttle,
-		c.Upload, c.User, c.WeChatToken,
+		c.MediaCheck, c.OALogin, c.PushEvent, c.RefreshToken, c.ReviewItem, c.Session,
+		c.Throttle, c.Upload, c.User, c.WeChatToken,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -294,6 +300,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.IdentityConflict.mutate(ctx, m)
 	case *MediaCheckMutation:
 		return c.MediaCheck.mutate(ctx, m)
+	case *OALoginMutation:
+		return c.OALogin.mutate(ctx, m)
 	case *PushEventMutation:
 		return c.PushEvent.mutate(ctx, m)
 	case *RefreshTokenMutation:
@@ -1207,6 +1215,139 @@ func (c *MediaCheckClient) mutate(ctx context.Context, m *MediaCheckMutation) (V
 		return (&MediaCheckDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown MediaCheck mutation op: %q", m.Op())
+	}
+}
+
+// OALoginClient is a client for the OALogin schema.
+type OALoginClient struct {
+	config
+}
+
+// NewOALoginClient returns a client for the OALogin from the given config.
+func NewOALoginClient(c config) *OALoginClient {
+	return &OALoginClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `oalogin.Hooks(f(g(h())))`.
+func (c *OALoginClient) Use(hooks ...Hook) {
+	c.hooks.OALogin = append(c.hooks.OALogin, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `oalogin.Intercept(f(g(h())))`.
+func (c *OALoginClient) Intercept(interceptors ...Interceptor) {
+	c.inters.OALogin = append(c.inters.OALogin, interceptors...)
+}
+
+// Create returns a builder for creating a OALogin entity.
+func (c *OALoginClient) Create() *OALoginCreate {
+	mutation := newOALoginMutation(c.config, OpCreate)
+	return &OALoginCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of OALogin entities.
+func (c *OALoginClient) CreateBulk(builders ...*OALoginCreate) *OALoginCreateBulk {
+	return &OALoginCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *OALoginClient) MapCreateBulk(slice any, setFunc func(*OALoginCreate, int)) *OALoginCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &OALoginCreateBulk{err: fmt.Errorf("calling to OALoginClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*OALoginCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &OALoginCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for OALogin.
+func (c *OALoginClient) Update() *OALoginUpdate {
+	mutation := newOALoginMutation(c.config, OpUpdate)
+	return &OALoginUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *OALoginClient) UpdateOne(_m *OALogin) *OALoginUpdateOne {
+	mutation := newOALoginMutation(c.config, OpUpdateOne, withOALogin(_m))
+	return &OALoginUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *OALoginClient) UpdateOneID(id int) *OALoginUpdateOne {
+	mutation := newOALoginMutation(c.config, OpUpdateOne, withOALoginID(id))
+	return &OALoginUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for OALogin.
+func (c *OALoginClient) Delete() *OALoginDelete {
+	mutation := newOALoginMutation(c.config, OpDelete)
+	return &OALoginDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *OALoginClient) DeleteOne(_m *OALogin) *OALoginDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *OALoginClient) DeleteOneID(id int) *OALoginDeleteOne {
+	builder := c.Delete().Where(oalogin.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &OALoginDeleteOne{builder}
+}
+
+// Query returns a query builder for OALogin.
+func (c *OALoginClient) Query() *OALoginQuery {
+	return &OALoginQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeOALogin},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a OALogin entity by its id.
+func (c *OALoginClient) Get(ctx context.Context, id int) (*OALogin, error) {
+	return c.Query().Where(oalogin.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *OALoginClient) GetX(ctx context.Context, id int) *OALogin {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *OALoginClient) Hooks() []Hook {
+	return c.hooks.OALogin
+}
+
+// Interceptors returns the client interceptors.
+func (c *OALoginClient) Interceptors() []Interceptor {
+	return c.inters.OALogin
+}
+
+func (c *OALoginClient) mutate(ctx context.Context, m *OALoginMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&OALoginCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&OALoginUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&OALoginUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&OALoginDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown OALogin mutation op: %q", m.Op())
 	}
 }
 
@@ -2470,12 +2611,12 @@ func (c *WeChatTokenClient) mutate(ctx context.Context, m *WeChatTokenMutation) 
 type (
 	hooks struct {
 		Admin, AdminSession, AuditEntry, Identity, IdentityConflict, MediaCheck,
-		PushEvent, RefreshToken, ReviewItem, Session, Throttle, Upload, User,
+		OALogin, PushEvent, RefreshToken, ReviewItem, Session, Throttle, Upload, User,
 		WeChatToken []ent.Hook
 	}
 	inters struct {
 		Admin, AdminSession, AuditEntry, Identity, IdentityConflict, MediaCheck,
-		PushEvent, RefreshToken, ReviewItem, Session, Throttle, Upload, User,
+		OALogin, PushEvent, RefreshToken, ReviewItem, Session, Throttle, Upload, User,
 		WeChatToken []ent.Interceptor
 	}
 )

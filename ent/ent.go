@@ -18,6 +18,7 @@ import (
 	"github.com/miniauth/miniauth/ent/identity"
 	"github.com/miniauth/miniauth/ent/identityconflict"
 	"github.com/miniauth/miniauth/ent/mediacheck"
+	"github.com/miniauth/miniauth/ent/oalogin"
 	"github.com/miniauth/miniauth/ent/pushevent"
 	"github.com/miniauth/miniauth/ent/refreshtoken"
 	"github.com/miniauth/miniauth/ent/reviewitem"
@@ -92,6 +93,7 @@ func checkColumn(t, c string) error {
 			identity.Table:         identity.ValidColumn,
 			identityconflict.Table: identityconflict.ValidColumn,
 			mediacheck.Table:       mediacheck.ValidColumn,
+			oalogin.Table:          oalogin.ValidColumn,
 			pushevent.Table:        pushevent.ValidColumn,
 			refreshtoken.Table:     refreshtoken.ValidColumn,
 			reviewitem.Table:       reviewitem.ValidColumn,

@@ -26,6 +26,8 @@ type Tx struct {
 	IdentityConflict *IdentityConflictClient
 	// MediaCheck is the client for interacting with the MediaCheck builders.
 	MediaCheck *MediaCheckClient
+	// OALogin is the client for interacting with the OALogin builders.
+	OALogin *OALoginClient
 	// PushEvent is the client for interacting with the PushEvent builders.
 	PushEvent *PushEventClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
@@ -179,6 +181,7 @@ func (tx *Tx) init() {
 	tx.Identity = NewIdentityClient(tx.config)
 	tx.IdentityConflict = NewIdentityConflictClient(tx.config)
 	tx.MediaCheck = NewMediaCheckClient(tx.config)
+	tx.OALogin = NewOALoginClient(tx.config)
 	tx.PushEvent = NewPushEventClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.ReviewItem = NewReviewItemClient(tx.config)

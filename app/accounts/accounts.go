@@ -55,6 +55,8 @@ type Service struct {
 	// Content, if set, checks nicknames and uploaded avatars with
 	// WeChat's content security (review.go); nil: no checks.
 	Content *ContentCheck
+	// Guard is the sign-up risk gate and the phone cost guard (guard.go).
+	Guard Guard
 
 	authStmt preparedStmt
 	acks     ackWaiters
@@ -87,6 +89,9 @@ func Unauthorized() *problem.Error { return errUnauthorized }
 func (s *Service) Login(ctx context.Context, appID, code string, p Profile, c Client) (*Grant, error) {
 	li, err := s.code2Session(ctx, appID, code)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.screenSignUp(ctx, &li, c.IP); err != nil {
 		return nil, err
 	}
 	if err := s.checkLoginNickname(ctx, li, &p); err != nil {

@@ -86,7 +86,12 @@ type Server struct {
 	otherTokens    map[string]string // current token of the apps besides AppID
 	forceRefreshes int
 	phoneCodes     map[string]*phoneCode
-	sec            secState   // seccheck.go
+	sec            secState // seccheck.go
+
+	// Official Account and mobile app logins (oauth.go).
+	oauthCodeMap   map[string]OAuthPerson
+	oauthTokens    map[string]OAuthPerson
+	authorizeQueue []AuthorizeAnswer
 	guard          guardState // risk ranks and phone billing (guard.go)
 }
 
@@ -226,6 +231,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.stableToken(w, r)
 	case PathPhoneNumber:
 		s.phoneNumber(w, r)
+	case PathOAuthToken:
+		s.oauthToken(w, r)
+	case PathUserInfo:
+		s.userInfo(w, r)
+	case PathAuthorize:
+		s.authorize(w, r)
 	default:
 		if !s.serveGuard(w, r) && !s.serveSecCheck(w, r) {
 			s.writeError(w, 40066, "invalid url")

@@ -81,6 +81,18 @@ func (f MediaCheckFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, 
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.MediaCheckMutation", m)
 }
 
+// The OALoginFunc type is an adapter to allow the use of ordinary
+// function as OALogin mutator.
+type OALoginFunc func(context.Context, *ent.OALoginMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f OALoginFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.OALoginMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.OALoginMutation", m)
+}
+
 // The PushEventFunc type is an adapter to allow the use of ordinary
 // function as PushEvent mutator.
 type PushEventFunc func(context.Context, *ent.PushEventMutation) (ent.Value, error)

@@ -24,6 +24,9 @@ type IdentityConflict func(*sql.Selector)
 // MediaCheck is the predicate function for mediacheck builders.
 type MediaCheck func(*sql.Selector)
 
+// OALogin is the predicate function for oalogin builders.
+type OALogin func(*sql.Selector)
+
 // PushEvent is the predicate function for pushevent builders.
 type PushEvent func(*sql.Selector)
 
