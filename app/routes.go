@@ -34,6 +34,10 @@ func (s *Server) routes() *fiber.App {
 	f.Post("/api/auth/login", writable, limit, api.Login)
 	f.Post("/api/auth/refresh", limit, api.Refresh)
 	f.Post("/api/auth/phone-login", writable, limit, api.PhoneLogin)
+	// WeChat's message push: signed, not bearer (wechatpush.go).
+	push := s.pushHandler()
+	f.Get(handlers.PushPathPrefix+":appid", push.Verify)
+	f.Post(handlers.PushPathPrefix+":appid", push.Receive)
 	// The other WeChat doors: Official Accounts' H5 pages, mobile apps.
 	oa := &handlers.OALogin{Service: s.OALogin}
 	f.Get("/api/auth/oa/authorize", limit, oa.Authorize)
@@ -97,6 +101,9 @@ func (s *Server) routes() *fiber.App {
 	g.Post("/users/:id/enable", h.RequireOperator, h.EnableUser)
 	g.Post("/users/:id/roles", h.RequireOperator, h.SetUserRoles)
 	g.Post("/users/:id/sessions/:sid/revoke", h.RequireOperator, h.RevokeSession)
+	g.Get("/review", h.Review)
+	g.Post("/review/:id/approve", h.RequireOperator, h.ApproveReview)
+	g.Post("/review/:id/clear", h.RequireOperator, h.ClearReview)
 	g.Get("/audit", h.AuditLog)
 	g.Get("/account", h.Account)
 	g.Post("/account/totp", h.StartTOTP)

@@ -32,6 +32,7 @@ import (
 	"github.com/miniauth/miniauth/app/tokens"
 	"github.com/miniauth/miniauth/app/weblogin"
 	"github.com/miniauth/miniauth/app/wechat"
+	"github.com/miniauth/miniauth/app/wechatevents"
 	"github.com/miniauth/miniauth/app/wechatsim"
 	"github.com/miniauth/miniauth/ent/session"
 	"github.com/miniauth/miniauth/handlers"
@@ -68,7 +69,9 @@ type Server struct {
 	Fiber    *fiber.App
 	// Metrics is nil unless MINIAUTH_METRICS_ADDR is set.
 	Metrics *metrics.Metrics
-	own     []Routes // the team's own API (see extend.go)
+	// Events acts on what WeChat's message push delivers (wechatpush.go).
+	Events *wechatevents.Service
+	own    []Routes // the team's own API (see extend.go)
 	// mpVerifyName and mpVerifyContent are the MP_verify_*.txt file
 	// WeChat checks a web authorization domain with.
 	mpVerifyName    string
@@ -144,7 +147,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, own ...Route
 		Log:        log,
 		Avatars:    avatars.New(filepath.Join(cfg.DataDir, "uploads", "avatars")),
 		Cache:      newSessionCache(cfg, db),
+		Content:    newContentCheck(cfg, log),
 	}
+	s.Events = s.newEvents()
 	s.Accounts.Guard = s.guard()
 	s.WebLogin = s.newWebLogin()
 	s.OALogin = &oalogin.Service{
@@ -274,6 +279,8 @@ func bodyRule(method, path string) handlers.BodyRule {
 	switch {
 	case method == fiber.MethodPost && p == "/api/me/avatar":
 		return handlers.BodyRule{Limit: handlers.MaxAvatarBody, Streamed: true}
+	case strings.HasPrefix(p, strings.TrimRight(handlers.PushPathPrefix, "/")):
+		return handlers.BodyRule{Limit: handlers.MaxPushBody}
 	case p == strings.ToLower(handlers.VerifyPath):
 		return handlers.BodyRule{Limit: 0} // proxies send none; reading one is work for nobody
 	case strings.HasPrefix(p, "/api/"):
@@ -297,6 +304,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go s.followOtherWriters(ctx)
 	go s.sweepAvatars(ctx)
 	go s.WebLogin.Run(ctx)
+	go s.Events.Run(ctx)
 	if s.Metrics != nil {
 		msrv := &http.Server{Addr: s.Config.MetricsAddr, Handler: metricsMux(s.Metrics, s.Config.PProf), ReadHeaderTimeout: 10 * time.Second}
 		mln, err := net.Listen("tcp", s.Config.MetricsAddr)
@@ -344,6 +352,7 @@ func (s *Server) purgeSessions(ctx context.Context) {
 			s.Log.Info("purged ended sessions", "sessions", n, "retention", accounts.SessionRetention.String())
 		}
 		s.purgeAudit(ctx)
+		s.purgePushEvents(ctx)
 		if n, err := s.OALogin.Purge(ctx, time.Now().UTC().Add(-oalogin.Retention)); err != nil && ctx.Err() == nil {
 			s.Log.Warn("purge Official Account authorizations", "err", err)
 		} else if n > 0 {

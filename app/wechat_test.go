@@ -478,7 +478,7 @@ func TestAvatarDatabaseFailureLeavesNoFile(t *testing.T) {
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
 		env := startOn(t, b, nil)
 		// The user is gone by the time the update runs.
-		_, err := env.Server.Accounts.UploadAvatar(context.Background(), 987654321, bytes.NewReader(avatartest.PNG(t, 1)))
+		_, err := env.Server.Accounts.UploadAvatar(context.Background(), 987654321, 0, bytes.NewReader(avatartest.PNG(t, 1)))
 		if err == nil {
 			t.Fatal("upload for a missing user succeeded")
 		}

@@ -20,8 +20,11 @@ import (
 	"github.com/miniauth/miniauth/ent/auditentry"
 	"github.com/miniauth/miniauth/ent/identity"
 	"github.com/miniauth/miniauth/ent/identityconflict"
+	"github.com/miniauth/miniauth/ent/mediacheck"
 	"github.com/miniauth/miniauth/ent/oalogin"
+	"github.com/miniauth/miniauth/ent/pushevent"
 	"github.com/miniauth/miniauth/ent/refreshtoken"
+	"github.com/miniauth/miniauth/ent/reviewitem"
 	"github.com/miniauth/miniauth/ent/session"
 	"github.com/miniauth/miniauth/ent/signingkey"
 	"github.com/miniauth/miniauth/ent/throttle"
@@ -48,10 +51,16 @@ type Client struct {
 	Identity *IdentityClient
 	// IdentityConflict is the client for interacting with the IdentityConflict builders.
 	IdentityConflict *IdentityConflictClient
+	// MediaCheck is the client for interacting with the MediaCheck builders.
+	MediaCheck *MediaCheckClient
 	// OALogin is the client for interacting with the OALogin builders.
 	OALogin *OALoginClient
+	// PushEvent is the client for interacting with the PushEvent builders.
+	PushEvent *PushEventClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
 	RefreshToken *RefreshTokenClient
+	// ReviewItem is the client for interacting with the ReviewItem builders.
+	ReviewItem *ReviewItemClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
 	// SigningKey is the client for interacting with the SigningKey builders.
@@ -82,8 +91,11 @@ func (c *Client) init() {
 	c.AuditEntry = NewAuditEntryClient(c.config)
 	c.Identity = NewIdentityClient(c.config)
 	c.IdentityConflict = NewIdentityConflictClient(c.config)
+	c.MediaCheck = NewMediaCheckClient(c.config)
 	c.OALogin = NewOALoginClient(c.config)
+	c.PushEvent = NewPushEventClient(c.config)
 	c.RefreshToken = NewRefreshTokenClient(c.config)
+	c.ReviewItem = NewReviewItemClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.SigningKey = NewSigningKeyClient(c.config)
 	c.Throttle = NewThrottleClient(c.config)
@@ -188,8 +200,11 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		AuditEntry:       NewAuditEntryClient(cfg),
 		Identity:         NewIdentityClient(cfg),
 		IdentityConflict: NewIdentityConflictClient(cfg),
+		MediaCheck:       NewMediaCheckClient(cfg),
 		OALogin:          NewOALoginClient(cfg),
+		PushEvent:        NewPushEventClient(cfg),
 		RefreshToken:     NewRefreshTokenClient(cfg),
+		ReviewItem:       NewReviewItemClient(cfg),
 		Session:          NewSessionClient(cfg),
 		SigningKey:       NewSigningKeyClient(cfg),
 		Throttle:         NewThrottleClient(cfg),
@@ -221,8 +236,11 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		AuditEntry:       NewAuditEntryClient(cfg),
 		Identity:         NewIdentityClient(cfg),
 		IdentityConflict: NewIdentityConflictClient(cfg),
+		MediaCheck:       NewMediaCheckClient(cfg),
 		OALogin:          NewOALoginClient(cfg),
+		PushEvent:        NewPushEventClient(cfg),
 		RefreshToken:     NewRefreshTokenClient(cfg),
+		ReviewItem:       NewReviewItemClient(cfg),
 		Session:          NewSessionClient(cfg),
 		SigningKey:       NewSigningKeyClient(cfg),
 		Throttle:         NewThrottleClient(cfg),
@@ -260,8 +278,8 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.Admin, c.AdminSession, c.AuditEntry, c.Identity, c.IdentityConflict,
-		c.OALogin, c.RefreshToken, c.Session, c.SigningKey, c.Throttle, c.Upload,
-		c.User, c.WeChatToken, c.WebLoginTicket,
+		c.MediaCheck, c.OALogin, c.PushEvent, c.RefreshToken, c.ReviewItem, c.Session,
+		c.SigningKey, c.Throttle, c.Upload, c.User, c.WeChatToken, c.WebLoginTicket,
 	} {
 		n.Use(hooks...)
 	}
@@ -272,8 +290,8 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.Admin, c.AdminSession, c.AuditEntry, c.Identity, c.IdentityConflict,
-		c.OALogin, c.RefreshToken, c.Session, c.SigningKey, c.Throttle, c.Upload,
-		c.User, c.WeChatToken, c.WebLoginTicket,
+		c.MediaCheck, c.OALogin, c.PushEvent, c.RefreshToken, c.ReviewItem, c.Session,
+		c.SigningKey, c.Throttle, c.Upload, c.User, c.WeChatToken, c.WebLoginTicket,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -292,10 +310,16 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Identity.mutate(ctx, m)
 	case *IdentityConflictMutation:
 		return c.IdentityConflict.mutate(ctx, m)
+	case *MediaCheckMutation:
+		return c.MediaCheck.mutate(ctx, m)
 	case *OALoginMutation:
 		return c.OALogin.mutate(ctx, m)
+	case *PushEventMutation:
+		return c.PushEvent.mutate(ctx, m)
 	case *RefreshTokenMutation:
 		return c.RefreshToken.mutate(ctx, m)
+	case *ReviewItemMutation:
+		return c.ReviewItem.mutate(ctx, m)
 	case *SessionMutation:
 		return c.Session.mutate(ctx, m)
 	case *SigningKeyMutation:
@@ -1061,6 +1085,155 @@ func (c *IdentityConflictClient) mutate(ctx context.Context, m *IdentityConflict
 	}
 }
 
+// MediaCheckClient is a client for the MediaCheck schema.
+type MediaCheckClient struct {
+	config
+}
+
+// NewMediaCheckClient returns a client for the MediaCheck from the given config.
+func NewMediaCheckClient(c config) *MediaCheckClient {
+	return &MediaCheckClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `mediacheck.Hooks(f(g(h())))`.
+func (c *MediaCheckClient) Use(hooks ...Hook) {
+	c.hooks.MediaCheck = append(c.hooks.MediaCheck, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `mediacheck.Intercept(f(g(h())))`.
+func (c *MediaCheckClient) Intercept(interceptors ...Interceptor) {
+	c.inters.MediaCheck = append(c.inters.MediaCheck, interceptors...)
+}
+
+// Create returns a builder for creating a MediaCheck entity.
+func (c *MediaCheckClient) Create() *MediaCheckCreate {
+	mutation := newMediaCheckMutation(c.config, OpCreate)
+	return &MediaCheckCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of MediaCheck entities.
+func (c *MediaCheckClient) CreateBulk(builders ...*MediaCheckCreate) *MediaCheckCreateBulk {
+	return &MediaCheckCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *MediaCheckClient) MapCreateBulk(slice any, setFunc func(*MediaCheckCreate, int)) *MediaCheckCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &MediaCheckCreateBulk{err: fmt.Errorf("calling to MediaCheckClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*MediaCheckCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &MediaCheckCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for MediaCheck.
+func (c *MediaCheckClient) Update() *MediaCheckUpdate {
+	mutation := newMediaCheckMutation(c.config, OpUpdate)
+	return &MediaCheckUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *MediaCheckClient) UpdateOne(_m *MediaCheck) *MediaCheckUpdateOne {
+	mutation := newMediaCheckMutation(c.config, OpUpdateOne, withMediaCheck(_m))
+	return &MediaCheckUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *MediaCheckClient) UpdateOneID(id int) *MediaCheckUpdateOne {
+	mutation := newMediaCheckMutation(c.config, OpUpdateOne, withMediaCheckID(id))
+	return &MediaCheckUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for MediaCheck.
+func (c *MediaCheckClient) Delete() *MediaCheckDelete {
+	mutation := newMediaCheckMutation(c.config, OpDelete)
+	return &MediaCheckDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *MediaCheckClient) DeleteOne(_m *MediaCheck) *MediaCheckDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *MediaCheckClient) DeleteOneID(id int) *MediaCheckDeleteOne {
+	builder := c.Delete().Where(mediacheck.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &MediaCheckDeleteOne{builder}
+}
+
+// Query returns a query builder for MediaCheck.
+func (c *MediaCheckClient) Query() *MediaCheckQuery {
+	return &MediaCheckQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeMediaCheck},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a MediaCheck entity by its id.
+func (c *MediaCheckClient) Get(ctx context.Context, id int) (*MediaCheck, error) {
+	return c.Query().Where(mediacheck.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *MediaCheckClient) GetX(ctx context.Context, id int) *MediaCheck {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a MediaCheck.
+func (c *MediaCheckClient) QueryUser(_m *MediaCheck) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(mediacheck.Table, mediacheck.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, mediacheck.UserTable, mediacheck.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *MediaCheckClient) Hooks() []Hook {
+	return c.hooks.MediaCheck
+}
+
+// Interceptors returns the client interceptors.
+func (c *MediaCheckClient) Interceptors() []Interceptor {
+	return c.inters.MediaCheck
+}
+
+func (c *MediaCheckClient) mutate(ctx context.Context, m *MediaCheckMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&MediaCheckCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&MediaCheckUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&MediaCheckUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&MediaCheckDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown MediaCheck mutation op: %q", m.Op())
+	}
+}
+
 // OALoginClient is a client for the OALogin schema.
 type OALoginClient struct {
 	config
@@ -1191,6 +1364,139 @@ func (c *OALoginClient) mutate(ctx context.Context, m *OALoginMutation) (Value, 
 		return (&OALoginDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown OALogin mutation op: %q", m.Op())
+	}
+}
+
+// PushEventClient is a client for the PushEvent schema.
+type PushEventClient struct {
+	config
+}
+
+// NewPushEventClient returns a client for the PushEvent from the given config.
+func NewPushEventClient(c config) *PushEventClient {
+	return &PushEventClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `pushevent.Hooks(f(g(h())))`.
+func (c *PushEventClient) Use(hooks ...Hook) {
+	c.hooks.PushEvent = append(c.hooks.PushEvent, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `pushevent.Intercept(f(g(h())))`.
+func (c *PushEventClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PushEvent = append(c.inters.PushEvent, interceptors...)
+}
+
+// Create returns a builder for creating a PushEvent entity.
+func (c *PushEventClient) Create() *PushEventCreate {
+	mutation := newPushEventMutation(c.config, OpCreate)
+	return &PushEventCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PushEvent entities.
+func (c *PushEventClient) CreateBulk(builders ...*PushEventCreate) *PushEventCreateBulk {
+	return &PushEventCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PushEventClient) MapCreateBulk(slice any, setFunc func(*PushEventCreate, int)) *PushEventCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PushEventCreateBulk{err: fmt.Errorf("calling to PushEventClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PushEventCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PushEventCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PushEvent.
+func (c *PushEventClient) Update() *PushEventUpdate {
+	mutation := newPushEventMutation(c.config, OpUpdate)
+	return &PushEventUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PushEventClient) UpdateOne(_m *PushEvent) *PushEventUpdateOne {
+	mutation := newPushEventMutation(c.config, OpUpdateOne, withPushEvent(_m))
+	return &PushEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PushEventClient) UpdateOneID(id int) *PushEventUpdateOne {
+	mutation := newPushEventMutation(c.config, OpUpdateOne, withPushEventID(id))
+	return &PushEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PushEvent.
+func (c *PushEventClient) Delete() *PushEventDelete {
+	mutation := newPushEventMutation(c.config, OpDelete)
+	return &PushEventDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PushEventClient) DeleteOne(_m *PushEvent) *PushEventDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PushEventClient) DeleteOneID(id int) *PushEventDeleteOne {
+	builder := c.Delete().Where(pushevent.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PushEventDeleteOne{builder}
+}
+
+// Query returns a query builder for PushEvent.
+func (c *PushEventClient) Query() *PushEventQuery {
+	return &PushEventQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePushEvent},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PushEvent entity by its id.
+func (c *PushEventClient) Get(ctx context.Context, id int) (*PushEvent, error) {
+	return c.Query().Where(pushevent.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PushEventClient) GetX(ctx context.Context, id int) *PushEvent {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PushEventClient) Hooks() []Hook {
+	return c.hooks.PushEvent
+}
+
+// Interceptors returns the client interceptors.
+func (c *PushEventClient) Interceptors() []Interceptor {
+	return c.inters.PushEvent
+}
+
+func (c *PushEventClient) mutate(ctx context.Context, m *PushEventMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PushEventCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PushEventUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PushEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PushEventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PushEvent mutation op: %q", m.Op())
 	}
 }
 
@@ -1340,6 +1646,155 @@ func (c *RefreshTokenClient) mutate(ctx context.Context, m *RefreshTokenMutation
 		return (&RefreshTokenDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown RefreshToken mutation op: %q", m.Op())
+	}
+}
+
+// ReviewItemClient is a client for the ReviewItem schema.
+type ReviewItemClient struct {
+	config
+}
+
+// NewReviewItemClient returns a client for the ReviewItem from the given config.
+func NewReviewItemClient(c config) *ReviewItemClient {
+	return &ReviewItemClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `reviewitem.Hooks(f(g(h())))`.
+func (c *ReviewItemClient) Use(hooks ...Hook) {
+	c.hooks.ReviewItem = append(c.hooks.ReviewItem, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `reviewitem.Intercept(f(g(h())))`.
+func (c *ReviewItemClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ReviewItem = append(c.inters.ReviewItem, interceptors...)
+}
+
+// Create returns a builder for creating a ReviewItem entity.
+func (c *ReviewItemClient) Create() *ReviewItemCreate {
+	mutation := newReviewItemMutation(c.config, OpCreate)
+	return &ReviewItemCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ReviewItem entities.
+func (c *ReviewItemClient) CreateBulk(builders ...*ReviewItemCreate) *ReviewItemCreateBulk {
+	return &ReviewItemCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ReviewItemClient) MapCreateBulk(slice any, setFunc func(*ReviewItemCreate, int)) *ReviewItemCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ReviewItemCreateBulk{err: fmt.Errorf("calling to ReviewItemClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ReviewItemCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ReviewItemCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ReviewItem.
+func (c *ReviewItemClient) Update() *ReviewItemUpdate {
+	mutation := newReviewItemMutation(c.config, OpUpdate)
+	return &ReviewItemUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ReviewItemClient) UpdateOne(_m *ReviewItem) *ReviewItemUpdateOne {
+	mutation := newReviewItemMutation(c.config, OpUpdateOne, withReviewItem(_m))
+	return &ReviewItemUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ReviewItemClient) UpdateOneID(id int) *ReviewItemUpdateOne {
+	mutation := newReviewItemMutation(c.config, OpUpdateOne, withReviewItemID(id))
+	return &ReviewItemUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ReviewItem.
+func (c *ReviewItemClient) Delete() *ReviewItemDelete {
+	mutation := newReviewItemMutation(c.config, OpDelete)
+	return &ReviewItemDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ReviewItemClient) DeleteOne(_m *ReviewItem) *ReviewItemDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ReviewItemClient) DeleteOneID(id int) *ReviewItemDeleteOne {
+	builder := c.Delete().Where(reviewitem.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ReviewItemDeleteOne{builder}
+}
+
+// Query returns a query builder for ReviewItem.
+func (c *ReviewItemClient) Query() *ReviewItemQuery {
+	return &ReviewItemQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeReviewItem},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ReviewItem entity by its id.
+func (c *ReviewItemClient) Get(ctx context.Context, id int) (*ReviewItem, error) {
+	return c.Query().Where(reviewitem.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ReviewItemClient) GetX(ctx context.Context, id int) *ReviewItem {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a ReviewItem.
+func (c *ReviewItemClient) QueryUser(_m *ReviewItem) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(reviewitem.Table, reviewitem.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, reviewitem.UserTable, reviewitem.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ReviewItemClient) Hooks() []Hook {
+	return c.hooks.ReviewItem
+}
+
+// Interceptors returns the client interceptors.
+func (c *ReviewItemClient) Interceptors() []Interceptor {
+	return c.inters.ReviewItem
+}
+
+func (c *ReviewItemClient) mutate(ctx context.Context, m *ReviewItemMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ReviewItemCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ReviewItemUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ReviewItemUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ReviewItemDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ReviewItem mutation op: %q", m.Op())
 	}
 }
 
@@ -2127,6 +2582,38 @@ func (c *UserClient) QueryWebLoginTickets(_m *User) *WebLoginTicketQuery {
 	return query
 }
 
+// QueryReviewItems queries the review_items edge of a User.
+func (c *UserClient) QueryReviewItems(_m *User) *ReviewItemQuery {
+	query := (&ReviewItemClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(reviewitem.Table, reviewitem.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.ReviewItemsTable, user.ReviewItemsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryMediaChecks queries the media_checks edge of a User.
+func (c *UserClient) QueryMediaChecks(_m *User) *MediaCheckQuery {
+	query := (&MediaCheckClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(mediacheck.Table, mediacheck.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.MediaChecksTable, user.MediaChecksColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *UserClient) Hooks() []Hook {
 	return c.hooks.User
@@ -2437,14 +2924,14 @@ func (c *WebLoginTicketClient) mutate(ctx context.Context, m *WebLoginTicketMuta
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Admin, AdminSession, AuditEntry, Identity, IdentityConflict, OALogin,
-		RefreshToken, Session, SigningKey, Throttle, Upload, User, WeChatToken,
-		WebLoginTicket []ent.Hook
+		Admin, AdminSession, AuditEntry, Identity, IdentityConflict, MediaCheck,
+		OALogin, PushEvent, RefreshToken, ReviewItem, Session, SigningKey, Throttle,
+		Upload, User, WeChatToken, WebLoginTicket []ent.Hook
 	}
 	inters struct {
-		Admin, AdminSession, AuditEntry, Identity, IdentityConflict, OALogin,
-		RefreshToken, Session, SigningKey, Throttle, Upload, User, WeChatToken,
-		WebLoginTicket []ent.Interceptor
+		Admin, AdminSession, AuditEntry, Identity, IdentityConflict, MediaCheck,
+		OALogin, PushEvent, RefreshToken, ReviewItem, Session, SigningKey, Throttle,
+		Upload, User, WeChatToken, WebLoginTicket []ent.Interceptor
 	}
 )
 

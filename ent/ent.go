@@ -17,8 +17,11 @@ import (
 	"github.com/miniauth/miniauth/ent/auditentry"
 	"github.com/miniauth/miniauth/ent/identity"
 	"github.com/miniauth/miniauth/ent/identityconflict"
+	"github.com/miniauth/miniauth/ent/mediacheck"
 	"github.com/miniauth/miniauth/ent/oalogin"
+	"github.com/miniauth/miniauth/ent/pushevent"
 	"github.com/miniauth/miniauth/ent/refreshtoken"
+	"github.com/miniauth/miniauth/ent/reviewitem"
 	"github.com/miniauth/miniauth/ent/session"
 	"github.com/miniauth/miniauth/ent/signingkey"
 	"github.com/miniauth/miniauth/ent/throttle"
@@ -91,8 +94,11 @@ func checkColumn(t, c string) error {
 			auditentry.Table:       auditentry.ValidColumn,
 			identity.Table:         identity.ValidColumn,
 			identityconflict.Table: identityconflict.ValidColumn,
+			mediacheck.Table:       mediacheck.ValidColumn,
 			oalogin.Table:          oalogin.ValidColumn,
+			pushevent.Table:        pushevent.ValidColumn,
 			refreshtoken.Table:     refreshtoken.ValidColumn,
+			reviewitem.Table:       reviewitem.ValidColumn,
 			session.Table:          session.ValidColumn,
 			signingkey.Table:       signingkey.ValidColumn,
 			throttle.Table:         throttle.ValidColumn,

@@ -16,9 +16,12 @@ import (
 	"github.com/miniauth/miniauth/ent/auditentry"
 	"github.com/miniauth/miniauth/ent/identity"
 	"github.com/miniauth/miniauth/ent/identityconflict"
+	"github.com/miniauth/miniauth/ent/mediacheck"
 	"github.com/miniauth/miniauth/ent/oalogin"
 	"github.com/miniauth/miniauth/ent/predicate"
+	"github.com/miniauth/miniauth/ent/pushevent"
 	"github.com/miniauth/miniauth/ent/refreshtoken"
+	"github.com/miniauth/miniauth/ent/reviewitem"
 	"github.com/miniauth/miniauth/ent/session"
 	"github.com/miniauth/miniauth/ent/signingkey"
 	"github.com/miniauth/miniauth/ent/throttle"
@@ -42,8 +45,11 @@ const (
 	TypeAuditEntry       = "AuditEntry"
 	TypeIdentity         = "Identity"
 	TypeIdentityConflict = "IdentityConflict"
+	TypeMediaCheck       = "MediaCheck"
 	TypeOALogin          = "OALogin"
+	TypePushEvent        = "PushEvent"
 	TypeRefreshToken     = "RefreshToken"
+	TypeReviewItem       = "ReviewItem"
 	TypeSession          = "Session"
 	TypeSigningKey       = "SigningKey"
 	TypeThrottle         = "Throttle"
@@ -4138,6 +4144,605 @@ func (m *IdentityConflictMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown IdentityConflict edge %s", name)
 }
 
+// MediaCheckMutation represents an operation that mutates the MediaCheck nodes in the graph.
+type MediaCheckMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	trace_id      *string
+	appid         *string
+	url           *string
+	created_at    *time.Time
+	clearedFields map[string]struct{}
+	user          *int
+	cleareduser   bool
+	done          bool
+	oldValue      func(context.Context) (*MediaCheck, error)
+	predicates    []predicate.MediaCheck
+}
+
+var _ ent.Mutation = (*MediaCheckMutation)(nil)
+
+// mediacheckOption allows management of the mutation configuration using functional options.
+type mediacheckOption func(*MediaCheckMutation)
+
+// newMediaCheckMutation creates new mutation for the MediaCheck entity.
+func newMediaCheckMutation(c config, op Op, opts ...mediacheckOption) *MediaCheckMutation {
+	m := &MediaCheckMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeMediaCheck,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withMediaCheckID sets the ID field of the mutation.
+func withMediaCheckID(id int) mediacheckOption {
+	return func(m *MediaCheckMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *MediaCheck
+		)
+		m.oldValue = func(ctx context.Context) (*MediaCheck, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().MediaCheck.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withMediaCheck sets the old MediaCheck of the mutation.
+func withMediaCheck(node *MediaCheck) mediacheckOption {
+	return func(m *MediaCheckMutation) {
+		m.oldValue = func(context.Context) (*MediaCheck, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m MediaCheckMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m MediaCheckMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *MediaCheckMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *MediaCheckMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().MediaCheck.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetTraceID sets the "trace_id" field.
+func (m *MediaCheckMutation) SetTraceID(s string) {
+	m.trace_id = &s
+}
+
+// TraceID returns the value of the "trace_id" field in the mutation.
+func (m *MediaCheckMutation) TraceID() (r string, exists bool) {
+	v := m.trace_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTraceID returns the old "trace_id" field's value of the MediaCheck entity.
+// If the MediaCheck object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MediaCheckMutation) OldTraceID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTraceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTraceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTraceID: %w", err)
+	}
+	return oldValue.TraceID, nil
+}
+
+// ResetTraceID resets all changes to the "trace_id" field.
+func (m *MediaCheckMutation) ResetTraceID() {
+	m.trace_id = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *MediaCheckMutation) SetUserID(i int) {
+	m.user = &i
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *MediaCheckMutation) UserID() (r int, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the MediaCheck entity.
+// If the MediaCheck object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MediaCheckMutation) OldUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *MediaCheckMutation) ResetUserID() {
+	m.user = nil
+}
+
+// SetAppid sets the "appid" field.
+func (m *MediaCheckMutation) SetAppid(s string) {
+	m.appid = &s
+}
+
+// Appid returns the value of the "appid" field in the mutation.
+func (m *MediaCheckMutation) Appid() (r string, exists bool) {
+	v := m.appid
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAppid returns the old "appid" field's value of the MediaCheck entity.
+// If the MediaCheck object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MediaCheckMutation) OldAppid(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAppid is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAppid requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAppid: %w", err)
+	}
+	return oldValue.Appid, nil
+}
+
+// ResetAppid resets all changes to the "appid" field.
+func (m *MediaCheckMutation) ResetAppid() {
+	m.appid = nil
+}
+
+// SetURL sets the "url" field.
+func (m *MediaCheckMutation) SetURL(s string) {
+	m.url = &s
+}
+
+// URL returns the value of the "url" field in the mutation.
+func (m *MediaCheckMutation) URL() (r string, exists bool) {
+	v := m.url
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldURL returns the old "url" field's value of the MediaCheck entity.
+// If the MediaCheck object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MediaCheckMutation) OldURL(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldURL is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldURL requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldURL: %w", err)
+	}
+	return oldValue.URL, nil
+}
+
+// ResetURL resets all changes to the "url" field.
+func (m *MediaCheckMutation) ResetURL() {
+	m.url = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *MediaCheckMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *MediaCheckMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the MediaCheck entity.
+// If the MediaCheck object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MediaCheckMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *MediaCheckMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *MediaCheckMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[mediacheck.FieldUserID] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *MediaCheckMutation) UserCleared() bool {
+	return m.cleareduser
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *MediaCheckMutation) UserIDs() (ids []int) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *MediaCheckMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// Where appends a list predicates to the MediaCheckMutation builder.
+func (m *MediaCheckMutation) Where(ps ...predicate.MediaCheck) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the MediaCheckMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *MediaCheckMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.MediaCheck, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *MediaCheckMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *MediaCheckMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (MediaCheck).
+func (m *MediaCheckMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *MediaCheckMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.trace_id != nil {
+		fields = append(fields, mediacheck.FieldTraceID)
+	}
+	if m.user != nil {
+		fields = append(fields, mediacheck.FieldUserID)
+	}
+	if m.appid != nil {
+		fields = append(fields, mediacheck.FieldAppid)
+	}
+	if m.url != nil {
+		fields = append(fields, mediacheck.FieldURL)
+	}
+	if m.created_at != nil {
+		fields = append(fields, mediacheck.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *MediaCheckMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case mediacheck.FieldTraceID:
+		return m.TraceID()
+	case mediacheck.FieldUserID:
+		return m.UserID()
+	case mediacheck.FieldAppid:
+		return m.Appid()
+	case mediacheck.FieldURL:
+		return m.URL()
+	case mediacheck.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *MediaCheckMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case mediacheck.FieldTraceID:
+		return m.OldTraceID(ctx)
+	case mediacheck.FieldUserID:
+		return m.OldUserID(ctx)
+	case mediacheck.FieldAppid:
+		return m.OldAppid(ctx)
+	case mediacheck.FieldURL:
+		return m.OldURL(ctx)
+	case mediacheck.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown MediaCheck field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *MediaCheckMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case mediacheck.FieldTraceID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTraceID(v)
+		return nil
+	case mediacheck.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case mediacheck.FieldAppid:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAppid(v)
+		return nil
+	case mediacheck.FieldURL:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetURL(v)
+		return nil
+	case mediacheck.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown MediaCheck field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *MediaCheckMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *MediaCheckMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *MediaCheckMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown MediaCheck numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *MediaCheckMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *MediaCheckMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *MediaCheckMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown MediaCheck nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *MediaCheckMutation) ResetField(name string) error {
+	switch name {
+	case mediacheck.FieldTraceID:
+		m.ResetTraceID()
+		return nil
+	case mediacheck.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case mediacheck.FieldAppid:
+		m.ResetAppid()
+		return nil
+	case mediacheck.FieldURL:
+		m.ResetURL()
+		return nil
+	case mediacheck.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown MediaCheck field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *MediaCheckMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.user != nil {
+		edges = append(edges, mediacheck.EdgeUser)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *MediaCheckMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case mediacheck.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *MediaCheckMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *MediaCheckMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *MediaCheckMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.cleareduser {
+		edges = append(edges, mediacheck.EdgeUser)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *MediaCheckMutation) EdgeCleared(name string) bool {
+	switch name {
+	case mediacheck.EdgeUser:
+		return m.cleareduser
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *MediaCheckMutation) ClearEdge(name string) error {
+	switch name {
+	case mediacheck.EdgeUser:
+		m.ClearUser()
+		return nil
+	}
+	return fmt.Errorf("unknown MediaCheck unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *MediaCheckMutation) ResetEdge(name string) error {
+	switch name {
+	case mediacheck.EdgeUser:
+		m.ResetUser()
+		return nil
+	}
+	return fmt.Errorf("unknown MediaCheck edge %s", name)
+}
+
 // OALoginMutation represents an operation that mutates the OALogin nodes in the graph.
 type OALoginMutation struct {
 	config
@@ -5302,6 +5907,876 @@ func (m *OALoginMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown OALogin edge %s", name)
 }
 
+// PushEventMutation represents an operation that mutates the PushEvent nodes in the graph.
+type PushEventMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	appid         *string
+	dedup_key     *string
+	event         *string
+	openid        *string
+	payload       *string
+	received_at   *time.Time
+	done_at       *time.Time
+	outcome       *string
+	attempts      *int
+	addattempts   *int
+	last_error    *string
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*PushEvent, error)
+	predicates    []predicate.PushEvent
+}
+
+var _ ent.Mutation = (*PushEventMutation)(nil)
+
+// pusheventOption allows management of the mutation configuration using functional options.
+type pusheventOption func(*PushEventMutation)
+
+// newPushEventMutation creates new mutation for the PushEvent entity.
+func newPushEventMutation(c config, op Op, opts ...pusheventOption) *PushEventMutation {
+	m := &PushEventMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePushEvent,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPushEventID sets the ID field of the mutation.
+func withPushEventID(id int) pusheventOption {
+	return func(m *PushEventMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *PushEvent
+		)
+		m.oldValue = func(ctx context.Context) (*PushEvent, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().PushEvent.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPushEvent sets the old PushEvent of the mutation.
+func withPushEvent(node *PushEvent) pusheventOption {
+	return func(m *PushEventMutation) {
+		m.oldValue = func(context.Context) (*PushEvent, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PushEventMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PushEventMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PushEventMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PushEventMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().PushEvent.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetAppid sets the "appid" field.
+func (m *PushEventMutation) SetAppid(s string) {
+	m.appid = &s
+}
+
+// Appid returns the value of the "appid" field in the mutation.
+func (m *PushEventMutation) Appid() (r string, exists bool) {
+	v := m.appid
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAppid returns the old "appid" field's value of the PushEvent entity.
+// If the PushEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PushEventMutation) OldAppid(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAppid is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAppid requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAppid: %w", err)
+	}
+	return oldValue.Appid, nil
+}
+
+// ResetAppid resets all changes to the "appid" field.
+func (m *PushEventMutation) ResetAppid() {
+	m.appid = nil
+}
+
+// SetDedupKey sets the "dedup_key" field.
+func (m *PushEventMutation) SetDedupKey(s string) {
+	m.dedup_key = &s
+}
+
+// DedupKey returns the value of the "dedup_key" field in the mutation.
+func (m *PushEventMutation) DedupKey() (r string, exists bool) {
+	v := m.dedup_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDedupKey returns the old "dedup_key" field's value of the PushEvent entity.
+// If the PushEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PushEventMutation) OldDedupKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDedupKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDedupKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDedupKey: %w", err)
+	}
+	return oldValue.DedupKey, nil
+}
+
+// ResetDedupKey resets all changes to the "dedup_key" field.
+func (m *PushEventMutation) ResetDedupKey() {
+	m.dedup_key = nil
+}
+
+// SetEvent sets the "event" field.
+func (m *PushEventMutation) SetEvent(s string) {
+	m.event = &s
+}
+
+// Event returns the value of the "event" field in the mutation.
+func (m *PushEventMutation) Event() (r string, exists bool) {
+	v := m.event
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEvent returns the old "event" field's value of the PushEvent entity.
+// If the PushEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PushEventMutation) OldEvent(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEvent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEvent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEvent: %w", err)
+	}
+	return oldValue.Event, nil
+}
+
+// ResetEvent resets all changes to the "event" field.
+func (m *PushEventMutation) ResetEvent() {
+	m.event = nil
+}
+
+// SetOpenid sets the "openid" field.
+func (m *PushEventMutation) SetOpenid(s string) {
+	m.openid = &s
+}
+
+// Openid returns the value of the "openid" field in the mutation.
+func (m *PushEventMutation) Openid() (r string, exists bool) {
+	v := m.openid
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOpenid returns the old "openid" field's value of the PushEvent entity.
+// If the PushEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PushEventMutation) OldOpenid(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOpenid is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOpenid requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOpenid: %w", err)
+	}
+	return oldValue.Openid, nil
+}
+
+// ResetOpenid resets all changes to the "openid" field.
+func (m *PushEventMutation) ResetOpenid() {
+	m.openid = nil
+}
+
+// SetPayload sets the "payload" field.
+func (m *PushEventMutation) SetPayload(s string) {
+	m.payload = &s
+}
+
+// Payload returns the value of the "payload" field in the mutation.
+func (m *PushEventMutation) Payload() (r string, exists bool) {
+	v := m.payload
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPayload returns the old "payload" field's value of the PushEvent entity.
+// If the PushEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PushEventMutation) OldPayload(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPayload is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPayload requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPayload: %w", err)
+	}
+	return oldValue.Payload, nil
+}
+
+// ResetPayload resets all changes to the "payload" field.
+func (m *PushEventMutation) ResetPayload() {
+	m.payload = nil
+}
+
+// SetReceivedAt sets the "received_at" field.
+func (m *PushEventMutation) SetReceivedAt(t time.Time) {
+	m.received_at = &t
+}
+
+// ReceivedAt returns the value of the "received_at" field in the mutation.
+func (m *PushEventMutation) ReceivedAt() (r time.Time, exists bool) {
+	v := m.received_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReceivedAt returns the old "received_at" field's value of the PushEvent entity.
+// If the PushEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PushEventMutation) OldReceivedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReceivedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReceivedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReceivedAt: %w", err)
+	}
+	return oldValue.ReceivedAt, nil
+}
+
+// ResetReceivedAt resets all changes to the "received_at" field.
+func (m *PushEventMutation) ResetReceivedAt() {
+	m.received_at = nil
+}
+
+// SetDoneAt sets the "done_at" field.
+func (m *PushEventMutation) SetDoneAt(t time.Time) {
+	m.done_at = &t
+}
+
+// DoneAt returns the value of the "done_at" field in the mutation.
+func (m *PushEventMutation) DoneAt() (r time.Time, exists bool) {
+	v := m.done_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDoneAt returns the old "done_at" field's value of the PushEvent entity.
+// If the PushEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PushEventMutation) OldDoneAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDoneAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDoneAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDoneAt: %w", err)
+	}
+	return oldValue.DoneAt, nil
+}
+
+// ClearDoneAt clears the value of the "done_at" field.
+func (m *PushEventMutation) ClearDoneAt() {
+	m.done_at = nil
+	m.clearedFields[pushevent.FieldDoneAt] = struct{}{}
+}
+
+// DoneAtCleared returns if the "done_at" field was cleared in this mutation.
+func (m *PushEventMutation) DoneAtCleared() bool {
+	_, ok := m.clearedFields[pushevent.FieldDoneAt]
+	return ok
+}
+
+// ResetDoneAt resets all changes to the "done_at" field.
+func (m *PushEventMutation) ResetDoneAt() {
+	m.done_at = nil
+	delete(m.clearedFields, pushevent.FieldDoneAt)
+}
+
+// SetOutcome sets the "outcome" field.
+func (m *PushEventMutation) SetOutcome(s string) {
+	m.outcome = &s
+}
+
+// Outcome returns the value of the "outcome" field in the mutation.
+func (m *PushEventMutation) Outcome() (r string, exists bool) {
+	v := m.outcome
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOutcome returns the old "outcome" field's value of the PushEvent entity.
+// If the PushEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PushEventMutation) OldOutcome(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOutcome is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOutcome requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOutcome: %w", err)
+	}
+	return oldValue.Outcome, nil
+}
+
+// ResetOutcome resets all changes to the "outcome" field.
+func (m *PushEventMutation) ResetOutcome() {
+	m.outcome = nil
+}
+
+// SetAttempts sets the "attempts" field.
+func (m *PushEventMutation) SetAttempts(i int) {
+	m.attempts = &i
+	m.addattempts = nil
+}
+
+// Attempts returns the value of the "attempts" field in the mutation.
+func (m *PushEventMutation) Attempts() (r int, exists bool) {
+	v := m.attempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAttempts returns the old "attempts" field's value of the PushEvent entity.
+// If the PushEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PushEventMutation) OldAttempts(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAttempts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAttempts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAttempts: %w", err)
+	}
+	return oldValue.Attempts, nil
+}
+
+// AddAttempts adds i to the "attempts" field.
+func (m *PushEventMutation) AddAttempts(i int) {
+	if m.addattempts != nil {
+		*m.addattempts += i
+	} else {
+		m.addattempts = &i
+	}
+}
+
+// AddedAttempts returns the value that was added to the "attempts" field in this mutation.
+func (m *PushEventMutation) AddedAttempts() (r int, exists bool) {
+	v := m.addattempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAttempts resets all changes to the "attempts" field.
+func (m *PushEventMutation) ResetAttempts() {
+	m.attempts = nil
+	m.addattempts = nil
+}
+
+// SetLastError sets the "last_error" field.
+func (m *PushEventMutation) SetLastError(s string) {
+	m.last_error = &s
+}
+
+// LastError returns the value of the "last_error" field in the mutation.
+func (m *PushEventMutation) LastError() (r string, exists bool) {
+	v := m.last_error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastError returns the old "last_error" field's value of the PushEvent entity.
+// If the PushEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PushEventMutation) OldLastError(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastError: %w", err)
+	}
+	return oldValue.LastError, nil
+}
+
+// ResetLastError resets all changes to the "last_error" field.
+func (m *PushEventMutation) ResetLastError() {
+	m.last_error = nil
+}
+
+// Where appends a list predicates to the PushEventMutation builder.
+func (m *PushEventMutation) Where(ps ...predicate.PushEvent) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PushEventMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PushEventMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.PushEvent, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PushEventMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PushEventMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (PushEvent).
+func (m *PushEventMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PushEventMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m.appid != nil {
+		fields = append(fields, pushevent.FieldAppid)
+	}
+	if m.dedup_key != nil {
+		fields = append(fields, pushevent.FieldDedupKey)
+	}
+	if m.event != nil {
+		fields = append(fields, pushevent.FieldEvent)
+	}
+	if m.openid != nil {
+		fields = append(fields, pushevent.FieldOpenid)
+	}
+	if m.payload != nil {
+		fields = append(fields, pushevent.FieldPayload)
+	}
+	if m.received_at != nil {
+		fields = append(fields, pushevent.FieldReceivedAt)
+	}
+	if m.done_at != nil {
+		fields = append(fields, pushevent.FieldDoneAt)
+	}
+	if m.outcome != nil {
+		fields = append(fields, pushevent.FieldOutcome)
+	}
+	if m.attempts != nil {
+		fields = append(fields, pushevent.FieldAttempts)
+	}
+	if m.last_error != nil {
+		fields = append(fields, pushevent.FieldLastError)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PushEventMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case pushevent.FieldAppid:
+		return m.Appid()
+	case pushevent.FieldDedupKey:
+		return m.DedupKey()
+	case pushevent.FieldEvent:
+		return m.Event()
+	case pushevent.FieldOpenid:
+		return m.Openid()
+	case pushevent.FieldPayload:
+		return m.Payload()
+	case pushevent.FieldReceivedAt:
+		return m.ReceivedAt()
+	case pushevent.FieldDoneAt:
+		return m.DoneAt()
+	case pushevent.FieldOutcome:
+		return m.Outcome()
+	case pushevent.FieldAttempts:
+		return m.Attempts()
+	case pushevent.FieldLastError:
+		return m.LastError()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PushEventMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case pushevent.FieldAppid:
+		return m.OldAppid(ctx)
+	case pushevent.FieldDedupKey:
+		return m.OldDedupKey(ctx)
+	case pushevent.FieldEvent:
+		return m.OldEvent(ctx)
+	case pushevent.FieldOpenid:
+		return m.OldOpenid(ctx)
+	case pushevent.FieldPayload:
+		return m.OldPayload(ctx)
+	case pushevent.FieldReceivedAt:
+		return m.OldReceivedAt(ctx)
+	case pushevent.FieldDoneAt:
+		return m.OldDoneAt(ctx)
+	case pushevent.FieldOutcome:
+		return m.OldOutcome(ctx)
+	case pushevent.FieldAttempts:
+		return m.OldAttempts(ctx)
+	case pushevent.FieldLastError:
+		return m.OldLastError(ctx)
+	}
+	return nil, fmt.Errorf("unknown PushEvent field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PushEventMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case pushevent.FieldAppid:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAppid(v)
+		return nil
+	case pushevent.FieldDedupKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDedupKey(v)
+		return nil
+	case pushevent.FieldEvent:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEvent(v)
+		return nil
+	case pushevent.FieldOpenid:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOpenid(v)
+		return nil
+	case pushevent.FieldPayload:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPayload(v)
+		return nil
+	case pushevent.FieldReceivedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReceivedAt(v)
+		return nil
+	case pushevent.FieldDoneAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDoneAt(v)
+		return nil
+	case pushevent.FieldOutcome:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOutcome(v)
+		return nil
+	case pushevent.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAttempts(v)
+		return nil
+	case pushevent.FieldLastError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastError(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PushEvent field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PushEventMutation) AddedFields() []string {
+	var fields []string
+	if m.addattempts != nil {
+		fields = append(fields, pushevent.FieldAttempts)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PushEventMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case pushevent.FieldAttempts:
+		return m.AddedAttempts()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PushEventMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case pushevent.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAttempts(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PushEvent numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PushEventMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(pushevent.FieldDoneAt) {
+		fields = append(fields, pushevent.FieldDoneAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PushEventMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PushEventMutation) ClearField(name string) error {
+	switch name {
+	case pushevent.FieldDoneAt:
+		m.ClearDoneAt()
+		return nil
+	}
+	return fmt.Errorf("unknown PushEvent nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PushEventMutation) ResetField(name string) error {
+	switch name {
+	case pushevent.FieldAppid:
+		m.ResetAppid()
+		return nil
+	case pushevent.FieldDedupKey:
+		m.ResetDedupKey()
+		return nil
+	case pushevent.FieldEvent:
+		m.ResetEvent()
+		return nil
+	case pushevent.FieldOpenid:
+		m.ResetOpenid()
+		return nil
+	case pushevent.FieldPayload:
+		m.ResetPayload()
+		return nil
+	case pushevent.FieldReceivedAt:
+		m.ResetReceivedAt()
+		return nil
+	case pushevent.FieldDoneAt:
+		m.ResetDoneAt()
+		return nil
+	case pushevent.FieldOutcome:
+		m.ResetOutcome()
+		return nil
+	case pushevent.FieldAttempts:
+		m.ResetAttempts()
+		return nil
+	case pushevent.FieldLastError:
+		m.ResetLastError()
+		return nil
+	}
+	return fmt.Errorf("unknown PushEvent field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PushEventMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PushEventMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PushEventMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PushEventMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PushEventMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PushEventMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PushEventMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown PushEvent unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PushEventMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown PushEvent edge %s", name)
+}
+
 // RefreshTokenMutation represents an operation that mutates the RefreshToken nodes in the graph.
 type RefreshTokenMutation struct {
 	config
@@ -5867,6 +7342,659 @@ func (m *RefreshTokenMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown RefreshToken edge %s", name)
+}
+
+// ReviewItemMutation represents an operation that mutates the ReviewItem nodes in the graph.
+type ReviewItemMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	kind          *string
+	content       *string
+	reason        *string
+	label         *string
+	created_at    *time.Time
+	clearedFields map[string]struct{}
+	user          *int
+	cleareduser   bool
+	done          bool
+	oldValue      func(context.Context) (*ReviewItem, error)
+	predicates    []predicate.ReviewItem
+}
+
+var _ ent.Mutation = (*ReviewItemMutation)(nil)
+
+// reviewitemOption allows management of the mutation configuration using functional options.
+type reviewitemOption func(*ReviewItemMutation)
+
+// newReviewItemMutation creates new mutation for the ReviewItem entity.
+func newReviewItemMutation(c config, op Op, opts ...reviewitemOption) *ReviewItemMutation {
+	m := &ReviewItemMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeReviewItem,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withReviewItemID sets the ID field of the mutation.
+func withReviewItemID(id int) reviewitemOption {
+	return func(m *ReviewItemMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ReviewItem
+		)
+		m.oldValue = func(ctx context.Context) (*ReviewItem, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ReviewItem.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withReviewItem sets the old ReviewItem of the mutation.
+func withReviewItem(node *ReviewItem) reviewitemOption {
+	return func(m *ReviewItemMutation) {
+		m.oldValue = func(context.Context) (*ReviewItem, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ReviewItemMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ReviewItemMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ReviewItemMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ReviewItemMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ReviewItem.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetUserID sets the "user_id" field.
+func (m *ReviewItemMutation) SetUserID(i int) {
+	m.user = &i
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *ReviewItemMutation) UserID() (r int, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the ReviewItem entity.
+// If the ReviewItem object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReviewItemMutation) OldUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *ReviewItemMutation) ResetUserID() {
+	m.user = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *ReviewItemMutation) SetKind(s string) {
+	m.kind = &s
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *ReviewItemMutation) Kind() (r string, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the ReviewItem entity.
+// If the ReviewItem object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReviewItemMutation) OldKind(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *ReviewItemMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetContent sets the "content" field.
+func (m *ReviewItemMutation) SetContent(s string) {
+	m.content = &s
+}
+
+// Content returns the value of the "content" field in the mutation.
+func (m *ReviewItemMutation) Content() (r string, exists bool) {
+	v := m.content
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldContent returns the old "content" field's value of the ReviewItem entity.
+// If the ReviewItem object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReviewItemMutation) OldContent(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldContent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldContent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldContent: %w", err)
+	}
+	return oldValue.Content, nil
+}
+
+// ResetContent resets all changes to the "content" field.
+func (m *ReviewItemMutation) ResetContent() {
+	m.content = nil
+}
+
+// SetReason sets the "reason" field.
+func (m *ReviewItemMutation) SetReason(s string) {
+	m.reason = &s
+}
+
+// Reason returns the value of the "reason" field in the mutation.
+func (m *ReviewItemMutation) Reason() (r string, exists bool) {
+	v := m.reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReason returns the old "reason" field's value of the ReviewItem entity.
+// If the ReviewItem object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReviewItemMutation) OldReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReason: %w", err)
+	}
+	return oldValue.Reason, nil
+}
+
+// ResetReason resets all changes to the "reason" field.
+func (m *ReviewItemMutation) ResetReason() {
+	m.reason = nil
+}
+
+// SetLabel sets the "label" field.
+func (m *ReviewItemMutation) SetLabel(s string) {
+	m.label = &s
+}
+
+// Label returns the value of the "label" field in the mutation.
+func (m *ReviewItemMutation) Label() (r string, exists bool) {
+	v := m.label
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLabel returns the old "label" field's value of the ReviewItem entity.
+// If the ReviewItem object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReviewItemMutation) OldLabel(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLabel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLabel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLabel: %w", err)
+	}
+	return oldValue.Label, nil
+}
+
+// ResetLabel resets all changes to the "label" field.
+func (m *ReviewItemMutation) ResetLabel() {
+	m.label = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ReviewItemMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ReviewItemMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ReviewItem entity.
+// If the ReviewItem object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReviewItemMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ReviewItemMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *ReviewItemMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[reviewitem.FieldUserID] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *ReviewItemMutation) UserCleared() bool {
+	return m.cleareduser
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *ReviewItemMutation) UserIDs() (ids []int) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *ReviewItemMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// Where appends a list predicates to the ReviewItemMutation builder.
+func (m *ReviewItemMutation) Where(ps ...predicate.ReviewItem) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ReviewItemMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ReviewItemMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ReviewItem, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ReviewItemMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ReviewItemMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ReviewItem).
+func (m *ReviewItemMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ReviewItemMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.user != nil {
+		fields = append(fields, reviewitem.FieldUserID)
+	}
+	if m.kind != nil {
+		fields = append(fields, reviewitem.FieldKind)
+	}
+	if m.content != nil {
+		fields = append(fields, reviewitem.FieldContent)
+	}
+	if m.reason != nil {
+		fields = append(fields, reviewitem.FieldReason)
+	}
+	if m.label != nil {
+		fields = append(fields, reviewitem.FieldLabel)
+	}
+	if m.created_at != nil {
+		fields = append(fields, reviewitem.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ReviewItemMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case reviewitem.FieldUserID:
+		return m.UserID()
+	case reviewitem.FieldKind:
+		return m.Kind()
+	case reviewitem.FieldContent:
+		return m.Content()
+	case reviewitem.FieldReason:
+		return m.Reason()
+	case reviewitem.FieldLabel:
+		return m.Label()
+	case reviewitem.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ReviewItemMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case reviewitem.FieldUserID:
+		return m.OldUserID(ctx)
+	case reviewitem.FieldKind:
+		return m.OldKind(ctx)
+	case reviewitem.FieldContent:
+		return m.OldContent(ctx)
+	case reviewitem.FieldReason:
+		return m.OldReason(ctx)
+	case reviewitem.FieldLabel:
+		return m.OldLabel(ctx)
+	case reviewitem.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown ReviewItem field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReviewItemMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case reviewitem.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case reviewitem.FieldKind:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case reviewitem.FieldContent:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetContent(v)
+		return nil
+	case reviewitem.FieldReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReason(v)
+		return nil
+	case reviewitem.FieldLabel:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLabel(v)
+		return nil
+	case reviewitem.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReviewItem field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ReviewItemMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ReviewItemMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReviewItemMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown ReviewItem numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ReviewItemMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ReviewItemMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ReviewItemMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ReviewItem nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ReviewItemMutation) ResetField(name string) error {
+	switch name {
+	case reviewitem.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case reviewitem.FieldKind:
+		m.ResetKind()
+		return nil
+	case reviewitem.FieldContent:
+		m.ResetContent()
+		return nil
+	case reviewitem.FieldReason:
+		m.ResetReason()
+		return nil
+	case reviewitem.FieldLabel:
+		m.ResetLabel()
+		return nil
+	case reviewitem.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ReviewItem field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ReviewItemMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.user != nil {
+		edges = append(edges, reviewitem.EdgeUser)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ReviewItemMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case reviewitem.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ReviewItemMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ReviewItemMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ReviewItemMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.cleareduser {
+		edges = append(edges, reviewitem.EdgeUser)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ReviewItemMutation) EdgeCleared(name string) bool {
+	switch name {
+	case reviewitem.EdgeUser:
+		return m.cleareduser
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ReviewItemMutation) ClearEdge(name string) error {
+	switch name {
+	case reviewitem.EdgeUser:
+		m.ClearUser()
+		return nil
+	}
+	return fmt.Errorf("unknown ReviewItem unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ReviewItemMutation) ResetEdge(name string) error {
+	switch name {
+	case reviewitem.EdgeUser:
+		m.ResetUser()
+		return nil
+	}
+	return fmt.Errorf("unknown ReviewItem edge %s", name)
 }
 
 // SessionMutation represents an operation that mutates the Session nodes in the graph.
@@ -8524,6 +10652,12 @@ type UserMutation struct {
 	web_login_tickets         map[string]struct{}
 	removedweb_login_tickets  map[string]struct{}
 	clearedweb_login_tickets  bool
+	review_items              map[int]struct{}
+	removedreview_items       map[int]struct{}
+	clearedreview_items       bool
+	media_checks              map[int]struct{}
+	removedmedia_checks       map[int]struct{}
+	clearedmedia_checks       bool
 	done                      bool
 	oldValue                  func(context.Context) (*User, error)
 	predicates                []predicate.User
@@ -9640,6 +11774,114 @@ func (m *UserMutation) ResetWebLoginTickets() {
 	m.removedweb_login_tickets = nil
 }
 
+// AddReviewItemIDs adds the "review_items" edge to the ReviewItem entity by ids.
+func (m *UserMutation) AddReviewItemIDs(ids ...int) {
+	if m.review_items == nil {
+		m.review_items = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.review_items[ids[i]] = struct{}{}
+	}
+}
+
+// ClearReviewItems clears the "review_items" edge to the ReviewItem entity.
+func (m *UserMutation) ClearReviewItems() {
+	m.clearedreview_items = true
+}
+
+// ReviewItemsCleared reports if the "review_items" edge to the ReviewItem entity was cleared.
+func (m *UserMutation) ReviewItemsCleared() bool {
+	return m.clearedreview_items
+}
+
+// RemoveReviewItemIDs removes the "review_items" edge to the ReviewItem entity by IDs.
+func (m *UserMutation) RemoveReviewItemIDs(ids ...int) {
+	if m.removedreview_items == nil {
+		m.removedreview_items = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.review_items, ids[i])
+		m.removedreview_items[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedReviewItems returns the removed IDs of the "review_items" edge to the ReviewItem entity.
+func (m *UserMutation) RemovedReviewItemsIDs() (ids []int) {
+	for id := range m.removedreview_items {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ReviewItemsIDs returns the "review_items" edge IDs in the mutation.
+func (m *UserMutation) ReviewItemsIDs() (ids []int) {
+	for id := range m.review_items {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetReviewItems resets all changes to the "review_items" edge.
+func (m *UserMutation) ResetReviewItems() {
+	m.review_items = nil
+	m.clearedreview_items = false
+	m.removedreview_items = nil
+}
+
+// AddMediaCheckIDs adds the "media_checks" edge to the MediaCheck entity by ids.
+func (m *UserMutation) AddMediaCheckIDs(ids ...int) {
+	if m.media_checks == nil {
+		m.media_checks = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.media_checks[ids[i]] = struct{}{}
+	}
+}
+
+// ClearMediaChecks clears the "media_checks" edge to the MediaCheck entity.
+func (m *UserMutation) ClearMediaChecks() {
+	m.clearedmedia_checks = true
+}
+
+// MediaChecksCleared reports if the "media_checks" edge to the MediaCheck entity was cleared.
+func (m *UserMutation) MediaChecksCleared() bool {
+	return m.clearedmedia_checks
+}
+
+// RemoveMediaCheckIDs removes the "media_checks" edge to the MediaCheck entity by IDs.
+func (m *UserMutation) RemoveMediaCheckIDs(ids ...int) {
+	if m.removedmedia_checks == nil {
+		m.removedmedia_checks = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.media_checks, ids[i])
+		m.removedmedia_checks[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedMediaChecks returns the removed IDs of the "media_checks" edge to the MediaCheck entity.
+func (m *UserMutation) RemovedMediaChecksIDs() (ids []int) {
+	for id := range m.removedmedia_checks {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// MediaChecksIDs returns the "media_checks" edge IDs in the mutation.
+func (m *UserMutation) MediaChecksIDs() (ids []int) {
+	for id := range m.media_checks {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetMediaChecks resets all changes to the "media_checks" edge.
+func (m *UserMutation) ResetMediaChecks() {
+	m.media_checks = nil
+	m.clearedmedia_checks = false
+	m.removedmedia_checks = nil
+}
+
 // Where appends a list predicates to the UserMutation builder.
 func (m *UserMutation) Where(ps ...predicate.User) {
 	m.predicates = append(m.predicates, ps...)
@@ -10094,7 +12336,7 @@ func (m *UserMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *UserMutation) AddedEdges() []string {
-	edges := make([]string, 0, 6)
+	edges := make([]string, 0, 8)
 	if m.sessions != nil {
 		edges = append(edges, user.EdgeSessions)
 	}
@@ -10112,6 +12354,12 @@ func (m *UserMutation) AddedEdges() []string {
 	}
 	if m.web_login_tickets != nil {
 		edges = append(edges, user.EdgeWebLoginTickets)
+	}
+	if m.review_items != nil {
+		edges = append(edges, user.EdgeReviewItems)
+	}
+	if m.media_checks != nil {
+		edges = append(edges, user.EdgeMediaChecks)
 	}
 	return edges
 }
@@ -10156,13 +12404,25 @@ func (m *UserMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case user.EdgeReviewItems:
+		ids := make([]ent.Value, 0, len(m.review_items))
+		for id := range m.review_items {
+			ids = append(ids, id)
+		}
+		return ids
+	case user.EdgeMediaChecks:
+		ids := make([]ent.Value, 0, len(m.media_checks))
+		for id := range m.media_checks {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *UserMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 6)
+	edges := make([]string, 0, 8)
 	if m.removedsessions != nil {
 		edges = append(edges, user.EdgeSessions)
 	}
@@ -10180,6 +12440,12 @@ func (m *UserMutation) RemovedEdges() []string {
 	}
 	if m.removedweb_login_tickets != nil {
 		edges = append(edges, user.EdgeWebLoginTickets)
+	}
+	if m.removedreview_items != nil {
+		edges = append(edges, user.EdgeReviewItems)
+	}
+	if m.removedmedia_checks != nil {
+		edges = append(edges, user.EdgeMediaChecks)
 	}
 	return edges
 }
@@ -10224,13 +12490,25 @@ func (m *UserMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case user.EdgeReviewItems:
+		ids := make([]ent.Value, 0, len(m.removedreview_items))
+		for id := range m.removedreview_items {
+			ids = append(ids, id)
+		}
+		return ids
+	case user.EdgeMediaChecks:
+		ids := make([]ent.Value, 0, len(m.removedmedia_checks))
+		for id := range m.removedmedia_checks {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *UserMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 6)
+	edges := make([]string, 0, 8)
 	if m.clearedsessions {
 		edges = append(edges, user.EdgeSessions)
 	}
@@ -10248,6 +12526,12 @@ func (m *UserMutation) ClearedEdges() []string {
 	}
 	if m.clearedweb_login_tickets {
 		edges = append(edges, user.EdgeWebLoginTickets)
+	}
+	if m.clearedreview_items {
+		edges = append(edges, user.EdgeReviewItems)
+	}
+	if m.clearedmedia_checks {
+		edges = append(edges, user.EdgeMediaChecks)
 	}
 	return edges
 }
@@ -10268,6 +12552,10 @@ func (m *UserMutation) EdgeCleared(name string) bool {
 		return m.cleareduploads
 	case user.EdgeWebLoginTickets:
 		return m.clearedweb_login_tickets
+	case user.EdgeReviewItems:
+		return m.clearedreview_items
+	case user.EdgeMediaChecks:
+		return m.clearedmedia_checks
 	}
 	return false
 }
@@ -10301,6 +12589,12 @@ func (m *UserMutation) ResetEdge(name string) error {
 		return nil
 	case user.EdgeWebLoginTickets:
 		m.ResetWebLoginTickets()
+		return nil
+	case user.EdgeReviewItems:
+		m.ResetReviewItems()
+		return nil
+	case user.EdgeMediaChecks:
+		m.ResetMediaChecks()
 		return nil
 	}
 	return fmt.Errorf("unknown User edge %s", name)

@@ -24,10 +24,16 @@ type Tx struct {
 	Identity *IdentityClient
 	// IdentityConflict is the client for interacting with the IdentityConflict builders.
 	IdentityConflict *IdentityConflictClient
+	// MediaCheck is the client for interacting with the MediaCheck builders.
+	MediaCheck *MediaCheckClient
 	// OALogin is the client for interacting with the OALogin builders.
 	OALogin *OALoginClient
+	// PushEvent is the client for interacting with the PushEvent builders.
+	PushEvent *PushEventClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
 	RefreshToken *RefreshTokenClient
+	// ReviewItem is the client for interacting with the ReviewItem builders.
+	ReviewItem *ReviewItemClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
 	// SigningKey is the client for interacting with the SigningKey builders.
@@ -178,8 +184,11 @@ func (tx *Tx) init() {
 	tx.AuditEntry = NewAuditEntryClient(tx.config)
 	tx.Identity = NewIdentityClient(tx.config)
 	tx.IdentityConflict = NewIdentityConflictClient(tx.config)
+	tx.MediaCheck = NewMediaCheckClient(tx.config)
 	tx.OALogin = NewOALoginClient(tx.config)
+	tx.PushEvent = NewPushEventClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
+	tx.ReviewItem = NewReviewItemClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.SigningKey = NewSigningKeyClient(tx.config)
 	tx.Throttle = NewThrottleClient(tx.config)

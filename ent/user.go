@@ -69,9 +69,13 @@ type UserEdges struct {
 	Uploads []*Upload `json:"uploads,omitempty"`
 	// WebLoginTickets holds the value of the web_login_tickets edge.
 	WebLoginTickets []*WebLoginTicket `json:"web_login_tickets,omitempty"`
+	// ReviewItems holds the value of the review_items edge.
+	ReviewItems []*ReviewItem `json:"review_items,omitempty"`
+	// MediaChecks holds the value of the media_checks edge.
+	MediaChecks []*MediaCheck `json:"media_checks,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [6]bool
+	loadedTypes [8]bool
 }
 
 // SessionsOrErr returns the Sessions value or an error if the edge
@@ -126,6 +130,24 @@ func (e UserEdges) WebLoginTicketsOrErr() ([]*WebLoginTicket, error) {
 		return e.WebLoginTickets, nil
 	}
 	return nil, &NotLoadedError{edge: "web_login_tickets"}
+}
+
+// ReviewItemsOrErr returns the ReviewItems value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) ReviewItemsOrErr() ([]*ReviewItem, error) {
+	if e.loadedTypes[6] {
+		return e.ReviewItems, nil
+	}
+	return nil, &NotLoadedError{edge: "review_items"}
+}
+
+// MediaChecksOrErr returns the MediaChecks value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) MediaChecksOrErr() ([]*MediaCheck, error) {
+	if e.loadedTypes[7] {
+		return e.MediaChecks, nil
+	}
+	return nil, &NotLoadedError{edge: "media_checks"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -304,6 +326,16 @@ func (_m *User) QueryUploads() *UploadQuery {
 // QueryWebLoginTickets queries the "web_login_tickets" edge of the User entity.
 func (_m *User) QueryWebLoginTickets() *WebLoginTicketQuery {
 	return NewUserClient(_m.config).QueryWebLoginTickets(_m)
+}
+
+// QueryReviewItems queries the "review_items" edge of the User entity.
+func (_m *User) QueryReviewItems() *ReviewItemQuery {
+	return NewUserClient(_m.config).QueryReviewItems(_m)
+}
+
+// QueryMediaChecks queries the "media_checks" edge of the User entity.
+func (_m *User) QueryMediaChecks() *MediaCheckQuery {
+	return NewUserClient(_m.config).QueryMediaChecks(_m)
 }
 
 // Update returns a builder for updating this User.

@@ -13,6 +13,8 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/miniauth/miniauth/ent/identity"
 	"github.com/miniauth/miniauth/ent/identityconflict"
+	"github.com/miniauth/miniauth/ent/mediacheck"
+	"github.com/miniauth/miniauth/ent/reviewitem"
 	"github.com/miniauth/miniauth/ent/session"
 	"github.com/miniauth/miniauth/ent/upload"
 	"github.com/miniauth/miniauth/ent/user"
@@ -325,6 +327,36 @@ func (_c *UserCreate) AddWebLoginTickets(v ...*WebLoginTicket) *UserCreate {
 	return _c.AddWebLoginTicketIDs(ids...)
 }
 
+// AddReviewItemIDs adds the "review_items" edge to the ReviewItem entity by IDs.
+func (_c *UserCreate) AddReviewItemIDs(ids ...int) *UserCreate {
+	_c.mutation.AddReviewItemIDs(ids...)
+	return _c
+}
+
+// AddReviewItems adds the "review_items" edges to the ReviewItem entity.
+func (_c *UserCreate) AddReviewItems(v ...*ReviewItem) *UserCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddReviewItemIDs(ids...)
+}
+
+// AddMediaCheckIDs adds the "media_checks" edge to the MediaCheck entity by IDs.
+func (_c *UserCreate) AddMediaCheckIDs(ids ...int) *UserCreate {
+	_c.mutation.AddMediaCheckIDs(ids...)
+	return _c
+}
+
+// AddMediaChecks adds the "media_checks" edges to the MediaCheck entity.
+func (_c *UserCreate) AddMediaChecks(v ...*MediaCheck) *UserCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddMediaCheckIDs(ids...)
+}
+
 // Mutation returns the UserMutation object of the builder.
 func (_c *UserCreate) Mutation() *UserMutation {
 	return _c.mutation
@@ -629,6 +661,38 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(webloginticket.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.ReviewItemsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.ReviewItemsTable,
+			Columns: []string{user.ReviewItemsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(reviewitem.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.MediaChecksIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.MediaChecksTable,
+			Columns: []string{user.MediaChecksColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(mediacheck.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

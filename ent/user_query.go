@@ -15,7 +15,9 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/miniauth/miniauth/ent/identity"
 	"github.com/miniauth/miniauth/ent/identityconflict"
+	"github.com/miniauth/miniauth/ent/mediacheck"
 	"github.com/miniauth/miniauth/ent/predicate"
+	"github.com/miniauth/miniauth/ent/reviewitem"
 	"github.com/miniauth/miniauth/ent/session"
 	"github.com/miniauth/miniauth/ent/upload"
 	"github.com/miniauth/miniauth/ent/user"
@@ -35,6 +37,8 @@ type UserQuery struct {
 	withUnionidConflicts  *IdentityConflictQuery
 	withUploads           *UploadQuery
 	withWebLoginTickets   *WebLoginTicketQuery
+	withReviewItems       *ReviewItemQuery
+	withMediaChecks       *MediaCheckQuery
 	modifiers             []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
@@ -197,6 +201,50 @@ func (_q *UserQuery) QueryWebLoginTickets() *WebLoginTicketQuery {
 			sqlgraph.From(user.Table, user.FieldID, selector),
 			sqlgraph.To(webloginticket.Table, webloginticket.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, user.WebLoginTicketsTable, user.WebLoginTicketsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryReviewItems chains the current query on the "review_items" edge.
+func (_q *UserQuery) QueryReviewItems() *ReviewItemQuery {
+	query := (&ReviewItemClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(reviewitem.Table, reviewitem.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.ReviewItemsTable, user.ReviewItemsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryMediaChecks chains the current query on the "media_checks" edge.
+func (_q *UserQuery) QueryMediaChecks() *MediaCheckQuery {
+	query := (&MediaCheckClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(mediacheck.Table, mediacheck.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.MediaChecksTable, user.MediaChecksColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -402,6 +450,8 @@ func (_q *UserQuery) Clone() *UserQuery {
 		withUnionidConflicts:  _q.withUnionidConflicts.Clone(),
 		withUploads:           _q.withUploads.Clone(),
 		withWebLoginTickets:   _q.withWebLoginTickets.Clone(),
+		withReviewItems:       _q.withReviewItems.Clone(),
+		withMediaChecks:       _q.withMediaChecks.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -472,6 +522,28 @@ func (_q *UserQuery) WithWebLoginTickets(opts ...func(*WebLoginTicketQuery)) *Us
 		opt(query)
 	}
 	_q.withWebLoginTickets = query
+	return _q
+}
+
+// WithReviewItems tells the query-builder to eager-load the nodes that are connected to
+// the "review_items" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithReviewItems(opts ...func(*ReviewItemQuery)) *UserQuery {
+	query := (&ReviewItemClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withReviewItems = query
+	return _q
+}
+
+// WithMediaChecks tells the query-builder to eager-load the nodes that are connected to
+// the "media_checks" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithMediaChecks(opts ...func(*MediaCheckQuery)) *UserQuery {
+	query := (&MediaCheckClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withMediaChecks = query
 	return _q
 }
 
@@ -553,13 +625,15 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 	var (
 		nodes       = []*User{}
 		_spec       = _q.querySpec()
-		loadedTypes = [6]bool{
+		loadedTypes = [8]bool{
 			_q.withSessions != nil,
 			_q.withIdentities != nil,
 			_q.withIdentityConflicts != nil,
 			_q.withUnionidConflicts != nil,
 			_q.withUploads != nil,
 			_q.withWebLoginTickets != nil,
+			_q.withReviewItems != nil,
+			_q.withMediaChecks != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -622,6 +696,20 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 		if err := _q.loadWebLoginTickets(ctx, query, nodes,
 			func(n *User) { n.Edges.WebLoginTickets = []*WebLoginTicket{} },
 			func(n *User, e *WebLoginTicket) { n.Edges.WebLoginTickets = append(n.Edges.WebLoginTickets, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withReviewItems; query != nil {
+		if err := _q.loadReviewItems(ctx, query, nodes,
+			func(n *User) { n.Edges.ReviewItems = []*ReviewItem{} },
+			func(n *User, e *ReviewItem) { n.Edges.ReviewItems = append(n.Edges.ReviewItems, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withMediaChecks; query != nil {
+		if err := _q.loadMediaChecks(ctx, query, nodes,
+			func(n *User) { n.Edges.MediaChecks = []*MediaCheck{} },
+			func(n *User, e *MediaCheck) { n.Edges.MediaChecks = append(n.Edges.MediaChecks, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -806,6 +894,66 @@ func (_q *UserQuery) loadWebLoginTickets(ctx context.Context, query *WebLoginTic
 		node, ok := nodeids[*fk]
 		if !ok {
 			return fmt.Errorf(`unexpected referenced foreign-key "user_id" returned %v for node %v`, *fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *UserQuery) loadReviewItems(ctx context.Context, query *ReviewItemQuery, nodes []*User, init func(*User), assign func(*User, *ReviewItem)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*User)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(reviewitem.FieldUserID)
+	}
+	query.Where(predicate.ReviewItem(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(user.ReviewItemsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.UserID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "user_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *UserQuery) loadMediaChecks(ctx context.Context, query *MediaCheckQuery, nodes []*User, init func(*User), assign func(*User, *MediaCheck)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*User)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(mediacheck.FieldUserID)
+	}
+	query.Where(predicate.MediaCheck(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(user.MediaChecksColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.UserID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "user_id" returned %v for node %v`, fk, n.ID)
 		}
 		assign(node, n)
 	}

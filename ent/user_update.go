@@ -13,7 +13,9 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/miniauth/miniauth/ent/identity"
 	"github.com/miniauth/miniauth/ent/identityconflict"
+	"github.com/miniauth/miniauth/ent/mediacheck"
 	"github.com/miniauth/miniauth/ent/predicate"
+	"github.com/miniauth/miniauth/ent/reviewitem"
 	"github.com/miniauth/miniauth/ent/session"
 	"github.com/miniauth/miniauth/ent/upload"
 	"github.com/miniauth/miniauth/ent/user"
@@ -357,6 +359,36 @@ func (_u *UserUpdate) AddWebLoginTickets(v ...*WebLoginTicket) *UserUpdate {
 	return _u.AddWebLoginTicketIDs(ids...)
 }
 
+// AddReviewItemIDs adds the "review_items" edge to the ReviewItem entity by IDs.
+func (_u *UserUpdate) AddReviewItemIDs(ids ...int) *UserUpdate {
+	_u.mutation.AddReviewItemIDs(ids...)
+	return _u
+}
+
+// AddReviewItems adds the "review_items" edges to the ReviewItem entity.
+func (_u *UserUpdate) AddReviewItems(v ...*ReviewItem) *UserUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddReviewItemIDs(ids...)
+}
+
+// AddMediaCheckIDs adds the "media_checks" edge to the MediaCheck entity by IDs.
+func (_u *UserUpdate) AddMediaCheckIDs(ids ...int) *UserUpdate {
+	_u.mutation.AddMediaCheckIDs(ids...)
+	return _u
+}
+
+// AddMediaChecks adds the "media_checks" edges to the MediaCheck entity.
+func (_u *UserUpdate) AddMediaChecks(v ...*MediaCheck) *UserUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddMediaCheckIDs(ids...)
+}
+
 // Mutation returns the UserMutation object of the builder.
 func (_u *UserUpdate) Mutation() *UserMutation {
 	return _u.mutation
@@ -486,6 +518,48 @@ func (_u *UserUpdate) RemoveWebLoginTickets(v ...*WebLoginTicket) *UserUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveWebLoginTicketIDs(ids...)
+}
+
+// ClearReviewItems clears all "review_items" edges to the ReviewItem entity.
+func (_u *UserUpdate) ClearReviewItems() *UserUpdate {
+	_u.mutation.ClearReviewItems()
+	return _u
+}
+
+// RemoveReviewItemIDs removes the "review_items" edge to ReviewItem entities by IDs.
+func (_u *UserUpdate) RemoveReviewItemIDs(ids ...int) *UserUpdate {
+	_u.mutation.RemoveReviewItemIDs(ids...)
+	return _u
+}
+
+// RemoveReviewItems removes "review_items" edges to ReviewItem entities.
+func (_u *UserUpdate) RemoveReviewItems(v ...*ReviewItem) *UserUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveReviewItemIDs(ids...)
+}
+
+// ClearMediaChecks clears all "media_checks" edges to the MediaCheck entity.
+func (_u *UserUpdate) ClearMediaChecks() *UserUpdate {
+	_u.mutation.ClearMediaChecks()
+	return _u
+}
+
+// RemoveMediaCheckIDs removes the "media_checks" edge to MediaCheck entities by IDs.
+func (_u *UserUpdate) RemoveMediaCheckIDs(ids ...int) *UserUpdate {
+	_u.mutation.RemoveMediaCheckIDs(ids...)
+	return _u
+}
+
+// RemoveMediaChecks removes "media_checks" edges to MediaCheck entities.
+func (_u *UserUpdate) RemoveMediaChecks(v ...*MediaCheck) *UserUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveMediaCheckIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -863,6 +937,96 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.ReviewItemsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.ReviewItemsTable,
+			Columns: []string{user.ReviewItemsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(reviewitem.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedReviewItemsIDs(); len(nodes) > 0 && !_u.mutation.ReviewItemsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.ReviewItemsTable,
+			Columns: []string{user.ReviewItemsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(reviewitem.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.ReviewItemsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.ReviewItemsTable,
+			Columns: []string{user.ReviewItemsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(reviewitem.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.MediaChecksCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.MediaChecksTable,
+			Columns: []string{user.MediaChecksColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(mediacheck.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedMediaChecksIDs(); len(nodes) > 0 && !_u.mutation.MediaChecksCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.MediaChecksTable,
+			Columns: []string{user.MediaChecksColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(mediacheck.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.MediaChecksIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.MediaChecksTable,
+			Columns: []string{user.MediaChecksColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(mediacheck.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -1208,6 +1372,36 @@ func (_u *UserUpdateOne) AddWebLoginTickets(v ...*WebLoginTicket) *UserUpdateOne
 	return _u.AddWebLoginTicketIDs(ids...)
 }
 
+// AddReviewItemIDs adds the "review_items" edge to the ReviewItem entity by IDs.
+func (_u *UserUpdateOne) AddReviewItemIDs(ids ...int) *UserUpdateOne {
+	_u.mutation.AddReviewItemIDs(ids...)
+	return _u
+}
+
+// AddReviewItems adds the "review_items" edges to the ReviewItem entity.
+func (_u *UserUpdateOne) AddReviewItems(v ...*ReviewItem) *UserUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddReviewItemIDs(ids...)
+}
+
+// AddMediaCheckIDs adds the "media_checks" edge to the MediaCheck entity by IDs.
+func (_u *UserUpdateOne) AddMediaCheckIDs(ids ...int) *UserUpdateOne {
+	_u.mutation.AddMediaCheckIDs(ids...)
+	return _u
+}
+
+// AddMediaChecks adds the "media_checks" edges to the MediaCheck entity.
+func (_u *UserUpdateOne) AddMediaChecks(v ...*MediaCheck) *UserUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddMediaCheckIDs(ids...)
+}
+
 // Mutation returns the UserMutation object of the builder.
 func (_u *UserUpdateOne) Mutation() *UserMutation {
 	return _u.mutation
@@ -1337,6 +1531,48 @@ func (_u *UserUpdateOne) RemoveWebLoginTickets(v ...*WebLoginTicket) *UserUpdate
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveWebLoginTicketIDs(ids...)
+}
+
+// ClearReviewItems clears all "review_items" edges to the ReviewItem entity.
+func (_u *UserUpdateOne) ClearReviewItems() *UserUpdateOne {
+	_u.mutation.ClearReviewItems()
+	return _u
+}
+
+// RemoveReviewItemIDs removes the "review_items" edge to ReviewItem entities by IDs.
+func (_u *UserUpdateOne) RemoveReviewItemIDs(ids ...int) *UserUpdateOne {
+	_u.mutation.RemoveReviewItemIDs(ids...)
+	return _u
+}
+
+// RemoveReviewItems removes "review_items" edges to ReviewItem entities.
+func (_u *UserUpdateOne) RemoveReviewItems(v ...*ReviewItem) *UserUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveReviewItemIDs(ids...)
+}
+
+// ClearMediaChecks clears all "media_checks" edges to the MediaCheck entity.
+func (_u *UserUpdateOne) ClearMediaChecks() *UserUpdateOne {
+	_u.mutation.ClearMediaChecks()
+	return _u
+}
+
+// RemoveMediaCheckIDs removes the "media_checks" edge to MediaCheck entities by IDs.
+func (_u *UserUpdateOne) RemoveMediaCheckIDs(ids ...int) *UserUpdateOne {
+	_u.mutation.RemoveMediaCheckIDs(ids...)
+	return _u
+}
+
+// RemoveMediaChecks removes "media_checks" edges to MediaCheck entities.
+func (_u *UserUpdateOne) RemoveMediaChecks(v ...*MediaCheck) *UserUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveMediaCheckIDs(ids...)
 }
 
 // Where appends a list predicates to the UserUpdate builder.
@@ -1737,6 +1973,96 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(webloginticket.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.ReviewItemsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.ReviewItemsTable,
+			Columns: []string{user.ReviewItemsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(reviewitem.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedReviewItemsIDs(); len(nodes) > 0 && !_u.mutation.ReviewItemsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.ReviewItemsTable,
+			Columns: []string{user.ReviewItemsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(reviewitem.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.ReviewItemsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.ReviewItemsTable,
+			Columns: []string{user.ReviewItemsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(reviewitem.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.MediaChecksCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.MediaChecksTable,
+			Columns: []string{user.MediaChecksColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(mediacheck.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedMediaChecksIDs(); len(nodes) > 0 && !_u.mutation.MediaChecksCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.MediaChecksTable,
+			Columns: []string{user.MediaChecksColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(mediacheck.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.MediaChecksIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.MediaChecksTable,
+			Columns: []string{user.MediaChecksColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(mediacheck.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

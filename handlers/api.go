@@ -109,7 +109,7 @@ func (a *API) UpdateMe(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	u, err := a.Accounts.UpdateProfile(c.UserContext(), CurrentUser(c), p)
+	u, err := a.Accounts.UpdateProfile(c.UserContext(), CurrentUser(c), CurrentSession(c), p)
 	if err != nil {
 		return err
 	}

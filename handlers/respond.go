@@ -71,6 +71,8 @@ var statusOf = map[string]int{
 	problem.RateLimited:           fiber.StatusTooManyRequests,
 	problem.WeChatUnavailable:     fiber.StatusBadGateway,
 	problem.AccountConflict:       fiber.StatusConflict,
+	problem.InvalidSignature:      fiber.StatusUnauthorized,
+	problem.ContentRejected:       fiber.StatusUnprocessableEntity,
 	problem.PhoneCodeMismatch:     fiber.StatusForbidden,
 	problem.RiskRejected:          fiber.StatusForbidden,
 	problem.Forbidden:             fiber.StatusForbidden,

@@ -45,7 +45,7 @@ func (w *WeChat) UploadAvatar(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	u, err := w.Accounts.UploadAvatar(c.UserContext(), CurrentUser(c).ID, bytes.NewReader(image))
+	u, err := w.Accounts.UploadAvatar(c.UserContext(), CurrentUser(c).ID, CurrentSession(c), bytes.NewReader(image))
 	if err != nil {
 		return asFileField(err)
 	}

@@ -52,6 +52,9 @@ type Service struct {
 	// (userlist.Store.Forget), so the dashboard shows the change at once.
 	StatusChanged func()
 	Now           clock.Clock
+	// Content, if set, checks nicknames and uploaded avatars with
+	// WeChat's content security (review.go); nil: no checks.
+	Content *ContentCheck
 	// Guard is the sign-up risk gate and the phone cost guard (guard.go).
 	Guard Guard
 
@@ -91,7 +94,32 @@ func (s *Service) Login(ctx context.Context, appID, code string, p Profile, c Cl
 	if err := s.screenSignUp(ctx, &li, c.IP); err != nil {
 		return nil, err
 	}
+	if err := s.checkLoginNickname(ctx, li, &p); err != nil {
+		return nil, err
+	}
 	return s.login(ctx, li, p, c, nil)
+}
+
+// checkLoginNickname checks a login's nickname when it would be stored
+// (a new user, or one without a nickname): risky refuses the login.
+func (s *Service) checkLoginNickname(ctx context.Context, li loginIdentity, p *Profile) error {
+	if s.Content == nil || p.Nickname == nil {
+		return nil
+	}
+	has, err := s.DB.Read.User.Query().Where(li.owner(), user.NicknameNEQ("")).Exist(ctx)
+	if err != nil {
+		return fmt.Errorf("find user of login: %w", err)
+	}
+	if has {
+		p.Nickname = nil // a returning login never changes a set nickname
+		return nil
+	}
+	app, err := s.PickApp(li.AppID)
+	if err != nil {
+		return err
+	}
+	p.review, err = s.checkNickname(ctx, app, li.Session.OpenID, *p.Nickname)
+	return err
 }
 
 // code2Session is the WeChat half of a login.
@@ -137,6 +165,9 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p Profile, c Clie
 				if u, err = extra(ctx, tx, u, isNew); err != nil {
 					return err
 				}
+			}
+			if err := flagNickname(ctx, tx, u, p.Nickname, p.review, now); err != nil {
+				return err
 			}
 			if !isNew {
 				// A returning user's profile, unionid or phone may have
@@ -307,11 +338,20 @@ func (s *Service) Logout(ctx context.Context, sessionID int) error {
 // uploaded; the uploaded avatar it replaces is erased. The cached user is
 // replaced by the new one, so the next request of any of the user's
 // sessions is still answered from memory.
-func (s *Service) UpdateProfile(ctx context.Context, current *ent.User, p Profile) (*ent.User, error) {
+func (s *Service) UpdateProfile(ctx context.Context, current *ent.User, sessionID int, p Profile) (*ent.User, error) {
 	if p.Empty() {
 		return current, nil
 	}
 	userID := current.ID
+	if s.Content != nil && p.Nickname != nil && *p.Nickname != current.Nickname {
+		id, err := s.identityOfSession(ctx, userID, sessionID)
+		if err != nil {
+			return nil, err
+		}
+		if p.review, err = s.checkNickname(ctx, id.App, id.OpenID, *p.Nickname); err != nil {
+			return nil, err
+		}
+	}
 	var out *ent.User
 	var previous string
 	var rc *receipt
@@ -345,8 +385,11 @@ func (s *Service) UpdateProfile(ctx context.Context, current *ent.User, p Profil
 		if ent.IsNotFound(err) {
 			return errUnauthorized
 		}
+		if err != nil {
+			return err
+		}
 		out = u
-		return err
+		return s.reviewChanged(ctx, tx, u, p)
 	})
 	if err != nil {
 		s.settle(userChanged(userID), rc, false)

@@ -302,7 +302,7 @@ func TestDeleteErasesTheUserAndEverythingAboutThem(t *testing.T) {
 		if _, err := f.svc.Refresh(ctx, g.RefreshToken, device); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.svc.UploadAvatar(ctx, g.User.ID, bytes.NewReader(avatartest.PNG(t, 1))); err != nil {
+		if _, err := f.svc.UploadAvatar(ctx, g.User.ID, 0, bytes.NewReader(avatartest.PNG(t, 1))); err != nil {
 			t.Fatal(err)
 		}
 		keep := f.login(t, "o_keep")

@@ -26,7 +26,7 @@ var errNotYourUpload = problem.Invalid(map[string]string{"avatar_url": "must be 
 // in one transaction. If that fails the new file is removed; once it
 // succeeds the previous uploaded avatar goes, so no file is left without
 // a use.
-func (s *Service) UploadAvatar(ctx context.Context, userID int, image io.Reader) (*ent.User, error) {
+func (s *Service) UploadAvatar(ctx context.Context, userID, sessionID int, image io.Reader) (*ent.User, error) {
 	name, err := s.Avatars.Save(image)
 	if err != nil {
 		return nil, err
@@ -51,7 +51,8 @@ func (s *Service) UploadAvatar(ctx context.Context, userID int, image io.Reader)
 		if err != nil {
 			return fmt.Errorf("set avatar of user %d: %w", userID, err)
 		}
-		return nil
+		url := out.AvatarURL
+		return s.reviewChanged(ctx, tx, out, Profile{AvatarURL: &url})
 	})
 	if err != nil {
 		s.settle(userChanged(userID), rc, false)
@@ -65,6 +66,7 @@ func (s *Service) UploadAvatar(ctx context.Context, userID int, image io.Reader)
 	if previous != out.AvatarURL {
 		s.releaseAvatar(ctx, userID, previous)
 	}
+	s.checkAvatar(ctx, userID, sessionID, out.AvatarURL)
 	return out, nil
 }
 

@@ -19,6 +19,8 @@ type Profile struct {
 	Nickname  *string
 	AvatarURL *string
 	Gender    *int
+
+	review *reviewFlag // the nickname's content check asks for review
 }
 
 // Empty reports whether the update changes nothing.

@@ -38,12 +38,21 @@ const (
 	UserRolesChanged = "user_roles_changed"
 	// SigningKeyRotated: `miniauth keys rotate` made a new key the signer.
 	SigningKeyRotated = "signing_key_rotated"
+	// What WeChat's pushed events did (actor "wechat") and the content
+	// review (issue 19).
+	WeChatRevoked        = "wechat_data_revoked"
+	WeChatProfileCleaned = "wechat_profile_cleaned"
+	WeChatAccountClosed  = "wechat_account_closed"
+	AvatarRejected       = "avatar_rejected"
+	ReviewApproved       = "review_approved"
+	ReviewCleared        = "review_cleared"
 )
 
 // Actions lists every action, in the order the filter offers them.
 var Actions = []string{SignIn, SignInFailed, SignOut, SecondFactorFail, UserDisabled, UserEnabled, SessionEnded,
 	CSVExported, AdminCreated, PasswordChanged, TOTPEnrolled, TOTPRemoved, AdminDeleted, RoleChanged, Forbidden,
-	UserRolesChanged, SigningKeyRotated}
+	UserRolesChanged, SigningKeyRotated,
+	WeChatRevoked, WeChatProfileCleaned, WeChatAccountClosed, AvatarRejected, ReviewApproved, ReviewCleared}
 
 // CLIActor is the actor of commands run on the server.
 const CLIActor = "cli"

@@ -12,10 +12,14 @@ import (
 
 const devUsage = `Usage:
   miniauth dev seed --users N   insert N fake users (to try the admin panel at scale)
+  miniauth dev push EVENT …     deliver a WeChat message push event to a running server (dev push --help)
 `
 
 // devCmd is tooling for development: never needed in production.
 func devCmd(ctx context.Context, env *Env, args []string) error {
+	if len(args) > 0 && args[0] == "push" {
+		return devPush(ctx, env, args[1:])
+	}
 	if len(args) == 0 || args[0] != "seed" {
 		fmt.Fprint(env.Stderr, devUsage)
 		return errUsage

@@ -90,6 +90,13 @@ type Config struct {
 	AuditRetention time.Duration
 	// AdminRequireTOTP refuses sign-in to admins without a second factor.
 	AdminRequireTOTP bool
+	// Push are the mini programs' message push settings (push.go).
+	Push []PushApp
+	// ContentCheck runs nicknames and uploaded avatars through WeChat's
+	// content security (content.go); ContentCheckFailClosed refuses a
+	// nickname that could not be checked.
+	ContentCheck           bool
+	ContentCheckFailClosed bool
 	// Guard is the sign-up risk gate and the phone cost guard (guard.go).
 	Guard Guard
 	// WebLogin: web sign-in by scanning a mini program code (weblogin.go).
@@ -135,8 +142,13 @@ var Vars = []Var{
 	{"MINIAUTH_TIMEZONE", DefaultTimezone, "IANA time zone of the admin panel's and CSV's times"},
 	{"MINIAUTH_AUDIT_RETENTION", DefaultAuditRetention.String(), "how long admin audit entries are kept (0: forever)"},
 	{"MINIAUTH_ADMIN_REQUIRE_TOTP", "", "1: admins without a second factor (TOTP) cannot sign in"},
+	{"MINIAUTH_WECHAT_PUSH", "", "message push (消息推送) per mini program: appid:token:encoding_aes_key,… (key empty: plaintext mode)"},
+	{"MINIAUTH_WECHAT_PUSH_TOKEN", "", "message push Token of the single mini program"},
+	{"MINIAUTH_WECHAT_PUSH_AES_KEY", "", "message push EncodingAESKey of the single mini program (safe mode; empty: plaintext mode)"},
+	{"MINIAUTH_CONTENT_CHECK", "on with WeChat credentials, off with the simulator", "on or off: nicknames (msgSecCheck) and uploaded avatars (mediaCheckAsync) checked by WeChat's content security"},
+	{"MINIAUTH_CONTENT_CHECK_FAIL", "open", "open: a nickname WeChat could not check is stored and listed for review; closed: refused with 502"},
 	{"MINIAUTH_SQLITE_SYNC", DefaultSQLiteSync, "full (a 200 is on disk) or normal (faster; a power cut may lose the last writes)"},
-	{"MINIAUTH_PUBLIC_URL", "", "this server's public base URL, e.g. https://auth.example.com (builds the Official Account callback URL)"},
+	{"MINIAUTH_PUBLIC_URL", "", "this server's public base URL, e.g. https://auth.example.com (builds the Official Account callback URL; WeChat downloads uploaded avatars from it to check them)"},
 	{"MINIAUTH_WECHAT_OA_APPS", "", "Official Accounts (公众号) for H5 login: appid:secret,appid:secret"},
 	{"MINIAUTH_WECHAT_MOBILE_APPS", "", "open platform mobile apps for app login: appid:secret,appid:secret"},
 	{"MINIAUTH_WECHAT_OPEN_BASE", DefaultWeChatOpenBase, "WeChat's authorize page base URL (Official Account H5 login)"},
@@ -159,6 +171,7 @@ Usage:
   miniauth keys list | rotate      the signing keys (MINIAUTH_JWT_ALG ES256 or EdDSA)
   miniauth user roles --id ID [--set a,b | --add a,b | --remove a,b]   a user's roles
   miniauth dev seed --users N      create N fake users (for trying the admin panel at scale)
+  miniauth dev push EVENT …        deliver a WeChat message push event to a running server (dev push --help)
   miniauth migrate [--dry-run]     create the database or bring its schema up to date (or print its SQL)
   miniauth backup FILE             consistent online copy of the SQLite database, checked
   miniauth copy --from URL --to URL [--force]  move every user, session and admin to another database
@@ -284,6 +297,12 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, errors.New("MINIAUTH_JWT_SECRET: must be at least 32 characters (or empty to generate one)")
 	}
 	if c.WeChatApps, err = parseApps(get("MINIAUTH_WECHAT_APPS", ""), c.WeChatAppID, c.WeChatSecret); err != nil {
+		return nil, err
+	}
+	if err := c.loadPush(get); err != nil {
+		return nil, err
+	}
+	if err := c.loadContent(get); err != nil {
 		return nil, err
 	}
 	var missing []string

@@ -25,6 +25,7 @@ type Metrics struct {
 	logins       *prometheus.CounterVec
 	wechatCalls  *prometheus.HistogramVec
 	wechatErrors *prometheus.CounterVec
+	pushEvents   *prometheus.CounterVec
 }
 
 // New registers every collector. activeSessions counts live sessions; it
@@ -55,8 +56,12 @@ func New(activeSessions func(context.Context) (int, error)) *Metrics {
 			Name: "miniauth_wechat_errors_total",
 			Help: "Failed WeChat calls by endpoint and errcode (\"unavailable\" for network errors, timeouts and bad answers).",
 		}, []string{"endpoint", "errcode"}),
+		pushEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "miniauth_wechat_push_events_total",
+			Help: "Events WeChat pushed (消息推送) by event and outcome (done, unknown_user, duplicate, ignored, failed, refused).",
+		}, []string{"event", "outcome"}),
 	}
-	r.MustRegister(m.requests, m.latency, m.logins, m.wechatCalls, m.wechatErrors,
+	r.MustRegister(m.requests, m.latency, m.logins, m.wechatCalls, m.wechatErrors, m.pushEvents,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if activeSessions != nil {
 		r.MustRegister(newSessionGauge(activeSessions))
@@ -81,6 +86,12 @@ func (m *Metrics) ObserveWeChat(endpoint string, d time.Duration, errcode string
 	if errcode != "" {
 		m.wechatErrors.WithLabelValues(endpoint, errcode).Inc()
 	}
+}
+
+// ObservePushEvent counts one pushed event by its name ("other" for the
+// events miniauth ignores) and what became of it.
+func (m *Metrics) ObservePushEvent(event, outcome string) {
+	m.pushEvents.WithLabelValues(event, outcome).Inc()
 }
 
 // Handler serves the metrics in Prometheus' text format.

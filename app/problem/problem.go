@@ -31,6 +31,12 @@ const (
 	WeChatUnavailable     = "wechat_unavailable"
 	SessionKeyStale       = "session_key_stale"
 	AccountConflict       = "account_conflict"
+	// InvalidSignature: a WeChat message push delivery whose signature,
+	// timestamp or ciphertext does not check out.
+	InvalidSignature = "invalid_signature"
+	// ContentRejected: WeChat's content check found a field risky
+	// (fields names it).
+	ContentRejected = "content_rejected"
 	// PhoneCodeMismatch: WeChat says the phone code was obtained by
 	// another user than the one redeeming it.
 	PhoneCodeMismatch = "phone_code_mismatch"

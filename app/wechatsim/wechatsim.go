@@ -86,6 +86,7 @@ type Server struct {
 	otherTokens    map[string]string // current token of the apps besides AppID
 	forceRefreshes int
 	phoneCodes     map[string]*phoneCode
+	sec            secState // seccheck.go
 
 	// Official Account and mobile app logins (oauth.go).
 	oauthCodeMap   map[string]OAuthPerson
@@ -241,7 +242,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case PathAuthorize:
 		s.authorize(w, r)
 	default:
-		if !s.serveGuard(w, r) {
+		if !s.serveGuard(w, r) && !s.serveSecCheck(w, r) {
 			s.writeError(w, 40066, "invalid url")
 		}
 	}

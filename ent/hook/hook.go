@@ -69,6 +69,18 @@ func (f IdentityConflictFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.V
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.IdentityConflictMutation", m)
 }
 
+// The MediaCheckFunc type is an adapter to allow the use of ordinary
+// function as MediaCheck mutator.
+type MediaCheckFunc func(context.Context, *ent.MediaCheckMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f MediaCheckFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.MediaCheckMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.MediaCheckMutation", m)
+}
+
 // The OALoginFunc type is an adapter to allow the use of ordinary
 // function as OALogin mutator.
 type OALoginFunc func(context.Context, *ent.OALoginMutation) (ent.Value, error)
@@ -81,6 +93,18 @@ func (f OALoginFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, err
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.OALoginMutation", m)
 }
 
+// The PushEventFunc type is an adapter to allow the use of ordinary
+// function as PushEvent mutator.
+type PushEventFunc func(context.Context, *ent.PushEventMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PushEventFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PushEventMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PushEventMutation", m)
+}
+
 // The RefreshTokenFunc type is an adapter to allow the use of ordinary
 // function as RefreshToken mutator.
 type RefreshTokenFunc func(context.Context, *ent.RefreshTokenMutation) (ent.Value, error)
@@ -91,6 +115,18 @@ func (f RefreshTokenFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RefreshTokenMutation", m)
+}
+
+// The ReviewItemFunc type is an adapter to allow the use of ordinary
+// function as ReviewItem mutator.
+type ReviewItemFunc func(context.Context, *ent.ReviewItemMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ReviewItemFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ReviewItemMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ReviewItemMutation", m)
 }
 
 // The SessionFunc type is an adapter to allow the use of ordinary

@@ -195,6 +195,36 @@ var (
 			},
 		},
 	}
+	// MediaChecksColumns holds the columns for the "media_checks" table.
+	MediaChecksColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "trace_id", Type: field.TypeString, Unique: true},
+		{Name: "appid", Type: field.TypeString, Default: ""},
+		{Name: "url", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "user_id", Type: field.TypeInt},
+	}
+	// MediaChecksTable holds the schema information for the "media_checks" table.
+	MediaChecksTable = &schema.Table{
+		Name:       "media_checks",
+		Columns:    MediaChecksColumns,
+		PrimaryKey: []*schema.Column{MediaChecksColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "media_checks_users_media_checks",
+				Columns:    []*schema.Column{MediaChecksColumns[5]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "mediacheck_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{MediaChecksColumns[4]},
+			},
+		},
+	}
 	// OaLoginsColumns holds the columns for the "oa_logins" table.
 	OaLoginsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -226,6 +256,38 @@ var (
 			},
 		},
 	}
+	// PushEventsColumns holds the columns for the "push_events" table.
+	PushEventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "appid", Type: field.TypeString},
+		{Name: "dedup_key", Type: field.TypeString, Unique: true},
+		{Name: "event", Type: field.TypeString, Default: ""},
+		{Name: "openid", Type: field.TypeString, Default: ""},
+		{Name: "payload", Type: field.TypeString, Size: 2147483647},
+		{Name: "received_at", Type: field.TypeTime},
+		{Name: "done_at", Type: field.TypeTime, Nullable: true},
+		{Name: "outcome", Type: field.TypeString, Default: ""},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "last_error", Type: field.TypeString, Default: ""},
+	}
+	// PushEventsTable holds the schema information for the "push_events" table.
+	PushEventsTable = &schema.Table{
+		Name:       "push_events",
+		Columns:    PushEventsColumns,
+		PrimaryKey: []*schema.Column{PushEventsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "pushevent_done_at",
+				Unique:  false,
+				Columns: []*schema.Column{PushEventsColumns[7]},
+			},
+			{
+				Name:    "pushevent_received_at",
+				Unique:  false,
+				Columns: []*schema.Column{PushEventsColumns[6]},
+			},
+		},
+	}
 	// RefreshTokensColumns holds the columns for the "refresh_tokens" table.
 	RefreshTokensColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -252,6 +314,42 @@ var (
 				Name:    "refreshtoken_session_id",
 				Unique:  false,
 				Columns: []*schema.Column{RefreshTokensColumns[4]},
+			},
+		},
+	}
+	// ReviewItemsColumns holds the columns for the "review_items" table.
+	ReviewItemsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "kind", Type: field.TypeString},
+		{Name: "content", Type: field.TypeString},
+		{Name: "reason", Type: field.TypeString},
+		{Name: "label", Type: field.TypeString, Default: ""},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "user_id", Type: field.TypeInt},
+	}
+	// ReviewItemsTable holds the schema information for the "review_items" table.
+	ReviewItemsTable = &schema.Table{
+		Name:       "review_items",
+		Columns:    ReviewItemsColumns,
+		PrimaryKey: []*schema.Column{ReviewItemsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "review_items_users_review_items",
+				Columns:    []*schema.Column{ReviewItemsColumns[6]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "reviewitem_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ReviewItemsColumns[5]},
+			},
+			{
+				Name:    "reviewitem_user_id_kind",
+				Unique:  false,
+				Columns: []*schema.Column{ReviewItemsColumns[6], ReviewItemsColumns[1]},
 			},
 		},
 	}
@@ -479,8 +577,11 @@ var (
 		AuditEntriesTable,
 		IdentitiesTable,
 		IdentityConflictsTable,
+		MediaChecksTable,
 		OaLoginsTable,
+		PushEventsTable,
 		RefreshTokensTable,
+		ReviewItemsTable,
 		SessionsTable,
 		SigningKeysTable,
 		ThrottlesTable,
@@ -496,7 +597,9 @@ func init() {
 	IdentitiesTable.ForeignKeys[0].RefTable = UsersTable
 	IdentityConflictsTable.ForeignKeys[0].RefTable = UsersTable
 	IdentityConflictsTable.ForeignKeys[1].RefTable = UsersTable
+	MediaChecksTable.ForeignKeys[0].RefTable = UsersTable
 	RefreshTokensTable.ForeignKeys[0].RefTable = SessionsTable
+	ReviewItemsTable.ForeignKeys[0].RefTable = UsersTable
 	SessionsTable.ForeignKeys[0].RefTable = UsersTable
 	UploadsTable.ForeignKeys[0].RefTable = UsersTable
 	WebLoginTicketsTable.ForeignKeys[0].RefTable = UsersTable

@@ -21,11 +21,20 @@ type Identity func(*sql.Selector)
 // IdentityConflict is the predicate function for identityconflict builders.
 type IdentityConflict func(*sql.Selector)
 
+// MediaCheck is the predicate function for mediacheck builders.
+type MediaCheck func(*sql.Selector)
+
 // OALogin is the predicate function for oalogin builders.
 type OALogin func(*sql.Selector)
 
+// PushEvent is the predicate function for pushevent builders.
+type PushEvent func(*sql.Selector)
+
 // RefreshToken is the predicate function for refreshtoken builders.
 type RefreshToken func(*sql.Selector)
+
+// ReviewItem is the predicate function for reviewitem builders.
+type ReviewItem func(*sql.Selector)
 
 // Session is the predicate function for session builders.
 type Session func(*sql.Selector)

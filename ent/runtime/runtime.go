@@ -10,8 +10,11 @@ import (
 	"github.com/miniauth/miniauth/ent/auditentry"
 	"github.com/miniauth/miniauth/ent/identity"
 	"github.com/miniauth/miniauth/ent/identityconflict"
+	"github.com/miniauth/miniauth/ent/mediacheck"
 	"github.com/miniauth/miniauth/ent/oalogin"
+	"github.com/miniauth/miniauth/ent/pushevent"
 	"github.com/miniauth/miniauth/ent/refreshtoken"
+	"github.com/miniauth/miniauth/ent/reviewitem"
 	"github.com/miniauth/miniauth/ent/schema"
 	"github.com/miniauth/miniauth/ent/session"
 	"github.com/miniauth/miniauth/ent/signingkey"
@@ -106,6 +109,20 @@ func init() {
 	identityconflictDescCreatedAt := identityconflictFields[5].Descriptor()
 	// identityconflict.DefaultCreatedAt holds the default value on creation for the created_at field.
 	identityconflict.DefaultCreatedAt = identityconflictDescCreatedAt.Default.(func() time.Time)
+	mediacheckFields := schema.MediaCheck{}.Fields()
+	_ = mediacheckFields
+	// mediacheckDescTraceID is the schema descriptor for trace_id field.
+	mediacheckDescTraceID := mediacheckFields[0].Descriptor()
+	// mediacheck.TraceIDValidator is a validator for the "trace_id" field. It is called by the builders before save.
+	mediacheck.TraceIDValidator = mediacheckDescTraceID.Validators[0].(func(string) error)
+	// mediacheckDescAppid is the schema descriptor for appid field.
+	mediacheckDescAppid := mediacheckFields[2].Descriptor()
+	// mediacheck.DefaultAppid holds the default value on creation for the appid field.
+	mediacheck.DefaultAppid = mediacheckDescAppid.Default.(string)
+	// mediacheckDescCreatedAt is the schema descriptor for created_at field.
+	mediacheckDescCreatedAt := mediacheckFields[4].Descriptor()
+	// mediacheck.DefaultCreatedAt holds the default value on creation for the created_at field.
+	mediacheck.DefaultCreatedAt = mediacheckDescCreatedAt.Default.(func() time.Time)
 	oaloginFields := schema.OALogin{}.Fields()
 	_ = oaloginFields
 	// oaloginDescState is the schema descriptor for state field.
@@ -128,12 +145,64 @@ func init() {
 	oaloginDescCreatedAt := oaloginFields[5].Descriptor()
 	// oalogin.DefaultCreatedAt holds the default value on creation for the created_at field.
 	oalogin.DefaultCreatedAt = oaloginDescCreatedAt.Default.(func() time.Time)
+	pusheventFields := schema.PushEvent{}.Fields()
+	_ = pusheventFields
+	// pusheventDescAppid is the schema descriptor for appid field.
+	pusheventDescAppid := pusheventFields[0].Descriptor()
+	// pushevent.AppidValidator is a validator for the "appid" field. It is called by the builders before save.
+	pushevent.AppidValidator = pusheventDescAppid.Validators[0].(func(string) error)
+	// pusheventDescDedupKey is the schema descriptor for dedup_key field.
+	pusheventDescDedupKey := pusheventFields[1].Descriptor()
+	// pushevent.DedupKeyValidator is a validator for the "dedup_key" field. It is called by the builders before save.
+	pushevent.DedupKeyValidator = pusheventDescDedupKey.Validators[0].(func(string) error)
+	// pusheventDescEvent is the schema descriptor for event field.
+	pusheventDescEvent := pusheventFields[2].Descriptor()
+	// pushevent.DefaultEvent holds the default value on creation for the event field.
+	pushevent.DefaultEvent = pusheventDescEvent.Default.(string)
+	// pusheventDescOpenid is the schema descriptor for openid field.
+	pusheventDescOpenid := pusheventFields[3].Descriptor()
+	// pushevent.DefaultOpenid holds the default value on creation for the openid field.
+	pushevent.DefaultOpenid = pusheventDescOpenid.Default.(string)
+	// pusheventDescReceivedAt is the schema descriptor for received_at field.
+	pusheventDescReceivedAt := pusheventFields[5].Descriptor()
+	// pushevent.DefaultReceivedAt holds the default value on creation for the received_at field.
+	pushevent.DefaultReceivedAt = pusheventDescReceivedAt.Default.(func() time.Time)
+	// pusheventDescOutcome is the schema descriptor for outcome field.
+	pusheventDescOutcome := pusheventFields[7].Descriptor()
+	// pushevent.DefaultOutcome holds the default value on creation for the outcome field.
+	pushevent.DefaultOutcome = pusheventDescOutcome.Default.(string)
+	// pusheventDescAttempts is the schema descriptor for attempts field.
+	pusheventDescAttempts := pusheventFields[8].Descriptor()
+	// pushevent.DefaultAttempts holds the default value on creation for the attempts field.
+	pushevent.DefaultAttempts = pusheventDescAttempts.Default.(int)
+	// pusheventDescLastError is the schema descriptor for last_error field.
+	pusheventDescLastError := pusheventFields[9].Descriptor()
+	// pushevent.DefaultLastError holds the default value on creation for the last_error field.
+	pushevent.DefaultLastError = pusheventDescLastError.Default.(string)
 	refreshtokenFields := schema.RefreshToken{}.Fields()
 	_ = refreshtokenFields
 	// refreshtokenDescCreatedAt is the schema descriptor for created_at field.
 	refreshtokenDescCreatedAt := refreshtokenFields[2].Descriptor()
 	// refreshtoken.DefaultCreatedAt holds the default value on creation for the created_at field.
 	refreshtoken.DefaultCreatedAt = refreshtokenDescCreatedAt.Default.(func() time.Time)
+	reviewitemFields := schema.ReviewItem{}.Fields()
+	_ = reviewitemFields
+	// reviewitemDescKind is the schema descriptor for kind field.
+	reviewitemDescKind := reviewitemFields[1].Descriptor()
+	// reviewitem.KindValidator is a validator for the "kind" field. It is called by the builders before save.
+	reviewitem.KindValidator = reviewitemDescKind.Validators[0].(func(string) error)
+	// reviewitemDescReason is the schema descriptor for reason field.
+	reviewitemDescReason := reviewitemFields[3].Descriptor()
+	// reviewitem.ReasonValidator is a validator for the "reason" field. It is called by the builders before save.
+	reviewitem.ReasonValidator = reviewitemDescReason.Validators[0].(func(string) error)
+	// reviewitemDescLabel is the schema descriptor for label field.
+	reviewitemDescLabel := reviewitemFields[4].Descriptor()
+	// reviewitem.DefaultLabel holds the default value on creation for the label field.
+	reviewitem.DefaultLabel = reviewitemDescLabel.Default.(string)
+	// reviewitemDescCreatedAt is the schema descriptor for created_at field.
+	reviewitemDescCreatedAt := reviewitemFields[5].Descriptor()
+	// reviewitem.DefaultCreatedAt holds the default value on creation for the created_at field.
+	reviewitem.DefaultCreatedAt = reviewitemDescCreatedAt.Default.(func() time.Time)
 	sessionFields := schema.Session{}.Fields()
 	_ = sessionFields
 	// sessionDescCreatedAt is the schema descriptor for created_at field.

@@ -62,6 +62,10 @@ func (User) Edges() []ent.Edge {
 		edge.To("uploads", Upload.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
 		// Web sign-in tickets the user scanned (app/weblogin).
 		edge.To("web_login_tickets", WebLoginTicket.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
+		// Content checks (issue 19): flagged profile items and avatars
+		// waiting for WeChat's verdict go with the user.
+		edge.To("review_items", ReviewItem.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
+		edge.To("media_checks", MediaCheck.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
 	}
 }
 

@@ -58,6 +58,10 @@ const (
 	EdgeUploads = "uploads"
 	// EdgeWebLoginTickets holds the string denoting the web_login_tickets edge name in mutations.
 	EdgeWebLoginTickets = "web_login_tickets"
+	// EdgeReviewItems holds the string denoting the review_items edge name in mutations.
+	EdgeReviewItems = "review_items"
+	// EdgeMediaChecks holds the string denoting the media_checks edge name in mutations.
+	EdgeMediaChecks = "media_checks"
 	// Table holds the table name of the user in the database.
 	Table = "users"
 	// SessionsTable is the table that holds the sessions relation/edge.
@@ -102,6 +106,20 @@ const (
 	WebLoginTicketsInverseTable = "web_login_tickets"
 	// WebLoginTicketsColumn is the table column denoting the web_login_tickets relation/edge.
 	WebLoginTicketsColumn = "user_id"
+	// ReviewItemsTable is the table that holds the review_items relation/edge.
+	ReviewItemsTable = "review_items"
+	// ReviewItemsInverseTable is the table name for the ReviewItem entity.
+	// It exists in this package in order to avoid circular dependency with the "reviewitem" package.
+	ReviewItemsInverseTable = "review_items"
+	// ReviewItemsColumn is the table column denoting the review_items relation/edge.
+	ReviewItemsColumn = "user_id"
+	// MediaChecksTable is the table that holds the media_checks relation/edge.
+	MediaChecksTable = "media_checks"
+	// MediaChecksInverseTable is the table name for the MediaCheck entity.
+	// It exists in this package in order to avoid circular dependency with the "mediacheck" package.
+	MediaChecksInverseTable = "media_checks"
+	// MediaChecksColumn is the table column denoting the media_checks relation/edge.
+	MediaChecksColumn = "user_id"
 )
 
 // Columns holds all SQL columns for user fields.
@@ -328,6 +346,34 @@ func ByWebLoginTickets(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newWebLoginTicketsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByReviewItemsCount orders the results by review_items count.
+func ByReviewItemsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newReviewItemsStep(), opts...)
+	}
+}
+
+// ByReviewItems orders the results by review_items terms.
+func ByReviewItems(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newReviewItemsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// ByMediaChecksCount orders the results by media_checks count.
+func ByMediaChecksCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newMediaChecksStep(), opts...)
+	}
+}
+
+// ByMediaChecks orders the results by media_checks terms.
+func ByMediaChecks(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newMediaChecksStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newSessionsStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -368,5 +414,19 @@ func newWebLoginTicketsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(WebLoginTicketsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, WebLoginTicketsTable, WebLoginTicketsColumn),
+	)
+}
+func newReviewItemsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(ReviewItemsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, ReviewItemsTable, ReviewItemsColumn),
+	)
+}
+func newMediaChecksStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(MediaChecksInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, MediaChecksTable, MediaChecksColumn),
 	)
 }

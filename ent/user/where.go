@@ -1068,6 +1068,52 @@ func HasWebLoginTicketsWith(preds ...predicate.WebLoginTicket) predicate.User {
 	})
 }
 
+// HasReviewItems applies the HasEdge predicate on the "review_items" edge.
+func HasReviewItems() predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ReviewItemsTable, ReviewItemsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasReviewItemsWith applies the HasEdge predicate on the "review_items" edge with a given conditions (other predicates).
+func HasReviewItemsWith(preds ...predicate.ReviewItem) predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := newReviewItemsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasMediaChecks applies the HasEdge predicate on the "media_checks" edge.
+func HasMediaChecks() predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, MediaChecksTable, MediaChecksColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasMediaChecksWith applies the HasEdge predicate on the "media_checks" edge with a given conditions (other predicates).
+func HasMediaChecksWith(preds ...predicate.MediaCheck) predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := newMediaChecksStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.User) predicate.User {
 	return predicate.User(sql.AndPredicates(predicates...))

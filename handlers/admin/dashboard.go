@@ -11,6 +11,8 @@ import (
 type DashboardData struct {
 	Stats *userlist.Stats
 	Chart Chart
+	// Review is how many flagged nicknames and avatars wait.
+	Review int
 }
 
 // Chart is the sign-ups bar chart, laid out here so that the template
@@ -41,7 +43,11 @@ func (h *Handler) Dashboard(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return h.render(c, fiber.StatusOK, "dashboard", &Page{Nav: "dashboard", Data: DashboardData{Stats: st, Chart: signupChart(st, lang(c))}})
+	review, err := h.Accounts.ReviewCount(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return h.render(c, fiber.StatusOK, "dashboard", &Page{Nav: "dashboard", Data: DashboardData{Stats: st, Chart: signupChart(st, lang(c)), Review: review}})
 }
 
 func signupChart(st *userlist.Stats, l *i18n.Lang) Chart {

@@ -513,7 +513,20 @@ function createClient(config) {
   };
 }
 
+// fieldError is the message to show next to a form field after a failed
+// call, or '' when the error is not about that field: validation_failed
+// names each invalid field, and content_rejected (WeChat's content check
+// found the nickname risky) names the field it refused. message, if
+// given, replaces the server's text for content_rejected (e.g. in the
+// page's language).
+function fieldError(err, field, message) {
+  if (!err || !err.fields || typeof err.fields[field] !== 'string') return '';
+  if (err.code === 'content_rejected') return message || err.fields[field];
+  return err.code === 'validation_failed' ? err.fields[field] : '';
+}
+
 module.exports = {
   createClient: createClient,
   MiniauthError: MiniauthError,
+  fieldError: fieldError,
 };

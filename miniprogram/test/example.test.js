@@ -76,6 +76,14 @@ test('example page: log in, edit the profile, bind a phone, log out', async (t) 
   assert.equal(page.data.error, '');
   assert.equal(page.data.user.nickname, 'Bob');
 
+  // WeChat's content check refuses a nickname: shown next to the field.
+  await page.onSaveProfile({ detail: { value: { nickname: 'so risky' } } });
+  assert.equal(page.data.error, '');
+  assert.match(page.data.nicknameError, /内容安全/);
+  assert.equal(page.data.user.nickname, 'Bob');
+  await page.onSaveProfile({ detail: { value: { nickname: 'Bob' } } });
+  assert.equal(page.data.nicknameError, '');
+
   const avatar = path.join(dir, 'tmp_avatar.png');
   fs.writeFileSync(avatar, PNG);
   await page.onChooseAvatar({ detail: { avatarUrl: avatar } });

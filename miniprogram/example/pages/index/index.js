@@ -1,3 +1,5 @@
+const { fieldError } = require('../../miniauth/index.js');
+
 const app = getApp();
 
 Page({
@@ -6,6 +8,7 @@ Page({
     avatarSrc: '',
     busy: false,
     error: '',
+    nicknameError: '',
   },
 
   // A website's sign-in code opens this page (MINIAUTH_QR_PAGE) with the
@@ -49,7 +52,15 @@ Page({
       this.setData({ error: 'Enter a nickname' });
       return Promise.resolve();
     }
-    return this.run(() => app.auth.updateProfile({ nickname }));
+    this.setData({ nicknameError: '' });
+    // WeChat's content check may refuse the nickname (content_rejected):
+    // say so next to the field, not as a page error.
+    return this.run(() => app.auth.updateProfile({ nickname }), (err) => {
+      const msg = fieldError(err, 'nickname', '这个昵称未通过微信内容安全检测，请换一个');
+      if (!msg) return false;
+      this.setData({ nicknameError: msg });
+      return true;
+    });
   },
 
   onGetPhoneNumber(e) {
@@ -62,15 +73,20 @@ Page({
     return this.run(() => app.auth.logout().then(() => null));
   },
 
-  // run shows the user a step resolves with, or its error.
-  run(step) {
+  // run shows the user a step resolves with, or its error (unless
+  // onField shows it next to a field and returns true).
+  run(step, onField) {
     this.setData({ busy: true, error: '' });
     return step().then(
       (user) => {
         this.setData({ busy: false });
         this.show(user);
       },
-      (err) => this.setData({ busy: false, error: err.message + ' (' + err.code + ')' }),
+      (err) => {
+        this.setData({ busy: false });
+        if (onField && onField(err)) return;
+        this.setData({ error: err.message + ' (' + err.code + ')' });
+      },
     );
   },
 
