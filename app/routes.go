@@ -62,6 +62,7 @@ func (s *Server) routes() *fiber.App {
 	me.Delete("/sessions/:id", api.EndSession)
 	me.Post("/avatar", wx.UploadAvatar)
 	me.Post("/phone", wx.BindPhone)
+	me.Get("/phone/offer", wx.PhoneOffer)
 	s.mountOwn(f, requireUser) // the team's own API (extend.go)
 
 	// Admin cookie: the panel under /admin. Its errors are HTML pages,

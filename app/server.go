@@ -264,6 +264,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer stopFollowing()
 	go s.Accounts.FollowChanges(follow)
 	go s.sweepAvatars(ctx)
+	go s.watchPhoneCosts(ctx)
 	if s.Metrics != nil {
 		msrv := &http.Server{Addr: s.Config.MetricsAddr, Handler: metricsMux(s.Metrics, s.Config.PProf), ReadHeaderTimeout: 10 * time.Second}
 		mln, err := net.Listen("tcp", s.Config.MetricsAddr)

@@ -18,6 +18,8 @@ import (
 	"github.com/miniauth/miniauth/ent/identity"
 	"github.com/miniauth/miniauth/ent/identityconflict"
 	"github.com/miniauth/miniauth/ent/oalogin"
+	"github.com/miniauth/miniauth/ent/phoneday"
+	"github.com/miniauth/miniauth/ent/phonefetch"
 	"github.com/miniauth/miniauth/ent/refreshtoken"
 	"github.com/miniauth/miniauth/ent/session"
 	"github.com/miniauth/miniauth/ent/throttle"
@@ -90,6 +92,8 @@ func checkColumn(t, c string) error {
 			identity.Table:         identity.ValidColumn,
 			identityconflict.Table: identityconflict.ValidColumn,
 			oalogin.Table:          oalogin.ValidColumn,
+			phoneday.Table:         phoneday.ValidColumn,
+			phonefetch.Table:       phonefetch.ValidColumn,
 			refreshtoken.Table:     refreshtoken.ValidColumn,
 			session.Table:          session.ValidColumn,
 			throttle.Table:         throttle.ValidColumn,

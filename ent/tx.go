@@ -26,6 +26,10 @@ type Tx struct {
 	IdentityConflict *IdentityConflictClient
 	// OALogin is the client for interacting with the OALogin builders.
 	OALogin *OALoginClient
+	// PhoneDay is the client for interacting with the PhoneDay builders.
+	PhoneDay *PhoneDayClient
+	// PhoneFetch is the client for interacting with the PhoneFetch builders.
+	PhoneFetch *PhoneFetchClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
 	RefreshToken *RefreshTokenClient
 	// Session is the client for interacting with the Session builders.
@@ -175,6 +179,8 @@ func (tx *Tx) init() {
 	tx.Identity = NewIdentityClient(tx.config)
 	tx.IdentityConflict = NewIdentityConflictClient(tx.config)
 	tx.OALogin = NewOALoginClient(tx.config)
+	tx.PhoneDay = NewPhoneDayClient(tx.config)
+	tx.PhoneFetch = NewPhoneFetchClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.Throttle = NewThrottleClient(tx.config)

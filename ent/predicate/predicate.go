@@ -24,6 +24,12 @@ type IdentityConflict func(*sql.Selector)
 // OALogin is the predicate function for oalogin builders.
 type OALogin func(*sql.Selector)
 
+// PhoneDay is the predicate function for phoneday builders.
+type PhoneDay func(*sql.Selector)
+
+// PhoneFetch is the predicate function for phonefetch builders.
+type PhoneFetch func(*sql.Selector)
+
 // RefreshToken is the predicate function for refreshtoken builders.
 type RefreshToken func(*sql.Selector)
 

@@ -3,6 +3,7 @@ package admin
 import (
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/userlist"
 	"github.com/miniauth/miniauth/handlers/admin/i18n"
 )
@@ -11,6 +12,8 @@ import (
 type DashboardData struct {
 	Stats *userlist.Stats
 	Chart Chart
+	// Phone is today's phone numbers, the budget and WeChat's quota.
+	Phone *accounts.PhoneToday
 }
 
 // Chart is the sign-ups bar chart, laid out here so that the template
@@ -41,7 +44,11 @@ func (h *Handler) Dashboard(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return h.render(c, fiber.StatusOK, "dashboard", &Page{Nav: "dashboard", Data: DashboardData{Stats: st, Chart: signupChart(st, lang(c))}})
+	phone, err := h.Accounts.PhoneToday(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return h.render(c, fiber.StatusOK, "dashboard", &Page{Nav: "dashboard", Data: DashboardData{Stats: st, Chart: signupChart(st, lang(c)), Phone: phone}})
 }
 
 func signupChart(st *userlist.Stats, l *i18n.Lang) Chart {
