@@ -35,6 +35,7 @@ func (s *Server) adminHandler() *admin.Handler {
 		Accounts:     s.Accounts,
 		Audit:        audit.New(s.DB),
 		Log:          s.Log,
+		Faults:       s.DB.Faults,
 		SecureCookie: s.Config.Production(),
 		Location:     s.Config.Timezone,
 		RequireTOTP:  s.Config.AdminRequireTOTP,

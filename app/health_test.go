@@ -4,82 +4,18 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/miniauth/miniauth/app/apptest"
 )
 
-// cuttableProxy forwards TCP to a target until cut, like a database host
-// that drops off the network and comes back.
-type cuttableProxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	down   bool
-	conns  []net.Conn
-}
-
-func newCuttableProxy(t *testing.T, target string) *cuttableProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cuttableProxy{ln: ln, target: target}
-	t.Cleanup(func() { ln.Close(); p.setDown(true) })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.mu.Lock()
-			if p.down {
-				p.mu.Unlock()
-				c.Close()
-				continue
-			}
-			u, err := net.Dial("tcp", target)
-			if err != nil {
-				p.mu.Unlock()
-				c.Close()
-				continue
-			}
-			p.conns = append(p.conns, c, u)
-			p.mu.Unlock()
-			go func() { io.Copy(u, c); u.Close() }()
-			go func() { io.Copy(c, u); c.Close() }()
-		}
-	}()
-	return p
-}
-
-func (p *cuttableProxy) setDown(down bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = down
-	if down {
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.conns = nil
-	}
-}
-
 // /healthz fails while the database is unreachable and recovers by itself
 // when it returns, without a restart.
 func TestHealthFollowsTheDatabase(t *testing.T) {
-	dbURL := apptest.FreshPostgres(t)
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newCuttableProxy(t, u.Host)
-	u.Host = proxy.ln.Addr().String()
-	env := apptest.Start(t, apptest.Options{DatabaseURL: u.String()})
+	proxy, dbURL := apptest.ProxyPostgres(t, apptest.FreshPostgres(t))
+	env := apptest.Start(t, apptest.Options{DatabaseURL: dbURL})
 	health := func() int {
 		resp, err := http.Get(env.URL + "/healthz")
 		if err != nil {
@@ -91,11 +27,11 @@ func TestHealthFollowsTheDatabase(t *testing.T) {
 	if s := health(); s != http.StatusOK {
 		t.Fatalf("healthz %d with the database up", s)
 	}
-	proxy.setDown(true)
+	proxy.Cut()
 	if s := health(); s != http.StatusServiceUnavailable {
 		t.Fatalf("healthz %d with the database down, want 503", s)
 	}
-	proxy.setDown(false)
+	proxy.Restore()
 	deadline := time.Now().Add(10 * time.Second)
 	for health() != http.StatusOK {
 		if time.Now().After(deadline) {

@@ -24,18 +24,22 @@ func (s *Server) routes() *fiber.App {
 	api := &handlers.API{Accounts: s.Accounts}
 	wx := &handlers.WeChat{Accounts: s.Accounts, Avatars: s.Accounts.Avatars}
 	limit := s.loginLimit()
+	// Logins spend a single-use WeChat code: refused first, at no cost,
+	// while the database is known not to take writes.
+	writable := handlers.RequireWritable(s.DB.Faults)
 
 	// Public.
 	f.Get("/healthz", handlers.Health(s.DB.Ping))
-	f.Post("/api/auth/login", limit, api.Login)
+	f.Get("/readyz", handlers.Ready(s.DB.Faults.Check))
+	f.Post("/api/auth/login", writable, limit, api.Login)
 	f.Post("/api/auth/refresh", limit, api.Refresh)
-	f.Post("/api/auth/phone-login", limit, api.PhoneLogin)
+	f.Post("/api/auth/phone-login", writable, limit, api.PhoneLogin)
 	// The other WeChat doors: Official Accounts' H5 pages, mobile apps.
 	oa := &handlers.OALogin{Service: s.OALogin}
 	f.Get("/api/auth/oa/authorize", limit, oa.Authorize)
-	f.Get("/api/auth/oa/callback", limit, oa.Callback)
+	f.Get("/api/auth/oa/callback", writable, limit, oa.Callback)
 	f.Post("/api/auth/ticket", limit, oa.Ticket)
-	f.Post("/api/auth/app-login", limit, oa.AppLogin)
+	f.Post("/api/auth/app-login", writable, limit, oa.AppLogin)
 	if s.OALogin.OpenBase == "" {
 		// The simulator's stand-in for WeChat's authorize page.
 		f.Get("/dev/wechat/connect/oauth2/authorize", handlers.SimulatedAuthorize)

@@ -94,7 +94,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, own ...Route
 	if err != nil {
 		return nil, err
 	}
-	db, err := database.Open(ctx, DatabaseOptions(cfg))
+	opts := DatabaseOptions(cfg)
+	opts.Log = log
+	db, err := database.Open(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -106,6 +108,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, own ...Route
 	if cfg.MetricsAddr != "" {
 		s.Metrics = metrics.New(func(ctx context.Context) (int, error) {
 			return db.Read.Session.Query().Where(session.RevokedAtIsNil(), session.ExpiresAtGT(time.Now().UTC())).Count(ctx)
+		})
+		s.Metrics.WatchReadiness(db.Faults.Reason, database.Reasons, func() map[string]uint64 {
+			out := map[string]uint64{}
+			for c, n := range db.Faults.Counts() {
+				out[string(c)] = n
+			}
+			return out
 		})
 	}
 	w := newWeChat(cfg, log, &wechat.DBTokenStore{DB: db, Keys: ks}, s.Metrics)
@@ -198,7 +207,11 @@ func newWeChat(cfg *config.Config, log *slog.Logger, tokens wechat.TokenStore, m
 // request id and client IP, metrics, the access log (which also answers
 // errors) and panic recovery.
 func (s *Server) baseApp() *fiber.App {
-	onError := handlers.ErrorHandler(s.Log)
+	var faults *database.Faults
+	if s.DB != nil {
+		faults = s.DB.Faults
+	}
+	onError := handlers.ErrorHandler(s.Log, faults)
 	f := fiber.New(fiber.Config{
 		AppName: "miniauth",
 		// Bodies are streamed, and handlers.LimitBody decides per route how

@@ -184,7 +184,7 @@ func ideref(n *int) any {
 // readBodyApp is a Fiber app whose one route answers with the fields
 // ReadBody decoded, or the contract error.
 func readBodyApp() *fiber.App {
-	app := fiber.New(fiber.Config{ErrorHandler: ErrorHandler(slog.New(slog.NewTextHandler(io.Discard, nil))), BodyLimit: 4 << 20})
+	app := fiber.New(fiber.Config{ErrorHandler: ErrorHandler(slog.New(slog.NewTextHandler(io.Discard, nil)), nil), BodyLimit: 4 << 20})
 	app.Post("/", func(c *fiber.Ctx) error {
 		b, err := ReadBody(c, "code")
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/problem"
 	"github.com/miniauth/miniauth/ent"
 )
@@ -69,6 +70,7 @@ var statusOf = map[string]int{
 	problem.PhoneCodeMismatch:     fiber.StatusForbidden,
 	problem.RiskRejected:          fiber.StatusForbidden,
 	problem.Forbidden:             fiber.StatusForbidden,
+	problem.Unavailable:           fiber.StatusServiceUnavailable,
 	problem.Internal:              fiber.StatusInternalServerError,
 }
 
@@ -86,10 +88,15 @@ const ErrorCodeLocal = "error_code"
 
 // ErrorHandler is the one place where an error becomes a response: a
 // *problem.Error is answered as is, Fiber's own errors are mapped to the
-// contract's codes, anything else is logged and answered as a bare 500.
-func ErrorHandler(log *slog.Logger) fiber.ErrorHandler {
+// contract's codes, a database fault is answered 503 unavailable (and
+// reported to faults, which logs it quietly and marks the database down;
+// faults may be nil), anything else is logged and answered as a bare 500.
+func ErrorHandler(log *slog.Logger, faults *database.Faults) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		p := ToProblem(err)
+		if p.Code == problem.Unavailable && faults != nil {
+			faults.Report(err)
+		}
 		if p.Code == problem.Internal {
 			log.Error("internal error", "method", c.Method(), "path", c.Path(), "request_id", RequestID(c), "err", err)
 		}
@@ -122,7 +129,17 @@ func ToProblem(err error) *problem.Error {
 			return problem.New(problem.InvalidRequest, "request refused")
 		}
 	}
+	if _, ok := database.Classify(err); ok {
+		return Unavailable(err)
+	}
 	return &problem.Error{Code: problem.Internal, Message: "internal error", Cause: err}
+}
+
+// Unavailable is the answer while the database cannot take writes (or
+// cannot be reached): 503 with Retry-After. cause is kept for the log.
+func Unavailable(cause error) *problem.Error {
+	return &problem.Error{Code: problem.Unavailable, Message: "the service cannot save changes right now; try again shortly",
+		RetryAfter: database.RetryAfter, Cause: cause}
 }
 
 // WriteProblem answers with the contract's error JSON.
@@ -132,12 +149,18 @@ func WriteProblem(c *fiber.Ctx, p *problem.Error) error {
 	case problem.Unauthorized:
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="miniauth", error="invalid_token"`)
 	case problem.RateLimited:
-		secs := int(p.RetryAfter / time.Second)
-		if secs <= 0 {
-			secs = 60
-		}
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
+		setRetryAfter(c, p.RetryAfter, time.Minute)
+	case problem.Unavailable:
+		setRetryAfter(c, p.RetryAfter, database.RetryAfter)
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.Status(Status(p.Code)).JSON(errorBody{errorJSON{Code: p.Code, Message: p.Message, Fields: p.Fields}})
+}
+
+// setRetryAfter sets Retry-After in whole seconds (fallback if d is 0).
+func setRetryAfter(c *fiber.Ctx, d, fallback time.Duration) {
+	if d <= 0 {
+		d = fallback
+	}
+	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int((d+time.Second-1)/time.Second)))
 }

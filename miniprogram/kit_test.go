@@ -63,6 +63,16 @@ func TestMiniProgramKit(t *testing.T) {
 		"MINIAUTH_WECHAT_APPID": "", "MINIAUTH_WECHAT_SECRET": "",
 		"MINIAUTH_WECHAT_APPS": apptest.AppID + ":" + apptest.Secret + "," + SecondAppID + ":" + SecondSecret})
 
+	// A server on PostgreSQL behind a proxy the Node tests cut and
+	// restore (POST /test/db/cut, /test/db/restore on the fake WeChat),
+	// for the kit's retry of a 503.
+	faultyURL := ""
+	if os.Getenv(apptest.PostgresEnv) != "" || os.Getenv("MINIAUTH_REQUIRE_POSTGRES") == "1" {
+		proxy, dbURL := apptest.ProxyPostgres(t, apptest.FreshPostgres(t))
+		fake.setDB(proxy)
+		faultyURL = apptest.StartProcess(t, wx, map[string]string{"MINIAUTH_DATABASE_URL": dbURL}).URL
+	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	args := append([]string{"--test", "--test-reporter=spec"}, files...)
@@ -74,6 +84,7 @@ func TestMiniProgramKit(t *testing.T) {
 		"MINIAUTH_MULTI_URL="+multi.URL,
 		"MINIAUTH_APPID="+apptest.AppID,
 		"MINIAUTH_SECOND_APPID="+SecondAppID,
+		"MINIAUTH_FAULTY_URL="+faultyURL,
 		"NO_COLOR=1",
 	)
 	out, err := cmd.CombinedOutput()
@@ -86,6 +97,14 @@ func TestMiniProgramKit(t *testing.T) {
 	// silently: none of these skip, so they must show as passed.
 	for _, name := range []string{"first login", "concurrent requests before login", "access token expiry", "refresh token reuse", "uploadAvatar uploads", "bindPhone binds", "example page", "business route behind a forward-auth proxy",
 		"phoneLogin signs up", "phoneLogin refuses a phone", "listSessions", "endSession", "endOtherSessions", "two mini programs", "example devices page"} {
+		if !bytes.Contains(out, []byte("✔ "+name)) {
+			t.Errorf("node output does not show %q as passed", name)
+		}
+	}
+	if faultyURL == "" {
+		return
+	}
+	for _, name := range []string{"login retries a 503 once", "a second 503 is passed on as unavailable"} {
 		if !bytes.Contains(out, []byte("✔ "+name)) {
 			t.Errorf("node output does not show %q as passed", name)
 		}
@@ -104,6 +123,32 @@ type fakeWeChat struct {
 	mu        sync.Mutex
 	owner     map[string]string // login code → openid
 	exchanges map[string]int    // openid → jscode2session calls
+	db        *apptest.CutProxy // the faulty server's way to PostgreSQL
+}
+
+// setDB names the proxy /test/db/cut and /test/db/restore act on.
+func (f *fakeWeChat) setDB(p *apptest.CutProxy) {
+	f.mu.Lock()
+	f.db = p
+	f.mu.Unlock()
+}
+
+// cutDB is POST /test/db/{cut,restore}: the faulty server's database
+// drops off the network, or comes back.
+func (f *fakeWeChat) cutDB(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	p := f.db
+	f.mu.Unlock()
+	if p == nil {
+		http.Error(w, "no faulty server (PostgreSQL not configured)", http.StatusNotFound)
+		return
+	}
+	if r.PathValue("action") == "cut" {
+		p.Cut()
+	} else {
+		p.Restore()
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func newFakeWeChat(t *testing.T) *fakeWeChat {
@@ -116,6 +161,7 @@ func newFakeWeChat(t *testing.T) *fakeWeChat {
 	mux.HandleFunc("POST /test/code", f.newCode)
 	mux.HandleFunc("GET /test/stats", f.stats)
 	mux.HandleFunc("POST /test/phonecode", f.newPhoneCode)
+	mux.HandleFunc("POST /test/db/{action}", f.cutDB)
 	mux.HandleFunc(wechatsim.PathCode2Session, func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		if openid, ok := f.owner[r.URL.Query().Get("js_code")]; ok {

@@ -45,6 +45,15 @@ func Environ(vars map[string]string) []string {
 // simulator. The process is stopped with SIGTERM when the test ends.
 func StartProcess(t testing.TB, wx *WeChat, env map[string]string) *Process {
 	t.Helper()
+	p := LaunchProcess(t, wx, env)
+	p.WaitHealthy(t)
+	return p
+}
+
+// LaunchProcess is StartProcess without the wait: the process may still
+// be starting when it returns.
+func LaunchProcess(t testing.TB, wx *WeChat, env map[string]string) *Process {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +86,13 @@ func StartProcess(t testing.TB, wx *WeChat, env map[string]string) *Process {
 			t.Logf("log of miniauth at %s:\n%s", addr, p.out.String())
 		}
 	})
+	return p
+}
+
+// WaitHealthy waits until /healthz answers 200 (start-up is over: the
+// database is open and migrated), for up to 30 s.
+func (p *Process) WaitHealthy(t testing.TB) {
+	t.Helper()
 	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -84,7 +100,7 @@ func StartProcess(t testing.TB, wx *WeChat, env map[string]string) *Process {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return p
+				return
 			}
 		}
 		select {

@@ -130,15 +130,21 @@ func serve(ctx context.Context, env *Env, args []string) error {
 	// The first line names the database, as every command's does: the
 	// operator sees at once whether it is the one they meant.
 	log.Info("database: " + dburl.Describe(app.DatabaseOptions(cfg).URL))
-	srv, err := app.New(ctx, cfg, log, env.Routes...)
-	if err != nil {
-		return err
-	}
+	// Listen first: while the database is opened and migrated (seconds
+	// on a large one), the address answers 503 and /readyz says why,
+	// instead of refusing connections.
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		srv.DB.Close()
 		return fmt.Errorf("MINIAUTH_ADDR: %v", err)
 	}
+	log.Info("starting: answering 503 (GET /readyz: migrating) until the database is ready", "addr", ln.Addr().String())
+	starting := app.ServeStartUp(cfg, log, ln)
+	srv, err := app.New(ctx, cfg, log, env.Routes...)
+	if err != nil {
+		starting.Stop()
+		return err
+	}
+	ln = starting.Handover()
 	log.Info("miniauth listening", "addr", ln.Addr().String(), "version", versionString(),
 		"env", cfg.Env, "database", srv.DB.Dialect, "data_dir", cfg.DataDir)
 	return srv.Serve(ctx, ln)

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -40,6 +41,9 @@ type Options struct {
 	// Need is what must already be there; the zero value creates a
 	// missing database.
 	Need Need
+	// Log hears what migrations do and how far long ones are, and the
+	// database's faults (Faults); nil: nothing is logged.
+	Log *slog.Logger
 }
 
 // DB is an open store. Reads go through Read; every write goes through
@@ -66,6 +70,22 @@ type DB struct {
 	listenerPID atomic.Int64
 	// legacyAppID: see Options.LegacyAppID.
 	legacyAppID string
+	// Faults knows whether the database takes writes (faults.go).
+	Faults *Faults
+	log    *slog.Logger
+	// pace is how migrations chunk their work and report it.
+	pace struct {
+		chunk int
+		every time.Duration
+	}
+}
+
+// logger is where migrations log: Options.Log, or nowhere.
+func (db *DB) logger() *slog.Logger {
+	if db.log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return db.log
 }
 
 // Open opens the database and migrates its schema.
@@ -98,6 +118,13 @@ func OpenNoMigrate(o Options) (*DB, error) {
 	}
 	db.Name = loc.String()
 	db.legacyAppID = o.LegacyAppID
+	db.Faults = newFaults(db)
+	db.Writer.faults = db.Faults
+	db.log = o.Log
+	if o.Log != nil {
+		db.Faults.SetLogger(o.Log)
+	}
+	db.pace.chunk, db.pace.every = identitiesChunk, progressEvery
 	if o.Need == MustHaveSchema {
 		if err := hasSchema(context.Background(), db.Dialect, db.SQL); err != nil {
 			db.Close()
@@ -203,9 +230,9 @@ func openPostgres(o Options, loc dburl.Location) (*DB, error) {
 	return db, nil
 }
 
-// migrationLockID is the PostgreSQL advisory lock that serialises
+// MigrationLockID is the PostgreSQL advisory lock that serialises
 // migrations of instances starting at the same time.
-const migrationLockID = 0x6d696e6961757468 // "miniauth"
+const MigrationLockID = 0x6d696e6961757468 // "miniauth"
 
 // migrateMu serialises migrations within one process: Ent's migration
 // rewrites the package-level table descriptions as it goes.
@@ -215,21 +242,36 @@ var migrateMu sync.Mutex
 func (db *DB) Migrate(ctx context.Context) error {
 	migrateMu.Lock()
 	defer migrateMu.Unlock()
+	db.Faults.setMigrating(true)
+	defer db.Faults.setMigrating(false)
+	log := db.logger()
+	start := time.Now()
 	if db.Dialect == dialect.Postgres {
 		conn, err := db.SQL.Conn(ctx)
 		if err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
 		defer conn.Close()
-		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrationLockID); err != nil {
+		var got bool
+		if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", MigrationLockID).Scan(&got); err != nil {
 			return fmt.Errorf("migrate: take the migration lock: %w", err)
 		}
-		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLockID)
+		if !got {
+			log.Info("migrating: another instance is migrating this database; waiting for it to finish")
+			if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", MigrationLockID); err != nil {
+				return fmt.Errorf("migrate: take the migration lock: %w", err)
+			}
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", MigrationLockID)
 	}
 	if err := db.Write.Schema.Create(ctx); err != nil {
 		return fmt.Errorf("migrate schema: %w", err)
 	}
-	return db.migrateIdentities(ctx, db.legacyAppID)
+	if err := db.migrateIdentities(ctx, db.legacyAppID); err != nil {
+		return err
+	}
+	log.Info("database schema up to date", "took", time.Since(start).Round(time.Millisecond).String())
+	return nil
 }
 
 // Ping checks that the database answers.
@@ -239,6 +281,7 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close stops the writer and closes every pool.
 func (db *DB) Close() error {
+	db.Faults.close()
 	db.Writer.Close()
 	var first error
 	for _, c := range db.closer {

@@ -28,6 +28,9 @@ type WriteFunc func(ctx context.Context, tx *ent.Client) error
 type Writer struct {
 	client  *ent.Client
 	batched bool
+	// faults hears of every write that failed, to count, log and mark
+	// the database down (faults.go).
+	faults *Faults
 
 	mu     sync.RWMutex
 	closed bool
@@ -53,8 +56,28 @@ func newWriter(client *ent.Client, batched bool) *Writer {
 }
 
 // Do runs fn in a transaction and returns once it is committed (or failed).
-// fn's error rolls back fn's own changes and is returned as is.
+// fn's error rolls back fn's own changes and is returned as is, except
+// that a database fault (the disk is full, PostgreSQL is away: Classify)
+// comes wrapped in a *Fault, reported to Faults.
 func (w *Writer) Do(ctx context.Context, fn WriteFunc) error {
+	return w.do(ctx, fn, true)
+}
+
+// do is Do; report false keeps a failure to itself (a probe's).
+func (w *Writer) do(ctx context.Context, fn WriteFunc, report bool) error {
+	err := w.run(ctx, fn)
+	if err != nil && report && w.faults != nil {
+		if cause, ok := w.faults.Report(err); ok {
+			var f *Fault
+			if !errors.As(err, &f) {
+				err = &Fault{Cause: cause, Err: err}
+			}
+		}
+	}
+	return err
+}
+
+func (w *Writer) run(ctx context.Context, fn WriteFunc) error {
 	if !w.batched {
 		return w.direct(ctx, fn)
 	}

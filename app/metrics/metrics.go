@@ -123,3 +123,46 @@ func (g *sessionGauge) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, g.last)
 }
+
+// WatchReadiness exports the readiness check's state, read on each
+// scrape: miniauth_ready (1 or 0), miniauth_unready_reason{reason} (1 for
+// the current reason among reasons, 0 for the others) and
+// miniauth_database_faults_total{cause} (faults seen since start-up).
+func (m *Metrics) WatchReadiness(reason func() string, reasons []string, faults func() map[string]uint64) {
+	m.Registry.MustRegister(&readiness{
+		ready:   prometheus.NewDesc("miniauth_ready", "1 when the server can serve and write (GET /readyz answers 200), else 0.", nil, nil),
+		why:     prometheus.NewDesc("miniauth_unready_reason", "1 for the reason GET /readyz answers 503 (migrating, disk_full, read_only, database_unreachable, …), 0 for the others.", []string{"reason"}, nil),
+		faults:  prometheus.NewDesc("miniauth_database_faults_total", "Database errors by cause that made a request or a write fail with 503 unavailable.", []string{"cause"}, nil),
+		reason:  reason,
+		reasons: reasons,
+		counts:  faults,
+	})
+}
+
+type readiness struct {
+	ready, why, faults *prometheus.Desc
+	reason             func() string
+	reasons            []string
+	counts             func() map[string]uint64
+}
+
+func (r *readiness) Describe(ch chan<- *prometheus.Desc) { ch <- r.ready; ch <- r.why; ch <- r.faults }
+
+func (r *readiness) Collect(ch chan<- prometheus.Metric) {
+	now := r.reason()
+	ready := 0.0
+	if now == "" {
+		ready = 1
+	}
+	ch <- prometheus.MustNewConstMetric(r.ready, prometheus.GaugeValue, ready)
+	for _, reason := range r.reasons {
+		v := 0.0
+		if reason == now {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(r.why, prometheus.GaugeValue, v, reason)
+	}
+	for cause, n := range r.counts() {
+		ch <- prometheus.MustNewConstMetric(r.faults, prometheus.CounterValue, float64(n), cause)
+	}
+}

@@ -41,7 +41,11 @@ const (
 	// a viewer's change, a form without its CSRF token). The API never
 	// answers it.
 	Forbidden = "forbidden"
-	Internal  = "internal"
+	// Unavailable: the database cannot take writes (a full disk, a
+	// read-only file, PostgreSQL away) or the server is starting up;
+	// the client tries again after Retry-After.
+	Unavailable = "unavailable"
+	Internal    = "internal"
 )
 
 // Error is a failure the client is told about.
@@ -49,7 +53,7 @@ type Error struct {
 	Code       string
 	Message    string
 	Fields     map[string]string // validation_failed only
-	RetryAfter time.Duration     // rate_limited only
+	RetryAfter time.Duration     // rate_limited and unavailable only
 	Cause      error             // logged, never sent
 }
 

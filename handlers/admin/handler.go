@@ -10,6 +10,7 @@ import (
 	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/admins"
 	"github.com/miniauth/miniauth/app/audit"
+	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/userlist"
 )
 
@@ -26,6 +27,8 @@ type Handler struct {
 	Accounts *accounts.Service
 	Audit    *audit.Log
 	Log      *slog.Logger
+	// Faults hears of the database faults the panel meets (503 pages).
+	Faults *database.Faults
 	// SecureCookie marks the cookie Secure (production, behind HTTPS).
 	SecureCookie bool
 	// RequireTOTP refuses sign-in to admins without a second factor.

@@ -4,12 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
 
 	"github.com/miniauth/miniauth/app/admins"
+	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/problem"
 	"github.com/miniauth/miniauth/app/tokens"
 	"github.com/miniauth/miniauth/ent"
@@ -58,6 +61,14 @@ func (h *Handler) Errors(c *fiber.Ctx) (err error) {
 
 func (h *Handler) failed(c *fiber.Ctx, err error) error {
 	status, message, known := pageOf(lang(c), err)
+	if status == fiber.StatusServiceUnavailable {
+		// The database's fault: counted and logged quietly, once per
+		// cause and window, by Faults.
+		if h.Faults != nil {
+			h.Faults.Report(err)
+		}
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(database.RetryAfter/time.Second)))
+	}
 	if !known {
 		h.Log.Error("admin panel error", "method", c.Method(), "path", c.Path(), "request_id", handlers.RequestID(c), "err", err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/problem"
 	"github.com/miniauth/miniauth/ent/admin"
 	"github.com/miniauth/miniauth/handlers"
@@ -127,6 +128,9 @@ func pageOf(l *i18n.Lang, err error) (status int, messageKey string, known bool)
 	var fe *fiber.Error
 	if errors.As(err, &fe) && fe.Code < 500 {
 		return fe.Code, "", true
+	}
+	if database.IsFault(err) {
+		return fiber.StatusServiceUnavailable, "", true
 	}
 	return fiber.StatusInternalServerError, "", false
 }

@@ -47,10 +47,47 @@ function getWx() {
 function errorFromResponse(res) {
   var body = parseJSON(res.data);
   var e = body && typeof body === 'object' ? body.error : null;
-  if (e && typeof e.code === 'string') {
-    return MiniauthError(e.code, e.message || e.code, res.statusCode, e.fields);
+  var err = e && typeof e.code === 'string'
+    ? MiniauthError(e.code, e.message || e.code, res.statusCode, e.fields)
+    : MiniauthError('http_error', 'HTTP ' + res.statusCode, res.statusCode);
+  var wait = retryAfter(res.header);
+  if (wait !== undefined) err.retryAfter = wait;
+  return err;
+}
+
+// retryAfter reads a Retry-After header in whole seconds (wx keeps the
+// server's spelling of header names), or undefined.
+function retryAfter(header) {
+  if (!header || typeof header !== 'object') return undefined;
+  for (var k in header) {
+    if (k.toLowerCase() === 'retry-after') {
+      var n = parseInt(header[k], 10);
+      return isFinite(n) && n >= 0 ? n : undefined;
+    }
   }
-  return MiniauthError('http_error', 'HTTP ' + res.statusCode, res.statusCode);
+  return undefined;
+}
+
+// MAX_RETRY_WAIT_MS bounds how long a login waits on a 503's Retry-After
+// before its one retry; UNAVAILABLE_WAIT_MS is the wait without one.
+var MAX_RETRY_WAIT_MS = 30000;
+var UNAVAILABLE_WAIT_MS = 5000;
+
+function sleep(ms) {
+  return new Promise(function (resolve) { setTimeout(resolve, ms); });
+}
+
+// retryUnavailable runs attempt (which takes a fresh wx.login code each
+// time) and, if the server answers 503 (its database cannot take writes
+// for a moment), runs it once more after Retry-After. miniauth refuses
+// such a login before it spends the code, but a code is single-use all
+// the same: the retry always asks wx.login for a new one.
+function retryUnavailable(attempt) {
+  return attempt().catch(function (err) {
+    if (!err || err.status !== 503) throw err;
+    var ms = err.retryAfter !== undefined ? err.retryAfter * 1000 : UNAVAILABLE_WAIT_MS;
+    return sleep(Math.min(ms, MAX_RETRY_WAIT_MS)).then(attempt);
+  });
 }
 
 // parseJSON accepts what wx hands back: already-parsed objects from
@@ -189,10 +226,11 @@ function createClient(config) {
   function login(profile) {
     if (loginInFlight) return loginInFlight;
     var started = epoch;
-    loginInFlight = wxLogin()
-      .then(function (code) {
+    loginInFlight = retryUnavailable(function () {
+      return wxLogin().then(function (code) {
         return post('/api/auth/login', withApp(Object.assign({}, profile || {}, { code: code })));
-      })
+      });
+    })
       .then(function (g) {
         if (started !== epoch) throw MiniauthError('logged_out', 'logged out while logging in', 401);
         saveGrant(g);
@@ -325,10 +363,13 @@ function createClient(config) {
     }
     var started = epoch;
     var before = loginInFlight ? loginInFlight.catch(function () {}) : Promise.resolve();
-    var p = before.then(wxLogin)
-      .then(function (code) {
-        return post('/api/auth/phone-login', withApp({ code: code, phone_code: phoneCode }));
-      })
+    var p = before.then(function () {
+      return retryUnavailable(function () {
+        return wxLogin().then(function (code) {
+          return post('/api/auth/phone-login', withApp({ code: code, phone_code: phoneCode }));
+        });
+      });
+    })
       .then(function (g) {
         if (started !== epoch) throw MiniauthError('logged_out', 'logged out while logging in', 401);
         saveGrant(g);

@@ -16,6 +16,9 @@ const env = {
   multiURL: required('MINIAUTH_MULTI_URL'),
   appID: required('MINIAUTH_APPID'),
   secondAppID: required('MINIAUTH_SECOND_APPID'),
+  // A server whose PostgreSQL the tests cut off and restore (dbFault);
+  // empty when PostgreSQL is not configured.
+  faultyURL: process.env.MINIAUTH_FAULTY_URL || '',
 };
 
 function required(name) {
@@ -37,6 +40,7 @@ function newPhone(openid = 'o_' + crypto.randomBytes(9).toString('base64url'), o
     storage,
     logins: 0, // wx.login calls
     requests: [], // paths of every wx.request/uploadFile, in order
+    answers: [], // [path, status] of every answer, in order
     writes: [], // [key, value] of every setStorageSync, in order
     count(p) {
       return this.requests.filter((r) => r === p).length;
@@ -73,7 +77,7 @@ function newPhone(openid = 'o_' + crypto.randomBytes(9).toString('base64url'), o
         }
       }
       phone.requests.push(new URL(url).pathname);
-      send(url, { method, headers: header, body }, o.timeout, o.dataType, 'request', o);
+      send(url, { method, headers: header, body }, o.timeout, o.dataType, 'request', o, phone);
     },
 
     uploadFile(o = {}) {
@@ -91,7 +95,7 @@ function newPhone(openid = 'o_' + crypto.randomBytes(9).toString('base64url'), o
       // fetch sets the multipart Content-Type with its boundary.
       const header = Object.assign({}, o.header);
       for (const k of Object.keys(header)) if (k.toLowerCase() === 'content-type') delete header[k];
-      send(o.url, { method: 'POST', headers: header, body: form }, o.timeout, 'text', 'uploadFile', o);
+      send(o.url, { method: 'POST', headers: header, body: form }, o.timeout, 'text', 'uploadFile', o, phone);
     },
 
     // wx keeps a copy (values go through serialization) and answers '' for
@@ -115,7 +119,7 @@ function newPhone(openid = 'o_' + crypto.randomBytes(9).toString('base64url'), o
   return phone;
 }
 
-function send(url, init, timeout, dataType, api, o) {
+function send(url, init, timeout, dataType, api, o, phone) {
   fetch(url, Object.assign({ signal: AbortSignal.timeout(timeout || 60000) }, init))
     .then(async (res) => {
       const text = await res.text();
@@ -127,6 +131,7 @@ function send(url, init, timeout, dataType, api, o) {
           data = text;
         }
       }
+      phone.answers.push([new URL(url).pathname, res.status]);
       callback(o, 'success', {
         data,
         statusCode: res.status,
@@ -222,4 +227,11 @@ async function untilExpired(baseURL, token) {
   }
 }
 
-module.exports = { env, newPhone, api, exchanges, phoneCode, untilExpired };
+// dbFault cuts the faulty server's PostgreSQL off ('cut') or brings it
+// back ('restore').
+async function dbFault(action) {
+  const res = await fetch(env.wechatURL + '/test/db/' + action, { method: 'POST' });
+  if (res.status !== 204) throw new Error(`db ${action}: HTTP ${res.status}`);
+}
+
+module.exports = { env, newPhone, api, exchanges, phoneCode, untilExpired, dbFault };

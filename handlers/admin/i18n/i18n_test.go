@@ -89,7 +89,7 @@ func usedKeys(t *testing.T) map[string]string {
 	for d := range 7 {
 		keys["weekday."+strconv.Itoa(d)] = "LongDay"
 	}
-	for _, s := range []int{400, 403, 404, 429, 500} {
+	for _, s := range []int{400, 403, 404, 429, 500, 503} {
 		keys["error.title."+strconv.Itoa(s)] = "errorPage"
 		keys["error."+strconv.Itoa(s)] = "errorPage"
 	}
