@@ -1,6 +1,9 @@
 package app
 
 import (
+	"context"
+	"time"
+
 	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/metrics"
 )
@@ -8,10 +11,77 @@ import (
 // guard is the accounts service's risk gate and phone cost guard, from
 // the configuration, reporting to the metrics when they are on.
 func (s *Server) guard() accounts.Guard {
-	g := accounts.Guard{RiskMaxRank: s.Config.Guard.RiskMaxRank}
+	c := s.Config.Guard
+	g := accounts.Guard{
+		RiskMaxRank:      c.RiskMaxRank,
+		PhoneDailyBudget: c.PhoneDailyBudget,
+		PhoneUserDaily:   c.PhoneUserDaily,
+		PhoneIPDaily:     c.PhoneIPDaily,
+		PhoneCooldown:    c.PhoneCooldown,
+		Location:         s.Config.Timezone,
+	}
 	if s.Metrics != nil {
 		m := metrics.NewGuard(s.Metrics)
 		g.ObserveRisk = m.ObserveRisk
+		g.ObserveOffer = m.ObservePhoneOffer
+		g.ObserveFetch = m.ObservePhoneFetch
+		g.ObserveBilling = func(b *accounts.PhoneBilling) {
+			m.ObservePhoneBilling(metrics.PhoneBilling{AppID: b.AppID, Remaining: b.Remaining, Used: b.Used,
+				Unredeemed: b.Unredeemed, DailyAverage: b.DailyAverage})
+		}
 	}
 	return g
+}
+
+// watchPhoneCosts reads WeChat's phone billing every
+// MINIAUTH_PHONE_BILLING_POLL (the first reading one interval after
+// start; until then the metrics show the last reading kept in the
+// database) and purges old phone offers and fetches hourly, until ctx
+// ends. Every instance reads: the readings are idempotent and WeChat
+// allows plenty.
+func (s *Server) watchPhoneCosts(ctx context.Context) {
+	for _, id := range s.Accounts.Apps.IDs() {
+		if b, err := s.Accounts.PhoneBillingOf(ctx, id); err == nil && b != nil && s.Accounts.Guard.ObserveBilling != nil {
+			s.Accounts.Guard.ObserveBilling(b)
+		}
+	}
+	purge := time.NewTicker(purgeInterval)
+	defer purge.Stop()
+	var poll <-chan time.Time
+	if d := s.Config.Guard.PhoneBillingPoll; d > 0 {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		poll = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-poll:
+			s.PollPhoneBilling(ctx)
+		case <-purge.C:
+			if _, err := s.Accounts.PurgePhoneFetches(ctx, time.Now().Add(-accounts.PhoneFetchRetention)); err != nil && ctx.Err() == nil {
+				s.Log.Warn("purge phone offers and fetches", "err", err)
+			}
+		}
+	}
+}
+
+// PollPhoneBilling reads WeChat's phone billing of every configured mini
+// program now and keeps it (the poller calls it; tests too).
+func (s *Server) PollPhoneBilling(ctx context.Context) {
+	for _, id := range s.Accounts.Apps.IDs() {
+		app, ok := s.Accounts.Apps.Get(id)
+		if !ok {
+			continue
+		}
+		u, err := app.PhoneUsage(ctx)
+		if err != nil {
+			s.Log.Warn("read WeChat's phone billing", "appid", id, "err", err)
+			continue
+		}
+		if _, err := s.Accounts.RecordPhoneBilling(ctx, id, u.All, u.Used); err != nil && ctx.Err() == nil {
+			s.Log.Warn("keep WeChat's phone billing", "appid", id, "err", err)
+		}
+	}
 }

@@ -75,6 +75,7 @@ func (s *Server) routes() *fiber.App {
 	me.Delete("/sessions/:id", api.EndSession)
 	me.Post("/avatar", wx.UploadAvatar)
 	me.Post("/phone", wx.BindPhone)
+	me.Get("/phone/offer", wx.PhoneOffer)
 	s.webLoginRoutes(f, requireUser) // web sign-in by scanning a mini program code (weblogin.go)
 	s.mountOwn(f, requireUser)       // the team's own API (extend.go)
 

@@ -305,6 +305,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go s.sweepAvatars(ctx)
 	go s.WebLogin.Run(ctx)
 	go s.Events.Run(ctx)
+	go s.watchPhoneCosts(ctx)
 	if s.Metrics != nil {
 		msrv := &http.Server{Addr: s.Config.MetricsAddr, Handler: metricsMux(s.Metrics, s.Config.PProf), ReadHeaderTimeout: 10 * time.Second}
 		mln, err := net.Listen("tcp", s.Config.MetricsAddr)

@@ -22,6 +22,8 @@ import (
 	"github.com/miniauth/miniauth/ent/identityconflict"
 	"github.com/miniauth/miniauth/ent/mediacheck"
 	"github.com/miniauth/miniauth/ent/oalogin"
+	"github.com/miniauth/miniauth/ent/phoneday"
+	"github.com/miniauth/miniauth/ent/phonefetch"
 	"github.com/miniauth/miniauth/ent/pushevent"
 	"github.com/miniauth/miniauth/ent/refreshtoken"
 	"github.com/miniauth/miniauth/ent/reviewitem"
@@ -55,6 +57,10 @@ type Client struct {
 	MediaCheck *MediaCheckClient
 	// OALogin is the client for interacting with the OALogin builders.
 	OALogin *OALoginClient
+	// PhoneDay is the client for interacting with the PhoneDay builders.
+	PhoneDay *PhoneDayClient
+	// PhoneFetch is the client for interacting with the PhoneFetch builders.
+	PhoneFetch *PhoneFetchClient
 	// PushEvent is the client for interacting with the PushEvent builders.
 	PushEvent *PushEventClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
@@ -93,6 +99,8 @@ func (c *Client) init() {
 	c.IdentityConflict = NewIdentityConflictClient(c.config)
 	c.MediaCheck = NewMediaCheckClient(c.config)
 	c.OALogin = NewOALoginClient(c.config)
+	c.PhoneDay = NewPhoneDayClient(c.config)
+	c.PhoneFetch = NewPhoneFetchClient(c.config)
 	c.PushEvent = NewPushEventClient(c.config)
 	c.RefreshToken = NewRefreshTokenClient(c.config)
 	c.ReviewItem = NewReviewItemClient(c.config)
@@ -202,6 +210,8 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		IdentityConflict: NewIdentityConflictClient(cfg),
 		MediaCheck:       NewMediaCheckClient(cfg),
 		OALogin:          NewOALoginClient(cfg),
+		PhoneDay:         NewPhoneDayClient(cfg),
+		PhoneFetch:       NewPhoneFetchClient(cfg),
 		PushEvent:        NewPushEventClient(cfg),
 		RefreshToken:     NewRefreshTokenClient(cfg),
 		ReviewItem:       NewReviewItemClient(cfg),
@@ -238,6 +248,8 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		IdentityConflict: NewIdentityConflictClient(cfg),
 		MediaCheck:       NewMediaCheckClient(cfg),
 		OALogin:          NewOALoginClient(cfg),
+		PhoneDay:         NewPhoneDayClient(cfg),
+		PhoneFetch:       NewPhoneFetchClient(cfg),
 		PushEvent:        NewPushEventClient(cfg),
 		RefreshToken:     NewRefreshTokenClient(cfg),
 		ReviewItem:       NewReviewItemClient(cfg),
@@ -278,8 +290,9 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.Admin, c.AdminSession, c.AuditEntry, c.Identity, c.IdentityConflict,
-		c.MediaCheck, c.OALogin, c.PushEvent, c.RefreshToken, c.ReviewItem, c.Session,
-		c.SigningKey, c.Throttle, c.Upload, c.User, c.WeChatToken, c.WebLoginTicket,
+		c.MediaCheck, c.OALogin, c.PhoneDay, c.PhoneFetch, c.PushEvent, c.RefreshToken,
+		c.ReviewItem, c.Session, c.SigningKey, c.Throttle, c.Upload, c.User,
+		c.WeChatToken, c.WebLoginTicket,
 	} {
 		n.Use(hooks...)
 	}
@@ -290,8 +303,9 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.Admin, c.AdminSession, c.AuditEntry, c.Identity, c.IdentityConflict,
-		c.MediaCheck, c.OALogin, c.PushEvent, c.RefreshToken, c.ReviewItem, c.Session,
-		c.SigningKey, c.Throttle, c.Upload, c.User, c.WeChatToken, c.WebLoginTicket,
+		c.MediaCheck, c.OALogin, c.PhoneDay, c.PhoneFetch, c.PushEvent, c.RefreshToken,
+		c.ReviewItem, c.Session, c.SigningKey, c.Throttle, c.Upload, c.User,
+		c.WeChatToken, c.WebLoginTicket,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -314,6 +328,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.MediaCheck.mutate(ctx, m)
 	case *OALoginMutation:
 		return c.OALogin.mutate(ctx, m)
+	case *PhoneDayMutation:
+		return c.PhoneDay.mutate(ctx, m)
+	case *PhoneFetchMutation:
+		return c.PhoneFetch.mutate(ctx, m)
 	case *PushEventMutation:
 		return c.PushEvent.mutate(ctx, m)
 	case *RefreshTokenMutation:
@@ -1364,6 +1382,272 @@ func (c *OALoginClient) mutate(ctx context.Context, m *OALoginMutation) (Value, 
 		return (&OALoginDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown OALogin mutation op: %q", m.Op())
+	}
+}
+
+// PhoneDayClient is a client for the PhoneDay schema.
+type PhoneDayClient struct {
+	config
+}
+
+// NewPhoneDayClient returns a client for the PhoneDay from the given config.
+func NewPhoneDayClient(c config) *PhoneDayClient {
+	return &PhoneDayClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `phoneday.Hooks(f(g(h())))`.
+func (c *PhoneDayClient) Use(hooks ...Hook) {
+	c.hooks.PhoneDay = append(c.hooks.PhoneDay, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `phoneday.Intercept(f(g(h())))`.
+func (c *PhoneDayClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PhoneDay = append(c.inters.PhoneDay, interceptors...)
+}
+
+// Create returns a builder for creating a PhoneDay entity.
+func (c *PhoneDayClient) Create() *PhoneDayCreate {
+	mutation := newPhoneDayMutation(c.config, OpCreate)
+	return &PhoneDayCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PhoneDay entities.
+func (c *PhoneDayClient) CreateBulk(builders ...*PhoneDayCreate) *PhoneDayCreateBulk {
+	return &PhoneDayCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PhoneDayClient) MapCreateBulk(slice any, setFunc func(*PhoneDayCreate, int)) *PhoneDayCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PhoneDayCreateBulk{err: fmt.Errorf("calling to PhoneDayClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PhoneDayCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PhoneDayCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PhoneDay.
+func (c *PhoneDayClient) Update() *PhoneDayUpdate {
+	mutation := newPhoneDayMutation(c.config, OpUpdate)
+	return &PhoneDayUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PhoneDayClient) UpdateOne(_m *PhoneDay) *PhoneDayUpdateOne {
+	mutation := newPhoneDayMutation(c.config, OpUpdateOne, withPhoneDay(_m))
+	return &PhoneDayUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PhoneDayClient) UpdateOneID(id int) *PhoneDayUpdateOne {
+	mutation := newPhoneDayMutation(c.config, OpUpdateOne, withPhoneDayID(id))
+	return &PhoneDayUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PhoneDay.
+func (c *PhoneDayClient) Delete() *PhoneDayDelete {
+	mutation := newPhoneDayMutation(c.config, OpDelete)
+	return &PhoneDayDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PhoneDayClient) DeleteOne(_m *PhoneDay) *PhoneDayDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PhoneDayClient) DeleteOneID(id int) *PhoneDayDeleteOne {
+	builder := c.Delete().Where(phoneday.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PhoneDayDeleteOne{builder}
+}
+
+// Query returns a query builder for PhoneDay.
+func (c *PhoneDayClient) Query() *PhoneDayQuery {
+	return &PhoneDayQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePhoneDay},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PhoneDay entity by its id.
+func (c *PhoneDayClient) Get(ctx context.Context, id int) (*PhoneDay, error) {
+	return c.Query().Where(phoneday.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PhoneDayClient) GetX(ctx context.Context, id int) *PhoneDay {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PhoneDayClient) Hooks() []Hook {
+	return c.hooks.PhoneDay
+}
+
+// Interceptors returns the client interceptors.
+func (c *PhoneDayClient) Interceptors() []Interceptor {
+	return c.inters.PhoneDay
+}
+
+func (c *PhoneDayClient) mutate(ctx context.Context, m *PhoneDayMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PhoneDayCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PhoneDayUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PhoneDayUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PhoneDayDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PhoneDay mutation op: %q", m.Op())
+	}
+}
+
+// PhoneFetchClient is a client for the PhoneFetch schema.
+type PhoneFetchClient struct {
+	config
+}
+
+// NewPhoneFetchClient returns a client for the PhoneFetch from the given config.
+func NewPhoneFetchClient(c config) *PhoneFetchClient {
+	return &PhoneFetchClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `phonefetch.Hooks(f(g(h())))`.
+func (c *PhoneFetchClient) Use(hooks ...Hook) {
+	c.hooks.PhoneFetch = append(c.hooks.PhoneFetch, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `phonefetch.Intercept(f(g(h())))`.
+func (c *PhoneFetchClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PhoneFetch = append(c.inters.PhoneFetch, interceptors...)
+}
+
+// Create returns a builder for creating a PhoneFetch entity.
+func (c *PhoneFetchClient) Create() *PhoneFetchCreate {
+	mutation := newPhoneFetchMutation(c.config, OpCreate)
+	return &PhoneFetchCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PhoneFetch entities.
+func (c *PhoneFetchClient) CreateBulk(builders ...*PhoneFetchCreate) *PhoneFetchCreateBulk {
+	return &PhoneFetchCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PhoneFetchClient) MapCreateBulk(slice any, setFunc func(*PhoneFetchCreate, int)) *PhoneFetchCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PhoneFetchCreateBulk{err: fmt.Errorf("calling to PhoneFetchClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PhoneFetchCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PhoneFetchCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PhoneFetch.
+func (c *PhoneFetchClient) Update() *PhoneFetchUpdate {
+	mutation := newPhoneFetchMutation(c.config, OpUpdate)
+	return &PhoneFetchUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PhoneFetchClient) UpdateOne(_m *PhoneFetch) *PhoneFetchUpdateOne {
+	mutation := newPhoneFetchMutation(c.config, OpUpdateOne, withPhoneFetch(_m))
+	return &PhoneFetchUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PhoneFetchClient) UpdateOneID(id int) *PhoneFetchUpdateOne {
+	mutation := newPhoneFetchMutation(c.config, OpUpdateOne, withPhoneFetchID(id))
+	return &PhoneFetchUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PhoneFetch.
+func (c *PhoneFetchClient) Delete() *PhoneFetchDelete {
+	mutation := newPhoneFetchMutation(c.config, OpDelete)
+	return &PhoneFetchDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PhoneFetchClient) DeleteOne(_m *PhoneFetch) *PhoneFetchDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PhoneFetchClient) DeleteOneID(id int) *PhoneFetchDeleteOne {
+	builder := c.Delete().Where(phonefetch.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PhoneFetchDeleteOne{builder}
+}
+
+// Query returns a query builder for PhoneFetch.
+func (c *PhoneFetchClient) Query() *PhoneFetchQuery {
+	return &PhoneFetchQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePhoneFetch},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PhoneFetch entity by its id.
+func (c *PhoneFetchClient) Get(ctx context.Context, id int) (*PhoneFetch, error) {
+	return c.Query().Where(phonefetch.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PhoneFetchClient) GetX(ctx context.Context, id int) *PhoneFetch {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PhoneFetchClient) Hooks() []Hook {
+	return c.hooks.PhoneFetch
+}
+
+// Interceptors returns the client interceptors.
+func (c *PhoneFetchClient) Interceptors() []Interceptor {
+	return c.inters.PhoneFetch
+}
+
+func (c *PhoneFetchClient) mutate(ctx context.Context, m *PhoneFetchMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PhoneFetchCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PhoneFetchUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PhoneFetchUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PhoneFetchDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PhoneFetch mutation op: %q", m.Op())
 	}
 }
 
@@ -2925,13 +3209,14 @@ func (c *WebLoginTicketClient) mutate(ctx context.Context, m *WebLoginTicketMuta
 type (
 	hooks struct {
 		Admin, AdminSession, AuditEntry, Identity, IdentityConflict, MediaCheck,
-		OALogin, PushEvent, RefreshToken, ReviewItem, Session, SigningKey, Throttle,
-		Upload, User, WeChatToken, WebLoginTicket []ent.Hook
+		OALogin, PhoneDay, PhoneFetch, PushEvent, RefreshToken, ReviewItem, Session,
+		SigningKey, Throttle, Upload, User, WeChatToken, WebLoginTicket []ent.Hook
 	}
 	inters struct {
 		Admin, AdminSession, AuditEntry, Identity, IdentityConflict, MediaCheck,
-		OALogin, PushEvent, RefreshToken, ReviewItem, Session, SigningKey, Throttle,
-		Upload, User, WeChatToken, WebLoginTicket []ent.Interceptor
+		OALogin, PhoneDay, PhoneFetch, PushEvent, RefreshToken, ReviewItem, Session,
+		SigningKey, Throttle, Upload, User, WeChatToken,
+		WebLoginTicket []ent.Interceptor
 	}
 )
 

@@ -19,6 +19,8 @@ import (
 	"github.com/miniauth/miniauth/ent/identityconflict"
 	"github.com/miniauth/miniauth/ent/mediacheck"
 	"github.com/miniauth/miniauth/ent/oalogin"
+	"github.com/miniauth/miniauth/ent/phoneday"
+	"github.com/miniauth/miniauth/ent/phonefetch"
 	"github.com/miniauth/miniauth/ent/pushevent"
 	"github.com/miniauth/miniauth/ent/refreshtoken"
 	"github.com/miniauth/miniauth/ent/reviewitem"
@@ -96,6 +98,8 @@ func checkColumn(t, c string) error {
 			identityconflict.Table: identityconflict.ValidColumn,
 			mediacheck.Table:       mediacheck.ValidColumn,
 			oalogin.Table:          oalogin.ValidColumn,
+			phoneday.Table:         phoneday.ValidColumn,
+			phonefetch.Table:       phonefetch.ValidColumn,
 			pushevent.Table:        pushevent.ValidColumn,
 			refreshtoken.Table:     refreshtoken.ValidColumn,
 			reviewitem.Table:       reviewitem.ValidColumn,

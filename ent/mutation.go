@@ -18,6 +18,8 @@ import (
 	"github.com/miniauth/miniauth/ent/identityconflict"
 	"github.com/miniauth/miniauth/ent/mediacheck"
 	"github.com/miniauth/miniauth/ent/oalogin"
+	"github.com/miniauth/miniauth/ent/phoneday"
+	"github.com/miniauth/miniauth/ent/phonefetch"
 	"github.com/miniauth/miniauth/ent/predicate"
 	"github.com/miniauth/miniauth/ent/pushevent"
 	"github.com/miniauth/miniauth/ent/refreshtoken"
@@ -47,6 +49,8 @@ const (
 	TypeIdentityConflict = "IdentityConflict"
 	TypeMediaCheck       = "MediaCheck"
 	TypeOALogin          = "OALogin"
+	TypePhoneDay         = "PhoneDay"
+	TypePhoneFetch       = "PhoneFetch"
 	TypePushEvent        = "PushEvent"
 	TypeRefreshToken     = "RefreshToken"
 	TypeReviewItem       = "ReviewItem"
@@ -5905,6 +5909,1727 @@ func (m *OALoginMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *OALoginMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown OALogin edge %s", name)
+}
+
+// PhoneDayMutation represents an operation that mutates the PhoneDay nodes in the graph.
+type PhoneDayMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *int
+	appid             *string
+	day               *string
+	fetched           *int64
+	addfetched        *int64
+	billed_all        *int64
+	addbilled_all     *int64
+	billed_used       *int64
+	addbilled_used    *int64
+	redeemed_total    *int64
+	addredeemed_total *int64
+	unredeemed        *int64
+	addunredeemed     *int64
+	polled_at         *time.Time
+	clearedFields     map[string]struct{}
+	done              bool
+	oldValue          func(context.Context) (*PhoneDay, error)
+	predicates        []predicate.PhoneDay
+}
+
+var _ ent.Mutation = (*PhoneDayMutation)(nil)
+
+// phonedayOption allows management of the mutation configuration using functional options.
+type phonedayOption func(*PhoneDayMutation)
+
+// newPhoneDayMutation creates new mutation for the PhoneDay entity.
+func newPhoneDayMutation(c config, op Op, opts ...phonedayOption) *PhoneDayMutation {
+	m := &PhoneDayMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePhoneDay,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPhoneDayID sets the ID field of the mutation.
+func withPhoneDayID(id int) phonedayOption {
+	return func(m *PhoneDayMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *PhoneDay
+		)
+		m.oldValue = func(ctx context.Context) (*PhoneDay, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().PhoneDay.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPhoneDay sets the old PhoneDay of the mutation.
+func withPhoneDay(node *PhoneDay) phonedayOption {
+	return func(m *PhoneDayMutation) {
+		m.oldValue = func(context.Context) (*PhoneDay, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PhoneDayMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PhoneDayMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PhoneDayMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PhoneDayMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().PhoneDay.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetAppid sets the "appid" field.
+func (m *PhoneDayMutation) SetAppid(s string) {
+	m.appid = &s
+}
+
+// Appid returns the value of the "appid" field in the mutation.
+func (m *PhoneDayMutation) Appid() (r string, exists bool) {
+	v := m.appid
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAppid returns the old "appid" field's value of the PhoneDay entity.
+// If the PhoneDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PhoneDayMutation) OldAppid(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAppid is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAppid requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAppid: %w", err)
+	}
+	return oldValue.Appid, nil
+}
+
+// ResetAppid resets all changes to the "appid" field.
+func (m *PhoneDayMutation) ResetAppid() {
+	m.appid = nil
+}
+
+// SetDay sets the "day" field.
+func (m *PhoneDayMutation) SetDay(s string) {
+	m.day = &s
+}
+
+// Day returns the value of the "day" field in the mutation.
+func (m *PhoneDayMutation) Day() (r string, exists bool) {
+	v := m.day
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDay returns the old "day" field's value of the PhoneDay entity.
+// If the PhoneDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PhoneDayMutation) OldDay(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDay is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDay requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDay: %w", err)
+	}
+	return oldValue.Day, nil
+}
+
+// ResetDay resets all changes to the "day" field.
+func (m *PhoneDayMutation) ResetDay() {
+	m.day = nil
+}
+
+// SetFetched sets the "fetched" field.
+func (m *PhoneDayMutation) SetFetched(i int64) {
+	m.fetched = &i
+	m.addfetched = nil
+}
+
+// Fetched returns the value of the "fetched" field in the mutation.
+func (m *PhoneDayMutation) Fetched() (r int64, exists bool) {
+	v := m.fetched
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFetched returns the old "fetched" field's value of the PhoneDay entity.
+// If the PhoneDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PhoneDayMutation) OldFetched(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFetched is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFetched requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFetched: %w", err)
+	}
+	return oldValue.Fetched, nil
+}
+
+// AddFetched adds i to the "fetched" field.
+func (m *PhoneDayMutation) AddFetched(i int64) {
+	if m.addfetched != nil {
+		*m.addfetched += i
+	} else {
+		m.addfetched = &i
+	}
+}
+
+// AddedFetched returns the value that was added to the "fetched" field in this mutation.
+func (m *PhoneDayMutation) AddedFetched() (r int64, exists bool) {
+	v := m.addfetched
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFetched resets all changes to the "fetched" field.
+func (m *PhoneDayMutation) ResetFetched() {
+	m.fetched = nil
+	m.addfetched = nil
+}
+
+// SetBilledAll sets the "billed_all" field.
+func (m *PhoneDayMutation) SetBilledAll(i int64) {
+	m.billed_all = &i
+	m.addbilled_all = nil
+}
+
+// BilledAll returns the value of the "billed_all" field in the mutation.
+func (m *PhoneDayMutation) BilledAll() (r int64, exists bool) {
+	v := m.billed_all
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBilledAll returns the old "billed_all" field's value of the PhoneDay entity.
+// If the PhoneDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PhoneDayMutation) OldBilledAll(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBilledAll is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBilledAll requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBilledAll: %w", err)
+	}
+	return oldValue.BilledAll, nil
+}
+
+// AddBilledAll adds i to the "billed_all" field.
+func (m *PhoneDayMutation) AddBilledAll(i int64) {
+	if m.addbilled_all != nil {
+		*m.addbilled_all += i
+	} else {
+		m.addbilled_all = &i
+	}
+}
+
+// AddedBilledAll returns the value that was added to the "billed_all" field in this mutation.
+func (m *PhoneDayMutation) AddedBilledAll() (r int64, exists bool) {
+	v := m.addbilled_all
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearBilledAll clears the value of the "billed_all" field.
+func (m *PhoneDayMutation) ClearBilledAll() {
+	m.billed_all = nil
+	m.addbilled_all = nil
+	m.clearedFields[phoneday.FieldBilledAll] = struct{}{}
+}
+
+// BilledAllCleared returns if the "billed_all" field was cleared in this mutation.
+func (m *PhoneDayMutation) BilledAllCleared() bool {
+	_, ok := m.clearedFields[phoneday.FieldBilledAll]
+	return ok
+}
+
+// ResetBilledAll resets all changes to the "billed_all" field.
+func (m *PhoneDayMutation) ResetBilledAll() {
+	m.billed_all = nil
+	m.addbilled_all = nil
+	delete(m.clearedFields, phoneday.FieldBilledAll)
+}
+
+// SetBilledUsed sets the "billed_used" field.
+func (m *PhoneDayMutation) SetBilledUsed(i int64) {
+	m.billed_used = &i
+	m.addbilled_used = nil
+}
+
+// BilledUsed returns the value of the "billed_used" field in the mutation.
+func (m *PhoneDayMutation) BilledUsed() (r int64, exists bool) {
+	v := m.billed_used
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBilledUsed returns the old "billed_used" field's value of the PhoneDay entity.
+// If the PhoneDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PhoneDayMutation) OldBilledUsed(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBilledUsed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBilledUsed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBilledUsed: %w", err)
+	}
+	return oldValue.BilledUsed, nil
+}
+
+// AddBilledUsed adds i to the "billed_used" field.
+func (m *PhoneDayMutation) AddBilledUsed(i int64) {
+	if m.addbilled_used != nil {
+		*m.addbilled_used += i
+	} else {
+		m.addbilled_used = &i
+	}
+}
+
+// AddedBilledUsed returns the value that was added to the "billed_used" field in this mutation.
+func (m *PhoneDayMutation) AddedBilledUsed() (r int64, exists bool) {
+	v := m.addbilled_used
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearBilledUsed clears the value of the "billed_used" field.
+func (m *PhoneDayMutation) ClearBilledUsed() {
+	m.billed_used = nil
+	m.addbilled_used = nil
+	m.clearedFields[phoneday.FieldBilledUsed] = struct{}{}
+}
+
+// BilledUsedCleared returns if the "billed_used" field was cleared in this mutation.
+func (m *PhoneDayMutation) BilledUsedCleared() bool {
+	_, ok := m.clearedFields[phoneday.FieldBilledUsed]
+	return ok
+}
+
+// ResetBilledUsed resets all changes to the "billed_used" field.
+func (m *PhoneDayMutation) ResetBilledUsed() {
+	m.billed_used = nil
+	m.addbilled_used = nil
+	delete(m.clearedFields, phoneday.FieldBilledUsed)
+}
+
+// SetRedeemedTotal sets the "redeemed_total" field.
+func (m *PhoneDayMutation) SetRedeemedTotal(i int64) {
+	m.redeemed_total = &i
+	m.addredeemed_total = nil
+}
+
+// RedeemedTotal returns the value of the "redeemed_total" field in the mutation.
+func (m *PhoneDayMutation) RedeemedTotal() (r int64, exists bool) {
+	v := m.redeemed_total
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRedeemedTotal returns the old "redeemed_total" field's value of the PhoneDay entity.
+// If the PhoneDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PhoneDayMutation) OldRedeemedTotal(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRedeemedTotal is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRedeemedTotal requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRedeemedTotal: %w", err)
+	}
+	return oldValue.RedeemedTotal, nil
+}
+
+// AddRedeemedTotal adds i to the "redeemed_total" field.
+func (m *PhoneDayMutation) AddRedeemedTotal(i int64) {
+	if m.addredeemed_total != nil {
+		*m.addredeemed_total += i
+	} else {
+		m.addredeemed_total = &i
+	}
+}
+
+// AddedRedeemedTotal returns the value that was added to the "redeemed_total" field in this mutation.
+func (m *PhoneDayMutation) AddedRedeemedTotal() (r int64, exists bool) {
+	v := m.addredeemed_total
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearRedeemedTotal clears the value of the "redeemed_total" field.
+func (m *PhoneDayMutation) ClearRedeemedTotal() {
+	m.redeemed_total = nil
+	m.addredeemed_total = nil
+	m.clearedFields[phoneday.FieldRedeemedTotal] = struct{}{}
+}
+
+// RedeemedTotalCleared returns if the "redeemed_total" field was cleared in this mutation.
+func (m *PhoneDayMutation) RedeemedTotalCleared() bool {
+	_, ok := m.clearedFields[phoneday.FieldRedeemedTotal]
+	return ok
+}
+
+// ResetRedeemedTotal resets all changes to the "redeemed_total" field.
+func (m *PhoneDayMutation) ResetRedeemedTotal() {
+	m.redeemed_total = nil
+	m.addredeemed_total = nil
+	delete(m.clearedFields, phoneday.FieldRedeemedTotal)
+}
+
+// SetUnredeemed sets the "unredeemed" field.
+func (m *PhoneDayMutation) SetUnredeemed(i int64) {
+	m.unredeemed = &i
+	m.addunredeemed = nil
+}
+
+// Unredeemed returns the value of the "unredeemed" field in the mutation.
+func (m *PhoneDayMutation) Unredeemed() (r int64, exists bool) {
+	v := m.unredeemed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUnredeemed returns the old "unredeemed" field's value of the PhoneDay entity.
+// If the PhoneDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PhoneDayMutation) OldUnredeemed(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUnredeemed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUnredeemed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUnredeemed: %w", err)
+	}
+	return oldValue.Unredeemed, nil
+}
+
+// AddUnredeemed adds i to the "unredeemed" field.
+func (m *PhoneDayMutation) AddUnredeemed(i int64) {
+	if m.addunredeemed != nil {
+		*m.addunredeemed += i
+	} else {
+		m.addunredeemed = &i
+	}
+}
+
+// AddedUnredeemed returns the value that was added to the "unredeemed" field in this mutation.
+func (m *PhoneDayMutation) AddedUnredeemed() (r int64, exists bool) {
+	v := m.addunredeemed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearUnredeemed clears the value of the "unredeemed" field.
+func (m *PhoneDayMutation) ClearUnredeemed() {
+	m.unredeemed = nil
+	m.addunredeemed = nil
+	m.clearedFields[phoneday.FieldUnredeemed] = struct{}{}
+}
+
+// UnredeemedCleared returns if the "unredeemed" field was cleared in this mutation.
+func (m *PhoneDayMutation) UnredeemedCleared() bool {
+	_, ok := m.clearedFields[phoneday.FieldUnredeemed]
+	return ok
+}
+
+// ResetUnredeemed resets all changes to the "unredeemed" field.
+func (m *PhoneDayMutation) ResetUnredeemed() {
+	m.unredeemed = nil
+	m.addunredeemed = nil
+	delete(m.clearedFields, phoneday.FieldUnredeemed)
+}
+
+// SetPolledAt sets the "polled_at" field.
+func (m *PhoneDayMutation) SetPolledAt(t time.Time) {
+	m.polled_at = &t
+}
+
+// PolledAt returns the value of the "polled_at" field in the mutation.
+func (m *PhoneDayMutation) PolledAt() (r time.Time, exists bool) {
+	v := m.polled_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPolledAt returns the old "polled_at" field's value of the PhoneDay entity.
+// If the PhoneDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PhoneDayMutation) OldPolledAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPolledAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPolledAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPolledAt: %w", err)
+	}
+	return oldValue.PolledAt, nil
+}
+
+// ClearPolledAt clears the value of the "polled_at" field.
+func (m *PhoneDayMutation) ClearPolledAt() {
+	m.polled_at = nil
+	m.clearedFields[phoneday.FieldPolledAt] = struct{}{}
+}
+
+// PolledAtCleared returns if the "polled_at" field was cleared in this mutation.
+func (m *PhoneDayMutation) PolledAtCleared() bool {
+	_, ok := m.clearedFields[phoneday.FieldPolledAt]
+	return ok
+}
+
+// ResetPolledAt resets all changes to the "polled_at" field.
+func (m *PhoneDayMutation) ResetPolledAt() {
+	m.polled_at = nil
+	delete(m.clearedFields, phoneday.FieldPolledAt)
+}
+
+// Where appends a list predicates to the PhoneDayMutation builder.
+func (m *PhoneDayMutation) Where(ps ...predicate.PhoneDay) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PhoneDayMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PhoneDayMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.PhoneDay, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PhoneDayMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PhoneDayMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (PhoneDay).
+func (m *PhoneDayMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PhoneDayMutation) Fields() []string {
+	fields := make([]string, 0, 8)
+	if m.appid != nil {
+		fields = append(fields, phoneday.FieldAppid)
+	}
+	if m.day != nil {
+		fields = append(fields, phoneday.FieldDay)
+	}
+	if m.fetched != nil {
+		fields = append(fields, phoneday.FieldFetched)
+	}
+	if m.billed_all != nil {
+		fields = append(fields, phoneday.FieldBilledAll)
+	}
+	if m.billed_used != nil {
+		fields = append(fields, phoneday.FieldBilledUsed)
+	}
+	if m.redeemed_total != nil {
+		fields = append(fields, phoneday.FieldRedeemedTotal)
+	}
+	if m.unredeemed != nil {
+		fields = append(fields, phoneday.FieldUnredeemed)
+	}
+	if m.polled_at != nil {
+		fields = append(fields, phoneday.FieldPolledAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PhoneDayMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case phoneday.FieldAppid:
+		return m.Appid()
+	case phoneday.FieldDay:
+		return m.Day()
+	case phoneday.FieldFetched:
+		return m.Fetched()
+	case phoneday.FieldBilledAll:
+		return m.BilledAll()
+	case phoneday.FieldBilledUsed:
+		return m.BilledUsed()
+	case phoneday.FieldRedeemedTotal:
+		return m.RedeemedTotal()
+	case phoneday.FieldUnredeemed:
+		return m.Unredeemed()
+	case phoneday.FieldPolledAt:
+		return m.PolledAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PhoneDayMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case phoneday.FieldAppid:
+		return m.OldAppid(ctx)
+	case phoneday.FieldDay:
+		return m.OldDay(ctx)
+	case phoneday.FieldFetched:
+		return m.OldFetched(ctx)
+	case phoneday.FieldBilledAll:
+		return m.OldBilledAll(ctx)
+	case phoneday.FieldBilledUsed:
+		return m.OldBilledUsed(ctx)
+	case phoneday.FieldRedeemedTotal:
+		return m.OldRedeemedTotal(ctx)
+	case phoneday.FieldUnredeemed:
+		return m.OldUnredeemed(ctx)
+	case phoneday.FieldPolledAt:
+		return m.OldPolledAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown PhoneDay field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PhoneDayMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case phoneday.FieldAppid:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAppid(v)
+		return nil
+	case phoneday.FieldDay:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDay(v)
+		return nil
+	case phoneday.FieldFetched:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFetched(v)
+		return nil
+	case phoneday.FieldBilledAll:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBilledAll(v)
+		return nil
+	case phoneday.FieldBilledUsed:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBilledUsed(v)
+		return nil
+	case phoneday.FieldRedeemedTotal:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRedeemedTotal(v)
+		return nil
+	case phoneday.FieldUnredeemed:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUnredeemed(v)
+		return nil
+	case phoneday.FieldPolledAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPolledAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PhoneDay field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PhoneDayMutation) AddedFields() []string {
+	var fields []string
+	if m.addfetched != nil {
+		fields = append(fields, phoneday.FieldFetched)
+	}
+	if m.addbilled_all != nil {
+		fields = append(fields, phoneday.FieldBilledAll)
+	}
+	if m.addbilled_used != nil {
+		fields = append(fields, phoneday.FieldBilledUsed)
+	}
+	if m.addredeemed_total != nil {
+		fields = append(fields, phoneday.FieldRedeemedTotal)
+	}
+	if m.addunredeemed != nil {
+		fields = append(fields, phoneday.FieldUnredeemed)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PhoneDayMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case phoneday.FieldFetched:
+		return m.AddedFetched()
+	case phoneday.FieldBilledAll:
+		return m.AddedBilledAll()
+	case phoneday.FieldBilledUsed:
+		return m.AddedBilledUsed()
+	case phoneday.FieldRedeemedTotal:
+		return m.AddedRedeemedTotal()
+	case phoneday.FieldUnredeemed:
+		return m.AddedUnredeemed()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PhoneDayMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case phoneday.FieldFetched:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFetched(v)
+		return nil
+	case phoneday.FieldBilledAll:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddBilledAll(v)
+		return nil
+	case phoneday.FieldBilledUsed:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddBilledUsed(v)
+		return nil
+	case phoneday.FieldRedeemedTotal:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRedeemedTotal(v)
+		return nil
+	case phoneday.FieldUnredeemed:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUnredeemed(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PhoneDay numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PhoneDayMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(phoneday.FieldBilledAll) {
+		fields = append(fields, phoneday.FieldBilledAll)
+	}
+	if m.FieldCleared(phoneday.FieldBilledUsed) {
+		fields = append(fields, phoneday.FieldBilledUsed)
+	}
+	if m.FieldCleared(phoneday.FieldRedeemedTotal) {
+		fields = append(fields, phoneday.FieldRedeemedTotal)
+	}
+	if m.FieldCleared(phoneday.FieldUnredeemed) {
+		fields = append(fields, phoneday.FieldUnredeemed)
+	}
+	if m.FieldCleared(phoneday.FieldPolledAt) {
+		fields = append(fields, phoneday.FieldPolledAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PhoneDayMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PhoneDayMutation) ClearField(name string) error {
+	switch name {
+	case phoneday.FieldBilledAll:
+		m.ClearBilledAll()
+		return nil
+	case phoneday.FieldBilledUsed:
+		m.ClearBilledUsed()
+		return nil
+	case phoneday.FieldRedeemedTotal:
+		m.ClearRedeemedTotal()
+		return nil
+	case phoneday.FieldUnredeemed:
+		m.ClearUnredeemed()
+		return nil
+	case phoneday.FieldPolledAt:
+		m.ClearPolledAt()
+		return nil
+	}
+	return fmt.Errorf("unknown PhoneDay nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PhoneDayMutation) ResetField(name string) error {
+	switch name {
+	case phoneday.FieldAppid:
+		m.ResetAppid()
+		return nil
+	case phoneday.FieldDay:
+		m.ResetDay()
+		return nil
+	case phoneday.FieldFetched:
+		m.ResetFetched()
+		return nil
+	case phoneday.FieldBilledAll:
+		m.ResetBilledAll()
+		return nil
+	case phoneday.FieldBilledUsed:
+		m.ResetBilledUsed()
+		return nil
+	case phoneday.FieldRedeemedTotal:
+		m.ResetRedeemedTotal()
+		return nil
+	case phoneday.FieldUnredeemed:
+		m.ResetUnredeemed()
+		return nil
+	case phoneday.FieldPolledAt:
+		m.ResetPolledAt()
+		return nil
+	}
+	return fmt.Errorf("unknown PhoneDay field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PhoneDayMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PhoneDayMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PhoneDayMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PhoneDayMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PhoneDayMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PhoneDayMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PhoneDayMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown PhoneDay unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PhoneDayMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown PhoneDay edge %s", name)
+}
+
+// PhoneFetchMutation represents an operation that mutates the PhoneFetch nodes in the graph.
+type PhoneFetchMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	appid         *string
+	user_id       *int
+	adduser_id    *int
+	ip            *string
+	day           *string
+	created_at    *time.Time
+	expires_at    *time.Time
+	fetched_at    *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*PhoneFetch, error)
+	predicates    []predicate.PhoneFetch
+}
+
+var _ ent.Mutation = (*PhoneFetchMutation)(nil)
+
+// phonefetchOption allows management of the mutation configuration using functional options.
+type phonefetchOption func(*PhoneFetchMutation)
+
+// newPhoneFetchMutation creates new mutation for the PhoneFetch entity.
+func newPhoneFetchMutation(c config, op Op, opts ...phonefetchOption) *PhoneFetchMutation {
+	m := &PhoneFetchMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePhoneFetch,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPhoneFetchID sets the ID field of the mutation.
+func withPhoneFetchID(id int) phonefetchOption {
+	return func(m *PhoneFetchMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *PhoneFetch
+		)
+		m.oldValue = func(ctx context.Context) (*PhoneFetch, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().PhoneFetch.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPhoneFetch sets the old PhoneFetch of the mutation.
+func withPhoneFetch(node *PhoneFetch) phonefetchOption {
+	return func(m *PhoneFetchMutation) {
+		m.oldValue = func(context.Context) (*PhoneFetch, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PhoneFetchMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PhoneFetchMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PhoneFetchMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PhoneFetchMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().PhoneFetch.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetAppid sets the "appid" field.
+func (m *PhoneFetchMutation) SetAppid(s string) {
+	m.appid = &s
+}
+
+// Appid returns the value of the "appid" field in the mutation.
+func (m *PhoneFetchMutation) Appid() (r string, exists bool) {
+	v := m.appid
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAppid returns the old "appid" field's value of the PhoneFetch entity.
+// If the PhoneFetch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PhoneFetchMutation) OldAppid(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAppid is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAppid requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAppid: %w", err)
+	}
+	return oldValue.Appid, nil
+}
+
+// ResetAppid resets all changes to the "appid" field.
+func (m *PhoneFetchMutation) ResetAppid() {
+	m.appid = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *PhoneFetchMutation) SetUserID(i int) {
+	m.user_id = &i
+	m.adduser_id = nil
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *PhoneFetchMutation) UserID() (r int, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the PhoneFetch entity.
+// If the PhoneFetch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PhoneFetchMutation) OldUserID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// AddUserID adds i to the "user_id" field.
+func (m *PhoneFetchMutation) AddUserID(i int) {
+	if m.adduser_id != nil {
+		*m.adduser_id += i
+	} else {
+		m.adduser_id = &i
+	}
+}
+
+// AddedUserID returns the value that was added to the "user_id" field in this mutation.
+func (m *PhoneFetchMutation) AddedUserID() (r int, exists bool) {
+	v := m.adduser_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearUserID clears the value of the "user_id" field.
+func (m *PhoneFetchMutation) ClearUserID() {
+	m.user_id = nil
+	m.adduser_id = nil
+	m.clearedFields[phonefetch.FieldUserID] = struct{}{}
+}
+
+// UserIDCleared returns if the "user_id" field was cleared in this mutation.
+func (m *PhoneFetchMutation) UserIDCleared() bool {
+	_, ok := m.clearedFields[phonefetch.FieldUserID]
+	return ok
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *PhoneFetchMutation) ResetUserID() {
+	m.user_id = nil
+	m.adduser_id = nil
+	delete(m.clearedFields, phonefetch.FieldUserID)
+}
+
+// SetIP sets the "ip" field.
+func (m *PhoneFetchMutation) SetIP(s string) {
+	m.ip = &s
+}
+
+// IP returns the value of the "ip" field in the mutation.
+func (m *PhoneFetchMutation) IP() (r string, exists bool) {
+	v := m.ip
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIP returns the old "ip" field's value of the PhoneFetch entity.
+// If the PhoneFetch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PhoneFetchMutation) OldIP(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIP is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIP requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIP: %w", err)
+	}
+	return oldValue.IP, nil
+}
+
+// ResetIP resets all changes to the "ip" field.
+func (m *PhoneFetchMutation) ResetIP() {
+	m.ip = nil
+}
+
+// SetDay sets the "day" field.
+func (m *PhoneFetchMutation) SetDay(s string) {
+	m.day = &s
+}
+
+// Day returns the value of the "day" field in the mutation.
+func (m *PhoneFetchMutation) Day() (r string, exists bool) {
+	v := m.day
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDay returns the old "day" field's value of the PhoneFetch entity.
+// If the PhoneFetch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PhoneFetchMutation) OldDay(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDay is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDay requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDay: %w", err)
+	}
+	return oldValue.Day, nil
+}
+
+// ResetDay resets all changes to the "day" field.
+func (m *PhoneFetchMutation) ResetDay() {
+	m.day = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *PhoneFetchMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *PhoneFetchMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the PhoneFetch entity.
+// If the PhoneFetch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PhoneFetchMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *PhoneFetchMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *PhoneFetchMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *PhoneFetchMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the PhoneFetch entity.
+// If the PhoneFetch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PhoneFetchMutation) OldExpiresAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ClearExpiresAt clears the value of the "expires_at" field.
+func (m *PhoneFetchMutation) ClearExpiresAt() {
+	m.expires_at = nil
+	m.clearedFields[phonefetch.FieldExpiresAt] = struct{}{}
+}
+
+// ExpiresAtCleared returns if the "expires_at" field was cleared in this mutation.
+func (m *PhoneFetchMutation) ExpiresAtCleared() bool {
+	_, ok := m.clearedFields[phonefetch.FieldExpiresAt]
+	return ok
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *PhoneFetchMutation) ResetExpiresAt() {
+	m.expires_at = nil
+	delete(m.clearedFields, phonefetch.FieldExpiresAt)
+}
+
+// SetFetchedAt sets the "fetched_at" field.
+func (m *PhoneFetchMutation) SetFetchedAt(t time.Time) {
+	m.fetched_at = &t
+}
+
+// FetchedAt returns the value of the "fetched_at" field in the mutation.
+func (m *PhoneFetchMutation) FetchedAt() (r time.Time, exists bool) {
+	v := m.fetched_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFetchedAt returns the old "fetched_at" field's value of the PhoneFetch entity.
+// If the PhoneFetch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PhoneFetchMutation) OldFetchedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFetchedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFetchedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFetchedAt: %w", err)
+	}
+	return oldValue.FetchedAt, nil
+}
+
+// ClearFetchedAt clears the value of the "fetched_at" field.
+func (m *PhoneFetchMutation) ClearFetchedAt() {
+	m.fetched_at = nil
+	m.clearedFields[phonefetch.FieldFetchedAt] = struct{}{}
+}
+
+// FetchedAtCleared returns if the "fetched_at" field was cleared in this mutation.
+func (m *PhoneFetchMutation) FetchedAtCleared() bool {
+	_, ok := m.clearedFields[phonefetch.FieldFetchedAt]
+	return ok
+}
+
+// ResetFetchedAt resets all changes to the "fetched_at" field.
+func (m *PhoneFetchMutation) ResetFetchedAt() {
+	m.fetched_at = nil
+	delete(m.clearedFields, phonefetch.FieldFetchedAt)
+}
+
+// Where appends a list predicates to the PhoneFetchMutation builder.
+func (m *PhoneFetchMutation) Where(ps ...predicate.PhoneFetch) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PhoneFetchMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PhoneFetchMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.PhoneFetch, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PhoneFetchMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PhoneFetchMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (PhoneFetch).
+func (m *PhoneFetchMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PhoneFetchMutation) Fields() []string {
+	fields := make([]string, 0, 7)
+	if m.appid != nil {
+		fields = append(fields, phonefetch.FieldAppid)
+	}
+	if m.user_id != nil {
+		fields = append(fields, phonefetch.FieldUserID)
+	}
+	if m.ip != nil {
+		fields = append(fields, phonefetch.FieldIP)
+	}
+	if m.day != nil {
+		fields = append(fields, phonefetch.FieldDay)
+	}
+	if m.created_at != nil {
+		fields = append(fields, phonefetch.FieldCreatedAt)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, phonefetch.FieldExpiresAt)
+	}
+	if m.fetched_at != nil {
+		fields = append(fields, phonefetch.FieldFetchedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PhoneFetchMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case phonefetch.FieldAppid:
+		return m.Appid()
+	case phonefetch.FieldUserID:
+		return m.UserID()
+	case phonefetch.FieldIP:
+		return m.IP()
+	case phonefetch.FieldDay:
+		return m.Day()
+	case phonefetch.FieldCreatedAt:
+		return m.CreatedAt()
+	case phonefetch.FieldExpiresAt:
+		return m.ExpiresAt()
+	case phonefetch.FieldFetchedAt:
+		return m.FetchedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PhoneFetchMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case phonefetch.FieldAppid:
+		return m.OldAppid(ctx)
+	case phonefetch.FieldUserID:
+		return m.OldUserID(ctx)
+	case phonefetch.FieldIP:
+		return m.OldIP(ctx)
+	case phonefetch.FieldDay:
+		return m.OldDay(ctx)
+	case phonefetch.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case phonefetch.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	case phonefetch.FieldFetchedAt:
+		return m.OldFetchedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown PhoneFetch field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PhoneFetchMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case phonefetch.FieldAppid:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAppid(v)
+		return nil
+	case phonefetch.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case phonefetch.FieldIP:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIP(v)
+		return nil
+	case phonefetch.FieldDay:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDay(v)
+		return nil
+	case phonefetch.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case phonefetch.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	case phonefetch.FieldFetchedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFetchedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PhoneFetch field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PhoneFetchMutation) AddedFields() []string {
+	var fields []string
+	if m.adduser_id != nil {
+		fields = append(fields, phonefetch.FieldUserID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PhoneFetchMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case phonefetch.FieldUserID:
+		return m.AddedUserID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PhoneFetchMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case phonefetch.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUserID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PhoneFetch numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PhoneFetchMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(phonefetch.FieldUserID) {
+		fields = append(fields, phonefetch.FieldUserID)
+	}
+	if m.FieldCleared(phonefetch.FieldExpiresAt) {
+		fields = append(fields, phonefetch.FieldExpiresAt)
+	}
+	if m.FieldCleared(phonefetch.FieldFetchedAt) {
+		fields = append(fields, phonefetch.FieldFetchedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PhoneFetchMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PhoneFetchMutation) ClearField(name string) error {
+	switch name {
+	case phonefetch.FieldUserID:
+		m.ClearUserID()
+		return nil
+	case phonefetch.FieldExpiresAt:
+		m.ClearExpiresAt()
+		return nil
+	case phonefetch.FieldFetchedAt:
+		m.ClearFetchedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown PhoneFetch nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PhoneFetchMutation) ResetField(name string) error {
+	switch name {
+	case phonefetch.FieldAppid:
+		m.ResetAppid()
+		return nil
+	case phonefetch.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case phonefetch.FieldIP:
+		m.ResetIP()
+		return nil
+	case phonefetch.FieldDay:
+		m.ResetDay()
+		return nil
+	case phonefetch.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case phonefetch.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	case phonefetch.FieldFetchedAt:
+		m.ResetFetchedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown PhoneFetch field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PhoneFetchMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PhoneFetchMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PhoneFetchMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PhoneFetchMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PhoneFetchMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PhoneFetchMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PhoneFetchMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown PhoneFetch unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PhoneFetchMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown PhoneFetch edge %s", name)
 }
 
 // PushEventMutation represents an operation that mutates the PushEvent nodes in the graph.

@@ -28,6 +28,10 @@ type Tx struct {
 	MediaCheck *MediaCheckClient
 	// OALogin is the client for interacting with the OALogin builders.
 	OALogin *OALoginClient
+	// PhoneDay is the client for interacting with the PhoneDay builders.
+	PhoneDay *PhoneDayClient
+	// PhoneFetch is the client for interacting with the PhoneFetch builders.
+	PhoneFetch *PhoneFetchClient
 	// PushEvent is the client for interacting with the PushEvent builders.
 	PushEvent *PushEventClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
@@ -186,6 +190,8 @@ func (tx *Tx) init() {
 	tx.IdentityConflict = NewIdentityConflictClient(tx.config)
 	tx.MediaCheck = NewMediaCheckClient(tx.config)
 	tx.OALogin = NewOALoginClient(tx.config)
+	tx.PhoneDay = NewPhoneDayClient(tx.config)
+	tx.PhoneFetch = NewPhoneFetchClient(tx.config)
 	tx.PushEvent = NewPushEventClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.ReviewItem = NewReviewItemClient(tx.config)

@@ -104,7 +104,7 @@ func (w *WeChat) BindPhone(c *fiber.Ctx) error {
 	if err := b.Err(nil); err != nil {
 		return err
 	}
-	u, err := w.Accounts.BindPhone(c.UserContext(), CurrentUser(c), CurrentSession(c), code)
+	u, err := w.Accounts.BindPhone(c.UserContext(), CurrentUser(c), CurrentSession(c), code, ClientIP(c))
 	if err != nil {
 		return err
 	}

@@ -14,12 +14,14 @@ import (
 // the user's number (WeChat checks the code against the user's openid)
 // and stores it, without the country code, with the country code apart.
 // It asks the session's mini program, with that app's access token.
-func (s *Service) BindPhone(ctx context.Context, u *ent.User, sessionID int, code string) (*ent.User, error) {
+// The number fetched is counted against the day's caps (phonecost.go),
+// whatever happens next: WeChat billed it already.
+func (s *Service) BindPhone(ctx context.Context, u *ent.User, sessionID int, code, ip string) (*ent.User, error) {
 	id, err := s.identityOfSession(ctx, u.ID, sessionID)
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.phoneNumber(ctx, id.App, code, id.OpenID, u.ID)
+	p, err := s.phoneNumber(ctx, id.App, code, id.OpenID, u.ID, ip)
 	if err != nil {
 		return nil, err
 	}
@@ -55,11 +57,13 @@ func (s *Service) BindPhone(ctx context.Context, u *ent.User, sessionID int, cod
 var errPhoneCodeMismatch = problem.New(problem.PhoneCodeMismatch,
 	"this phone code was obtained by another WeChat user; tap the phone button again")
 
-// phoneNumber calls getuserphonenumber for app, logging what went wrong.
+// phoneNumber calls getuserphonenumber for app, logging what went wrong,
+// and counts the number fetched for userID (0: a sign-up by phone-login)
+// from ip.
 // openid always goes along: WeChat then checks that the code was obtained
 // by that user, so one user's code cannot be redeemed on another's
 // session (WECHAT.md 5.8).
-func (s *Service) phoneNumber(ctx context.Context, app *wechat.Client, code, openid string, userID int) (*wechat.Phone, error) {
+func (s *Service) phoneNumber(ctx context.Context, app *wechat.Client, code, openid string, userID int, ip string) (*wechat.Phone, error) {
 	p, err := app.PhoneNumber(ctx, code, openid)
 	if err != nil {
 		var we *wechat.Error
@@ -76,5 +80,10 @@ func (s *Service) phoneNumber(ctx context.Context, app *wechat.Client, code, ope
 		}
 		return nil, wechat.Problem(err)
 	}
+	var owner *int
+	if userID != 0 {
+		owner = &userID
+	}
+	s.countPhoneFetch(ctx, app.AppID(), owner, ip)
 	return p, nil
 }

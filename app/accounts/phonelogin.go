@@ -37,7 +37,11 @@ func (s *Service) PhoneLogin(ctx context.Context, appID, code, phoneCode string,
 		return nil, err
 	}
 	app, _ := s.Apps.Get(li.AppID)
-	phone, err := s.phoneNumber(ctx, app, phoneCode, li.Session.OpenID, 0)
+	owner, err := s.identityOwner(ctx, li)
+	if err != nil {
+		return nil, err
+	}
+	phone, err := s.phoneNumber(ctx, app, phoneCode, li.Session.OpenID, owner, c.IP)
 	if err != nil {
 		return nil, err
 	}
@@ -76,6 +80,20 @@ func phoneLockKey(p *wechat.Phone) int64 {
 	h := fnv.New64a()
 	h.Write([]byte("miniauth-phone:" + p.CountryCode + ":" + p.PurePhoneNumber))
 	return int64(h.Sum64())
+}
+
+// identityOwner is the user of a login's (appid, openid) identity, 0 if
+// it has none yet.
+func (s *Service) identityOwner(ctx context.Context, li loginIdentity) (int, error) {
+	id, err := s.DB.Read.Identity.Query().Where(identity.Appid(li.AppID), identity.Openid(li.Session.OpenID)).
+		Select(identity.FieldUserID).Only(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("find identity: %w", err)
+	}
+	return id.UserID, nil
 }
 
 // checkLoginAllowed refuses, before any paid call, a login that would

@@ -209,13 +209,23 @@ func tokenExpired(err error) bool {
 // call made once more. Business calls are not retried on other failures:
 // they are not idempotent (a phone code is single-use).
 func (c *Client) callWithToken(ctx context.Context, endpoint string, body []byte, out any) error {
+	return c.callWithTokenAs(ctx, http.MethodPost, endpoint, nil, body, out)
+}
+
+// callWithTokenAs is callWithToken with any method and query parameters
+// besides the access token.
+func (c *Client) callWithTokenAs(ctx context.Context, method, endpoint string, query url.Values, body []byte, out any) error {
 	for attempt := 1; ; attempt++ {
 		token, err := c.tokens.get(ctx)
 		if err != nil {
 			return err
 		}
+		q := url.Values{"access_token": {token}}
+		for k, v := range query {
+			q[k] = v
+		}
 		callCtx, cancel := context.WithTimeout(ctx, c.timeout)
-		err = c.call(callCtx, http.MethodPost, endpoint, url.Values{"access_token": {token}}, body, out)
+		err = c.call(callCtx, method, endpoint, q, body, out)
 		cancel()
 		if attempt == 1 && tokenExpired(err) {
 			c.log.Info("WeChat refused the access token; fetching it again", "endpoint", endpoint, "err", err)

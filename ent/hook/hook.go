@@ -93,6 +93,30 @@ func (f OALoginFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, err
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.OALoginMutation", m)
 }
 
+// The PhoneDayFunc type is an adapter to allow the use of ordinary
+// function as PhoneDay mutator.
+type PhoneDayFunc func(context.Context, *ent.PhoneDayMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PhoneDayFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PhoneDayMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PhoneDayMutation", m)
+}
+
+// The PhoneFetchFunc type is an adapter to allow the use of ordinary
+// function as PhoneFetch mutator.
+type PhoneFetchFunc func(context.Context, *ent.PhoneFetchMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PhoneFetchFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PhoneFetchMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PhoneFetchMutation", m)
+}
+
 // The PushEventFunc type is an adapter to allow the use of ordinary
 // function as PushEvent mutator.
 type PushEventFunc func(context.Context, *ent.PushEventMutation) (ent.Value, error)

@@ -256,6 +256,70 @@ var (
 			},
 		},
 	}
+	// PhoneDaysColumns holds the columns for the "phone_days" table.
+	PhoneDaysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "appid", Type: field.TypeString},
+		{Name: "day", Type: field.TypeString},
+		{Name: "fetched", Type: field.TypeInt64, Default: 0},
+		{Name: "billed_all", Type: field.TypeInt64, Nullable: true},
+		{Name: "billed_used", Type: field.TypeInt64, Nullable: true},
+		{Name: "redeemed_total", Type: field.TypeInt64, Nullable: true},
+		{Name: "unredeemed", Type: field.TypeInt64, Nullable: true},
+		{Name: "polled_at", Type: field.TypeTime, Nullable: true},
+	}
+	// PhoneDaysTable holds the schema information for the "phone_days" table.
+	PhoneDaysTable = &schema.Table{
+		Name:       "phone_days",
+		Columns:    PhoneDaysColumns,
+		PrimaryKey: []*schema.Column{PhoneDaysColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "phoneday_appid_day",
+				Unique:  true,
+				Columns: []*schema.Column{PhoneDaysColumns[1], PhoneDaysColumns[2]},
+			},
+		},
+	}
+	// PhoneFetchesColumns holds the columns for the "phone_fetches" table.
+	PhoneFetchesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "appid", Type: field.TypeString},
+		{Name: "user_id", Type: field.TypeInt, Nullable: true},
+		{Name: "ip", Type: field.TypeString, Default: ""},
+		{Name: "day", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
+		{Name: "fetched_at", Type: field.TypeTime, Nullable: true},
+	}
+	// PhoneFetchesTable holds the schema information for the "phone_fetches" table.
+	PhoneFetchesTable = &schema.Table{
+		Name:       "phone_fetches",
+		Columns:    PhoneFetchesColumns,
+		PrimaryKey: []*schema.Column{PhoneFetchesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "phonefetch_appid_day",
+				Unique:  false,
+				Columns: []*schema.Column{PhoneFetchesColumns[1], PhoneFetchesColumns[4]},
+			},
+			{
+				Name:    "phonefetch_user_id_day",
+				Unique:  false,
+				Columns: []*schema.Column{PhoneFetchesColumns[2], PhoneFetchesColumns[4]},
+			},
+			{
+				Name:    "phonefetch_ip_day",
+				Unique:  false,
+				Columns: []*schema.Column{PhoneFetchesColumns[3], PhoneFetchesColumns[4]},
+			},
+			{
+				Name:    "phonefetch_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{PhoneFetchesColumns[5]},
+			},
+		},
+	}
 	// PushEventsColumns holds the columns for the "push_events" table.
 	PushEventsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -579,6 +643,8 @@ var (
 		IdentityConflictsTable,
 		MediaChecksTable,
 		OaLoginsTable,
+		PhoneDaysTable,
+		PhoneFetchesTable,
 		PushEventsTable,
 		RefreshTokensTable,
 		ReviewItemsTable,

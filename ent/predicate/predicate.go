@@ -27,6 +27,12 @@ type MediaCheck func(*sql.Selector)
 // OALogin is the predicate function for oalogin builders.
 type OALogin func(*sql.Selector)
 
+// PhoneDay is the predicate function for phoneday builders.
+type PhoneDay func(*sql.Selector)
+
+// PhoneFetch is the predicate function for phonefetch builders.
+type PhoneFetch func(*sql.Selector)
+
 // PushEvent is the predicate function for pushevent builders.
 type PushEvent func(*sql.Selector)
 

@@ -12,6 +12,8 @@ import (
 	"github.com/miniauth/miniauth/ent/identityconflict"
 	"github.com/miniauth/miniauth/ent/mediacheck"
 	"github.com/miniauth/miniauth/ent/oalogin"
+	"github.com/miniauth/miniauth/ent/phoneday"
+	"github.com/miniauth/miniauth/ent/phonefetch"
 	"github.com/miniauth/miniauth/ent/pushevent"
 	"github.com/miniauth/miniauth/ent/refreshtoken"
 	"github.com/miniauth/miniauth/ent/reviewitem"
@@ -145,6 +147,22 @@ func init() {
 	oaloginDescCreatedAt := oaloginFields[5].Descriptor()
 	// oalogin.DefaultCreatedAt holds the default value on creation for the created_at field.
 	oalogin.DefaultCreatedAt = oaloginDescCreatedAt.Default.(func() time.Time)
+	phonedayFields := schema.PhoneDay{}.Fields()
+	_ = phonedayFields
+	// phonedayDescFetched is the schema descriptor for fetched field.
+	phonedayDescFetched := phonedayFields[2].Descriptor()
+	// phoneday.DefaultFetched holds the default value on creation for the fetched field.
+	phoneday.DefaultFetched = phonedayDescFetched.Default.(int64)
+	phonefetchFields := schema.PhoneFetch{}.Fields()
+	_ = phonefetchFields
+	// phonefetchDescIP is the schema descriptor for ip field.
+	phonefetchDescIP := phonefetchFields[2].Descriptor()
+	// phonefetch.DefaultIP holds the default value on creation for the ip field.
+	phonefetch.DefaultIP = phonefetchDescIP.Default.(string)
+	// phonefetchDescCreatedAt is the schema descriptor for created_at field.
+	phonefetchDescCreatedAt := phonefetchFields[4].Descriptor()
+	// phonefetch.DefaultCreatedAt holds the default value on creation for the created_at field.
+	phonefetch.DefaultCreatedAt = phonefetchDescCreatedAt.Default.(func() time.Time)
 	pusheventFields := schema.PushEvent{}.Fields()
 	_ = pusheventFields
 	// pusheventDescAppid is the schema descriptor for appid field.

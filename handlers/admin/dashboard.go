@@ -3,6 +3,7 @@ package admin
 import (
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/userlist"
 	"github.com/miniauth/miniauth/handlers/admin/i18n"
 )
@@ -13,6 +14,8 @@ type DashboardData struct {
 	Chart Chart
 	// Review is how many flagged nicknames and avatars wait.
 	Review int
+	// Phone is today's phone numbers, the budget and WeChat's quota.
+	Phone *accounts.PhoneToday
 }
 
 // Chart is the sign-ups bar chart, laid out here so that the template
@@ -47,7 +50,11 @@ func (h *Handler) Dashboard(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return h.render(c, fiber.StatusOK, "dashboard", &Page{Nav: "dashboard", Data: DashboardData{Stats: st, Chart: signupChart(st, lang(c)), Review: review}})
+	phone, err := h.Accounts.PhoneToday(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return h.render(c, fiber.StatusOK, "dashboard", &Page{Nav: "dashboard", Data: DashboardData{Stats: st, Chart: signupChart(st, lang(c)), Review: review, Phone: phone}})
 }
 
 func signupChart(st *userlist.Stats, l *i18n.Lang) Chart {
