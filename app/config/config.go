@@ -83,7 +83,7 @@ type Config struct {
 	AdminRequireTOTP bool
 }
 
-// Var documents one environment variable for --help and the README.
+// Var documents one environment variable for --help and docs/configuration.md.
 type Var struct {
 	Name, Default, Help string
 }
