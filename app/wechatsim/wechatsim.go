@@ -86,6 +86,7 @@ type Server struct {
 	otherTokens    map[string]string // current token of the apps besides AppID
 	forceRefreshes int
 	phoneCodes     map[string]*phoneCode
+	guard          guardState // risk ranks and phone billing (guard.go)
 }
 
 // New makes a strict simulator for one app.
@@ -225,7 +226,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case PathPhoneNumber:
 		s.phoneNumber(w, r)
 	default:
-		s.writeError(w, 40066, "invalid url")
+		if !s.serveGuard(w, r) {
+			s.writeError(w, 40066, "invalid url")
+		}
 	}
 }
 
