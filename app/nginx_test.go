@@ -31,12 +31,12 @@ import (
 // RequireNginxEnv makes a missing nginx a failure instead of a skip (CI).
 const RequireNginxEnv = "MINIAUTH_REQUIRE_NGINX"
 
-// readmeNginxConfig is the forward-auth configuration the README shows:
-// the nginx block after the marker. The test runs exactly that text, so
-// the README cannot drift from what is tested.
+// readmeNginxConfig is the forward-auth configuration docs/backend.md
+// shows: the nginx block after the marker. The test runs exactly that
+// text, so the docs cannot drift from what is tested.
 func readmeNginxConfig(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "README.md"))
+	b, err := os.ReadFile(filepath.Join("..", "docs", "backend.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,22 +44,22 @@ func readmeNginxConfig(t *testing.T) string {
 	s := string(b)
 	i := strings.Index(s, marker)
 	if i < 0 {
-		t.Fatalf("README.md has no %q block", marker)
+		t.Fatalf("docs/backend.md has no %q block", marker)
 	}
 	s = s[i+len(marker):]
 	j := strings.Index(s, "```")
 	if j < 0 {
-		t.Fatal("README.md: the nginx block is not closed")
+		t.Fatal("docs/backend.md: the nginx block is not closed")
 	}
 	return s[:j]
 }
 
-// replaceOnce swaps the one occurrence of old; a README that no longer
+// replaceOnce swaps the one occurrence of old; a page that no longer
 // has it exactly once fails the test rather than running something else.
 func replaceOnce(t *testing.T, conf, old, new string) string {
 	t.Helper()
 	if n := strings.Count(conf, old); n != 1 {
-		t.Fatalf("README nginx block: %q occurs %d times, want once", old, n)
+		t.Fatalf("docs/backend.md nginx block: %q occurs %d times, want once", old, n)
 	}
 	return strings.Replace(conf, old, new, 1)
 }
@@ -75,7 +75,7 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// startNginx runs nginx in the foreground with the README's block, the
+// startNginx runs nginx in the foreground with the block of docs/backend.md, the
 // upstream addresses and listen address swapped for the test's and TLS
 // left out (the test speaks plain HTTP on loopback). It returns nginx's
 // base URL.
@@ -302,7 +302,7 @@ func expectProxy401(t *testing.T, r *apptest.Response) {
 	}
 }
 
-// TestNginxForwardAuth runs the README's nginx configuration in front of
+// TestNginxForwardAuth runs the nginx configuration of docs/backend.md in front of
 // miniauth and a business backend.
 func TestNginxForwardAuth(t *testing.T) {
 	t.Parallel()

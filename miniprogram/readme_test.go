@@ -7,7 +7,7 @@ import (
 )
 
 // Every error code the kit raises of its own is documented on its page
-// (and in the main README), so that a page author can handle each.
+// (and in the API reference), so that a page author can handle each.
 func TestReadmeListsEveryKitErrorCode(t *testing.T) {
 	src, err := os.ReadFile("miniauth/index.js")
 	if err != nil {
@@ -20,7 +20,7 @@ func TestReadmeListsEveryKitErrorCode(t *testing.T) {
 	if !codes["logged_out"] || !codes["network_error"] {
 		t.Fatalf("found codes %v: the pattern no longer matches index.js", codes)
 	}
-	for _, doc := range []string{"README.md", "../README.md"} {
+	for _, doc := range []string{"README.md", "../docs/api.md"} {
 		text, err := os.ReadFile(doc)
 		if err != nil {
 			t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/miniauth/miniauth/app"
@@ -19,8 +20,14 @@ import (
 	"github.com/miniauth/miniauth/app/database/dburl"
 )
 
-// Version is set at build time with -ldflags "-X github.com/miniauth/miniauth/app/cli.Version=…".
-var Version = ""
+// Version, Commit and Date are set by the release build (scripts/release)
+// with -ldflags "-X github.com/miniauth/miniauth/app/cli.Version=…" (and
+// .Commit, .Date); a plain `go build` leaves them empty and says "dev".
+var (
+	Version = ""
+	Commit  = ""
+	Date    = ""
+)
 
 // Env is what a command runs with.
 type Env struct {
@@ -86,8 +93,27 @@ func Run(env *Env) int {
 }
 
 func printVersion(_ context.Context, env *Env, _ []string) error {
-	fmt.Fprintln(env.Stdout, "miniauth", versionString())
+	fmt.Fprintln(env.Stdout, versionLine())
 	return nil
+}
+
+// versionLine is what `miniauth version` prints: the version, then the
+// commit and build date when the build embedded them, e.g.
+// "miniauth 1.2.0 (commit 0123456789ab, built 2026-12-03T08:00:00Z)" or
+// "miniauth dev-0123456789ab".
+func versionLine() string {
+	line := "miniauth " + versionString()
+	var about []string
+	if Commit != "" {
+		about = append(about, "commit "+Commit)
+	}
+	if Date != "" {
+		about = append(about, "built "+Date)
+	}
+	if len(about) > 0 {
+		line += " (" + strings.Join(about, ", ") + ")"
+	}
+	return line
 }
 
 func versionString() string {

@@ -106,7 +106,7 @@ type Config struct {
 	Doors Doors
 }
 
-// Var documents one environment variable for --help and the README.
+// Var documents one environment variable for --help and docs/configuration.md.
 type Var struct {
 	Name, Default, Help string
 }

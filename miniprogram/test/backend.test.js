@@ -1,6 +1,6 @@
 'use strict';
 
-// Business routes behind a forward-auth proxy, as README "Your backend"
+// Business routes behind a forward-auth proxy, as docs/backend.md
 // sets nginx up: /api/* goes to miniauth, /shop/* is checked with
 // /api/auth/verify and then served by the team's backend with the user id
 // in X-Miniauth-User-Id. The proxy here is a few lines of Node standing in
