@@ -64,10 +64,15 @@ var (
 // stripCode blanks fenced blocks and inline code, which hold examples, not
 // links; line numbers stay right.
 func stripCode(s string) string {
-	s = fence.ReplaceAllStringFunc(s, func(m string) string {
+	return inlineCode.ReplaceAllString(stripFences(s), "``")
+}
+
+// stripFences blanks fenced blocks only: a heading's inline code is part
+// of its anchor on GitHub ("`--dry-run`" gives "--dry-run").
+func stripFences(s string) string {
+	return fence.ReplaceAllStringFunc(s, func(m string) string {
 		return strings.Repeat("\n", strings.Count(m, "\n"))
 	})
-	return inlineCode.ReplaceAllString(s, "``")
 }
 
 // slug is GitHub's anchor for a heading: lower case, punctuation dropped,
@@ -91,7 +96,7 @@ func slug(text string) string {
 func anchors(text string) map[string]bool {
 	out := map[string]bool{}
 	seen := map[string]int{}
-	for _, m := range heading.FindAllStringSubmatch(stripCode(text), -1) {
+	for _, m := range heading.FindAllStringSubmatch(stripFences(text), -1) {
 		s := slug(m[2])
 		if n := seen[s]; n > 0 {
 			out[fmt.Sprintf("%s-%d", s, n)] = true
