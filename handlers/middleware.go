@@ -133,7 +133,7 @@ func AccessLog(log *slog.Logger, onError fiber.ErrorHandler) fiber.Handler {
 func RequireUser(key []byte, acc *accounts.Service) fiber.Handler {
 	refused := func(*fiber.Ctx) error { return accounts.Unauthorized() }
 	return CheckToken(key, "", refused, func(c *fiber.Ctx, claims *tokens.AccessClaims) error {
-		u, err := acc.Authenticate(c.UserContext(), claims.UserID(), claims.SessionID)
+		u, err := acc.Authenticate(c.UserContext(), claims.UserID(), claims.SessionID, claims.SessionNonce)
 		if err != nil {
 			return err
 		}

@@ -114,6 +114,7 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p Profile, c Clie
 	extra func(ctx context.Context, tx *ent.Client, u *ent.User, isNew bool) (*ent.User, error)) (*Grant, error) {
 	var g Grant
 	refresh, refreshHash := tokens.NewRefreshToken()
+	nonce := tokens.NewSessionNonce()
 	var sessionID int
 	var err error
 	for attempt := 1; attempt <= loginAttempts; attempt++ {
@@ -150,6 +151,7 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p Profile, c Clie
 				SetIP(c.IP).
 				SetUserAgent(truncate(c.UserAgent, 256)).
 				SetRefreshHash(refreshHash).
+				SetNonce(nonce).
 				Save(ctx)
 			if err != nil {
 				return fmt.Errorf("create session: %w", err)
@@ -165,11 +167,11 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p Profile, c Clie
 	if err != nil {
 		return nil, err
 	}
-	return s.grant(&g, sessionID, li.AppID, refresh)
+	return s.grant(&g, sessionID, nonce, li.AppID, refresh)
 }
 
-func (s *Service) grant(g *Grant, sessionID int, appID, refresh string) (*Grant, error) {
-	access, _, err := s.Access.SignApp(g.User.ID, sessionID, appID)
+func (s *Service) grant(g *Grant, sessionID int, nonce, appID, refresh string) (*Grant, error) {
+	access, _, err := s.Access.SignApp(g.User.ID, sessionID, nonce, appID)
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +194,7 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 	var reused bool
 	var ended change
 	var rc *receipt
-	var appID string
+	var appID, nonce string
 	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		now := s.Now.Now()
 		revoke := func(userID, id int) error {
@@ -237,6 +239,11 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 		if c.IP != "" {
 			update.SetIP(c.IP)
 		}
+		nonce = sess.Nonce
+		if nonce == "" { // a session from before nonces: it gets one now
+			nonce = tokens.NewSessionNonce()
+			update.SetNonce(nonce)
+		}
 		n, err := update.Save(ctx)
 		if err != nil {
 			return fmt.Errorf("rotate refresh token: %w", err)
@@ -259,7 +266,7 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 		s.Log.Warn("refresh token reused: session revoked", "session_id", sessionID)
 		return nil, errUnauthorized
 	}
-	return s.grant(&g, sessionID, appID, next)
+	return s.grant(&g, sessionID, nonce, appID, next)
 }
 
 // Logout revokes one session.
