@@ -116,7 +116,7 @@ func AccessLog(log *slog.Logger, onError fiber.ErrorHandler) fiber.Handler {
 			}
 		}
 		log.Info("request",
-			"method", c.Method(),
+			"method", requestMethod(c),
 			"path", c.Path(),
 			"status", c.Response().StatusCode(),
 			"latency_ms", float64(time.Since(start).Microseconds())/1000,
