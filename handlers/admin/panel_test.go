@@ -248,6 +248,12 @@ func TestAuditLog(t *testing.T) {
 		if strings.Contains(string(r.Body), "not the password") {
 			t.Fatal("a tried password is in the audit log")
 		}
+		// The target user shows by id (not the address of a *int), on the
+		// audit page and the user's page, in both languages.
+		for _, page := range []string{"/admin/audit", path} {
+			expectHTML(t, p.getLang(t, page, cookie, "en", ""), http.StatusOK, fmt.Sprintf(">user %d</a>", g.UserID()))
+			expectHTML(t, p.getLang(t, page, cookie, "zh-CN", ""), http.StatusOK, fmt.Sprintf(">用户 %d</a>", g.UserID()))
+		}
 		failed := p.auditEntries(t, audit.SignInFailed)
 		if len(failed) != 1 || failed[0].Actor != adminName || failed[0].AdminID != nil {
 			t.Fatalf("failed sign-in entry: %+v", failed)
