@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/miniauth/miniauth/app/avatars"
@@ -149,7 +151,7 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p Profile, c Clie
 				SetLastUsedAt(now).
 				SetExpiresAt(now.Add(s.RefreshTTL)).
 				SetIP(c.IP).
-				SetUserAgent(truncate(c.UserAgent, 256)).
+				SetUserAgent(StoredText(c.UserAgent, 256)).
 				SetRefreshHash(refreshHash).
 				SetNonce(nonce).
 				Save(ctx)
@@ -429,4 +431,23 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string([]rune(s)[:n])
+}
+
+// StoredText is a string a client sent (a user agent, a client name) as
+// it may be stored: valid UTF-8 (PostgreSQL refuses anything else, and
+// SQLite hands it back to JSON encoders that would mangle it), without
+// control characters (PostgreSQL refuses NUL), at most n characters.
+func StoredText(s string, n int) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		s = strings.Map(func(r rune) rune {
+			if unicode.IsControl(r) {
+				return -1
+			}
+			return r
+		}, s)
+	}
+	return truncate(s, n)
 }

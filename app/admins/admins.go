@@ -274,7 +274,7 @@ func (s *Service) OpenSession(ctx context.Context, a *ent.Admin, c Client) (*Ses
 			SetCreatedAt(now).
 			SetExpiresAt(now.Add(s.SessionTTL)).
 			SetIP(c.IP).
-			SetUserAgent(truncate(c.UserAgent, 256)).
+			SetUserAgent(accounts.StoredText(c.UserAgent, 256)).
 			Save(ctx)
 		if err != nil {
 			return fmt.Errorf("create admin session: %w", err)
@@ -339,11 +339,4 @@ func (s *Service) CSRFToken(sessionID int) string {
 // ValidCSRF reports whether token belongs to the session.
 func (s *Service) ValidCSRF(sessionID int, token string) bool {
 	return token != "" && hmac.Equal([]byte(token), []byte(s.CSRFToken(sessionID)))
-}
-
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n])
 }

@@ -366,3 +366,18 @@ func TestViewerCannotChangeAnything(t *testing.T) {
 		}
 	})
 }
+
+// An admin sign-in with a User-Agent that is not UTF-8 signs in (its
+// session and audit entry store valid UTF-8; PostgreSQL refuses the rest).
+func TestSignInWithInvalidUTF8UserAgent(t *testing.T) {
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		p := startPanel(t, apptest.Options{DatabaseURL: b.URL(t)})
+		r := p.Do(t, apptest.Request{Method: "POST", Path: "/admin/login", NoType: true,
+			Body: url.Values{"username": {adminName}, "password": {adminPassword}}.Encode(),
+			Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded", "User-Agent": "Mozilla\xff\xfe/5.0"}})
+		if r.Status != http.StatusSeeOther {
+			t.Fatalf("sign in with a non-UTF-8 User-Agent: %d %s", r.Status, r.Body)
+		}
+		expectHTML(t, p.get(t, "/admin/", sessionCookie(t, r).Value), http.StatusOK)
+	})
+}
