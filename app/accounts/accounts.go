@@ -124,11 +124,15 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p Profile, c Clie
 		var rc *receipt
 		err = s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 			now := s.Now.Now()
-			if err := s.checkOwnAvatar(ctx, tx, p, li.owner()); err != nil {
-				return err
-			}
 			u, isNew, err := s.resolveUser(ctx, tx, li, p, now)
 			if err != nil {
+				return err
+			}
+			// A local avatar_url must be an upload of the user the login
+			// resolved to (not of whoever else has the unionid: in a
+			// recorded conflict that is another user). An error undoes
+			// the whole login.
+			if err := s.checkOwnAvatar(ctx, tx, p, user.ID(u.ID)); err != nil {
 				return err
 			}
 			if extra != nil {

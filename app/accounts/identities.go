@@ -13,7 +13,6 @@ import (
 	"github.com/miniauth/miniauth/ent"
 	"github.com/miniauth/miniauth/ent/identity"
 	"github.com/miniauth/miniauth/ent/identityconflict"
-	"github.com/miniauth/miniauth/ent/predicate"
 	"github.com/miniauth/miniauth/ent/user"
 )
 
@@ -60,16 +59,6 @@ type loginIdentity struct {
 	AppID     string
 	Session   *wechat.Session
 	SealedKey []byte
-}
-
-// owner selects the user this identity logs in as, if there is one
-// yet: the holder of the (appid, openid) identity or of the unionid.
-func (li loginIdentity) owner() predicate.User {
-	own := user.HasIdentitiesWith(identity.Appid(li.AppID), identity.Openid(li.Session.OpenID))
-	if li.Session.UnionID == "" {
-		return own
-	}
-	return user.Or(own, user.Unionid(li.Session.UnionID))
 }
 
 // resolveUser is the user half of a login, inside the login's
