@@ -30,6 +30,19 @@ func (s *Server) routes() *fiber.App {
 	f.Post("/api/auth/login", limit, api.Login)
 	f.Post("/api/auth/refresh", limit, api.Refresh)
 	f.Post("/api/auth/phone-login", limit, api.PhoneLogin)
+	// The other WeChat doors: Official Accounts' H5 pages, mobile apps.
+	oa := &handlers.OALogin{Service: s.OALogin}
+	f.Get("/api/auth/oa/authorize", limit, oa.Authorize)
+	f.Get("/api/auth/oa/callback", limit, oa.Callback)
+	f.Post("/api/auth/ticket", limit, oa.Ticket)
+	f.Post("/api/auth/app-login", limit, oa.AppLogin)
+	if s.OALogin.OpenBase == "" {
+		// The simulator's stand-in for WeChat's authorize page.
+		f.Get("/dev/wechat/connect/oauth2/authorize", handlers.SimulatedAuthorize)
+	}
+	if s.mpVerifyName != "" {
+		f.Get("/"+s.mpVerifyName, handlers.MPVerify(s.mpVerifyContent))
+	}
 	// Avatars appear wherever the app shows a user; the names are
 	// unguessable.
 	f.Get("/uploads/avatars/:name", wx.ServeAvatar)

@@ -10,7 +10,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -24,6 +26,7 @@ import (
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/keys"
 	"github.com/miniauth/miniauth/app/metrics"
+	"github.com/miniauth/miniauth/app/oalogin"
 	"github.com/miniauth/miniauth/app/sessioncache"
 	"github.com/miniauth/miniauth/app/tokens"
 	"github.com/miniauth/miniauth/app/wechat"
@@ -52,10 +55,17 @@ type Server struct {
 	DB       *database.DB
 	Keys     *keys.Set
 	Accounts *accounts.Service
-	Fiber    *fiber.App
+	// OALogin signs people in through Official Accounts' H5 pages and
+	// mobile apps.
+	OALogin *oalogin.Service
+	Fiber   *fiber.App
 	// Metrics is nil unless MINIAUTH_METRICS_ADDR is set.
 	Metrics *metrics.Metrics
 	own     []Routes // the team's own API (see extend.go)
+	// mpVerifyName and mpVerifyContent are the MP_verify_*.txt file
+	// WeChat checks a web authorization domain with.
+	mpVerifyName    string
+	mpVerifyContent []byte
 }
 
 // DatabaseOptions is how the configuration selects the database.
@@ -89,20 +99,34 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, own ...Route
 		return nil, err
 	}
 	s := &Server{Config: cfg, Log: log, DB: db, Keys: ks, own: own}
+	if s.mpVerifyName, s.mpVerifyContent, err = readMPVerify(cfg.Doors.MPVerifyFile); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if cfg.MetricsAddr != "" {
 		s.Metrics = metrics.New(func(ctx context.Context) (int, error) {
 			return db.Read.Session.Query().Where(session.RevokedAtIsNil(), session.ExpiresAtGT(time.Now().UTC())).Count(ctx)
 		})
 	}
+	w := newWeChat(cfg, log, &wechat.DBTokenStore{DB: db, Keys: ks}, s.Metrics)
 	s.Accounts = &accounts.Service{
 		DB:         db,
-		Apps:       newWeChat(cfg, log, &wechat.DBTokenStore{DB: db, Keys: ks}, s.Metrics),
+		Apps:       w.mini,
 		Keys:       ks,
 		Access:     &tokens.Signer{Kind: tokens.Access, Key: ks.UserToken, TTL: cfg.AccessTTL},
 		RefreshTTL: cfg.RefreshTTL,
 		Log:        log,
 		Avatars:    avatars.New(filepath.Join(cfg.DataDir, "uploads", "avatars")),
 		Cache:      newSessionCache(cfg, db),
+	}
+	s.Accounts.Guard = s.guard()
+	s.OALogin = &oalogin.Service{
+		DB: db, Keys: ks, Accounts: s.Accounts, OA: w.oa, Mobile: w.mobile,
+		OpenBase: cfg.Doors.OpenBase, PublicURL: cfg.Doors.PublicURL, ReturnURLs: cfg.Doors.ReturnURLs,
+		Log: log,
+	}
+	if s.OALogin.OpenBase == "" && !cfg.Simulated() {
+		s.OALogin.OpenBase = config.DefaultWeChatOpenBase
 	}
 	s.Fiber = s.routes()
 	return s, nil
@@ -123,21 +147,35 @@ func newSessionCache(cfg *config.Config, db *database.DB) *sessioncache.Cache {
 	return c
 }
 
-// newWeChat is a real WeChat client per configured mini program, or the
-// simulator when none is configured (config.Load refuses that in
-// production). The simulator serves any app id a login names.
-func newWeChat(cfg *config.Config, log *slog.Logger, tokens wechat.TokenStore, m *metrics.Metrics) *wechat.Apps {
+// weChatDoors are the WeChat clients of each door: mini programs,
+// Official Accounts and mobile apps.
+type weChatDoors struct {
+	mini, oa, mobile *wechat.Apps // oa and mobile nil: that door is closed
+}
+
+// newWeChat is a real WeChat client per configured app, or the simulator
+// when no mini program is configured (config.Load refuses that in
+// production). The simulator serves any app id a login names, for every
+// door that has no real apps configured.
+func newWeChat(cfg *config.Config, log *slog.Logger, tokens wechat.TokenStore, m *metrics.Metrics) weChatDoors {
 	var observe func(string, time.Duration, string)
 	if m != nil {
 		observe = m.ObserveWeChat
 	}
-	if !cfg.Simulated() {
+	real := func(apps []config.WeChatApp) *wechat.Apps {
+		if len(apps) == 0 {
+			return nil
+		}
 		var clients []*wechat.Client
-		for _, a := range cfg.WeChatApps {
+		for _, a := range apps {
 			clients = append(clients, wechat.New(wechat.Options{BaseURL: cfg.WeChatAPIBase, AppID: a.AppID, Secret: a.Secret,
 				Tokens: tokens, Log: log, Observe: observe}))
 		}
 		return wechat.NewApps(clients...)
+	}
+	d := weChatDoors{mini: real(cfg.WeChatApps), oa: real(cfg.Doors.OAApps), mobile: real(cfg.Doors.MobileApps)}
+	if !cfg.Simulated() {
+		return d
 	}
 	sim := wechatsim.NewDevelopment()
 	log.Warn("NO WECHAT CREDENTIALS: the built-in WeChat simulator answers, every login is FAKE " +
@@ -146,7 +184,14 @@ func newWeChat(cfg *config.Config, log *slog.Logger, tokens wechat.TokenStore, m
 		return wechat.New(wechat.Options{BaseURL: "http://wechat-simulator.invalid", AppID: appID, Secret: sim.Secret,
 			Transport: sim.Transport(), Tokens: tokens, Log: log, Observe: observe})
 	}
-	return wechat.NewSimulatedApps(simulated(sim.AppID), simulated)
+	d.mini = wechat.NewSimulatedApps(simulated(sim.AppID), simulated)
+	if d.oa == nil {
+		d.oa = wechat.NewSimulatedApps(simulated("wxsimulatedofficial0"), simulated)
+	}
+	if d.mobile == nil {
+		d.mobile = wechat.NewSimulatedApps(simulated("wxsimulatedmobile00"), simulated)
+	}
+	return d
 }
 
 // baseApp is the Fiber app with the middleware every request passes:
@@ -267,6 +312,11 @@ func (s *Server) purgeSessions(ctx context.Context) {
 			s.Log.Info("purged ended sessions", "sessions", n, "retention", accounts.SessionRetention.String())
 		}
 		s.purgeAudit(ctx)
+		if n, err := s.OALogin.Purge(ctx, time.Now().UTC().Add(-oalogin.Retention)); err != nil && ctx.Err() == nil {
+			s.Log.Warn("purge Official Account authorizations", "err", err)
+		} else if n > 0 {
+			s.Log.Debug("purged Official Account authorizations", "rows", n)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -310,4 +360,27 @@ func metricsMux(m *metrics.Metrics, withPProf bool) http.Handler {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
+}
+
+// mpVerifyName is the shape of WeChat's domain-ownership file name.
+var mpVerifyName = regexp.MustCompile(`^MP_verify_[A-Za-z0-9]{1,64}\.txt$`)
+
+// readMPVerify reads MINIAUTH_MP_VERIFY_FILE, the file WeChat asks to
+// find at the root of a web authorization domain ("": none).
+func readMPVerify(path string) (string, []byte, error) {
+	if path == "" {
+		return "", nil, nil
+	}
+	name := filepath.Base(path)
+	if !mpVerifyName.MatchString(name) {
+		return "", nil, fmt.Errorf("MINIAUTH_MP_VERIFY_FILE: %q is not named MP_verify_<letters and digits>.txt, as WeChat's file is", name)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", nil, fmt.Errorf("MINIAUTH_MP_VERIFY_FILE: %w", err)
+	}
+	if len(b) > 1024 {
+		return "", nil, fmt.Errorf("MINIAUTH_MP_VERIFY_FILE: %s is %d bytes; WeChat's file is a few", path, len(b))
+	}
+	return name, b, nil
 }

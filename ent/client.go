@@ -20,6 +20,7 @@ import (
 	"github.com/miniauth/miniauth/ent/auditentry"
 	"github.com/miniauth/miniauth/ent/identity"
 	"github.com/miniauth/miniauth/ent/identityconflict"
+	"github.com/miniauth/miniauth/ent/oalogin"
 	"github.com/miniauth/miniauth/ent/refreshtoken"
 	"github.com/miniauth/miniauth/ent/session"
 	"github.com/miniauth/miniauth/ent/throttle"
@@ -45,6 +46,8 @@ type Client struct {
 	Identity *IdentityClient
 	// IdentityConflict is the client for interacting with the IdentityConflict builders.
 	IdentityConflict *IdentityConflictClient
+	// OALogin is the client for interacting with the OALogin builders.
+	OALogin *OALoginClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
 	RefreshToken *RefreshTokenClient
 	// Session is the client for interacting with the Session builders.
@@ -73,6 +76,7 @@ func (c *Client) init() {
 	c.AuditEntry = NewAuditEntryClient(c.config)
 	c.Identity = NewIdentityClient(c.config)
 	c.IdentityConflict = NewIdentityConflictClient(c.config)
+	c.OALogin = NewOALoginClient(c.config)
 	c.RefreshToken = NewRefreshTokenClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.Throttle = NewThrottleClient(c.config)
@@ -176,6 +180,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		AuditEntry:       NewAuditEntryClient(cfg),
 		Identity:         NewIdentityClient(cfg),
 		IdentityConflict: NewIdentityConflictClient(cfg),
+		OALogin:          NewOALoginClient(cfg),
 		RefreshToken:     NewRefreshTokenClient(cfg),
 		Session:          NewSessionClient(cfg),
 		Throttle:         NewThrottleClient(cfg),
@@ -206,6 +211,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		AuditEntry:       NewAuditEntryClient(cfg),
 		Identity:         NewIdentityClient(cfg),
 		IdentityConflict: NewIdentityConflictClient(cfg),
+		OALogin:          NewOALoginClient(cfg),
 		RefreshToken:     NewRefreshTokenClient(cfg),
 		Session:          NewSessionClient(cfg),
 		Throttle:         NewThrottleClient(cfg),
@@ -242,7 +248,8 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.Admin, c.AdminSession, c.AuditEntry, c.Identity, c.IdentityConflict,
-		c.RefreshToken, c.Session, c.Throttle, c.Upload, c.User, c.WeChatToken,
+		c.OALogin, c.RefreshToken, c.Session, c.Throttle, c.Upload, c.User,
+		c.WeChatToken,
 	} {
 		n.Use(hooks...)
 	}
@@ -253,7 +260,8 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.Admin, c.AdminSession, c.AuditEntry, c.Identity, c.IdentityConflict,
-		c.RefreshToken, c.Session, c.Throttle, c.Upload, c.User, c.WeChatToken,
+		c.OALogin, c.RefreshToken, c.Session, c.Throttle, c.Upload, c.User,
+		c.WeChatToken,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -272,6 +280,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Identity.mutate(ctx, m)
 	case *IdentityConflictMutation:
 		return c.IdentityConflict.mutate(ctx, m)
+	case *OALoginMutation:
+		return c.OALogin.mutate(ctx, m)
 	case *RefreshTokenMutation:
 		return c.RefreshToken.mutate(ctx, m)
 	case *SessionMutation:
@@ -1032,6 +1042,139 @@ func (c *IdentityConflictClient) mutate(ctx context.Context, m *IdentityConflict
 		return (&IdentityConflictDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown IdentityConflict mutation op: %q", m.Op())
+	}
+}
+
+// OALoginClient is a client for the OALogin schema.
+type OALoginClient struct {
+	config
+}
+
+// NewOALoginClient returns a client for the OALogin from the given config.
+func NewOALoginClient(c config) *OALoginClient {
+	return &OALoginClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `oalogin.Hooks(f(g(h())))`.
+func (c *OALoginClient) Use(hooks ...Hook) {
+	c.hooks.OALogin = append(c.hooks.OALogin, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `oalogin.Intercept(f(g(h())))`.
+func (c *OALoginClient) Intercept(interceptors ...Interceptor) {
+	c.inters.OALogin = append(c.inters.OALogin, interceptors...)
+}
+
+// Create returns a builder for creating a OALogin entity.
+func (c *OALoginClient) Create() *OALoginCreate {
+	mutation := newOALoginMutation(c.config, OpCreate)
+	return &OALoginCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of OALogin entities.
+func (c *OALoginClient) CreateBulk(builders ...*OALoginCreate) *OALoginCreateBulk {
+	return &OALoginCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *OALoginClient) MapCreateBulk(slice any, setFunc func(*OALoginCreate, int)) *OALoginCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &OALoginCreateBulk{err: fmt.Errorf("calling to OALoginClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*OALoginCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &OALoginCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for OALogin.
+func (c *OALoginClient) Update() *OALoginUpdate {
+	mutation := newOALoginMutation(c.config, OpUpdate)
+	return &OALoginUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *OALoginClient) UpdateOne(_m *OALogin) *OALoginUpdateOne {
+	mutation := newOALoginMutation(c.config, OpUpdateOne, withOALogin(_m))
+	return &OALoginUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *OALoginClient) UpdateOneID(id int) *OALoginUpdateOne {
+	mutation := newOALoginMutation(c.config, OpUpdateOne, withOALoginID(id))
+	return &OALoginUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for OALogin.
+func (c *OALoginClient) Delete() *OALoginDelete {
+	mutation := newOALoginMutation(c.config, OpDelete)
+	return &OALoginDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *OALoginClient) DeleteOne(_m *OALogin) *OALoginDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *OALoginClient) DeleteOneID(id int) *OALoginDeleteOne {
+	builder := c.Delete().Where(oalogin.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &OALoginDeleteOne{builder}
+}
+
+// Query returns a query builder for OALogin.
+func (c *OALoginClient) Query() *OALoginQuery {
+	return &OALoginQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeOALogin},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a OALogin entity by its id.
+func (c *OALoginClient) Get(ctx context.Context, id int) (*OALogin, error) {
+	return c.Query().Where(oalogin.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *OALoginClient) GetX(ctx context.Context, id int) *OALogin {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *OALoginClient) Hooks() []Hook {
+	return c.hooks.OALogin
+}
+
+// Interceptors returns the client interceptors.
+func (c *OALoginClient) Interceptors() []Interceptor {
+	return c.inters.OALogin
+}
+
+func (c *OALoginClient) mutate(ctx context.Context, m *OALoginMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&OALoginCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&OALoginUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&OALoginUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&OALoginDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown OALogin mutation op: %q", m.Op())
 	}
 }
 
@@ -1980,12 +2123,12 @@ func (c *WeChatTokenClient) mutate(ctx context.Context, m *WeChatTokenMutation) 
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Admin, AdminSession, AuditEntry, Identity, IdentityConflict, RefreshToken,
-		Session, Throttle, Upload, User, WeChatToken []ent.Hook
+		Admin, AdminSession, AuditEntry, Identity, IdentityConflict, OALogin,
+		RefreshToken, Session, Throttle, Upload, User, WeChatToken []ent.Hook
 	}
 	inters struct {
-		Admin, AdminSession, AuditEntry, Identity, IdentityConflict, RefreshToken,
-		Session, Throttle, Upload, User, WeChatToken []ent.Interceptor
+		Admin, AdminSession, AuditEntry, Identity, IdentityConflict, OALogin,
+		RefreshToken, Session, Throttle, Upload, User, WeChatToken []ent.Interceptor
 	}
 )
 

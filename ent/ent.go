@@ -17,6 +17,7 @@ import (
 	"github.com/miniauth/miniauth/ent/auditentry"
 	"github.com/miniauth/miniauth/ent/identity"
 	"github.com/miniauth/miniauth/ent/identityconflict"
+	"github.com/miniauth/miniauth/ent/oalogin"
 	"github.com/miniauth/miniauth/ent/refreshtoken"
 	"github.com/miniauth/miniauth/ent/session"
 	"github.com/miniauth/miniauth/ent/throttle"
@@ -88,6 +89,7 @@ func checkColumn(t, c string) error {
 			auditentry.Table:       auditentry.ValidColumn,
 			identity.Table:         identity.ValidColumn,
 			identityconflict.Table: identityconflict.ValidColumn,
+			oalogin.Table:          oalogin.ValidColumn,
 			refreshtoken.Table:     refreshtoken.ValidColumn,
 			session.Table:          session.ValidColumn,
 			throttle.Table:         throttle.ValidColumn,

@@ -24,6 +24,8 @@ type Identity struct {
 	Appid string `json:"appid,omitempty"`
 	// Openid holds the value of the "openid" field.
 	Openid string `json:"openid,omitempty"`
+	// Kind holds the value of the "kind" field.
+	Kind string `json:"kind,omitempty"`
 	// Unionid holds the value of the "unionid" field.
 	Unionid *string `json:"unionid,omitempty"`
 	// SessionKey holds the value of the "session_key" field.
@@ -67,7 +69,7 @@ func (*Identity) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case identity.FieldID, identity.FieldUserID:
 			values[i] = new(sql.NullInt64)
-		case identity.FieldAppid, identity.FieldOpenid, identity.FieldUnionid:
+		case identity.FieldAppid, identity.FieldOpenid, identity.FieldKind, identity.FieldUnionid:
 			values[i] = new(sql.NullString)
 		case identity.FieldCreatedAt, identity.FieldLastLoginAt:
 			values[i] = new(sql.NullTime)
@@ -109,6 +111,12 @@ func (_m *Identity) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field openid", values[i])
 			} else if value.Valid {
 				_m.Openid = value.String
+			}
+		case identity.FieldKind:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field kind", values[i])
+			} else if value.Valid {
+				_m.Kind = value.String
 			}
 		case identity.FieldUnionid:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -185,6 +193,9 @@ func (_m *Identity) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("openid=")
 	builder.WriteString(_m.Openid)
+	builder.WriteString(", ")
+	builder.WriteString("kind=")
+	builder.WriteString(_m.Kind)
 	builder.WriteString(", ")
 	if v := _m.Unionid; v != nil {
 		builder.WriteString("unionid=")

@@ -41,6 +41,20 @@ func (_c *IdentityCreate) SetOpenid(v string) *IdentityCreate {
 	return _c
 }
 
+// SetKind sets the "kind" field.
+func (_c *IdentityCreate) SetKind(v string) *IdentityCreate {
+	_c.mutation.SetKind(v)
+	return _c
+}
+
+// SetNillableKind sets the "kind" field if the given value is not nil.
+func (_c *IdentityCreate) SetNillableKind(v *string) *IdentityCreate {
+	if v != nil {
+		_c.SetKind(*v)
+	}
+	return _c
+}
+
 // SetUnionid sets the "unionid" field.
 func (_c *IdentityCreate) SetUnionid(v string) *IdentityCreate {
 	_c.mutation.SetUnionid(v)
@@ -129,6 +143,10 @@ func (_c *IdentityCreate) ExecX(ctx context.Context) {
 
 // defaults sets the default values of the builder before save.
 func (_c *IdentityCreate) defaults() {
+	if _, ok := _c.mutation.Kind(); !ok {
+		v := identity.DefaultKind
+		_c.mutation.SetKind(v)
+	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		v := identity.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
@@ -155,6 +173,9 @@ func (_c *IdentityCreate) check() error {
 		if err := identity.OpenidValidator(v); err != nil {
 			return &ValidationError{Name: "openid", err: fmt.Errorf(`ent: validator failed for field "Identity.openid": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.Kind(); !ok {
+		return &ValidationError{Name: "kind", err: errors.New(`ent: missing required field "Identity.kind"`)}
 	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "Identity.created_at"`)}
@@ -196,6 +217,10 @@ func (_c *IdentityCreate) createSpec() (*Identity, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Openid(); ok {
 		_spec.SetField(identity.FieldOpenid, field.TypeString, value)
 		_node.Openid = value
+	}
+	if value, ok := _c.mutation.Kind(); ok {
+		_spec.SetField(identity.FieldKind, field.TypeString, value)
+		_node.Kind = value
 	}
 	if value, ok := _c.mutation.Unionid(); ok {
 		_spec.SetField(identity.FieldUnionid, field.TypeString, value)
@@ -364,6 +389,9 @@ func (u *IdentityUpsertOne) UpdateNewValues() *IdentityUpsertOne {
 		}
 		if _, exists := u.create.mutation.Openid(); exists {
 			s.SetIgnore(identity.FieldOpenid)
+		}
+		if _, exists := u.create.mutation.Kind(); exists {
+			s.SetIgnore(identity.FieldKind)
 		}
 		if _, exists := u.create.mutation.CreatedAt(); exists {
 			s.SetIgnore(identity.FieldCreatedAt)
@@ -657,6 +685,9 @@ func (u *IdentityUpsertBulk) UpdateNewValues() *IdentityUpsertBulk {
 			}
 			if _, exists := b.mutation.Openid(); exists {
 				s.SetIgnore(identity.FieldOpenid)
+			}
+			if _, exists := b.mutation.Kind(); exists {
+				s.SetIgnore(identity.FieldKind)
 			}
 			if _, exists := b.mutation.CreatedAt(); exists {
 				s.SetIgnore(identity.FieldCreatedAt)

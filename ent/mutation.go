@@ -16,6 +16,7 @@ import (
 	"github.com/miniauth/miniauth/ent/auditentry"
 	"github.com/miniauth/miniauth/ent/identity"
 	"github.com/miniauth/miniauth/ent/identityconflict"
+	"github.com/miniauth/miniauth/ent/oalogin"
 	"github.com/miniauth/miniauth/ent/predicate"
 	"github.com/miniauth/miniauth/ent/refreshtoken"
 	"github.com/miniauth/miniauth/ent/session"
@@ -39,6 +40,7 @@ const (
 	TypeAuditEntry       = "AuditEntry"
 	TypeIdentity         = "Identity"
 	TypeIdentityConflict = "IdentityConflict"
+	TypeOALogin          = "OALogin"
 	TypeRefreshToken     = "RefreshToken"
 	TypeSession          = "Session"
 	TypeThrottle         = "Throttle"
@@ -2674,6 +2676,7 @@ type IdentityMutation struct {
 	id            *int
 	appid         *string
 	openid        *string
+	kind          *string
 	unionid       *string
 	session_key   *[]byte
 	created_at    *time.Time
@@ -2890,6 +2893,42 @@ func (m *IdentityMutation) OldOpenid(ctx context.Context) (v string, err error) 
 // ResetOpenid resets all changes to the "openid" field.
 func (m *IdentityMutation) ResetOpenid() {
 	m.openid = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *IdentityMutation) SetKind(s string) {
+	m.kind = &s
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *IdentityMutation) Kind() (r string, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the Identity entity.
+// If the Identity object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdentityMutation) OldKind(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *IdentityMutation) ResetKind() {
+	m.kind = nil
 }
 
 // SetUnionid sets the "unionid" field.
@@ -3136,7 +3175,7 @@ func (m *IdentityMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *IdentityMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 8)
 	if m.user != nil {
 		fields = append(fields, identity.FieldUserID)
 	}
@@ -3145,6 +3184,9 @@ func (m *IdentityMutation) Fields() []string {
 	}
 	if m.openid != nil {
 		fields = append(fields, identity.FieldOpenid)
+	}
+	if m.kind != nil {
+		fields = append(fields, identity.FieldKind)
 	}
 	if m.unionid != nil {
 		fields = append(fields, identity.FieldUnionid)
@@ -3172,6 +3214,8 @@ func (m *IdentityMutation) Field(name string) (ent.Value, bool) {
 		return m.Appid()
 	case identity.FieldOpenid:
 		return m.Openid()
+	case identity.FieldKind:
+		return m.Kind()
 	case identity.FieldUnionid:
 		return m.Unionid()
 	case identity.FieldSessionKey:
@@ -3195,6 +3239,8 @@ func (m *IdentityMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldAppid(ctx)
 	case identity.FieldOpenid:
 		return m.OldOpenid(ctx)
+	case identity.FieldKind:
+		return m.OldKind(ctx)
 	case identity.FieldUnionid:
 		return m.OldUnionid(ctx)
 	case identity.FieldSessionKey:
@@ -3232,6 +3278,13 @@ func (m *IdentityMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetOpenid(v)
+		return nil
+	case identity.FieldKind:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
 		return nil
 	case identity.FieldUnionid:
 		v, ok := value.(string)
@@ -3342,6 +3395,9 @@ func (m *IdentityMutation) ResetField(name string) error {
 		return nil
 	case identity.FieldOpenid:
 		m.ResetOpenid()
+		return nil
+	case identity.FieldKind:
+		m.ResetKind()
 		return nil
 	case identity.FieldUnionid:
 		m.ResetUnionid()
@@ -4130,6 +4186,1170 @@ func (m *IdentityConflictMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown IdentityConflict edge %s", name)
+}
+
+// OALoginMutation represents an operation that mutates the OALogin nodes in the graph.
+type OALoginMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *int
+	state             *string
+	browser_hash      *[]byte
+	appid             *string
+	scope             *string
+	return_to         *string
+	created_at        *time.Time
+	expires_at        *time.Time
+	called_back_at    *time.Time
+	code_hash         *[]byte
+	result_sealed     *[]byte
+	ticket_hash       *[]byte
+	ticket_expires_at *time.Time
+	person_sealed     *[]byte
+	redeemed_at       *time.Time
+	clearedFields     map[string]struct{}
+	done              bool
+	oldValue          func(context.Context) (*OALogin, error)
+	predicates        []predicate.OALogin
+}
+
+var _ ent.Mutation = (*OALoginMutation)(nil)
+
+// oaloginOption allows management of the mutation configuration using functional options.
+type oaloginOption func(*OALoginMutation)
+
+// newOALoginMutation creates new mutation for the OALogin entity.
+func newOALoginMutation(c config, op Op, opts ...oaloginOption) *OALoginMutation {
+	m := &OALoginMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeOALogin,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withOALoginID sets the ID field of the mutation.
+func withOALoginID(id int) oaloginOption {
+	return func(m *OALoginMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *OALogin
+		)
+		m.oldValue = func(ctx context.Context) (*OALogin, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().OALogin.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withOALogin sets the old OALogin of the mutation.
+func withOALogin(node *OALogin) oaloginOption {
+	return func(m *OALoginMutation) {
+		m.oldValue = func(context.Context) (*OALogin, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m OALoginMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m OALoginMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *OALoginMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *OALoginMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().OALogin.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetState sets the "state" field.
+func (m *OALoginMutation) SetState(s string) {
+	m.state = &s
+}
+
+// State returns the value of the "state" field in the mutation.
+func (m *OALoginMutation) State() (r string, exists bool) {
+	v := m.state
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldState returns the old "state" field's value of the OALogin entity.
+// If the OALogin object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OALoginMutation) OldState(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldState is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldState requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldState: %w", err)
+	}
+	return oldValue.State, nil
+}
+
+// ResetState resets all changes to the "state" field.
+func (m *OALoginMutation) ResetState() {
+	m.state = nil
+}
+
+// SetBrowserHash sets the "browser_hash" field.
+func (m *OALoginMutation) SetBrowserHash(b []byte) {
+	m.browser_hash = &b
+}
+
+// BrowserHash returns the value of the "browser_hash" field in the mutation.
+func (m *OALoginMutation) BrowserHash() (r []byte, exists bool) {
+	v := m.browser_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBrowserHash returns the old "browser_hash" field's value of the OALogin entity.
+// If the OALogin object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OALoginMutation) OldBrowserHash(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBrowserHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBrowserHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBrowserHash: %w", err)
+	}
+	return oldValue.BrowserHash, nil
+}
+
+// ResetBrowserHash resets all changes to the "browser_hash" field.
+func (m *OALoginMutation) ResetBrowserHash() {
+	m.browser_hash = nil
+}
+
+// SetAppid sets the "appid" field.
+func (m *OALoginMutation) SetAppid(s string) {
+	m.appid = &s
+}
+
+// Appid returns the value of the "appid" field in the mutation.
+func (m *OALoginMutation) Appid() (r string, exists bool) {
+	v := m.appid
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAppid returns the old "appid" field's value of the OALogin entity.
+// If the OALogin object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OALoginMutation) OldAppid(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAppid is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAppid requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAppid: %w", err)
+	}
+	return oldValue.Appid, nil
+}
+
+// ResetAppid resets all changes to the "appid" field.
+func (m *OALoginMutation) ResetAppid() {
+	m.appid = nil
+}
+
+// SetScope sets the "scope" field.
+func (m *OALoginMutation) SetScope(s string) {
+	m.scope = &s
+}
+
+// Scope returns the value of the "scope" field in the mutation.
+func (m *OALoginMutation) Scope() (r string, exists bool) {
+	v := m.scope
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScope returns the old "scope" field's value of the OALogin entity.
+// If the OALogin object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OALoginMutation) OldScope(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScope is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScope requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScope: %w", err)
+	}
+	return oldValue.Scope, nil
+}
+
+// ResetScope resets all changes to the "scope" field.
+func (m *OALoginMutation) ResetScope() {
+	m.scope = nil
+}
+
+// SetReturnTo sets the "return_to" field.
+func (m *OALoginMutation) SetReturnTo(s string) {
+	m.return_to = &s
+}
+
+// ReturnTo returns the value of the "return_to" field in the mutation.
+func (m *OALoginMutation) ReturnTo() (r string, exists bool) {
+	v := m.return_to
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReturnTo returns the old "return_to" field's value of the OALogin entity.
+// If the OALogin object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OALoginMutation) OldReturnTo(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReturnTo is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReturnTo requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReturnTo: %w", err)
+	}
+	return oldValue.ReturnTo, nil
+}
+
+// ResetReturnTo resets all changes to the "return_to" field.
+func (m *OALoginMutation) ResetReturnTo() {
+	m.return_to = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *OALoginMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *OALoginMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the OALogin entity.
+// If the OALogin object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OALoginMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *OALoginMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *OALoginMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *OALoginMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the OALogin entity.
+// If the OALogin object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OALoginMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *OALoginMutation) ResetExpiresAt() {
+	m.expires_at = nil
+}
+
+// SetCalledBackAt sets the "called_back_at" field.
+func (m *OALoginMutation) SetCalledBackAt(t time.Time) {
+	m.called_back_at = &t
+}
+
+// CalledBackAt returns the value of the "called_back_at" field in the mutation.
+func (m *OALoginMutation) CalledBackAt() (r time.Time, exists bool) {
+	v := m.called_back_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCalledBackAt returns the old "called_back_at" field's value of the OALogin entity.
+// If the OALogin object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OALoginMutation) OldCalledBackAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCalledBackAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCalledBackAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCalledBackAt: %w", err)
+	}
+	return oldValue.CalledBackAt, nil
+}
+
+// ClearCalledBackAt clears the value of the "called_back_at" field.
+func (m *OALoginMutation) ClearCalledBackAt() {
+	m.called_back_at = nil
+	m.clearedFields[oalogin.FieldCalledBackAt] = struct{}{}
+}
+
+// CalledBackAtCleared returns if the "called_back_at" field was cleared in this mutation.
+func (m *OALoginMutation) CalledBackAtCleared() bool {
+	_, ok := m.clearedFields[oalogin.FieldCalledBackAt]
+	return ok
+}
+
+// ResetCalledBackAt resets all changes to the "called_back_at" field.
+func (m *OALoginMutation) ResetCalledBackAt() {
+	m.called_back_at = nil
+	delete(m.clearedFields, oalogin.FieldCalledBackAt)
+}
+
+// SetCodeHash sets the "code_hash" field.
+func (m *OALoginMutation) SetCodeHash(b []byte) {
+	m.code_hash = &b
+}
+
+// CodeHash returns the value of the "code_hash" field in the mutation.
+func (m *OALoginMutation) CodeHash() (r []byte, exists bool) {
+	v := m.code_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCodeHash returns the old "code_hash" field's value of the OALogin entity.
+// If the OALogin object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OALoginMutation) OldCodeHash(ctx context.Context) (v *[]byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCodeHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCodeHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCodeHash: %w", err)
+	}
+	return oldValue.CodeHash, nil
+}
+
+// ClearCodeHash clears the value of the "code_hash" field.
+func (m *OALoginMutation) ClearCodeHash() {
+	m.code_hash = nil
+	m.clearedFields[oalogin.FieldCodeHash] = struct{}{}
+}
+
+// CodeHashCleared returns if the "code_hash" field was cleared in this mutation.
+func (m *OALoginMutation) CodeHashCleared() bool {
+	_, ok := m.clearedFields[oalogin.FieldCodeHash]
+	return ok
+}
+
+// ResetCodeHash resets all changes to the "code_hash" field.
+func (m *OALoginMutation) ResetCodeHash() {
+	m.code_hash = nil
+	delete(m.clearedFields, oalogin.FieldCodeHash)
+}
+
+// SetResultSealed sets the "result_sealed" field.
+func (m *OALoginMutation) SetResultSealed(b []byte) {
+	m.result_sealed = &b
+}
+
+// ResultSealed returns the value of the "result_sealed" field in the mutation.
+func (m *OALoginMutation) ResultSealed() (r []byte, exists bool) {
+	v := m.result_sealed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResultSealed returns the old "result_sealed" field's value of the OALogin entity.
+// If the OALogin object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OALoginMutation) OldResultSealed(ctx context.Context) (v *[]byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResultSealed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResultSealed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResultSealed: %w", err)
+	}
+	return oldValue.ResultSealed, nil
+}
+
+// ClearResultSealed clears the value of the "result_sealed" field.
+func (m *OALoginMutation) ClearResultSealed() {
+	m.result_sealed = nil
+	m.clearedFields[oalogin.FieldResultSealed] = struct{}{}
+}
+
+// ResultSealedCleared returns if the "result_sealed" field was cleared in this mutation.
+func (m *OALoginMutation) ResultSealedCleared() bool {
+	_, ok := m.clearedFields[oalogin.FieldResultSealed]
+	return ok
+}
+
+// ResetResultSealed resets all changes to the "result_sealed" field.
+func (m *OALoginMutation) ResetResultSealed() {
+	m.result_sealed = nil
+	delete(m.clearedFields, oalogin.FieldResultSealed)
+}
+
+// SetTicketHash sets the "ticket_hash" field.
+func (m *OALoginMutation) SetTicketHash(b []byte) {
+	m.ticket_hash = &b
+}
+
+// TicketHash returns the value of the "ticket_hash" field in the mutation.
+func (m *OALoginMutation) TicketHash() (r []byte, exists bool) {
+	v := m.ticket_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTicketHash returns the old "ticket_hash" field's value of the OALogin entity.
+// If the OALogin object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OALoginMutation) OldTicketHash(ctx context.Context) (v *[]byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTicketHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTicketHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTicketHash: %w", err)
+	}
+	return oldValue.TicketHash, nil
+}
+
+// ClearTicketHash clears the value of the "ticket_hash" field.
+func (m *OALoginMutation) ClearTicketHash() {
+	m.ticket_hash = nil
+	m.clearedFields[oalogin.FieldTicketHash] = struct{}{}
+}
+
+// TicketHashCleared returns if the "ticket_hash" field was cleared in this mutation.
+func (m *OALoginMutation) TicketHashCleared() bool {
+	_, ok := m.clearedFields[oalogin.FieldTicketHash]
+	return ok
+}
+
+// ResetTicketHash resets all changes to the "ticket_hash" field.
+func (m *OALoginMutation) ResetTicketHash() {
+	m.ticket_hash = nil
+	delete(m.clearedFields, oalogin.FieldTicketHash)
+}
+
+// SetTicketExpiresAt sets the "ticket_expires_at" field.
+func (m *OALoginMutation) SetTicketExpiresAt(t time.Time) {
+	m.ticket_expires_at = &t
+}
+
+// TicketExpiresAt returns the value of the "ticket_expires_at" field in the mutation.
+func (m *OALoginMutation) TicketExpiresAt() (r time.Time, exists bool) {
+	v := m.ticket_expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTicketExpiresAt returns the old "ticket_expires_at" field's value of the OALogin entity.
+// If the OALogin object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OALoginMutation) OldTicketExpiresAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTicketExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTicketExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTicketExpiresAt: %w", err)
+	}
+	return oldValue.TicketExpiresAt, nil
+}
+
+// ClearTicketExpiresAt clears the value of the "ticket_expires_at" field.
+func (m *OALoginMutation) ClearTicketExpiresAt() {
+	m.ticket_expires_at = nil
+	m.clearedFields[oalogin.FieldTicketExpiresAt] = struct{}{}
+}
+
+// TicketExpiresAtCleared returns if the "ticket_expires_at" field was cleared in this mutation.
+func (m *OALoginMutation) TicketExpiresAtCleared() bool {
+	_, ok := m.clearedFields[oalogin.FieldTicketExpiresAt]
+	return ok
+}
+
+// ResetTicketExpiresAt resets all changes to the "ticket_expires_at" field.
+func (m *OALoginMutation) ResetTicketExpiresAt() {
+	m.ticket_expires_at = nil
+	delete(m.clearedFields, oalogin.FieldTicketExpiresAt)
+}
+
+// SetPersonSealed sets the "person_sealed" field.
+func (m *OALoginMutation) SetPersonSealed(b []byte) {
+	m.person_sealed = &b
+}
+
+// PersonSealed returns the value of the "person_sealed" field in the mutation.
+func (m *OALoginMutation) PersonSealed() (r []byte, exists bool) {
+	v := m.person_sealed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPersonSealed returns the old "person_sealed" field's value of the OALogin entity.
+// If the OALogin object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OALoginMutation) OldPersonSealed(ctx context.Context) (v *[]byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPersonSealed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPersonSealed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPersonSealed: %w", err)
+	}
+	return oldValue.PersonSealed, nil
+}
+
+// ClearPersonSealed clears the value of the "person_sealed" field.
+func (m *OALoginMutation) ClearPersonSealed() {
+	m.person_sealed = nil
+	m.clearedFields[oalogin.FieldPersonSealed] = struct{}{}
+}
+
+// PersonSealedCleared returns if the "person_sealed" field was cleared in this mutation.
+func (m *OALoginMutation) PersonSealedCleared() bool {
+	_, ok := m.clearedFields[oalogin.FieldPersonSealed]
+	return ok
+}
+
+// ResetPersonSealed resets all changes to the "person_sealed" field.
+func (m *OALoginMutation) ResetPersonSealed() {
+	m.person_sealed = nil
+	delete(m.clearedFields, oalogin.FieldPersonSealed)
+}
+
+// SetRedeemedAt sets the "redeemed_at" field.
+func (m *OALoginMutation) SetRedeemedAt(t time.Time) {
+	m.redeemed_at = &t
+}
+
+// RedeemedAt returns the value of the "redeemed_at" field in the mutation.
+func (m *OALoginMutation) RedeemedAt() (r time.Time, exists bool) {
+	v := m.redeemed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRedeemedAt returns the old "redeemed_at" field's value of the OALogin entity.
+// If the OALogin object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OALoginMutation) OldRedeemedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRedeemedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRedeemedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRedeemedAt: %w", err)
+	}
+	return oldValue.RedeemedAt, nil
+}
+
+// ClearRedeemedAt clears the value of the "redeemed_at" field.
+func (m *OALoginMutation) ClearRedeemedAt() {
+	m.redeemed_at = nil
+	m.clearedFields[oalogin.FieldRedeemedAt] = struct{}{}
+}
+
+// RedeemedAtCleared returns if the "redeemed_at" field was cleared in this mutation.
+func (m *OALoginMutation) RedeemedAtCleared() bool {
+	_, ok := m.clearedFields[oalogin.FieldRedeemedAt]
+	return ok
+}
+
+// ResetRedeemedAt resets all changes to the "redeemed_at" field.
+func (m *OALoginMutation) ResetRedeemedAt() {
+	m.redeemed_at = nil
+	delete(m.clearedFields, oalogin.FieldRedeemedAt)
+}
+
+// Where appends a list predicates to the OALoginMutation builder.
+func (m *OALoginMutation) Where(ps ...predicate.OALogin) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the OALoginMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *OALoginMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.OALogin, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *OALoginMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *OALoginMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (OALogin).
+func (m *OALoginMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *OALoginMutation) Fields() []string {
+	fields := make([]string, 0, 14)
+	if m.state != nil {
+		fields = append(fields, oalogin.FieldState)
+	}
+	if m.browser_hash != nil {
+		fields = append(fields, oalogin.FieldBrowserHash)
+	}
+	if m.appid != nil {
+		fields = append(fields, oalogin.FieldAppid)
+	}
+	if m.scope != nil {
+		fields = append(fields, oalogin.FieldScope)
+	}
+	if m.return_to != nil {
+		fields = append(fields, oalogin.FieldReturnTo)
+	}
+	if m.created_at != nil {
+		fields = append(fields, oalogin.FieldCreatedAt)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, oalogin.FieldExpiresAt)
+	}
+	if m.called_back_at != nil {
+		fields = append(fields, oalogin.FieldCalledBackAt)
+	}
+	if m.code_hash != nil {
+		fields = append(fields, oalogin.FieldCodeHash)
+	}
+	if m.result_sealed != nil {
+		fields = append(fields, oalogin.FieldResultSealed)
+	}
+	if m.ticket_hash != nil {
+		fields = append(fields, oalogin.FieldTicketHash)
+	}
+	if m.ticket_expires_at != nil {
+		fields = append(fields, oalogin.FieldTicketExpiresAt)
+	}
+	if m.person_sealed != nil {
+		fields = append(fields, oalogin.FieldPersonSealed)
+	}
+	if m.redeemed_at != nil {
+		fields = append(fields, oalogin.FieldRedeemedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *OALoginMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case oalogin.FieldState:
+		return m.State()
+	case oalogin.FieldBrowserHash:
+		return m.BrowserHash()
+	case oalogin.FieldAppid:
+		return m.Appid()
+	case oalogin.FieldScope:
+		return m.Scope()
+	case oalogin.FieldReturnTo:
+		return m.ReturnTo()
+	case oalogin.FieldCreatedAt:
+		return m.CreatedAt()
+	case oalogin.FieldExpiresAt:
+		return m.ExpiresAt()
+	case oalogin.FieldCalledBackAt:
+		return m.CalledBackAt()
+	case oalogin.FieldCodeHash:
+		return m.CodeHash()
+	case oalogin.FieldResultSealed:
+		return m.ResultSealed()
+	case oalogin.FieldTicketHash:
+		return m.TicketHash()
+	case oalogin.FieldTicketExpiresAt:
+		return m.TicketExpiresAt()
+	case oalogin.FieldPersonSealed:
+		return m.PersonSealed()
+	case oalogin.FieldRedeemedAt:
+		return m.RedeemedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *OALoginMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case oalogin.FieldState:
+		return m.OldState(ctx)
+	case oalogin.FieldBrowserHash:
+		return m.OldBrowserHash(ctx)
+	case oalogin.FieldAppid:
+		return m.OldAppid(ctx)
+	case oalogin.FieldScope:
+		return m.OldScope(ctx)
+	case oalogin.FieldReturnTo:
+		return m.OldReturnTo(ctx)
+	case oalogin.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case oalogin.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	case oalogin.FieldCalledBackAt:
+		return m.OldCalledBackAt(ctx)
+	case oalogin.FieldCodeHash:
+		return m.OldCodeHash(ctx)
+	case oalogin.FieldResultSealed:
+		return m.OldResultSealed(ctx)
+	case oalogin.FieldTicketHash:
+		return m.OldTicketHash(ctx)
+	case oalogin.FieldTicketExpiresAt:
+		return m.OldTicketExpiresAt(ctx)
+	case oalogin.FieldPersonSealed:
+		return m.OldPersonSealed(ctx)
+	case oalogin.FieldRedeemedAt:
+		return m.OldRedeemedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown OALogin field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *OALoginMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case oalogin.FieldState:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetState(v)
+		return nil
+	case oalogin.FieldBrowserHash:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBrowserHash(v)
+		return nil
+	case oalogin.FieldAppid:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAppid(v)
+		return nil
+	case oalogin.FieldScope:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScope(v)
+		return nil
+	case oalogin.FieldReturnTo:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReturnTo(v)
+		return nil
+	case oalogin.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case oalogin.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	case oalogin.FieldCalledBackAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCalledBackAt(v)
+		return nil
+	case oalogin.FieldCodeHash:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCodeHash(v)
+		return nil
+	case oalogin.FieldResultSealed:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResultSealed(v)
+		return nil
+	case oalogin.FieldTicketHash:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTicketHash(v)
+		return nil
+	case oalogin.FieldTicketExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTicketExpiresAt(v)
+		return nil
+	case oalogin.FieldPersonSealed:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPersonSealed(v)
+		return nil
+	case oalogin.FieldRedeemedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRedeemedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown OALogin field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *OALoginMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *OALoginMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *OALoginMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown OALogin numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *OALoginMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(oalogin.FieldCalledBackAt) {
+		fields = append(fields, oalogin.FieldCalledBackAt)
+	}
+	if m.FieldCleared(oalogin.FieldCodeHash) {
+		fields = append(fields, oalogin.FieldCodeHash)
+	}
+	if m.FieldCleared(oalogin.FieldResultSealed) {
+		fields = append(fields, oalogin.FieldResultSealed)
+	}
+	if m.FieldCleared(oalogin.FieldTicketHash) {
+		fields = append(fields, oalogin.FieldTicketHash)
+	}
+	if m.FieldCleared(oalogin.FieldTicketExpiresAt) {
+		fields = append(fields, oalogin.FieldTicketExpiresAt)
+	}
+	if m.FieldCleared(oalogin.FieldPersonSealed) {
+		fields = append(fields, oalogin.FieldPersonSealed)
+	}
+	if m.FieldCleared(oalogin.FieldRedeemedAt) {
+		fields = append(fields, oalogin.FieldRedeemedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *OALoginMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *OALoginMutation) ClearField(name string) error {
+	switch name {
+	case oalogin.FieldCalledBackAt:
+		m.ClearCalledBackAt()
+		return nil
+	case oalogin.FieldCodeHash:
+		m.ClearCodeHash()
+		return nil
+	case oalogin.FieldResultSealed:
+		m.ClearResultSealed()
+		return nil
+	case oalogin.FieldTicketHash:
+		m.ClearTicketHash()
+		return nil
+	case oalogin.FieldTicketExpiresAt:
+		m.ClearTicketExpiresAt()
+		return nil
+	case oalogin.FieldPersonSealed:
+		m.ClearPersonSealed()
+		return nil
+	case oalogin.FieldRedeemedAt:
+		m.ClearRedeemedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown OALogin nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *OALoginMutation) ResetField(name string) error {
+	switch name {
+	case oalogin.FieldState:
+		m.ResetState()
+		return nil
+	case oalogin.FieldBrowserHash:
+		m.ResetBrowserHash()
+		return nil
+	case oalogin.FieldAppid:
+		m.ResetAppid()
+		return nil
+	case oalogin.FieldScope:
+		m.ResetScope()
+		return nil
+	case oalogin.FieldReturnTo:
+		m.ResetReturnTo()
+		return nil
+	case oalogin.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case oalogin.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	case oalogin.FieldCalledBackAt:
+		m.ResetCalledBackAt()
+		return nil
+	case oalogin.FieldCodeHash:
+		m.ResetCodeHash()
+		return nil
+	case oalogin.FieldResultSealed:
+		m.ResetResultSealed()
+		return nil
+	case oalogin.FieldTicketHash:
+		m.ResetTicketHash()
+		return nil
+	case oalogin.FieldTicketExpiresAt:
+		m.ResetTicketExpiresAt()
+		return nil
+	case oalogin.FieldPersonSealed:
+		m.ResetPersonSealed()
+		return nil
+	case oalogin.FieldRedeemedAt:
+		m.ResetRedeemedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown OALogin field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *OALoginMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *OALoginMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *OALoginMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *OALoginMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *OALoginMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *OALoginMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *OALoginMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown OALogin unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *OALoginMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown OALogin edge %s", name)
 }
 
 // RefreshTokenMutation represents an operation that mutates the RefreshToken nodes in the graph.
@@ -6691,6 +7911,9 @@ type UserMutation struct {
 	session_key               *[]byte
 	login_count               *int
 	addlogin_count            *int
+	risk_rank                 *int
+	addrisk_rank              *int
+	risk_flagged              *bool
 	last_login_at             *time.Time
 	created_at                *time.Time
 	updated_at                *time.Time
@@ -7239,6 +8462,112 @@ func (m *UserMutation) ResetLoginCount() {
 	m.addlogin_count = nil
 }
 
+// SetRiskRank sets the "risk_rank" field.
+func (m *UserMutation) SetRiskRank(i int) {
+	m.risk_rank = &i
+	m.addrisk_rank = nil
+}
+
+// RiskRank returns the value of the "risk_rank" field in the mutation.
+func (m *UserMutation) RiskRank() (r int, exists bool) {
+	v := m.risk_rank
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRiskRank returns the old "risk_rank" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldRiskRank(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRiskRank is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRiskRank requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRiskRank: %w", err)
+	}
+	return oldValue.RiskRank, nil
+}
+
+// AddRiskRank adds i to the "risk_rank" field.
+func (m *UserMutation) AddRiskRank(i int) {
+	if m.addrisk_rank != nil {
+		*m.addrisk_rank += i
+	} else {
+		m.addrisk_rank = &i
+	}
+}
+
+// AddedRiskRank returns the value that was added to the "risk_rank" field in this mutation.
+func (m *UserMutation) AddedRiskRank() (r int, exists bool) {
+	v := m.addrisk_rank
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearRiskRank clears the value of the "risk_rank" field.
+func (m *UserMutation) ClearRiskRank() {
+	m.risk_rank = nil
+	m.addrisk_rank = nil
+	m.clearedFields[user.FieldRiskRank] = struct{}{}
+}
+
+// RiskRankCleared returns if the "risk_rank" field was cleared in this mutation.
+func (m *UserMutation) RiskRankCleared() bool {
+	_, ok := m.clearedFields[user.FieldRiskRank]
+	return ok
+}
+
+// ResetRiskRank resets all changes to the "risk_rank" field.
+func (m *UserMutation) ResetRiskRank() {
+	m.risk_rank = nil
+	m.addrisk_rank = nil
+	delete(m.clearedFields, user.FieldRiskRank)
+}
+
+// SetRiskFlagged sets the "risk_flagged" field.
+func (m *UserMutation) SetRiskFlagged(b bool) {
+	m.risk_flagged = &b
+}
+
+// RiskFlagged returns the value of the "risk_flagged" field in the mutation.
+func (m *UserMutation) RiskFlagged() (r bool, exists bool) {
+	v := m.risk_flagged
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRiskFlagged returns the old "risk_flagged" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldRiskFlagged(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRiskFlagged is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRiskFlagged requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRiskFlagged: %w", err)
+	}
+	return oldValue.RiskFlagged, nil
+}
+
+// ResetRiskFlagged resets all changes to the "risk_flagged" field.
+func (m *UserMutation) ResetRiskFlagged() {
+	m.risk_flagged = nil
+}
+
 // SetLastLoginAt sets the "last_login_at" field.
 func (m *UserMutation) SetLastLoginAt(t time.Time) {
 	m.last_login_at = &t
@@ -7664,7 +8993,7 @@ func (m *UserMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UserMutation) Fields() []string {
-	fields := make([]string, 0, 13)
+	fields := make([]string, 0, 15)
 	if m.openid != nil {
 		fields = append(fields, user.FieldOpenid)
 	}
@@ -7694,6 +9023,12 @@ func (m *UserMutation) Fields() []string {
 	}
 	if m.login_count != nil {
 		fields = append(fields, user.FieldLoginCount)
+	}
+	if m.risk_rank != nil {
+		fields = append(fields, user.FieldRiskRank)
+	}
+	if m.risk_flagged != nil {
+		fields = append(fields, user.FieldRiskFlagged)
 	}
 	if m.last_login_at != nil {
 		fields = append(fields, user.FieldLastLoginAt)
@@ -7732,6 +9067,10 @@ func (m *UserMutation) Field(name string) (ent.Value, bool) {
 		return m.SessionKey()
 	case user.FieldLoginCount:
 		return m.LoginCount()
+	case user.FieldRiskRank:
+		return m.RiskRank()
+	case user.FieldRiskFlagged:
+		return m.RiskFlagged()
 	case user.FieldLastLoginAt:
 		return m.LastLoginAt()
 	case user.FieldCreatedAt:
@@ -7767,6 +9106,10 @@ func (m *UserMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldSessionKey(ctx)
 	case user.FieldLoginCount:
 		return m.OldLoginCount(ctx)
+	case user.FieldRiskRank:
+		return m.OldRiskRank(ctx)
+	case user.FieldRiskFlagged:
+		return m.OldRiskFlagged(ctx)
 	case user.FieldLastLoginAt:
 		return m.OldLastLoginAt(ctx)
 	case user.FieldCreatedAt:
@@ -7852,6 +9195,20 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetLoginCount(v)
 		return nil
+	case user.FieldRiskRank:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRiskRank(v)
+		return nil
+	case user.FieldRiskFlagged:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRiskFlagged(v)
+		return nil
 	case user.FieldLastLoginAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -7887,6 +9244,9 @@ func (m *UserMutation) AddedFields() []string {
 	if m.addlogin_count != nil {
 		fields = append(fields, user.FieldLoginCount)
 	}
+	if m.addrisk_rank != nil {
+		fields = append(fields, user.FieldRiskRank)
+	}
 	return fields
 }
 
@@ -7899,6 +9259,8 @@ func (m *UserMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedGender()
 	case user.FieldLoginCount:
 		return m.AddedLoginCount()
+	case user.FieldRiskRank:
+		return m.AddedRiskRank()
 	}
 	return nil, false
 }
@@ -7922,6 +9284,13 @@ func (m *UserMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddLoginCount(v)
 		return nil
+	case user.FieldRiskRank:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRiskRank(v)
+		return nil
 	}
 	return fmt.Errorf("unknown User numeric field %s", name)
 }
@@ -7935,6 +9304,9 @@ func (m *UserMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(user.FieldSessionKey) {
 		fields = append(fields, user.FieldSessionKey)
+	}
+	if m.FieldCleared(user.FieldRiskRank) {
+		fields = append(fields, user.FieldRiskRank)
 	}
 	if m.FieldCleared(user.FieldLastLoginAt) {
 		fields = append(fields, user.FieldLastLoginAt)
@@ -7958,6 +9330,9 @@ func (m *UserMutation) ClearField(name string) error {
 		return nil
 	case user.FieldSessionKey:
 		m.ClearSessionKey()
+		return nil
+	case user.FieldRiskRank:
+		m.ClearRiskRank()
 		return nil
 	case user.FieldLastLoginAt:
 		m.ClearLastLoginAt()
@@ -7999,6 +9374,12 @@ func (m *UserMutation) ResetField(name string) error {
 		return nil
 	case user.FieldLoginCount:
 		m.ResetLoginCount()
+		return nil
+	case user.FieldRiskRank:
+		m.ResetRiskRank()
+		return nil
+	case user.FieldRiskFlagged:
+		m.ResetRiskFlagged()
 		return nil
 	case user.FieldLastLoginAt:
 		m.ResetLastLoginAt()

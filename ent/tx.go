@@ -24,6 +24,8 @@ type Tx struct {
 	Identity *IdentityClient
 	// IdentityConflict is the client for interacting with the IdentityConflict builders.
 	IdentityConflict *IdentityConflictClient
+	// OALogin is the client for interacting with the OALogin builders.
+	OALogin *OALoginClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
 	RefreshToken *RefreshTokenClient
 	// Session is the client for interacting with the Session builders.
@@ -172,6 +174,7 @@ func (tx *Tx) init() {
 	tx.AuditEntry = NewAuditEntryClient(tx.config)
 	tx.Identity = NewIdentityClient(tx.config)
 	tx.IdentityConflict = NewIdentityConflictClient(tx.config)
+	tx.OALogin = NewOALoginClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.Throttle = NewThrottleClient(tx.config)

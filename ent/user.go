@@ -37,6 +37,10 @@ type User struct {
 	SessionKey *[]byte `json:"-"`
 	// LoginCount holds the value of the "login_count" field.
 	LoginCount int `json:"login_count,omitempty"`
+	// RiskRank holds the value of the "risk_rank" field.
+	RiskRank *int `json:"risk_rank,omitempty"`
+	// RiskFlagged holds the value of the "risk_flagged" field.
+	RiskFlagged bool `json:"risk_flagged,omitempty"`
 	// LastLoginAt holds the value of the "last_login_at" field.
 	LastLoginAt *time.Time `json:"last_login_at,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
@@ -118,9 +122,9 @@ func (*User) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case user.FieldSessionKey:
 			values[i] = new([]byte)
-		case user.FieldDisabled:
+		case user.FieldDisabled, user.FieldRiskFlagged:
 			values[i] = new(sql.NullBool)
-		case user.FieldID, user.FieldGender, user.FieldLoginCount:
+		case user.FieldID, user.FieldGender, user.FieldLoginCount, user.FieldRiskRank:
 			values[i] = new(sql.NullInt64)
 		case user.FieldOpenid, user.FieldUnionid, user.FieldNickname, user.FieldAvatarURL, user.FieldPhone, user.FieldPhoneCountryCode:
 			values[i] = new(sql.NullString)
@@ -207,6 +211,19 @@ func (_m *User) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field login_count", values[i])
 			} else if value.Valid {
 				_m.LoginCount = int(value.Int64)
+			}
+		case user.FieldRiskRank:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field risk_rank", values[i])
+			} else if value.Valid {
+				_m.RiskRank = new(int)
+				*_m.RiskRank = int(value.Int64)
+			}
+		case user.FieldRiskFlagged:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field risk_flagged", values[i])
+			} else if value.Valid {
+				_m.RiskFlagged = value.Bool
 			}
 		case user.FieldLastLoginAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -318,6 +335,14 @@ func (_m *User) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("login_count=")
 	builder.WriteString(fmt.Sprintf("%v", _m.LoginCount))
+	builder.WriteString(", ")
+	if v := _m.RiskRank; v != nil {
+		builder.WriteString("risk_rank=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("risk_flagged=")
+	builder.WriteString(fmt.Sprintf("%v", _m.RiskFlagged))
 	builder.WriteString(", ")
 	if v := _m.LastLoginAt; v != nil {
 		builder.WriteString("last_login_at=")

@@ -150,6 +150,34 @@ func (_c *UserCreate) SetNillableLoginCount(v *int) *UserCreate {
 	return _c
 }
 
+// SetRiskRank sets the "risk_rank" field.
+func (_c *UserCreate) SetRiskRank(v int) *UserCreate {
+	_c.mutation.SetRiskRank(v)
+	return _c
+}
+
+// SetNillableRiskRank sets the "risk_rank" field if the given value is not nil.
+func (_c *UserCreate) SetNillableRiskRank(v *int) *UserCreate {
+	if v != nil {
+		_c.SetRiskRank(*v)
+	}
+	return _c
+}
+
+// SetRiskFlagged sets the "risk_flagged" field.
+func (_c *UserCreate) SetRiskFlagged(v bool) *UserCreate {
+	_c.mutation.SetRiskFlagged(v)
+	return _c
+}
+
+// SetNillableRiskFlagged sets the "risk_flagged" field if the given value is not nil.
+func (_c *UserCreate) SetNillableRiskFlagged(v *bool) *UserCreate {
+	if v != nil {
+		_c.SetRiskFlagged(*v)
+	}
+	return _c
+}
+
 // SetLastLoginAt sets the "last_login_at" field.
 func (_c *UserCreate) SetLastLoginAt(v time.Time) *UserCreate {
 	_c.mutation.SetLastLoginAt(v)
@@ -330,6 +358,10 @@ func (_c *UserCreate) defaults() {
 		v := user.DefaultLoginCount
 		_c.mutation.SetLoginCount(v)
 	}
+	if _, ok := _c.mutation.RiskFlagged(); !ok {
+		v := user.DefaultRiskFlagged
+		_c.mutation.SetRiskFlagged(v)
+	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		v := user.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
@@ -370,6 +402,9 @@ func (_c *UserCreate) check() error {
 	}
 	if _, ok := _c.mutation.LoginCount(); !ok {
 		return &ValidationError{Name: "login_count", err: errors.New(`ent: missing required field "User.login_count"`)}
+	}
+	if _, ok := _c.mutation.RiskFlagged(); !ok {
+		return &ValidationError{Name: "risk_flagged", err: errors.New(`ent: missing required field "User.risk_flagged"`)}
 	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "User.created_at"`)}
@@ -443,6 +478,14 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.LoginCount(); ok {
 		_spec.SetField(user.FieldLoginCount, field.TypeInt, value)
 		_node.LoginCount = value
+	}
+	if value, ok := _c.mutation.RiskRank(); ok {
+		_spec.SetField(user.FieldRiskRank, field.TypeInt, value)
+		_node.RiskRank = &value
+	}
+	if value, ok := _c.mutation.RiskFlagged(); ok {
+		_spec.SetField(user.FieldRiskFlagged, field.TypeBool, value)
+		_node.RiskFlagged = value
 	}
 	if value, ok := _c.mutation.LastLoginAt(); ok {
 		_spec.SetField(user.FieldLastLoginAt, field.TypeTime, value)
@@ -720,6 +763,42 @@ func (u *UserUpsert) AddLoginCount(v int) *UserUpsert {
 	return u
 }
 
+// SetRiskRank sets the "risk_rank" field.
+func (u *UserUpsert) SetRiskRank(v int) *UserUpsert {
+	u.Set(user.FieldRiskRank, v)
+	return u
+}
+
+// UpdateRiskRank sets the "risk_rank" field to the value that was provided on create.
+func (u *UserUpsert) UpdateRiskRank() *UserUpsert {
+	u.SetExcluded(user.FieldRiskRank)
+	return u
+}
+
+// AddRiskRank adds v to the "risk_rank" field.
+func (u *UserUpsert) AddRiskRank(v int) *UserUpsert {
+	u.Add(user.FieldRiskRank, v)
+	return u
+}
+
+// ClearRiskRank clears the value of the "risk_rank" field.
+func (u *UserUpsert) ClearRiskRank() *UserUpsert {
+	u.SetNull(user.FieldRiskRank)
+	return u
+}
+
+// SetRiskFlagged sets the "risk_flagged" field.
+func (u *UserUpsert) SetRiskFlagged(v bool) *UserUpsert {
+	u.Set(user.FieldRiskFlagged, v)
+	return u
+}
+
+// UpdateRiskFlagged sets the "risk_flagged" field to the value that was provided on create.
+func (u *UserUpsert) UpdateRiskFlagged() *UserUpsert {
+	u.SetExcluded(user.FieldRiskFlagged)
+	return u
+}
+
 // SetLastLoginAt sets the "last_login_at" field.
 func (u *UserUpsert) SetLastLoginAt(v time.Time) *UserUpsert {
 	u.Set(user.FieldLastLoginAt, v)
@@ -949,6 +1028,48 @@ func (u *UserUpsertOne) AddLoginCount(v int) *UserUpsertOne {
 func (u *UserUpsertOne) UpdateLoginCount() *UserUpsertOne {
 	return u.Update(func(s *UserUpsert) {
 		s.UpdateLoginCount()
+	})
+}
+
+// SetRiskRank sets the "risk_rank" field.
+func (u *UserUpsertOne) SetRiskRank(v int) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetRiskRank(v)
+	})
+}
+
+// AddRiskRank adds v to the "risk_rank" field.
+func (u *UserUpsertOne) AddRiskRank(v int) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.AddRiskRank(v)
+	})
+}
+
+// UpdateRiskRank sets the "risk_rank" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateRiskRank() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateRiskRank()
+	})
+}
+
+// ClearRiskRank clears the value of the "risk_rank" field.
+func (u *UserUpsertOne) ClearRiskRank() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearRiskRank()
+	})
+}
+
+// SetRiskFlagged sets the "risk_flagged" field.
+func (u *UserUpsertOne) SetRiskFlagged(v bool) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetRiskFlagged(v)
+	})
+}
+
+// UpdateRiskFlagged sets the "risk_flagged" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateRiskFlagged() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateRiskFlagged()
 	})
 }
 
@@ -1352,6 +1473,48 @@ func (u *UserUpsertBulk) AddLoginCount(v int) *UserUpsertBulk {
 func (u *UserUpsertBulk) UpdateLoginCount() *UserUpsertBulk {
 	return u.Update(func(s *UserUpsert) {
 		s.UpdateLoginCount()
+	})
+}
+
+// SetRiskRank sets the "risk_rank" field.
+func (u *UserUpsertBulk) SetRiskRank(v int) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetRiskRank(v)
+	})
+}
+
+// AddRiskRank adds v to the "risk_rank" field.
+func (u *UserUpsertBulk) AddRiskRank(v int) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.AddRiskRank(v)
+	})
+}
+
+// UpdateRiskRank sets the "risk_rank" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateRiskRank() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateRiskRank()
+	})
+}
+
+// ClearRiskRank clears the value of the "risk_rank" field.
+func (u *UserUpsertBulk) ClearRiskRank() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearRiskRank()
+	})
+}
+
+// SetRiskFlagged sets the "risk_flagged" field.
+func (u *UserUpsertBulk) SetRiskFlagged(v bool) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetRiskFlagged(v)
+	})
+}
+
+// UpdateRiskFlagged sets the "risk_flagged" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateRiskFlagged() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateRiskFlagged()
 	})
 }
 

@@ -177,6 +177,47 @@ func (_u *UserUpdate) AddLoginCount(v int) *UserUpdate {
 	return _u
 }
 
+// SetRiskRank sets the "risk_rank" field.
+func (_u *UserUpdate) SetRiskRank(v int) *UserUpdate {
+	_u.mutation.ResetRiskRank()
+	_u.mutation.SetRiskRank(v)
+	return _u
+}
+
+// SetNillableRiskRank sets the "risk_rank" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableRiskRank(v *int) *UserUpdate {
+	if v != nil {
+		_u.SetRiskRank(*v)
+	}
+	return _u
+}
+
+// AddRiskRank adds value to the "risk_rank" field.
+func (_u *UserUpdate) AddRiskRank(v int) *UserUpdate {
+	_u.mutation.AddRiskRank(v)
+	return _u
+}
+
+// ClearRiskRank clears the value of the "risk_rank" field.
+func (_u *UserUpdate) ClearRiskRank() *UserUpdate {
+	_u.mutation.ClearRiskRank()
+	return _u
+}
+
+// SetRiskFlagged sets the "risk_flagged" field.
+func (_u *UserUpdate) SetRiskFlagged(v bool) *UserUpdate {
+	_u.mutation.SetRiskFlagged(v)
+	return _u
+}
+
+// SetNillableRiskFlagged sets the "risk_flagged" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableRiskFlagged(v *bool) *UserUpdate {
+	if v != nil {
+		_u.SetRiskFlagged(*v)
+	}
+	return _u
+}
+
 // SetLastLoginAt sets the "last_login_at" field.
 func (_u *UserUpdate) SetLastLoginAt(v time.Time) *UserUpdate {
 	_u.mutation.SetLastLoginAt(v)
@@ -476,6 +517,18 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedLoginCount(); ok {
 		_spec.AddField(user.FieldLoginCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.RiskRank(); ok {
+		_spec.SetField(user.FieldRiskRank, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRiskRank(); ok {
+		_spec.AddField(user.FieldRiskRank, field.TypeInt, value)
+	}
+	if _u.mutation.RiskRankCleared() {
+		_spec.ClearField(user.FieldRiskRank, field.TypeInt)
+	}
+	if value, ok := _u.mutation.RiskFlagged(); ok {
+		_spec.SetField(user.FieldRiskFlagged, field.TypeBool, value)
 	}
 	if value, ok := _u.mutation.LastLoginAt(); ok {
 		_spec.SetField(user.FieldLastLoginAt, field.TypeTime, value)
@@ -877,6 +930,47 @@ func (_u *UserUpdateOne) AddLoginCount(v int) *UserUpdateOne {
 	return _u
 }
 
+// SetRiskRank sets the "risk_rank" field.
+func (_u *UserUpdateOne) SetRiskRank(v int) *UserUpdateOne {
+	_u.mutation.ResetRiskRank()
+	_u.mutation.SetRiskRank(v)
+	return _u
+}
+
+// SetNillableRiskRank sets the "risk_rank" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableRiskRank(v *int) *UserUpdateOne {
+	if v != nil {
+		_u.SetRiskRank(*v)
+	}
+	return _u
+}
+
+// AddRiskRank adds value to the "risk_rank" field.
+func (_u *UserUpdateOne) AddRiskRank(v int) *UserUpdateOne {
+	_u.mutation.AddRiskRank(v)
+	return _u
+}
+
+// ClearRiskRank clears the value of the "risk_rank" field.
+func (_u *UserUpdateOne) ClearRiskRank() *UserUpdateOne {
+	_u.mutation.ClearRiskRank()
+	return _u
+}
+
+// SetRiskFlagged sets the "risk_flagged" field.
+func (_u *UserUpdateOne) SetRiskFlagged(v bool) *UserUpdateOne {
+	_u.mutation.SetRiskFlagged(v)
+	return _u
+}
+
+// SetNillableRiskFlagged sets the "risk_flagged" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableRiskFlagged(v *bool) *UserUpdateOne {
+	if v != nil {
+		_u.SetRiskFlagged(*v)
+	}
+	return _u
+}
+
 // SetLastLoginAt sets the "last_login_at" field.
 func (_u *UserUpdateOne) SetLastLoginAt(v time.Time) *UserUpdateOne {
 	_u.mutation.SetLastLoginAt(v)
@@ -1206,6 +1300,18 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 	}
 	if value, ok := _u.mutation.AddedLoginCount(); ok {
 		_spec.AddField(user.FieldLoginCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.RiskRank(); ok {
+		_spec.SetField(user.FieldRiskRank, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRiskRank(); ok {
+		_spec.AddField(user.FieldRiskRank, field.TypeInt, value)
+	}
+	if _u.mutation.RiskRankCleared() {
+		_spec.ClearField(user.FieldRiskRank, field.TypeInt)
+	}
+	if value, ok := _u.mutation.RiskFlagged(); ok {
+		_spec.SetField(user.FieldRiskFlagged, field.TypeBool, value)
 	}
 	if value, ok := _u.mutation.LastLoginAt(); ok {
 		_spec.SetField(user.FieldLastLoginAt, field.TypeTime, value)

@@ -66,6 +66,8 @@ var statusOf = map[string]int{
 	problem.RateLimited:           fiber.StatusTooManyRequests,
 	problem.WeChatUnavailable:     fiber.StatusBadGateway,
 	problem.AccountConflict:       fiber.StatusConflict,
+	problem.PhoneCodeMismatch:     fiber.StatusForbidden,
+	problem.RiskRejected:          fiber.StatusForbidden,
 	problem.Forbidden:             fiber.StatusForbidden,
 	problem.Internal:              fiber.StatusInternalServerError,
 }

@@ -16,6 +16,7 @@ type deviceSessionJSON struct {
 	IP         string `json:"ip"`
 	Device     string `json:"device"`
 	App        string `json:"app"`
+	Via        string `json:"via"`
 	Current    bool   `json:"current"`
 }
 
@@ -30,7 +31,7 @@ func (a *API) Sessions(c *fiber.Ctx) error {
 	out := make([]deviceSessionJSON, len(list))
 	for i, s := range list {
 		out[i] = deviceSessionJSON{ID: s.ID, CreatedAt: s.CreatedAt.UTC().Format(time.RFC3339),
-			LastUsedAt: s.LastUsedAt.UTC().Format(time.RFC3339), IP: s.IP, Device: s.Device, App: s.App, Current: s.ID == current}
+			LastUsedAt: s.LastUsedAt.UTC().Format(time.RFC3339), IP: s.IP, Device: s.Device, App: s.App, Via: s.Via, Current: s.ID == current}
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(fiber.Map{"sessions": out})

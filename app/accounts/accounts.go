@@ -54,6 +54,8 @@ type Service struct {
 	// (userlist.Store.Forget), so the dashboard shows the change at once.
 	StatusChanged func()
 	Now           clock.Clock
+	// Guard is the sign-up risk gate and the phone cost guard (guard.go).
+	Guard Guard
 
 	authStmt preparedStmt
 	acks     ackWaiters
@@ -86,6 +88,9 @@ func Unauthorized() *problem.Error { return errUnauthorized }
 func (s *Service) Login(ctx context.Context, appID, code string, p Profile, c Client) (*Grant, error) {
 	li, err := s.code2Session(ctx, appID, code)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.screenSignUp(ctx, &li, c.IP); err != nil {
 		return nil, err
 	}
 	return s.login(ctx, li, p, c, nil)

@@ -14,6 +14,8 @@ func TestRawSQLListsTheSchemasUserColumns(t *testing.T) {
 	// users.session_key is the single-app key of old releases: identities
 	// hold the keys now, and nothing reads it.
 	legacy := []string{user.FieldSessionKey}
+	// The sign-up risk rank is for the admin panel only.
+	legacy = append(legacy, user.FieldRiskRank, user.FieldRiskFlagged)
 
 	// Authenticate reads what requests use: disabled is its WHERE clause,
 	// and the login counters cost a parse no request needs.

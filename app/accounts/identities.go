@@ -56,9 +56,23 @@ RETURNING id, openid, unionid, nickname, avatar_url, gender, phone, phone_countr
 
 // loginIdentity is who a login is, as code2Session said.
 type loginIdentity struct {
-	AppID     string
+	AppID string
+	// Kind is the identity's door (KindMiniProgram when empty).
+	Kind      string
 	Session   *wechat.Session
-	SealedKey []byte
+	SealedKey []byte // nil: the door has no session key (Official Accounts, apps)
+	// RiskRank and RiskFlagged are what the sign-up risk gate found
+	// (risk.go); a new user keeps them.
+	RiskRank    *int
+	RiskFlagged bool
+}
+
+// kind is the identity kind a login records.
+func (li loginIdentity) kind() string {
+	if li.Kind == "" {
+		return KindMiniProgram
+	}
+	return li.Kind
 }
 
 // resolveUser is the user half of a login, inside the login's
@@ -79,7 +93,10 @@ func (s *Service) resolveUser(ctx context.Context, tx *ent.Client, li loginIdent
 		return nil, false, errDisabled
 	}
 	// Bulk form: one UPDATE, without Ent's read-back.
-	update := tx.Identity.Update().Where(identity.ID(identID)).SetSessionKey(li.SealedKey).SetLastLoginAt(now)
+	update := tx.Identity.Update().Where(identity.ID(identID)).SetLastLoginAt(now)
+	if li.SealedKey != nil {
+		update.SetSessionKey(li.SealedKey)
+	}
 	if ws.UnionID != "" && identUnion.String != ws.UnionID {
 		update.SetUnionid(ws.UnionID)
 		if !userUnion.Valid {
@@ -131,7 +148,9 @@ func (s *Service) firstLogin(ctx context.Context, tx *ent.Client, li loginIdenti
 		SetLoginCount(1).
 		SetLastLoginAt(now).
 		SetCreatedAt(now).
-		SetUpdatedAt(now)
+		SetUpdatedAt(now).
+		SetNillableRiskRank(li.RiskRank).
+		SetRiskFlagged(li.RiskFlagged)
 	if ws.UnionID != "" {
 		create.SetUnionid(ws.UnionID)
 	}
@@ -162,9 +181,12 @@ func createIdentity(ctx context.Context, tx *ent.Client, userID int, li loginIde
 		SetUserID(userID).
 		SetAppid(li.AppID).
 		SetOpenid(li.Session.OpenID).
-		SetSessionKey(li.SealedKey).
+		SetKind(li.kind()).
 		SetCreatedAt(now).
 		SetLastLoginAt(now)
+	if li.SealedKey != nil {
+		create.SetSessionKey(li.SealedKey)
+	}
 	if li.Session.UnionID != "" {
 		create.SetUnionid(li.Session.UnionID)
 	}

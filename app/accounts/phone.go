@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/miniauth/miniauth/app/problem"
 	"github.com/miniauth/miniauth/app/wechat"
 	"github.com/miniauth/miniauth/ent"
 )
@@ -55,11 +56,21 @@ func (s *Service) BindPhone(ctx context.Context, u *ent.User, sessionID int, cod
 	return out, nil
 }
 
+var errPhoneCodeMismatch = problem.New(problem.PhoneCodeMismatch,
+	"this phone code was obtained by another WeChat user; tap the phone button again")
+
 // phoneNumber calls getuserphonenumber for app, logging what went wrong.
+// openid always goes along: WeChat then checks that the code was obtained
+// by that user, so one user's code cannot be redeemed on another's
+// session (WECHAT.md 5.8).
 func (s *Service) phoneNumber(ctx context.Context, app *wechat.Client, code, openid string, userID int) (*wechat.Phone, error) {
 	p, err := app.PhoneNumber(ctx, code, openid)
 	if err != nil {
+		var we *wechat.Error
 		switch {
+		case openid != "" && errors.As(err, &we) && we.Code == wechat.CodeInvalidOpenID:
+			s.Log.Warn("phone code obtained by another user: refused", "appid", app.AppID(), "user_id", userID)
+			return nil, errPhoneCodeMismatch
 		case wechat.Misconfigured(err):
 			s.Log.Error("WeChat rejected our credentials: check the AppID and secret", "appid", app.AppID(), "err", err)
 		case errors.Is(err, wechat.ErrWatermark):

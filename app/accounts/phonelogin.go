@@ -31,6 +31,11 @@ func (s *Service) PhoneLogin(ctx context.Context, appID, code, phoneCode string,
 	if err := s.checkLoginAllowed(ctx, li); err != nil {
 		return nil, err
 	}
+	// A refused sign-up's phone code is not redeemed: nothing about the
+	// person is fetched or kept.
+	if err := s.screenSignUp(ctx, &li, c.IP); err != nil {
+		return nil, err
+	}
 	app, _ := s.Apps.Get(li.AppID)
 	phone, err := s.phoneNumber(ctx, app, phoneCode, li.Session.OpenID, 0)
 	if err != nil {

@@ -20,7 +20,8 @@ type DeviceSession struct {
 	LastUsedAt time.Time
 	IP         string
 	Device     string // from the user agent (device.go)
-	App        string // the mini program's AppID
+	App        string // the AppID of the mini program, Official Account or mobile app
+	Via        string // the door: KindMiniProgram, KindOA or KindApp
 }
 
 // maxListedSessions bounds the list: a user with more live sessions than
@@ -38,10 +39,14 @@ func (s *Service) Sessions(ctx context.Context, userID int) ([]DeviceSession, er
 	if err != nil {
 		return nil, fmt.Errorf("list sessions of user %d: %w", userID, err)
 	}
+	doors, err := s.Doors(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]DeviceSession, len(rows))
 	for i, r := range rows {
 		out[i] = DeviceSession{ID: r.ID, CreatedAt: r.CreatedAt, LastUsedAt: r.LastUsedAt, IP: r.IP,
-			Device: DeviceName(r.UserAgent), App: r.Appid}
+			Device: DeviceName(r.UserAgent), App: r.Appid, Via: doorOf(doors, r.Appid)}
 	}
 	return out, nil
 }

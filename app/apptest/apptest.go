@@ -189,7 +189,7 @@ func Start(t testing.TB, o Options) *Env {
 		t.Fatalf("start miniauth: %v", err)
 	}
 	if o.Clock != nil {
-		srv.Accounts.Now, srv.Accounts.Access.Now = o.Clock, o.Clock
+		srv.Accounts.Now, srv.Accounts.Access.Now, srv.OALogin.Now = o.Clock, o.Clock, o.Clock
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

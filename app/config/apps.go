@@ -45,6 +45,12 @@ func parseApps(raw, appID, secret string) ([]WeChatApp, error) {
 	if appID != "" || secret != "" {
 		return nil, errors.New("MINIAUTH_WECHAT_APPS and MINIAUTH_WECHAT_APPID/MINIAUTH_WECHAT_SECRET are both set: use one form")
 	}
+	return parseAppList("MINIAUTH_WECHAT_APPS", raw)
+}
+
+// parseAppList reads a list "appid:secret,appid:secret" of the variable
+// name.
+func parseAppList(name, raw string) ([]WeChatApp, error) {
 	var apps []WeChatApp
 	seen := map[string]bool{}
 	for i, pair := range strings.Split(raw, ",") {
@@ -54,11 +60,11 @@ func parseApps(raw, appID, secret string) ([]WeChatApp, error) {
 		switch {
 		case !ok || id == "" || sec == "":
 			// The pair is not echoed: it holds a secret.
-			return nil, fmt.Errorf("MINIAUTH_WECHAT_APPS: entry %d is not appid:secret", i+1)
+			return nil, fmt.Errorf("%s: entry %d is not appid:secret", name, i+1)
 		case !ValidAppID(id):
-			return nil, fmt.Errorf("MINIAUTH_WECHAT_APPS: entry %d: %q is not an AppID (letters, digits, _ or -)", i+1, id)
+			return nil, fmt.Errorf("%s: entry %d: %q is not an AppID (letters, digits, _ or -)", name, i+1, id)
 		case seen[id]:
-			return nil, fmt.Errorf("MINIAUTH_WECHAT_APPS: %s is listed twice", id)
+			return nil, fmt.Errorf("%s: %s is listed twice", name, id)
 		}
 		seen[id] = true
 		apps = append(apps, WeChatApp{AppID: id, Secret: sec})

@@ -81,6 +81,11 @@ type Config struct {
 	AuditRetention time.Duration
 	// AdminRequireTOTP refuses sign-in to admins without a second factor.
 	AdminRequireTOTP bool
+	// Guard is the sign-up risk gate and the phone cost guard (guard.go).
+	Guard Guard
+	// The other WeChat doors (doors.go): Official Accounts' H5 pages and
+	// open platform mobile apps.
+	Doors Doors
 }
 
 // Var documents one environment variable for --help and the README.
@@ -98,6 +103,12 @@ var Vars = []Var{
 	{"MINIAUTH_WECHAT_SECRET", "", "mini program AppSecret"},
 	{"MINIAUTH_WECHAT_APPS", "", "several mini programs: appid:secret,appid:secret (instead of MINIAUTH_WECHAT_APPID/_SECRET)"},
 	{"MINIAUTH_WECHAT_API_BASE", DefaultWeChatAPIBase, "WeChat API base URL"},
+	{"MINIAUTH_RISK_MAX_RANK", "", "0-4: a login that would create a user is refused when WeChat's getUserRiskRank is higher (empty: not asked)"},
+	{"MINIAUTH_PHONE_DAILY_BUDGET", "0", "phone numbers fetched per mini program per day before the phone button is no longer offered (0: no budget)"},
+	{"MINIAUTH_PHONE_USER_DAILY", strconv.Itoa(DefaultPhoneUserDaily), "phone numbers one user may fetch per day (0: no cap)"},
+	{"MINIAUTH_PHONE_IP_DAILY", strconv.Itoa(DefaultPhoneIPDaily), "phone numbers fetched from one client IP per day (0: no cap)"},
+	{"MINIAUTH_PHONE_COOLDOWN", DefaultPhoneCooldown.String(), "pause after a user's phone fetch before the button is offered again (0: none)"},
+	{"MINIAUTH_PHONE_BILLING_POLL", DefaultPhoneBillingPoll.String(), "how often WeChat's phone billing (/wxa/charge/usage/get) is read (0: never)"},
 	{"MINIAUTH_JWT_SECRET", "", "server secret, 32+ characters or base64:<text> (empty: 32 random bytes kept in the data dir, mode 0600)"},
 	{"MINIAUTH_ACCESS_TTL", DefaultAccessTTL.String(), "access token lifetime (Go duration)"},
 	{"MINIAUTH_REFRESH_TTL", DefaultRefreshTTL.String(), "refresh token / session lifetime (Go duration)"},
@@ -112,6 +123,12 @@ var Vars = []Var{
 	{"MINIAUTH_AUDIT_RETENTION", DefaultAuditRetention.String(), "how long admin audit entries are kept (0: forever)"},
 	{"MINIAUTH_ADMIN_REQUIRE_TOTP", "", "1: admins without a second factor (TOTP) cannot sign in"},
 	{"MINIAUTH_SQLITE_SYNC", DefaultSQLiteSync, "full (a 200 is on disk) or normal (faster; a power cut may lose the last writes)"},
+	{"MINIAUTH_PUBLIC_URL", "", "this server's public base URL, e.g. https://auth.example.com (builds the Official Account callback URL)"},
+	{"MINIAUTH_WECHAT_OA_APPS", "", "Official Accounts (公众号) for H5 login: appid:secret,appid:secret"},
+	{"MINIAUTH_WECHAT_MOBILE_APPS", "", "open platform mobile apps for app login: appid:secret,appid:secret"},
+	{"MINIAUTH_WECHAT_OPEN_BASE", DefaultWeChatOpenBase, "WeChat's authorize page base URL (Official Account H5 login)"},
+	{"MINIAUTH_OA_RETURN_URLS", "", "comma-separated URL prefixes an Official Account login may return to"},
+	{"MINIAUTH_MP_VERIFY_FILE", "", "path of the MP_verify_*.txt file WeChat asks for (served at /<its name>)"},
 }
 
 // Usage is the text of `miniauth --help`.
@@ -204,6 +221,12 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, fmt.Errorf("MINIAUTH_SQLITE_SYNC: must be full or normal, not %q", c.SQLiteSync)
 	}
 	if err := c.loadPanelSettings(get); err != nil {
+		return nil, err
+	}
+	if err := c.loadGuardSettings(get); err != nil {
+		return nil, err
+	}
+	if err := c.loadDoorSettings(get); err != nil {
 		return nil, err
 	}
 	if c.PProf, err = flag(get, "MINIAUTH_PPROF"); err != nil {

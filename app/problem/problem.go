@@ -31,6 +31,12 @@ const (
 	WeChatUnavailable     = "wechat_unavailable"
 	SessionKeyStale       = "session_key_stale"
 	AccountConflict       = "account_conflict"
+	// PhoneCodeMismatch: WeChat says the phone code was obtained by
+	// another user than the one redeeming it.
+	PhoneCodeMismatch = "phone_code_mismatch"
+	// RiskRejected: WeChat's risk rank of a would-be new user is above
+	// MINIAUTH_RISK_MAX_RANK.
+	RiskRejected = "risk_rejected"
 	// Forbidden: the caller may not do this (the admin panel's refusals:
 	// a viewer's change, a form without its CSRF token). The API never
 	// answers it.

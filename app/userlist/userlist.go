@@ -65,6 +65,8 @@ func New(db *database.DB) *Store { return &Store{DB: db} }
 type Query struct {
 	Q    string // nickname prefix, or an exact openid, unionid or phone
 	Sort string // a sort key, "-" prefixed for descending; "" is the default
+	// Risk keeps the users of one sign-up risk rank (RiskChoices; "": all).
+	Risk string
 }
 
 // Normalize trims the search and replaces an unknown sort by the
@@ -77,6 +79,9 @@ func (q Query) Normalize() Query {
 	}
 	if _, ok := sortKeys[strings.TrimPrefix(q.Sort, "-")]; !ok {
 		q.Sort = ""
+	}
+	if !validRisk(q.Risk) {
+		q.Risk = ""
 	}
 	if q.Sort == "" {
 		q.Sort = "-id"
@@ -108,10 +113,23 @@ func (q Query) order() []user.OrderOption {
 // text_pattern_ops).
 func prefixEnd(p string) string { return p + "\U0010FFFF" }
 
-// filter is the search predicate. A query that names a user exactly
+// filter is the search predicate, and the risk filter's if any.
+func (s *Store) filter(ctx context.Context, q Query) (predicate.User, error) {
+	where, err := s.search(ctx, q)
+	risk := riskFilter(q.Risk)
+	switch {
+	case err != nil || risk == nil:
+		return where, err
+	case where == nil:
+		return risk, nil
+	}
+	return user.And(where, risk), nil
+}
+
+// search is the search predicate. A query that names a user exactly
 // (openid, unionid or phone) finds that user; otherwise it is a nickname
 // prefix.
-func (s *Store) filter(ctx context.Context, q Query) (predicate.User, error) {
+func (s *Store) search(ctx context.Context, q Query) (predicate.User, error) {
 	if q.Q == "" {
 		return nil, nil
 	}

@@ -105,3 +105,16 @@ func TestDevelopmentSimulatorAnswersEveryEndpoint(t *testing.T) {
 		t.Fatalf("decrypt: %v", err)
 	}
 }
+
+func TestPhoneCodeBoundToAnotherOpenID(t *testing.T) {
+	f := newFixture(t, nil)
+	code := f.sim.NewPhoneCodeFor("openid-owner", "13800000000", "86")
+	_, err := f.client.PhoneNumber(t.Context(), code, "openid-thief")
+	var we *Error
+	if !errors.As(err, &we) || we.Code != CodeInvalidOpenID {
+		t.Fatalf("redeemed with another openid: %v, want errcode 40003", err)
+	}
+	if _, err := f.client.PhoneNumber(t.Context(), code, "openid-owner"); err != nil {
+		t.Fatalf("owner: %v", err)
+	}
+}

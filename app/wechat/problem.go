@@ -11,6 +11,7 @@ import (
 const (
 	CodeSystemBusy    = -1
 	CodeInvalidToken  = 40001
+	CodeInvalidOpenID = 40003
 	CodeInvalidAppID  = 40013
 	CodeInvalidCode   = 40029
 	CodeInvalidSecret = 40125

@@ -15,17 +15,18 @@ type phoneCode struct {
 	country string
 	used    bool
 	openid  string // the openid the exchange carried, if any
+	// owner is the openid of the user who tapped the button ("": not
+	// bound, any openid passes); app the mini program it was tapped in
+	// ("": any). See phonetap.go.
+	owner, app string
 }
 
 // NewPhoneCode issues a single-use phone code for a number, as the
 // getPhoneNumber button would on the user's phone. country is the calling
-// code without "+", e.g. "86".
+// code without "+", e.g. "86". The code is not bound to a user (see
+// TapPhoneButton for one that is); the tap is billed to AppID.
 func (s *Server) NewPhoneCode(phone, country string) string {
-	code := randomString(32)
-	s.mu.Lock()
-	s.phoneCodes[code] = &phoneCode{phone: phone, country: country}
-	s.mu.Unlock()
-	return code
+	return s.TapPhoneButton(PhoneTap{Phone: phone, Country: country})
 }
 
 // PhoneCodeOpenID is the openid sent along with a phone code's exchange.
@@ -69,9 +70,18 @@ func (s *Server) phoneNumber(w http.ResponseWriter, r *http.Request) {
 		pc = &phoneCode{phone: DevPhone(in.Code), country: "86"}
 		s.phoneCodes[in.Code] = pc
 	}
-	if pc == nil || (pc.used && !s.Lenient) {
+	if pc == nil || (pc.used && !s.Lenient) || pc.app != "" && pc.app != tokenApp {
 		s.mu.Unlock()
 		s.writeError(w, 40029, "invalid code")
+		return
+	}
+	if pc.owner != "" && in.OpenID != "" && in.OpenID != pc.owner {
+		// "填入后会校验openid和code的绑定关系，并在不匹配时报错": the
+		// errcode is undocumented; 40003 (invalid openid) is the one
+		// miniauth expects (WECHAT.md 5.8). The code stays usable by its
+		// owner.
+		s.mu.Unlock()
+		s.writeError(w, 40003, "invalid openid")
 		return
 	}
 	pc.used, pc.openid = true, in.OpenID

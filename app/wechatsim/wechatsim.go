@@ -86,6 +86,12 @@ type Server struct {
 	otherTokens    map[string]string // current token of the apps besides AppID
 	forceRefreshes int
 	phoneCodes     map[string]*phoneCode
+
+	// Official Account and mobile app logins (oauth.go).
+	oauthCodeMap   map[string]OAuthPerson
+	oauthTokens    map[string]OAuthPerson
+	authorizeQueue []AuthorizeAnswer
+	guard          guardState // risk ranks and phone billing (guard.go)
 }
 
 // New makes a strict simulator for one app.
@@ -224,8 +230,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.stableToken(w, r)
 	case PathPhoneNumber:
 		s.phoneNumber(w, r)
+	case PathOAuthToken:
+		s.oauthToken(w, r)
+	case PathUserInfo:
+		s.userInfo(w, r)
+	case PathAuthorize:
+		s.authorize(w, r)
 	default:
-		s.writeError(w, 40066, "invalid url")
+		if !s.serveGuard(w, r) {
+			s.writeError(w, 40066, "invalid url")
+		}
 	}
 }
 

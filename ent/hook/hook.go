@@ -69,6 +69,18 @@ func (f IdentityConflictFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.V
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.IdentityConflictMutation", m)
 }
 
+// The OALoginFunc type is an adapter to allow the use of ordinary
+// function as OALogin mutator.
+type OALoginFunc func(context.Context, *ent.OALoginMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f OALoginFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.OALoginMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.OALoginMutation", m)
+}
+
 // The RefreshTokenFunc type is an adapter to allow the use of ordinary
 // function as RefreshToken mutator.
 type RefreshTokenFunc func(context.Context, *ent.RefreshTokenMutation) (ent.Value, error)

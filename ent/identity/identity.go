@@ -20,6 +20,8 @@ const (
 	FieldAppid = "appid"
 	// FieldOpenid holds the string denoting the openid field in the database.
 	FieldOpenid = "openid"
+	// FieldKind holds the string denoting the kind field in the database.
+	FieldKind = "kind"
 	// FieldUnionid holds the string denoting the unionid field in the database.
 	FieldUnionid = "unionid"
 	// FieldSessionKey holds the string denoting the session_key field in the database.
@@ -47,6 +49,7 @@ var Columns = []string{
 	FieldUserID,
 	FieldAppid,
 	FieldOpenid,
+	FieldKind,
 	FieldUnionid,
 	FieldSessionKey,
 	FieldCreatedAt,
@@ -68,6 +71,8 @@ var (
 	AppidValidator func(string) error
 	// OpenidValidator is a validator for the "openid" field. It is called by the builders before save.
 	OpenidValidator func(string) error
+	// DefaultKind holds the default value on creation for the "kind" field.
+	DefaultKind string
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
 )
@@ -93,6 +98,11 @@ func ByAppid(opts ...sql.OrderTermOption) OrderOption {
 // ByOpenid orders the results by the openid field.
 func ByOpenid(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldOpenid, opts...).ToFunc()
+}
+
+// ByKind orders the results by the kind field.
+func ByKind(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldKind, opts...).ToFunc()
 }
 
 // ByUnionid orders the results by the unionid field.

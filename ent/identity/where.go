@@ -70,6 +70,11 @@ func Openid(v string) predicate.Identity {
 	return predicate.Identity(sql.FieldEQ(FieldOpenid, v))
 }
 
+// Kind applies equality check predicate on the "kind" field. It's identical to KindEQ.
+func Kind(v string) predicate.Identity {
+	return predicate.Identity(sql.FieldEQ(FieldKind, v))
+}
+
 // Unionid applies equality check predicate on the "unionid" field. It's identical to UnionidEQ.
 func Unionid(v string) predicate.Identity {
 	return predicate.Identity(sql.FieldEQ(FieldUnionid, v))
@@ -238,6 +243,71 @@ func OpenidEqualFold(v string) predicate.Identity {
 // OpenidContainsFold applies the ContainsFold predicate on the "openid" field.
 func OpenidContainsFold(v string) predicate.Identity {
 	return predicate.Identity(sql.FieldContainsFold(FieldOpenid, v))
+}
+
+// KindEQ applies the EQ predicate on the "kind" field.
+func KindEQ(v string) predicate.Identity {
+	return predicate.Identity(sql.FieldEQ(FieldKind, v))
+}
+
+// KindNEQ applies the NEQ predicate on the "kind" field.
+func KindNEQ(v string) predicate.Identity {
+	return predicate.Identity(sql.FieldNEQ(FieldKind, v))
+}
+
+// KindIn applies the In predicate on the "kind" field.
+func KindIn(vs ...string) predicate.Identity {
+	return predicate.Identity(sql.FieldIn(FieldKind, vs...))
+}
+
+// KindNotIn applies the NotIn predicate on the "kind" field.
+func KindNotIn(vs ...string) predicate.Identity {
+	return predicate.Identity(sql.FieldNotIn(FieldKind, vs...))
+}
+
+// KindGT applies the GT predicate on the "kind" field.
+func KindGT(v string) predicate.Identity {
+	return predicate.Identity(sql.FieldGT(FieldKind, v))
+}
+
+// KindGTE applies the GTE predicate on the "kind" field.
+func KindGTE(v string) predicate.Identity {
+	return predicate.Identity(sql.FieldGTE(FieldKind, v))
+}
+
+// KindLT applies the LT predicate on the "kind" field.
+func KindLT(v string) predicate.Identity {
+	return predicate.Identity(sql.FieldLT(FieldKind, v))
+}
+
+// KindLTE applies the LTE predicate on the "kind" field.
+func KindLTE(v string) predicate.Identity {
+	return predicate.Identity(sql.FieldLTE(FieldKind, v))
+}
+
+// KindContains applies the Contains predicate on the "kind" field.
+func KindContains(v string) predicate.Identity {
+	return predicate.Identity(sql.FieldContains(FieldKind, v))
+}
+
+// KindHasPrefix applies the HasPrefix predicate on the "kind" field.
+func KindHasPrefix(v string) predicate.Identity {
+	return predicate.Identity(sql.FieldHasPrefix(FieldKind, v))
+}
+
+// KindHasSuffix applies the HasSuffix predicate on the "kind" field.
+func KindHasSuffix(v string) predicate.Identity {
+	return predicate.Identity(sql.FieldHasSuffix(FieldKind, v))
+}
+
+// KindEqualFold applies the EqualFold predicate on the "kind" field.
+func KindEqualFold(v string) predicate.Identity {
+	return predicate.Identity(sql.FieldEqualFold(FieldKind, v))
+}
+
+// KindContainsFold applies the ContainsFold predicate on the "kind" field.
+func KindContainsFold(v string) predicate.Identity {
+	return predicate.Identity(sql.FieldContainsFold(FieldKind, v))
 }
 
 // UnionidEQ applies the EQ predicate on the "unionid" field.

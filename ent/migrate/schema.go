@@ -106,6 +106,7 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "appid", Type: field.TypeString},
 		{Name: "openid", Type: field.TypeString},
+		{Name: "kind", Type: field.TypeString, Default: "miniprogram"},
 		{Name: "unionid", Type: field.TypeString, Nullable: true},
 		{Name: "session_key", Type: field.TypeBytes, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime},
@@ -120,7 +121,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "identities_users_identities",
-				Columns:    []*schema.Column{IdentitiesColumns[7]},
+				Columns:    []*schema.Column{IdentitiesColumns[8]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -134,7 +135,7 @@ var (
 			{
 				Name:    "identity_user_id",
 				Unique:  false,
-				Columns: []*schema.Column{IdentitiesColumns[7]},
+				Columns: []*schema.Column{IdentitiesColumns[8]},
 			},
 			{
 				Name:    "identity_openid",
@@ -144,7 +145,7 @@ var (
 			{
 				Name:    "identity_unionid",
 				Unique:  false,
-				Columns: []*schema.Column{IdentitiesColumns[3]},
+				Columns: []*schema.Column{IdentitiesColumns[4]},
 			},
 		},
 	}
@@ -192,6 +193,37 @@ var (
 				Name:    "identityconflict_other_user_id",
 				Unique:  false,
 				Columns: []*schema.Column{IdentityConflictsColumns[6]},
+			},
+		},
+	}
+	// OaLoginsColumns holds the columns for the "oa_logins" table.
+	OaLoginsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "state", Type: field.TypeString, Unique: true},
+		{Name: "browser_hash", Type: field.TypeBytes},
+		{Name: "appid", Type: field.TypeString},
+		{Name: "scope", Type: field.TypeString},
+		{Name: "return_to", Type: field.TypeString, Size: 2048},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "called_back_at", Type: field.TypeTime, Nullable: true},
+		{Name: "code_hash", Type: field.TypeBytes, Nullable: true},
+		{Name: "result_sealed", Type: field.TypeBytes, Nullable: true},
+		{Name: "ticket_hash", Type: field.TypeBytes, Unique: true, Nullable: true},
+		{Name: "ticket_expires_at", Type: field.TypeTime, Nullable: true},
+		{Name: "person_sealed", Type: field.TypeBytes, Nullable: true},
+		{Name: "redeemed_at", Type: field.TypeTime, Nullable: true},
+	}
+	// OaLoginsTable holds the schema information for the "oa_logins" table.
+	OaLoginsTable = &schema.Table{
+		Name:       "oa_logins",
+		Columns:    OaLoginsColumns,
+		PrimaryKey: []*schema.Column{OaLoginsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "oalogin_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{OaLoginsColumns[7]},
 			},
 		},
 	}
@@ -321,6 +353,8 @@ var (
 		{Name: "disabled", Type: field.TypeBool, Default: false},
 		{Name: "session_key", Type: field.TypeBytes, Nullable: true},
 		{Name: "login_count", Type: field.TypeInt, Default: 0},
+		{Name: "risk_rank", Type: field.TypeInt, Nullable: true},
+		{Name: "risk_flagged", Type: field.TypeBool, Default: false},
 		{Name: "last_login_at", Type: field.TypeTime, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
@@ -334,12 +368,12 @@ var (
 			{
 				Name:    "user_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{UsersColumns[12]},
+				Columns: []*schema.Column{UsersColumns[14]},
 			},
 			{
 				Name:    "user_last_login_at",
 				Unique:  false,
-				Columns: []*schema.Column{UsersColumns[11]},
+				Columns: []*schema.Column{UsersColumns[13]},
 			},
 			{
 				Name:    "user_nickname",
@@ -350,6 +384,16 @@ var (
 				Name:    "user_phone",
 				Unique:  false,
 				Columns: []*schema.Column{UsersColumns[6]},
+			},
+			{
+				Name:    "user_risk_rank",
+				Unique:  false,
+				Columns: []*schema.Column{UsersColumns[11]},
+			},
+			{
+				Name:    "user_risk_flagged",
+				Unique:  false,
+				Columns: []*schema.Column{UsersColumns[12]},
 			},
 			{
 				Name:    "user_id",
@@ -379,6 +423,7 @@ var (
 		AuditEntriesTable,
 		IdentitiesTable,
 		IdentityConflictsTable,
+		OaLoginsTable,
 		RefreshTokensTable,
 		SessionsTable,
 		ThrottlesTable,

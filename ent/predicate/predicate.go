@@ -21,6 +21,9 @@ type Identity func(*sql.Selector)
 // IdentityConflict is the predicate function for identityconflict builders.
 type IdentityConflict func(*sql.Selector)
 
+// OALogin is the predicate function for oalogin builders.
+type OALogin func(*sql.Selector)
+
 // RefreshToken is the predicate function for refreshtoken builders.
 type RefreshToken func(*sql.Selector)
 

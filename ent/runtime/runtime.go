@@ -10,6 +10,7 @@ import (
 	"github.com/miniauth/miniauth/ent/auditentry"
 	"github.com/miniauth/miniauth/ent/identity"
 	"github.com/miniauth/miniauth/ent/identityconflict"
+	"github.com/miniauth/miniauth/ent/oalogin"
 	"github.com/miniauth/miniauth/ent/refreshtoken"
 	"github.com/miniauth/miniauth/ent/schema"
 	"github.com/miniauth/miniauth/ent/session"
@@ -93,8 +94,12 @@ func init() {
 	identityDescOpenid := identityFields[2].Descriptor()
 	// identity.OpenidValidator is a validator for the "openid" field. It is called by the builders before save.
 	identity.OpenidValidator = identityDescOpenid.Validators[0].(func(string) error)
+	// identityDescKind is the schema descriptor for kind field.
+	identityDescKind := identityFields[3].Descriptor()
+	// identity.DefaultKind holds the default value on creation for the kind field.
+	identity.DefaultKind = identityDescKind.Default.(string)
 	// identityDescCreatedAt is the schema descriptor for created_at field.
-	identityDescCreatedAt := identityFields[5].Descriptor()
+	identityDescCreatedAt := identityFields[6].Descriptor()
 	// identity.DefaultCreatedAt holds the default value on creation for the created_at field.
 	identity.DefaultCreatedAt = identityDescCreatedAt.Default.(func() time.Time)
 	identityconflictFields := schema.IdentityConflict{}.Fields()
@@ -103,6 +108,28 @@ func init() {
 	identityconflictDescCreatedAt := identityconflictFields[5].Descriptor()
 	// identityconflict.DefaultCreatedAt holds the default value on creation for the created_at field.
 	identityconflict.DefaultCreatedAt = identityconflictDescCreatedAt.Default.(func() time.Time)
+	oaloginFields := schema.OALogin{}.Fields()
+	_ = oaloginFields
+	// oaloginDescState is the schema descriptor for state field.
+	oaloginDescState := oaloginFields[0].Descriptor()
+	// oalogin.StateValidator is a validator for the "state" field. It is called by the builders before save.
+	oalogin.StateValidator = oaloginDescState.Validators[0].(func(string) error)
+	// oaloginDescAppid is the schema descriptor for appid field.
+	oaloginDescAppid := oaloginFields[2].Descriptor()
+	// oalogin.AppidValidator is a validator for the "appid" field. It is called by the builders before save.
+	oalogin.AppidValidator = oaloginDescAppid.Validators[0].(func(string) error)
+	// oaloginDescScope is the schema descriptor for scope field.
+	oaloginDescScope := oaloginFields[3].Descriptor()
+	// oalogin.ScopeValidator is a validator for the "scope" field. It is called by the builders before save.
+	oalogin.ScopeValidator = oaloginDescScope.Validators[0].(func(string) error)
+	// oaloginDescReturnTo is the schema descriptor for return_to field.
+	oaloginDescReturnTo := oaloginFields[4].Descriptor()
+	// oalogin.ReturnToValidator is a validator for the "return_to" field. It is called by the builders before save.
+	oalogin.ReturnToValidator = oaloginDescReturnTo.Validators[0].(func(string) error)
+	// oaloginDescCreatedAt is the schema descriptor for created_at field.
+	oaloginDescCreatedAt := oaloginFields[5].Descriptor()
+	// oalogin.DefaultCreatedAt holds the default value on creation for the created_at field.
+	oalogin.DefaultCreatedAt = oaloginDescCreatedAt.Default.(func() time.Time)
 	refreshtokenFields := schema.RefreshToken{}.Fields()
 	_ = refreshtokenFields
 	// refreshtokenDescCreatedAt is the schema descriptor for created_at field.
@@ -189,12 +216,16 @@ func init() {
 	userDescLoginCount := userFields[9].Descriptor()
 	// user.DefaultLoginCount holds the default value on creation for the login_count field.
 	user.DefaultLoginCount = userDescLoginCount.Default.(int)
+	// userDescRiskFlagged is the schema descriptor for risk_flagged field.
+	userDescRiskFlagged := userFields[11].Descriptor()
+	// user.DefaultRiskFlagged holds the default value on creation for the risk_flagged field.
+	user.DefaultRiskFlagged = userDescRiskFlagged.Default.(bool)
 	// userDescCreatedAt is the schema descriptor for created_at field.
-	userDescCreatedAt := userFields[11].Descriptor()
+	userDescCreatedAt := userFields[13].Descriptor()
 	// user.DefaultCreatedAt holds the default value on creation for the created_at field.
 	user.DefaultCreatedAt = userDescCreatedAt.Default.(func() time.Time)
 	// userDescUpdatedAt is the schema descriptor for updated_at field.
-	userDescUpdatedAt := userFields[12].Descriptor()
+	userDescUpdatedAt := userFields[14].Descriptor()
 	// user.DefaultUpdatedAt holds the default value on creation for the updated_at field.
 	user.DefaultUpdatedAt = userDescUpdatedAt.Default.(func() time.Time)
 	wechattokenFields := schema.WeChatToken{}.Fields()

@@ -10,7 +10,7 @@ import (
 // Identity is one WeChat identity of a user: the openid one mini program
 // (appid) knows them by, and the unionid WeChat gives when the app is
 // bound to an Open Platform account. A user has one identity per mini
-// program they logged in from.
+// program, Official Account or mobile app they logged in from.
 type Identity struct {
 	ent.Schema
 }
@@ -21,6 +21,11 @@ func (Identity) Fields() []ent.Field {
 		field.Int("user_id"),
 		field.String("appid").NotEmpty().Immutable(),
 		field.String("openid").NotEmpty().Immutable(),
+		// kind is the door the identity came through: a mini program
+		// ("miniprogram"), an Official Account's H5 pages ("oa") or an
+		// open platform mobile app ("app"). Openids differ per appid
+		// whatever the kind; the unionid links them.
+		field.String("kind").Default("miniprogram").Immutable(),
 		// unionid is what WeChat last said for this identity. It may
 		// differ from the user's own unionid when it conflicted (see
 		// IdentityConflict), so it is not unique here.

@@ -34,6 +34,11 @@ func (User) Fields() []ent.Field {
 		// from the server secret. It never leaves the server.
 		field.Bytes("session_key").Optional().Nillable().Sensitive(),
 		field.Int("login_count").Default(0),
+		// risk_rank is WeChat's getUserRiskRank (0–4) at sign-up, when
+		// the risk gate asked (MINIAUTH_RISK_MAX_RANK); risk_flagged: the
+		// gate was on but WeChat could not say, so the user was let in.
+		field.Int("risk_rank").Optional().Nillable(),
+		field.Bool("risk_flagged").Default(false),
 		field.Time("last_login_at").Optional().Nillable(),
 		field.Time("created_at").Immutable().Default(nowUTC),
 		field.Time("updated_at").Default(nowUTC),
@@ -61,6 +66,9 @@ func (User) Indexes() []ent.Index {
 		index.Fields("last_login_at"),
 		index.Fields("nickname"),
 		index.Fields("phone"),
+		// The user list's risk filter.
+		index.Fields("risk_rank"),
+		index.Fields("risk_flagged"),
 		// SQLite keeps rows in its primary-key b-tree, so OFFSET in id
 		// order would walk whole rows; this narrow index makes a deep
 		// page of the admin panel ten times faster.

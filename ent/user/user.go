@@ -34,6 +34,10 @@ const (
 	FieldSessionKey = "session_key"
 	// FieldLoginCount holds the string denoting the login_count field in the database.
 	FieldLoginCount = "login_count"
+	// FieldRiskRank holds the string denoting the risk_rank field in the database.
+	FieldRiskRank = "risk_rank"
+	// FieldRiskFlagged holds the string denoting the risk_flagged field in the database.
+	FieldRiskFlagged = "risk_flagged"
 	// FieldLastLoginAt holds the string denoting the last_login_at field in the database.
 	FieldLastLoginAt = "last_login_at"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
@@ -102,6 +106,8 @@ var Columns = []string{
 	FieldDisabled,
 	FieldSessionKey,
 	FieldLoginCount,
+	FieldRiskRank,
+	FieldRiskFlagged,
 	FieldLastLoginAt,
 	FieldCreatedAt,
 	FieldUpdatedAt,
@@ -134,6 +140,8 @@ var (
 	DefaultDisabled bool
 	// DefaultLoginCount holds the default value on creation for the "login_count" field.
 	DefaultLoginCount int
+	// DefaultRiskFlagged holds the default value on creation for the "risk_flagged" field.
+	DefaultRiskFlagged bool
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
 	// DefaultUpdatedAt holds the default value on creation for the "updated_at" field.
@@ -191,6 +199,16 @@ func ByDisabled(opts ...sql.OrderTermOption) OrderOption {
 // ByLoginCount orders the results by the login_count field.
 func ByLoginCount(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLoginCount, opts...).ToFunc()
+}
+
+// ByRiskRank orders the results by the risk_rank field.
+func ByRiskRank(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRiskRank, opts...).ToFunc()
+}
+
+// ByRiskFlagged orders the results by the risk_flagged field.
+func ByRiskFlagged(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRiskFlagged, opts...).ToFunc()
 }
 
 // ByLastLoginAt orders the results by the last_login_at field.

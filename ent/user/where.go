@@ -105,6 +105,16 @@ func LoginCount(v int) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldLoginCount, v))
 }
 
+// RiskRank applies equality check predicate on the "risk_rank" field. It's identical to RiskRankEQ.
+func RiskRank(v int) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldRiskRank, v))
+}
+
+// RiskFlagged applies equality check predicate on the "risk_flagged" field. It's identical to RiskFlaggedEQ.
+func RiskFlagged(v bool) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldRiskFlagged, v))
+}
+
 // LastLoginAt applies equality check predicate on the "last_login_at" field. It's identical to LastLoginAtEQ.
 func LastLoginAt(v time.Time) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldLastLoginAt, v))
@@ -658,6 +668,66 @@ func LoginCountLT(v int) predicate.User {
 // LoginCountLTE applies the LTE predicate on the "login_count" field.
 func LoginCountLTE(v int) predicate.User {
 	return predicate.User(sql.FieldLTE(FieldLoginCount, v))
+}
+
+// RiskRankEQ applies the EQ predicate on the "risk_rank" field.
+func RiskRankEQ(v int) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldRiskRank, v))
+}
+
+// RiskRankNEQ applies the NEQ predicate on the "risk_rank" field.
+func RiskRankNEQ(v int) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldRiskRank, v))
+}
+
+// RiskRankIn applies the In predicate on the "risk_rank" field.
+func RiskRankIn(vs ...int) predicate.User {
+	return predicate.User(sql.FieldIn(FieldRiskRank, vs...))
+}
+
+// RiskRankNotIn applies the NotIn predicate on the "risk_rank" field.
+func RiskRankNotIn(vs ...int) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldRiskRank, vs...))
+}
+
+// RiskRankGT applies the GT predicate on the "risk_rank" field.
+func RiskRankGT(v int) predicate.User {
+	return predicate.User(sql.FieldGT(FieldRiskRank, v))
+}
+
+// RiskRankGTE applies the GTE predicate on the "risk_rank" field.
+func RiskRankGTE(v int) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldRiskRank, v))
+}
+
+// RiskRankLT applies the LT predicate on the "risk_rank" field.
+func RiskRankLT(v int) predicate.User {
+	return predicate.User(sql.FieldLT(FieldRiskRank, v))
+}
+
+// RiskRankLTE applies the LTE predicate on the "risk_rank" field.
+func RiskRankLTE(v int) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldRiskRank, v))
+}
+
+// RiskRankIsNil applies the IsNil predicate on the "risk_rank" field.
+func RiskRankIsNil() predicate.User {
+	return predicate.User(sql.FieldIsNull(FieldRiskRank))
+}
+
+// RiskRankNotNil applies the NotNil predicate on the "risk_rank" field.
+func RiskRankNotNil() predicate.User {
+	return predicate.User(sql.FieldNotNull(FieldRiskRank))
+}
+
+// RiskFlaggedEQ applies the EQ predicate on the "risk_flagged" field.
+func RiskFlaggedEQ(v bool) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldRiskFlagged, v))
+}
+
+// RiskFlaggedNEQ applies the NEQ predicate on the "risk_flagged" field.
+func RiskFlaggedNEQ(v bool) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldRiskFlagged, v))
 }
 
 // LastLoginAtEQ applies the EQ predicate on the "last_login_at" field.

@@ -25,7 +25,7 @@ var csvHeader = []string{"id", "openid", "unionid", "nickname", "avatar_url", "g
 // ExportCSV is GET /admin/users.csv?q=: the users of the current search,
 // streamed row by row as they are read, never built in memory.
 func (h *Handler) ExportCSV(c *fiber.Ctx) error {
-	q := userlist.Query{Q: strings.Clone(c.Query("q"))}
+	q := userlist.Query{Q: strings.Clone(c.Query("q")), Risk: strings.Clone(c.Query("risk"))}
 	name := "miniauth-users-" + time.Now().In(h.loc()).Format("20060102-1504") + ".csv"
 	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`"`)

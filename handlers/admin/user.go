@@ -38,6 +38,10 @@ var notices = map[string]struct {
 type UserData struct {
 	*userlist.Detail
 	Audit []*ent.AuditEntry
+	// Doors maps each appid the user has an identity of to its kind
+	// (mini program, Official Account, mobile app): which door a session
+	// of that appid came through.
+	Doors map[string]string
 }
 
 // userAuditEntries is how many of a user's audit entries their page shows.
@@ -57,7 +61,11 @@ func (h *Handler) User(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	page := &Page{Nav: "users", Data: UserData{Detail: d, Audit: entries.Entries}}
+	doors := make(map[string]string, len(d.Identities))
+	for _, id := range d.Identities {
+		doors[id.Appid] = id.Kind
+	}
+	page := &Page{Nav: "users", Data: UserData{Detail: d, Audit: entries.Entries, Doors: doors}}
 	if n, ok := notices[h.takeFlash(c, "/admin/users/"+strconv.Itoa(id))]; ok && (!n.status || n.disabled == d.User.Disabled) {
 		page.Notice = lang(c).T(n.key)
 	}

@@ -18,6 +18,8 @@ type UsersData struct {
 	Pager          Pager
 	PerPageChoices []int
 	ExportURL      string
+	// RiskChoices are the risk filter's values (userlist.RiskChoices).
+	RiskChoices []string
 }
 
 // SortLink is a column header's link and its direction arrow.
@@ -42,8 +44,8 @@ type PageLink struct {
 
 // listState is the table's state, as carried by the URL.
 type listState struct {
-	q, sort string
-	perPage int
+	q, sort, risk string
+	perPage       int
 }
 
 func (s listState) url(page int) string {
@@ -53,6 +55,9 @@ func (s listState) url(page int) string {
 	}
 	if s.sort != "" {
 		v.Set("sort", s.sort)
+	}
+	if s.risk != "" {
+		v.Set("risk", s.risk)
 	}
 	if s.perPage != userlist.DefaultPerPage {
 		v.Set("per_page", strconv.Itoa(s.perPage))
@@ -72,7 +77,7 @@ func (h *Handler) UserList(c *fiber.Ctx) error {
 	// the store clamps to the last page it can reach.
 	page, _ := strconv.Atoi(c.Query("page"))
 	perPage, _ := strconv.Atoi(c.Query("per_page"))
-	q := userlist.Query{Q: strings.Clone(c.Query("q")), Sort: strings.Clone(c.Query("sort"))}
+	q := userlist.Query{Q: strings.Clone(c.Query("q")), Sort: strings.Clone(c.Query("sort")), Risk: strings.Clone(c.Query("risk"))}
 	p, err := h.Users.List(c.UserContext(), q, page, perPage)
 	if err != nil {
 		return err
@@ -81,14 +86,15 @@ func (h *Handler) UserList(c *fiber.Ctx) error {
 	if q.Normalize().Sort != sortParam {
 		sortParam = "" // unknown: the default applies
 	}
-	st := listState{q: p.Query.Q, sort: sortParam, perPage: p.PerPage}
+	st := listState{q: p.Query.Q, sort: sortParam, risk: p.Query.Risk, perPage: p.PerPage}
 	data := UsersData{
 		Page:           p,
 		SortParam:      sortParam,
 		Sort:           sortLinks(st, p.Query.Sort),
 		Pager:          pager(st, p),
 		PerPageChoices: userlist.PerPageChoices,
-		ExportURL:      exportURL(p.Query.Q),
+		ExportURL:      exportURL(p.Query.Q, p.Query.Risk),
+		RiskChoices:    userlist.RiskChoices,
 	}
 	return h.render(c, fiber.StatusOK, "users", &Page{Nav: "users", Data: data})
 }
@@ -152,9 +158,16 @@ func pager(st listState, p *userlist.Page) Pager {
 	return pg
 }
 
-func exportURL(q string) string {
-	if q == "" {
+func exportURL(q, risk string) string {
+	v := url.Values{}
+	if q != "" {
+		v.Set("q", q)
+	}
+	if risk != "" {
+		v.Set("risk", risk)
+	}
+	if len(v) == 0 {
 		return "/admin/users.csv"
 	}
-	return "/admin/users.csv?" + url.Values{"q": {q}}.Encode()
+	return "/admin/users.csv?" + v.Encode()
 }

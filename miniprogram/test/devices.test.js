@@ -61,7 +61,7 @@ test('listSessions shows every device, newest first, this one current', async ()
   assert.equal(sessions[0].current, true);
   assert.equal(sessions[1].current, false);
   for (const s of sessions) {
-    assert.deepEqual(Object.keys(s).sort(), ['app', 'created_at', 'current', 'device', 'id', 'ip', 'last_used_at']);
+    assert.deepEqual(Object.keys(s).sort(), ['app', 'created_at', 'current', 'device', 'id', 'ip', 'last_used_at', 'via']);
     assert.equal(typeof s.id, 'number');
     assert.equal(s.app, env.appID);
   }

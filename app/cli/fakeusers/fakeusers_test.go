@@ -42,5 +42,8 @@ func TestInsertMakesRealisticUsers(t *testing.T) {
 // Insert fills every column of users but the id (the database's) and
 // session_key (the single-app key of old releases, read by nothing).
 func TestColumnsAreTheSchemas(t *testing.T) {
-	apptest.CheckColumns(t, "fakeusers.Columns", fakeusers.Columns, user.Columns, []string{user.FieldID, user.FieldSessionKey})
+	apptest.CheckColumns(t, "fakeusers.Columns", fakeusers.Columns, user.Columns, []string{user.FieldID, user.FieldSessionKey,
+		// Fake users sign up without the risk gate: no rank, not flagged
+		// (the columns' defaults).
+		user.FieldRiskRank, user.FieldRiskFlagged})
 }
