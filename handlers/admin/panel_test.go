@@ -373,7 +373,7 @@ func TestSignInWithInvalidUTF8UserAgent(t *testing.T) {
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
 		p := startPanel(t, apptest.Options{DatabaseURL: b.URL(t)})
 		r := p.Do(t, apptest.Request{Method: "POST", Path: "/admin/login", NoType: true,
-			Body: url.Values{"username": {adminName}, "password": {adminPassword}}.Encode(),
+			Body:   url.Values{"username": {adminName}, "password": {adminPassword}}.Encode(),
 			Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded", "User-Agent": "Mozilla\xff\xfe/5.0"}})
 		if r.Status != http.StatusSeeOther {
 			t.Fatalf("sign in with a non-UTF-8 User-Agent: %d %s", r.Status, r.Body)
