@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -46,7 +47,26 @@ func NewLoginLimiter(db *database.DB) *LoginLimiter {
 		FailuresPerIP: DefaultFailuresPerIP, Window: DefaultLimitWindow}
 }
 
-func ipKey(ip string) string { return throttlePrefix + "ip:" + ip }
+// ipKey is the counter of a client. An IPv6 client is its /64: one
+// subscriber, one host or one cloud instance is routinely handed a whole
+// /64, and each of its 2^64 addresses must not get tries of its own.
+func ipKey(ip string) string { return throttlePrefix + "ip:" + ClientNet(ip) }
+
+// ClientNet is the network a client address counts as: an IPv4 address
+// as itself, an IPv6 address as its /64 (IPv4-mapped ones as IPv4).
+// Anything else is used as it is.
+func ClientNet(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.WithZone("").Prefix(64)
+	return p.String()
+}
 
 // usernameKey bounds the key: a posted username can be any length, and
 // names past MaxUsername can never sign in anyway.
