@@ -14,6 +14,7 @@ import (
 	"github.com/miniauth/miniauth/app/admins"
 	"github.com/miniauth/miniauth/app/apptest"
 	"github.com/miniauth/miniauth/app/audit"
+	"github.com/miniauth/miniauth/handlers/admin"
 )
 
 // enrollAdmin gives the test admin a second factor and returns its
@@ -52,12 +53,28 @@ func (p *panel) passwordStep(t testing.TB) string {
 	if m == nil {
 		t.Fatalf("no pending field:\n%s", r.Body)
 	}
+	for _, c := range (&http.Response{Header: r.Header}).Cookies() {
+		if c.Name == admin.PendingCookieName {
+			p.browsers.Store(string(m[1]), c.Value)
+		}
+	}
 	return string(m[1])
 }
 
+// codeStep posts the second step from the browser that did the password
+// step of pending.
 func (p *panel) codeStep(t testing.TB, pending, code string) *apptest.Response {
 	t.Helper()
-	return p.form(t, "/admin/login/otp", "", url.Values{"pending": {pending}, "otp": {code}})
+	browser, _ := p.browsers.Load(pending)
+	b, _ := browser.(string)
+	return p.codeStepFrom(t, b, pending, code)
+}
+
+func (p *panel) codeStepFrom(t testing.TB, browser, pending, code string) *apptest.Response {
+	t.Helper()
+	return p.Do(t, apptest.Request{Method: "POST", Path: "/admin/login/otp", NoType: true,
+		Body:   url.Values{"pending": {pending}, "otp": {code}}.Encode(),
+		Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Cookie": admin.PendingCookieName + "=" + browser}})
 }
 
 // nextCode is a code the server accepts and has not seen: the step after
@@ -81,6 +98,13 @@ func TestTwoStepSignIn(t *testing.T) {
 		}
 		cookie := sessionCookie(t, r).Value
 		expectHTML(t, p.get(t, "/admin/", cookie), http.StatusOK, `id="stat-total"`)
+
+		// The pending token signed in once: even with another good code
+		// it goes back to the password, as it does from another browser.
+		expectHTML(t, p.codeStep(t, pending, recovery[1]), http.StatusUnauthorized, `id="login-form"`)
+		other := p.passwordStep(t)
+		expectHTML(t, p.codeStepFrom(t, "another-browser", other, nextCode(secret, 0)), http.StatusUnauthorized, `id="login-form"`)
+		expectHTML(t, p.codeStepFrom(t, "", other, nextCode(secret, 0)), http.StatusUnauthorized, `id="login-form"`)
 
 		// The same code again, even with a fresh password step: refused.
 		expectHTML(t, p.codeStep(t, p.passwordStep(t), code), http.StatusUnauthorized, `action="/admin/login/otp"`)
