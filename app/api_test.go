@@ -524,6 +524,7 @@ type tokenForge struct {
 	key []byte
 	sub string
 	sid int
+	sno string
 }
 
 func (f tokenForge) claims() jwt.MapClaims {
@@ -536,6 +537,7 @@ func (f tokenForge) claims() jwt.MapClaims {
 		"iat": now.Unix(),
 		"jti": "forged-jti-0001",
 		"sid": f.sid,
+		"sno": f.sno,
 		"typ": tokens.Access.Type,
 	}
 }
@@ -570,7 +572,7 @@ func TestAccessTokenChecks(t *testing.T) {
 		if err != nil {
 			t.Fatalf("our own token does not parse with the derived key: %v", err)
 		}
-		ours := tokenForge{key: ks.UserToken, sub: claims.Subject, sid: claims.SessionID}
+		ours := tokenForge{key: ks.UserToken, sub: claims.Subject, sid: claims.SessionID, sno: claims.SessionNonce}
 		bobClaims, _ := tokentest.Parse(bob.AccessToken, tokens.Access, ks.UserToken)
 		attacker := []byte("attacker-key-0123456789abcdef-0123456789")
 
@@ -597,13 +599,13 @@ func TestAccessTokenChecks(t *testing.T) {
 			return s[:i] + string(c) + s[i+1:]
 		}
 		expired, _, err := (&tokens.Signer{Kind: tokens.Access, Key: ks.UserToken, TTL: time.Minute,
-			Now: func() time.Time { return time.Now().Add(-time.Hour) }}).Sign(claims.UserID(), claims.SessionID)
+			Now: func() time.Time { return time.Now().Add(-time.Hour) }}).Sign(claims.UserID(), claims.SessionID, claims.SessionNonce)
 		if err != nil {
 			t.Fatal(err)
 		}
-		adminKind, _, _ := (&tokens.Signer{Kind: tokens.Admin, Key: ks.AdminToken, TTL: time.Hour}).Sign(claims.UserID(), claims.SessionID)
-		adminKindUserKey, _, _ := (&tokens.Signer{Kind: tokens.Admin, Key: ks.UserToken, TTL: time.Hour}).Sign(claims.UserID(), claims.SessionID)
-		userKindAdminKey, _, _ := (&tokens.Signer{Kind: tokens.Access, Key: ks.AdminToken, TTL: time.Hour}).Sign(claims.UserID(), claims.SessionID)
+		adminKind, _, _ := (&tokens.Signer{Kind: tokens.Admin, Key: ks.AdminToken, TTL: time.Hour}).Sign(claims.UserID(), claims.SessionID, claims.SessionNonce)
+		adminKindUserKey, _, _ := (&tokens.Signer{Kind: tokens.Admin, Key: ks.UserToken, TTL: time.Hour}).Sign(claims.UserID(), claims.SessionID, claims.SessionNonce)
+		userKindAdminKey, _, _ := (&tokens.Signer{Kind: tokens.Access, Key: ks.AdminToken, TTL: time.Hour}).Sign(claims.UserID(), claims.SessionID, claims.SessionNonce)
 
 		cases := []struct {
 			name   string
@@ -656,6 +658,8 @@ func TestAccessTokenChecks(t *testing.T) {
 			{name: "typ admin", auth: "Bearer " + hs(with(func(c jwt.MapClaims) { c["typ"] = tokens.Admin.Type })), status: 401},
 			{name: "no sid", auth: "Bearer " + hs(with(func(c jwt.MapClaims) { delete(c, "sid") })), status: 401},
 			{name: "sid of no session", auth: "Bearer " + hs(with(func(c jwt.MapClaims) { c["sid"] = ours.sid + 100000 })), status: 401},
+			{name: "no session nonce", auth: "Bearer " + hs(with(func(c jwt.MapClaims) { delete(c, "sno") })), status: 401},
+			{name: "another session nonce", auth: "Bearer " + hs(with(func(c jwt.MapClaims) { c["sno"] = tokens.NewSessionNonce() })), status: 401},
 			{name: "alice's sid, bob's sub", auth: "Bearer " + hs(with(func(c jwt.MapClaims) { c["sub"] = bobClaims.Subject })), status: 401},
 			{name: "sub not a number", auth: "Bearer " + hs(with(func(c jwt.MapClaims) { c["sub"] = "alice" })), status: 401},
 			{name: "sub with leading zero", auth: "Bearer " + hs(with(func(c jwt.MapClaims) { c["sub"] = "0" + ours.sub })), status: 401},

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/miniauth/miniauth/app/apptest"
+	"github.com/miniauth/miniauth/app/avatars/avatartest"
 	"github.com/miniauth/miniauth/app/tokens"
 	"github.com/miniauth/miniauth/app/tokens/tokentest"
 	"github.com/miniauth/miniauth/app/wechatsim"
@@ -461,5 +462,33 @@ func TestConcurrentPhoneLoginsOneNumber(t *testing.T) {
 		if n, _ := env.Server.DB.Read.User.Query().Where(user.Phone("13500000000")).Count(context.Background()); n != 1 {
 			t.Errorf("%d users have the number", n)
 		}
+	})
+}
+
+// A user in a recorded unionid conflict logs in with a local avatar_url:
+// the login is answered properly (their own upload is accepted, another
+// user's refused as validation_failed), never a 500 for the two users
+// the identity and the unionid name.
+func TestConflictLoginWithLocalAvatar(t *testing.T) {
+	t.Parallel()
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		env := startTwoApps(t, b)
+		one := appLogin(t, env, apptest.AppID, "o_conflict_av_a", "")
+		two := appLogin(t, env, appB, "o_conflict_av_b", "u_conflict_av")
+		appLogin(t, env, apptest.AppID, "o_conflict_av_a", "u_conflict_av") // records the conflict
+		mine := uploadAvatar(t, env, one.AccessToken, avatartest.PNG(t, 1))
+		theirs := uploadAvatar(t, env, two.AccessToken, avatartest.PNG(t, 2))
+		login := func(url string) *apptest.Response {
+			code := env.WeChat.NewCode(wechatsim.Identity{OpenID: "o_conflict_av_a", UnionID: "u_conflict_av", AppID: apptest.AppID})
+			return env.Do(t, apptest.Request{Method: "POST", Path: loginPath, Body: map[string]any{"code": code, "appid": apptest.AppID, "avatar_url": url}})
+		}
+		r := login(mine)
+		if r.Status != http.StatusOK {
+			t.Fatalf("conflict login with own avatar: %d %s", r.Status, r.Body)
+		}
+		if u, _ := r.JSON(t)["user"].(map[string]any); u["id"] != float64(one.UserID()) {
+			t.Errorf("logged in as %v, want %d", u["id"], one.UserID())
+		}
+		apptest.Expect(t, login(theirs), http.StatusBadRequest, "validation_failed")
 	})
 }

@@ -36,7 +36,8 @@ func TestClusterTwoStepSignInAndAudit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.ConfirmTOTP(ctx, name, admins.TOTPCodeAt(e.Secret, time.Now())); err != nil {
+	recovery, err := svc.ConfirmTOTP(ctx, name, admins.TOTPCodeAt(e.Secret, time.Now()))
+	if err != nil {
 		t.Fatal(err)
 	}
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -45,7 +46,7 @@ func TestClusterTwoStepSignInAndAudit(t *testing.T) {
 		req, _ := http.NewRequest("POST", base+path, strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		if cookie != "" {
-			req.Header.Set("Cookie", "miniauth_admin="+cookie)
+			req.Header.Set("Cookie", cookie)
 		}
 		resp, err := noRedirect.Do(req)
 		if err != nil {
@@ -62,11 +63,27 @@ func TestClusterTwoStepSignInAndAudit(t *testing.T) {
 		}
 		return m[1]
 	}
-	_, body := post(c.a.URL, "/admin/login", url.Values{"username": {name}, "password": {password}}, "")
+	// browserOf is the cookie the password step left in the browser.
+	browserOf := func(resp *http.Response) string {
+		for _, k := range resp.Cookies() {
+			if k.Name == "miniauth_pending" {
+				return k.Name + "=" + k.Value
+			}
+		}
+		t.Fatal("the password step set no pending cookie")
+		return ""
+	}
+	step1, body := post(c.a.URL, "/admin/login", url.Values{"username": {name}, "password": {password}}, "")
+	browser, pending := browserOf(step1), pendingOf(body)
 	code := admins.TOTPCodeAt(e.Secret, time.Now().Add(admins.TOTPPeriod))
-	resp, _ := post(c.b.URL, "/admin/login/otp", url.Values{"pending": {pendingOf(body)}, "otp": {code}}, "")
+	resp, _ := post(c.b.URL, "/admin/login/otp", url.Values{"pending": {pending}, "otp": {code}}, browser)
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("code on B after the password on A: %d", resp.StatusCode)
+	}
+	// The pending step is single-use across instances: spent on B, it
+	// goes back to the password on A even with a good code.
+	if resp, body := post(c.a.URL, "/admin/login/otp", url.Values{"pending": {pending}, "otp": {recovery[0]}}, browser); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, `id="login-form"`) {
+		t.Fatalf("pending step replayed on A: %d", resp.StatusCode)
 	}
 	var cookie string
 	for _, k := range resp.Cookies() {
@@ -74,8 +91,8 @@ func TestClusterTwoStepSignInAndAudit(t *testing.T) {
 			cookie = k.Value
 		}
 	}
-	_, body = post(c.b.URL, "/admin/login", url.Values{"username": {name}, "password": {password}}, "")
-	if resp, _ := post(c.a.URL, "/admin/login/otp", url.Values{"pending": {pendingOf(body)}, "otp": {code}}, ""); resp.StatusCode != http.StatusUnauthorized {
+	step1, body = post(c.b.URL, "/admin/login", url.Values{"username": {name}, "password": {password}}, "")
+	if resp, _ := post(c.a.URL, "/admin/login/otp", url.Values{"pending": {pendingOf(body)}, "otp": {code}}, browserOf(step1)); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("the code used on B, replayed on A: %d, want 401", resp.StatusCode)
 	}
 	for _, inst := range []*apptest.Env{c.a, c.b} {

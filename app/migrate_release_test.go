@@ -105,7 +105,7 @@ VALUES ($1, $2, $3, $3, $4, $5, '', '203.0.113.9', 'Mozilla/5.0 (iPhone) MicroMe
 				rotatedHash, now, i); err != nil {
 				t.Fatalf("insert refresh token: %v", err)
 			}
-			if u.access, _, err = signer.Sign(i, i); err != nil {
+			if u.access, _, err = signer.Sign(i, i, ""); err != nil {
 				t.Fatal(err)
 			}
 			users = append(users, u)

@@ -258,6 +258,7 @@ func (s *Server) baseApp() *fiber.App {
 		// does it against MINIAUTH_TRUSTED_PROXIES.
 		EnableTrustedProxyCheck: false,
 	})
+	f.Server().Handler = handlers.VerifyAnyMethod(f.Server().Handler)
 	f.Use(handlers.Identify(s.Config.TrustedProxies))
 	if s.Metrics != nil {
 		// Outside AccessLog, which turns errors into responses, so that

@@ -282,3 +282,29 @@ func TestVerifyBodyCapConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// nginx's auth_request repeats the client's method, whatever its name:
+// verify answers WebDAV's and made-up ones like GET (Fiber alone answers
+// them 400, which nginx turns into a 500), and the access log keeps the
+// real name.
+func TestVerifyAnswersAnyMethodName(t *testing.T) {
+	t.Parallel()
+	env := start(t, apptest.Options{})
+	alice := env.Login(t, "o_verify_webdav")
+	sid := sessionOf(t, env, alice.UserID())
+	methods := []string{"PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "REPORT", "SEARCH",
+		"MKCALENDAR", "ACL", "BIND", "X-MADE-UP"}
+	for _, m := range methods {
+		expectVerified(t, verify(t, env, m, alice.AccessToken), alice.UserID(), sid)
+		expectUnauthorized(t, verify(t, env, m, ""))
+		r := env.Do(t, apptest.Request{Method: m, Path: "/API/auth/verify/", Token: alice.AccessToken})
+		expectVerified(t, r, alice.UserID(), sid)
+	}
+	if !strings.Contains(env.Logs.String(), `"method":"PROPFIND"`) {
+		t.Error("the access log does not show the method the client sent")
+	}
+	// Elsewhere an unknown method is still refused, and is never a 500.
+	if r := env.Do(t, apptest.Request{Method: "PROPFIND", Path: "/api/me", Token: alice.AccessToken}); r.Status >= 500 || r.Status == 200 {
+		t.Errorf("PROPFIND /api/me: %d %s", r.Status, r.Body)
+	}
+}

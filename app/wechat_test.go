@@ -732,3 +732,65 @@ func TestWeChatFlowsLogNoSecrets(t *testing.T) {
 		}
 	})
 }
+
+// POST /api/me/phone with a number another user has is account_conflict
+// and changes nothing: that user could otherwise no longer log in with it.
+// Many users binding one free number at once: exactly one gets it.
+func TestPhoneBindingRefusesAnotherUsersNumber(t *testing.T) {
+	t.Parallel()
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		env := startOn(t, b, nil)
+		owner := env.Login(t, "o_phone_owner")
+		expectUser(t, bindPhone(t, env, owner.AccessToken, env.WeChat.NewPhoneCode("13900000001", "86")))
+		other := env.Login(t, "o_phone_other")
+		before := env.Server.DB.Read.User.Query().Where(user.ID(other.UserID())).OnlyX(context.Background())
+		r := bindPhone(t, env, other.AccessToken, env.WeChat.NewPhoneCode("13900000001", "86"))
+		apptest.Expect(t, r, http.StatusConflict, "account_conflict")
+		after := env.Server.DB.Read.User.Query().Where(user.ID(other.UserID())).OnlyX(context.Background())
+		if after.Phone != "" || !after.UpdatedAt.Equal(before.UpdatedAt) {
+			t.Errorf("refused binding changed the user: phone %q, updated_at %v → %v", after.Phone, before.UpdatedAt, after.UpdatedAt)
+		}
+		if u := expectUser(t, env.Do(t, apptest.Request{Method: "GET", Path: "/api/me", Token: other.AccessToken})); u["phone"] != "" {
+			t.Errorf("GET /api/me after a refused binding: phone %v", u["phone"])
+		}
+		// The owner still logs in with the number.
+		r = env.Do(t, apptest.Request{Method: "POST", Path: "/api/auth/phone-login", Body: map[string]any{
+			"code": env.WeChat.NewCode(wechatsim.Identity{OpenID: "o_phone_owner"}), "phone_code": env.WeChat.NewPhoneCode("13900000001", "86")}})
+		if r.Status != http.StatusOK {
+			t.Fatalf("owner's phone login: %d %s", r.Status, r.Body)
+		}
+		// Rebinding one's own number is fine.
+		expectUser(t, bindPhone(t, env, owner.AccessToken, env.WeChat.NewPhoneCode("13900000001", "86")))
+
+		const n = 30
+		grants := make([]*apptest.Grant, n)
+		codes := make([]string, n)
+		for i := range grants {
+			grants[i] = env.Login(t, fmt.Sprintf("o_phone_flood_%d", i))
+			codes[i] = env.WeChat.NewPhoneCode("13900000002", "86")
+		}
+		statuses := make([]int, n)
+		var wg sync.WaitGroup
+		for i := range grants {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				statuses[i] = bindPhone(t, env, grants[i].AccessToken, codes[i]).Status
+			}()
+		}
+		wg.Wait()
+		won := 0
+		for _, s := range statuses {
+			switch s {
+			case http.StatusOK:
+				won++
+			case http.StatusConflict:
+			default:
+				t.Errorf("binding in a flood: %d", s)
+			}
+		}
+		if has, _ := env.Server.DB.Read.User.Query().Where(user.Phone("13900000002")).Count(context.Background()); won != 1 || has != 1 {
+			t.Errorf("%d bindings succeeded, %d users have the number; want 1 and 1", won, has)
+		}
+	})
+}

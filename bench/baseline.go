@@ -47,6 +47,6 @@ func signBaselineToken(secret string) (string, error) {
 		return "", err
 	}
 	s := &tokens.Signer{Kind: tokens.Access, Key: ks.UserToken, TTL: time.Hour}
-	tok, _, err := s.Sign(1, 1)
+	tok, _, err := s.Sign(1, 1, "")
 	return tok, err
 }

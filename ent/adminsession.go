@@ -30,6 +30,8 @@ type AdminSession struct {
 	IP string `json:"ip,omitempty"`
 	// UserAgent holds the value of the "user_agent" field.
 	UserAgent string `json:"user_agent,omitempty"`
+	// Nonce holds the value of the "nonce" field.
+	Nonce string `json:"nonce,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the AdminSessionQuery when eager-loading is set.
 	Edges        AdminSessionEdges `json:"edges"`
@@ -63,7 +65,7 @@ func (*AdminSession) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case adminsession.FieldID, adminsession.FieldAdminID:
 			values[i] = new(sql.NullInt64)
-		case adminsession.FieldIP, adminsession.FieldUserAgent:
+		case adminsession.FieldIP, adminsession.FieldUserAgent, adminsession.FieldNonce:
 			values[i] = new(sql.NullString)
 		case adminsession.FieldCreatedAt, adminsession.FieldExpiresAt, adminsession.FieldRevokedAt:
 			values[i] = new(sql.NullTime)
@@ -125,6 +127,12 @@ func (_m *AdminSession) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.UserAgent = value.String
 			}
+		case adminsession.FieldNonce:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field nonce", values[i])
+			} else if value.Valid {
+				_m.Nonce = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -185,6 +193,9 @@ func (_m *AdminSession) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("user_agent=")
 	builder.WriteString(_m.UserAgent)
+	builder.WriteString(", ")
+	builder.WriteString("nonce=")
+	builder.WriteString(_m.Nonce)
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -91,6 +91,20 @@ func (_c *AdminSessionCreate) SetNillableUserAgent(v *string) *AdminSessionCreat
 	return _c
 }
 
+// SetNonce sets the "nonce" field.
+func (_c *AdminSessionCreate) SetNonce(v string) *AdminSessionCreate {
+	_c.mutation.SetNonce(v)
+	return _c
+}
+
+// SetNillableNonce sets the "nonce" field if the given value is not nil.
+func (_c *AdminSessionCreate) SetNillableNonce(v *string) *AdminSessionCreate {
+	if v != nil {
+		_c.SetNonce(*v)
+	}
+	return _c
+}
+
 // SetAdmin sets the "admin" edge to the Admin entity.
 func (_c *AdminSessionCreate) SetAdmin(v *Admin) *AdminSessionCreate {
 	return _c.SetAdminID(v.ID)
@@ -143,6 +157,10 @@ func (_c *AdminSessionCreate) defaults() {
 		v := adminsession.DefaultUserAgent
 		_c.mutation.SetUserAgent(v)
 	}
+	if _, ok := _c.mutation.Nonce(); !ok {
+		v := adminsession.DefaultNonce
+		_c.mutation.SetNonce(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -161,6 +179,9 @@ func (_c *AdminSessionCreate) check() error {
 	}
 	if _, ok := _c.mutation.UserAgent(); !ok {
 		return &ValidationError{Name: "user_agent", err: errors.New(`ent: missing required field "AdminSession.user_agent"`)}
+	}
+	if _, ok := _c.mutation.Nonce(); !ok {
+		return &ValidationError{Name: "nonce", err: errors.New(`ent: missing required field "AdminSession.nonce"`)}
 	}
 	if len(_c.mutation.AdminIDs()) == 0 {
 		return &ValidationError{Name: "admin", err: errors.New(`ent: missing required edge "AdminSession.admin"`)}
@@ -211,6 +232,10 @@ func (_c *AdminSessionCreate) createSpec() (*AdminSession, *sqlgraph.CreateSpec)
 	if value, ok := _c.mutation.UserAgent(); ok {
 		_spec.SetField(adminsession.FieldUserAgent, field.TypeString, value)
 		_node.UserAgent = value
+	}
+	if value, ok := _c.mutation.Nonce(); ok {
+		_spec.SetField(adminsession.FieldNonce, field.TypeString, value)
+		_node.Nonce = value
 	}
 	if nodes := _c.mutation.AdminIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -347,6 +372,18 @@ func (u *AdminSessionUpsert) UpdateUserAgent() *AdminSessionUpsert {
 	return u
 }
 
+// SetNonce sets the "nonce" field.
+func (u *AdminSessionUpsert) SetNonce(v string) *AdminSessionUpsert {
+	u.Set(adminsession.FieldNonce, v)
+	return u
+}
+
+// UpdateNonce sets the "nonce" field to the value that was provided on create.
+func (u *AdminSessionUpsert) UpdateNonce() *AdminSessionUpsert {
+	u.SetExcluded(adminsession.FieldNonce)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -466,6 +503,20 @@ func (u *AdminSessionUpsertOne) SetUserAgent(v string) *AdminSessionUpsertOne {
 func (u *AdminSessionUpsertOne) UpdateUserAgent() *AdminSessionUpsertOne {
 	return u.Update(func(s *AdminSessionUpsert) {
 		s.UpdateUserAgent()
+	})
+}
+
+// SetNonce sets the "nonce" field.
+func (u *AdminSessionUpsertOne) SetNonce(v string) *AdminSessionUpsertOne {
+	return u.Update(func(s *AdminSessionUpsert) {
+		s.SetNonce(v)
+	})
+}
+
+// UpdateNonce sets the "nonce" field to the value that was provided on create.
+func (u *AdminSessionUpsertOne) UpdateNonce() *AdminSessionUpsertOne {
+	return u.Update(func(s *AdminSessionUpsert) {
+		s.UpdateNonce()
 	})
 }
 
@@ -754,6 +805,20 @@ func (u *AdminSessionUpsertBulk) SetUserAgent(v string) *AdminSessionUpsertBulk 
 func (u *AdminSessionUpsertBulk) UpdateUserAgent() *AdminSessionUpsertBulk {
 	return u.Update(func(s *AdminSessionUpsert) {
 		s.UpdateUserAgent()
+	})
+}
+
+// SetNonce sets the "nonce" field.
+func (u *AdminSessionUpsertBulk) SetNonce(v string) *AdminSessionUpsertBulk {
+	return u.Update(func(s *AdminSessionUpsert) {
+		s.SetNonce(v)
+	})
+}
+
+// UpdateNonce sets the "nonce" field to the value that was provided on create.
+func (u *AdminSessionUpsertBulk) UpdateNonce() *AdminSessionUpsertBulk {
+	return u.Update(func(s *AdminSessionUpsert) {
+		s.UpdateNonce()
 	})
 }
 

@@ -106,6 +106,20 @@ func (_u *AdminSessionUpdate) SetNillableUserAgent(v *string) *AdminSessionUpdat
 	return _u
 }
 
+// SetNonce sets the "nonce" field.
+func (_u *AdminSessionUpdate) SetNonce(v string) *AdminSessionUpdate {
+	_u.mutation.SetNonce(v)
+	return _u
+}
+
+// SetNillableNonce sets the "nonce" field if the given value is not nil.
+func (_u *AdminSessionUpdate) SetNillableNonce(v *string) *AdminSessionUpdate {
+	if v != nil {
+		_u.SetNonce(*v)
+	}
+	return _u
+}
+
 // SetAdmin sets the "admin" edge to the Admin entity.
 func (_u *AdminSessionUpdate) SetAdmin(v *Admin) *AdminSessionUpdate {
 	return _u.SetAdminID(v.ID)
@@ -189,6 +203,9 @@ func (_u *AdminSessionUpdate) sqlSave(ctx context.Context) (_node int, err error
 	}
 	if value, ok := _u.mutation.UserAgent(); ok {
 		_spec.SetField(adminsession.FieldUserAgent, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Nonce(); ok {
+		_spec.SetField(adminsession.FieldNonce, field.TypeString, value)
 	}
 	if _u.mutation.AdminCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -317,6 +334,20 @@ func (_u *AdminSessionUpdateOne) SetNillableUserAgent(v *string) *AdminSessionUp
 	return _u
 }
 
+// SetNonce sets the "nonce" field.
+func (_u *AdminSessionUpdateOne) SetNonce(v string) *AdminSessionUpdateOne {
+	_u.mutation.SetNonce(v)
+	return _u
+}
+
+// SetNillableNonce sets the "nonce" field if the given value is not nil.
+func (_u *AdminSessionUpdateOne) SetNillableNonce(v *string) *AdminSessionUpdateOne {
+	if v != nil {
+		_u.SetNonce(*v)
+	}
+	return _u
+}
+
 // SetAdmin sets the "admin" edge to the Admin entity.
 func (_u *AdminSessionUpdateOne) SetAdmin(v *Admin) *AdminSessionUpdateOne {
 	return _u.SetAdminID(v.ID)
@@ -430,6 +461,9 @@ func (_u *AdminSessionUpdateOne) sqlSave(ctx context.Context) (_node *AdminSessi
 	}
 	if value, ok := _u.mutation.UserAgent(); ok {
 		_spec.SetField(adminsession.FieldUserAgent, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Nonce(); ok {
+		_spec.SetField(adminsession.FieldNonce, field.TypeString, value)
 	}
 	if _u.mutation.AdminCleared() {
 		edge := &sqlgraph.EdgeSpec{

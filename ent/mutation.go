@@ -1094,6 +1094,7 @@ type AdminSessionMutation struct {
 	revoked_at    *time.Time
 	ip            *string
 	user_agent    *string
+	nonce         *string
 	clearedFields map[string]struct{}
 	admin         *int
 	clearedadmin  bool
@@ -1429,6 +1430,42 @@ func (m *AdminSessionMutation) ResetUserAgent() {
 	m.user_agent = nil
 }
 
+// SetNonce sets the "nonce" field.
+func (m *AdminSessionMutation) SetNonce(s string) {
+	m.nonce = &s
+}
+
+// Nonce returns the value of the "nonce" field in the mutation.
+func (m *AdminSessionMutation) Nonce() (r string, exists bool) {
+	v := m.nonce
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNonce returns the old "nonce" field's value of the AdminSession entity.
+// If the AdminSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AdminSessionMutation) OldNonce(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNonce is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNonce requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNonce: %w", err)
+	}
+	return oldValue.Nonce, nil
+}
+
+// ResetNonce resets all changes to the "nonce" field.
+func (m *AdminSessionMutation) ResetNonce() {
+	m.nonce = nil
+}
+
 // ClearAdmin clears the "admin" edge to the Admin entity.
 func (m *AdminSessionMutation) ClearAdmin() {
 	m.clearedadmin = true
@@ -1490,7 +1527,7 @@ func (m *AdminSessionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AdminSessionMutation) Fields() []string {
-	fields := make([]string, 0, 6)
+	fields := make([]string, 0, 7)
 	if m.admin != nil {
 		fields = append(fields, adminsession.FieldAdminID)
 	}
@@ -1508,6 +1545,9 @@ func (m *AdminSessionMutation) Fields() []string {
 	}
 	if m.user_agent != nil {
 		fields = append(fields, adminsession.FieldUserAgent)
+	}
+	if m.nonce != nil {
+		fields = append(fields, adminsession.FieldNonce)
 	}
 	return fields
 }
@@ -1529,6 +1569,8 @@ func (m *AdminSessionMutation) Field(name string) (ent.Value, bool) {
 		return m.IP()
 	case adminsession.FieldUserAgent:
 		return m.UserAgent()
+	case adminsession.FieldNonce:
+		return m.Nonce()
 	}
 	return nil, false
 }
@@ -1550,6 +1592,8 @@ func (m *AdminSessionMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldIP(ctx)
 	case adminsession.FieldUserAgent:
 		return m.OldUserAgent(ctx)
+	case adminsession.FieldNonce:
+		return m.OldNonce(ctx)
 	}
 	return nil, fmt.Errorf("unknown AdminSession field %s", name)
 }
@@ -1600,6 +1644,13 @@ func (m *AdminSessionMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetUserAgent(v)
+		return nil
+	case adminsession.FieldNonce:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNonce(v)
 		return nil
 	}
 	return fmt.Errorf("unknown AdminSession field %s", name)
@@ -1679,6 +1730,9 @@ func (m *AdminSessionMutation) ResetField(name string) error {
 		return nil
 	case adminsession.FieldUserAgent:
 		m.ResetUserAgent()
+		return nil
+	case adminsession.FieldNonce:
+		m.ResetNonce()
 		return nil
 	}
 	return fmt.Errorf("unknown AdminSession field %s", name)
@@ -9737,6 +9791,7 @@ type SessionMutation struct {
 	ip                    *string
 	user_agent            *string
 	appid                 *string
+	nonce                 *string
 	clearedFields         map[string]struct{}
 	user                  *int
 	cleareduser           bool
@@ -10232,6 +10287,42 @@ func (m *SessionMutation) ResetAppid() {
 	m.appid = nil
 }
 
+// SetNonce sets the "nonce" field.
+func (m *SessionMutation) SetNonce(s string) {
+	m.nonce = &s
+}
+
+// Nonce returns the value of the "nonce" field in the mutation.
+func (m *SessionMutation) Nonce() (r string, exists bool) {
+	v := m.nonce
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNonce returns the old "nonce" field's value of the Session entity.
+// If the Session object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SessionMutation) OldNonce(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNonce is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNonce requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNonce: %w", err)
+	}
+	return oldValue.Nonce, nil
+}
+
+// ResetNonce resets all changes to the "nonce" field.
+func (m *SessionMutation) ResetNonce() {
+	m.nonce = nil
+}
+
 // ClearUser clears the "user" edge to the User entity.
 func (m *SessionMutation) ClearUser() {
 	m.cleareduser = true
@@ -10347,7 +10438,7 @@ func (m *SessionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SessionMutation) Fields() []string {
-	fields := make([]string, 0, 10)
+	fields := make([]string, 0, 11)
 	if m.user != nil {
 		fields = append(fields, session.FieldUserID)
 	}
@@ -10378,6 +10469,9 @@ func (m *SessionMutation) Fields() []string {
 	if m.appid != nil {
 		fields = append(fields, session.FieldAppid)
 	}
+	if m.nonce != nil {
+		fields = append(fields, session.FieldNonce)
+	}
 	return fields
 }
 
@@ -10406,6 +10500,8 @@ func (m *SessionMutation) Field(name string) (ent.Value, bool) {
 		return m.UserAgent()
 	case session.FieldAppid:
 		return m.Appid()
+	case session.FieldNonce:
+		return m.Nonce()
 	}
 	return nil, false
 }
@@ -10435,6 +10531,8 @@ func (m *SessionMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldUserAgent(ctx)
 	case session.FieldAppid:
 		return m.OldAppid(ctx)
+	case session.FieldNonce:
+		return m.OldNonce(ctx)
 	}
 	return nil, fmt.Errorf("unknown Session field %s", name)
 }
@@ -10513,6 +10611,13 @@ func (m *SessionMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetAppid(v)
+		return nil
+	case session.FieldNonce:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNonce(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Session field %s", name)
@@ -10610,6 +10715,9 @@ func (m *SessionMutation) ResetField(name string) error {
 		return nil
 	case session.FieldAppid:
 		m.ResetAppid()
+		return nil
+	case session.FieldNonce:
+		m.ResetNonce()
 		return nil
 	}
 	return fmt.Errorf("unknown Session field %s", name)

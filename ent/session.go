@@ -38,6 +38,8 @@ type Session struct {
 	UserAgent string `json:"user_agent,omitempty"`
 	// Appid holds the value of the "appid" field.
 	Appid string `json:"appid,omitempty"`
+	// Nonce holds the value of the "nonce" field.
+	Nonce string `json:"nonce,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the SessionQuery when eager-loading is set.
 	Edges        SessionEdges `json:"edges"`
@@ -84,7 +86,7 @@ func (*Session) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case session.FieldID, session.FieldUserID:
 			values[i] = new(sql.NullInt64)
-		case session.FieldRevokeReason, session.FieldIP, session.FieldUserAgent, session.FieldAppid:
+		case session.FieldRevokeReason, session.FieldIP, session.FieldUserAgent, session.FieldAppid, session.FieldNonce:
 			values[i] = new(sql.NullString)
 		case session.FieldCreatedAt, session.FieldLastUsedAt, session.FieldExpiresAt, session.FieldRevokedAt:
 			values[i] = new(sql.NullTime)
@@ -170,6 +172,12 @@ func (_m *Session) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Appid = value.String
 			}
+		case session.FieldNonce:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field nonce", values[i])
+			} else if value.Valid {
+				_m.Nonce = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -246,6 +254,9 @@ func (_m *Session) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("appid=")
 	builder.WriteString(_m.Appid)
+	builder.WriteString(", ")
+	builder.WriteString("nonce=")
+	builder.WriteString(_m.Nonce)
 	builder.WriteByte(')')
 	return builder.String()
 }

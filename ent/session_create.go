@@ -140,6 +140,20 @@ func (_c *SessionCreate) SetNillableAppid(v *string) *SessionCreate {
 	return _c
 }
 
+// SetNonce sets the "nonce" field.
+func (_c *SessionCreate) SetNonce(v string) *SessionCreate {
+	_c.mutation.SetNonce(v)
+	return _c
+}
+
+// SetNillableNonce sets the "nonce" field if the given value is not nil.
+func (_c *SessionCreate) SetNillableNonce(v *string) *SessionCreate {
+	if v != nil {
+		_c.SetNonce(*v)
+	}
+	return _c
+}
+
 // SetUser sets the "user" edge to the User entity.
 func (_c *SessionCreate) SetUser(v *User) *SessionCreate {
 	return _c.SetUserID(v.ID)
@@ -219,6 +233,10 @@ func (_c *SessionCreate) defaults() {
 		v := session.DefaultAppid
 		_c.mutation.SetAppid(v)
 	}
+	if _, ok := _c.mutation.Nonce(); !ok {
+		v := session.DefaultNonce
+		_c.mutation.SetNonce(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -246,6 +264,9 @@ func (_c *SessionCreate) check() error {
 	}
 	if _, ok := _c.mutation.Appid(); !ok {
 		return &ValidationError{Name: "appid", err: errors.New(`ent: missing required field "Session.appid"`)}
+	}
+	if _, ok := _c.mutation.Nonce(); !ok {
+		return &ValidationError{Name: "nonce", err: errors.New(`ent: missing required field "Session.nonce"`)}
 	}
 	if len(_c.mutation.UserIDs()) == 0 {
 		return &ValidationError{Name: "user", err: errors.New(`ent: missing required edge "Session.user"`)}
@@ -312,6 +333,10 @@ func (_c *SessionCreate) createSpec() (*Session, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Appid(); ok {
 		_spec.SetField(session.FieldAppid, field.TypeString, value)
 		_node.Appid = value
+	}
+	if value, ok := _c.mutation.Nonce(); ok {
+		_spec.SetField(session.FieldNonce, field.TypeString, value)
+		_node.Nonce = value
 	}
 	if nodes := _c.mutation.UserIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -518,6 +543,18 @@ func (u *SessionUpsert) UpdateAppid() *SessionUpsert {
 	return u
 }
 
+// SetNonce sets the "nonce" field.
+func (u *SessionUpsert) SetNonce(v string) *SessionUpsert {
+	u.Set(session.FieldNonce, v)
+	return u
+}
+
+// UpdateNonce sets the "nonce" field to the value that was provided on create.
+func (u *SessionUpsert) UpdateNonce() *SessionUpsert {
+	u.SetExcluded(session.FieldNonce)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -700,6 +737,20 @@ func (u *SessionUpsertOne) SetAppid(v string) *SessionUpsertOne {
 func (u *SessionUpsertOne) UpdateAppid() *SessionUpsertOne {
 	return u.Update(func(s *SessionUpsert) {
 		s.UpdateAppid()
+	})
+}
+
+// SetNonce sets the "nonce" field.
+func (u *SessionUpsertOne) SetNonce(v string) *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
+		s.SetNonce(v)
+	})
+}
+
+// UpdateNonce sets the "nonce" field to the value that was provided on create.
+func (u *SessionUpsertOne) UpdateNonce() *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
+		s.UpdateNonce()
 	})
 }
 
@@ -1051,6 +1102,20 @@ func (u *SessionUpsertBulk) SetAppid(v string) *SessionUpsertBulk {
 func (u *SessionUpsertBulk) UpdateAppid() *SessionUpsertBulk {
 	return u.Update(func(s *SessionUpsert) {
 		s.UpdateAppid()
+	})
+}
+
+// SetNonce sets the "nonce" field.
+func (u *SessionUpsertBulk) SetNonce(v string) *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
+		s.SetNonce(v)
+	})
+}
+
+// UpdateNonce sets the "nonce" field to the value that was provided on create.
+func (u *SessionUpsertBulk) UpdateNonce() *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
+		s.UpdateNonce()
 	})
 }
 

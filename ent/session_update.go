@@ -161,6 +161,20 @@ func (_u *SessionUpdate) SetNillableAppid(v *string) *SessionUpdate {
 	return _u
 }
 
+// SetNonce sets the "nonce" field.
+func (_u *SessionUpdate) SetNonce(v string) *SessionUpdate {
+	_u.mutation.SetNonce(v)
+	return _u
+}
+
+// SetNillableNonce sets the "nonce" field if the given value is not nil.
+func (_u *SessionUpdate) SetNillableNonce(v *string) *SessionUpdate {
+	if v != nil {
+		_u.SetNonce(*v)
+	}
+	return _u
+}
+
 // SetUser sets the "user" edge to the User entity.
 func (_u *SessionUpdate) SetUser(v *User) *SessionUpdate {
 	return _u.SetUserID(v.ID)
@@ -295,6 +309,9 @@ func (_u *SessionUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.Appid(); ok {
 		_spec.SetField(session.FieldAppid, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Nonce(); ok {
+		_spec.SetField(session.FieldNonce, field.TypeString, value)
 	}
 	if _u.mutation.UserCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -522,6 +539,20 @@ func (_u *SessionUpdateOne) SetNillableAppid(v *string) *SessionUpdateOne {
 	return _u
 }
 
+// SetNonce sets the "nonce" field.
+func (_u *SessionUpdateOne) SetNonce(v string) *SessionUpdateOne {
+	_u.mutation.SetNonce(v)
+	return _u
+}
+
+// SetNillableNonce sets the "nonce" field if the given value is not nil.
+func (_u *SessionUpdateOne) SetNillableNonce(v *string) *SessionUpdateOne {
+	if v != nil {
+		_u.SetNonce(*v)
+	}
+	return _u
+}
+
 // SetUser sets the "user" edge to the User entity.
 func (_u *SessionUpdateOne) SetUser(v *User) *SessionUpdateOne {
 	return _u.SetUserID(v.ID)
@@ -686,6 +717,9 @@ func (_u *SessionUpdateOne) sqlSave(ctx context.Context) (_node *Session, err er
 	}
 	if value, ok := _u.mutation.Appid(); ok {
 		_spec.SetField(session.FieldAppid, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Nonce(); ok {
+		_spec.SetField(session.FieldNonce, field.TypeString, value)
 	}
 	if _u.mutation.UserCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -117,7 +117,7 @@ func AccessLog(log *slog.Logger, onError fiber.ErrorHandler) fiber.Handler {
 			}
 		}
 		log.Info("request",
-			"method", c.Method(),
+			"method", requestMethod(c),
 			"path", c.Path(),
 			"status", c.Response().StatusCode(),
 			"latency_ms", float64(time.Since(start).Microseconds())/1000,
@@ -142,7 +142,7 @@ type UserTokenKey struct {
 func RequireUser(key UserTokenKey, acc *accounts.Service) fiber.Handler {
 	refused := func(*fiber.Ctx) error { return accounts.Unauthorized() }
 	check := func(c *fiber.Ctx, claims *tokens.AccessClaims) error {
-		u, err := acc.Authenticate(c.UserContext(), claims.UserID(), claims.SessionID)
+		u, err := acc.Authenticate(c.UserContext(), claims.UserID(), claims.SessionID, claims.SessionNonce)
 		if err != nil {
 			return err
 		}

@@ -1,9 +1,11 @@
 package handlers
 
 import (
+	"bytes"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 )
 
 // Headers of a verified request, for the backend behind the proxy.
@@ -32,4 +34,49 @@ func Verify(c *fiber.Ctx) error {
 	// Status without a body: SendStatus would write "OK".
 	c.Status(fiber.StatusOK)
 	return nil
+}
+
+// knownMethods are the methods Fiber routes; it answers any other with a
+// bare 400 before a route or middleware runs.
+var knownMethods = func() map[string]bool {
+	m := map[string]bool{}
+	for _, name := range fiber.DefaultMethods {
+		m[name] = true
+	}
+	return m
+}()
+
+// originalMethod is the fasthttp user value that keeps the real name of a
+// method VerifyAnyMethod routed as GET, for the access log.
+const originalMethod = "miniauth_original_method"
+
+// VerifyAnyMethod wraps the server's handler so that /api/auth/verify
+// answers every method name. nginx's auth_request repeats the client's
+// method, whatever it is (PROPFIND and the rest of WebDAV, or a made-up
+// one), and turns Fiber's 400 for a method it does not know into a 500
+// for the client. Verify answers every method alike, so an unknown one is
+// routed there as GET; the access log still shows the real name.
+func VerifyAnyMethod(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(rc *fasthttp.RequestCtx) {
+		if m := rc.Method(); !knownMethods[string(m)] && isVerifyPath(rc.Path()) {
+			rc.SetUserValue(originalMethod, string(m))
+			rc.Request.Header.SetMethod(fiber.MethodGet)
+		}
+		next(rc)
+	}
+}
+
+// isVerifyPath matches VerifyPath as Fiber's router does: any case, with
+// or without a trailing slash.
+func isVerifyPath(p []byte) bool {
+	p = bytes.TrimRight(p, "/")
+	return bytes.EqualFold(p, []byte(VerifyPath))
+}
+
+// requestMethod is the request's method as the client sent it.
+func requestMethod(c *fiber.Ctx) string {
+	if m, ok := c.Context().UserValue(originalMethod).(string); ok {
+		return m
+	}
+	return c.Method()
 }

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/miniauth/miniauth/app/avatars"
@@ -147,6 +149,7 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p Profile, c Clie
 	extra func(ctx context.Context, tx *ent.Client, u *ent.User, isNew bool) (*ent.User, error)) (*Grant, error) {
 	var g Grant
 	refresh, refreshHash := tokens.NewRefreshToken()
+	nonce := tokens.NewSessionNonce()
 	var sessionID int
 	var err error
 	for attempt := 1; attempt <= loginAttempts; attempt++ {
@@ -154,11 +157,15 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p Profile, c Clie
 		var rc *receipt
 		err = s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 			now := s.Now.Now()
-			if err := s.checkOwnAvatar(ctx, tx, p, li.owner()); err != nil {
-				return err
-			}
 			u, isNew, err := s.resolveUser(ctx, tx, li, p, now)
 			if err != nil {
+				return err
+			}
+			// A local avatar_url must be an upload of the user the login
+			// resolved to (not of whoever else has the unionid: in a
+			// recorded conflict that is another user). An error undoes
+			// the whole login.
+			if err := s.checkOwnAvatar(ctx, tx, p, user.ID(u.ID)); err != nil {
 				return err
 			}
 			if extra != nil {
@@ -177,7 +184,7 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p Profile, c Clie
 					return err
 				}
 			}
-			sess, err := s.createSession(ctx, tx, u.ID, li.AppID, c, refreshHash, now)
+			sess, err := s.createSession(ctx, tx, u.ID, li.AppID, c, refreshHash, nonce, now)
 			if err != nil {
 				return err
 			}
@@ -192,12 +199,13 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p Profile, c Clie
 	if err != nil {
 		return nil, err
 	}
-	return s.grant(&g, sessionID, li.AppID, refresh)
+	return s.grant(&g, sessionID, nonce, li.AppID, refresh)
 }
 
 // createSession is the one place a user's session is opened (a login of
-// any kind, a web sign-in), inside the caller's transaction.
-func (s *Service) createSession(ctx context.Context, tx *ent.Client, userID int, appID string, c Client, refreshHash []byte, now time.Time) (*ent.Session, error) {
+// any kind, a web sign-in), inside the caller's transaction. nonce goes
+// into the session and its access tokens (claim sno).
+func (s *Service) createSession(ctx context.Context, tx *ent.Client, userID int, appID string, c Client, refreshHash []byte, nonce string, now time.Time) (*ent.Session, error) {
 	sess, err := tx.Session.Create().
 		SetUserID(userID).
 		SetAppid(appID).
@@ -205,8 +213,9 @@ func (s *Service) createSession(ctx context.Context, tx *ent.Client, userID int,
 		SetLastUsedAt(now).
 		SetExpiresAt(now.Add(s.RefreshTTL)).
 		SetIP(c.IP).
-		SetUserAgent(truncate(c.UserAgent, 256)).
+		SetUserAgent(StoredText(c.UserAgent, 256)).
 		SetRefreshHash(refreshHash).
+		SetNonce(nonce).
 		Save(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
@@ -214,8 +223,8 @@ func (s *Service) createSession(ctx context.Context, tx *ent.Client, userID int,
 	return sess, nil
 }
 
-func (s *Service) grant(g *Grant, sessionID int, appID, refresh string) (*Grant, error) {
-	access, _, err := s.Access.SignWith(g.User.ID, sessionID, tokens.Extra{App: appID, Roles: Roles(g.User)})
+func (s *Service) grant(g *Grant, sessionID int, nonce, appID, refresh string) (*Grant, error) {
+	access, _, err := s.Access.SignWith(g.User.ID, sessionID, nonce, tokens.Extra{App: appID, Roles: Roles(g.User)})
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +247,7 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 	var reused bool
 	var ended change
 	var rc *receipt
-	var appID string
+	var appID, nonce string
 	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		now := s.Now.Now()
 		revoke := func(userID, id int) error {
@@ -283,6 +292,11 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 		if c.IP != "" {
 			update.SetIP(c.IP)
 		}
+		nonce = sess.Nonce
+		if nonce == "" { // a session from before nonces: it gets one now
+			nonce = tokens.NewSessionNonce()
+			update.SetNonce(nonce)
+		}
 		n, err := update.Save(ctx)
 		if err != nil {
 			return fmt.Errorf("rotate refresh token: %w", err)
@@ -305,7 +319,7 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 		s.Log.Warn("refresh token reused: session revoked", "session_id", sessionID)
 		return nil, errUnauthorized
 	}
-	return s.grant(&g, sessionID, appID, next)
+	return s.grant(&g, sessionID, nonce, appID, next)
 }
 
 // Logout revokes one session.
@@ -480,4 +494,23 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string([]rune(s)[:n])
+}
+
+// StoredText is a string a client sent (a user agent, a client name) as
+// it may be stored: valid UTF-8 (PostgreSQL refuses anything else, and
+// SQLite hands it back to JSON encoders that would mangle it), without
+// control characters (PostgreSQL refuses NUL), at most n characters.
+func StoredText(s string, n int) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		s = strings.Map(func(r rune) rune {
+			if unicode.IsControl(r) {
+				return -1
+			}
+			return r
+		}, s)
+	}
+	return truncate(s, n)
 }

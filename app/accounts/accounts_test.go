@@ -79,6 +79,11 @@ func (f *fixture) login(t *testing.T, openid string) *accounts.Grant {
 // check of exp against the system clock is the API tests' business.
 func sessionOf(t *testing.T, f *fixture, g *accounts.Grant) int {
 	t.Helper()
+	return claimsOf(t, f, g).SessionID
+}
+
+func claimsOf(t *testing.T, f *fixture, g *accounts.Grant) *tokens.AccessClaims {
+	t.Helper()
 	var c tokens.AccessClaims
 	_, err := jwt.NewParser(jwt.WithoutClaimsValidation(), jwt.WithValidMethods([]string{"HS256"})).
 		ParseWithClaims(g.AccessToken, &c, func(*jwt.Token) (any, error) { return f.svc.Keys.UserToken, nil })
@@ -88,7 +93,7 @@ func sessionOf(t *testing.T, f *fixture, g *accounts.Grant) int {
 	if c.UserID() != g.User.ID {
 		t.Fatalf("token of user %d, grant of user %d", c.UserID(), g.User.ID)
 	}
-	return c.SessionID
+	return &c
 }
 
 func wantCode(t *testing.T, what string, err error, code string) {
@@ -100,7 +105,8 @@ func wantCode(t *testing.T, what string, err error, code string) {
 
 func (f *fixture) authenticates(t *testing.T, g *accounts.Grant) bool {
 	t.Helper()
-	u, err := f.svc.Authenticate(context.Background(), g.User.ID, sessionOf(t, f, g))
+	c := claimsOf(t, f, g)
+	u, err := f.svc.Authenticate(context.Background(), g.User.ID, c.SessionID, c.SessionNonce)
 	if err != nil {
 		wantCode(t, "authenticate", err, problem.Unauthorized)
 		return false

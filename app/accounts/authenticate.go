@@ -26,7 +26,7 @@ import (
 const authenticateSQL = `SELECT u.id, u.openid, u.unionid, u.nickname, u.avatar_url, u.gender, u.phone,
  u.phone_country_code, u.created_at, u.updated_at, u.roles, s.expires_at
 FROM sessions s JOIN users u ON u.id = s.user_id
-WHERE s.id = $1 AND u.id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3 AND u.disabled = $4`
+WHERE s.id = $1 AND u.id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3 AND u.disabled = $4 AND s.nonce = $5`
 
 type preparedStmt struct {
 	once sync.Once
@@ -45,22 +45,24 @@ func (p *preparedStmt) get(db *sql.DB, query string) (*sql.Stmt, error) {
 // session cache when it holds the session; every write that ends a
 // session or changes a user forgets it there before answering (and tells
 // other instances), so logout and disabling still take effect at once.
-func (s *Service) Authenticate(ctx context.Context, userID, sessionID int) (*ent.User, error) {
-	if cu := s.Cache.Get(userID, sessionID); cu != nil {
+// nonce is the token's session nonce: a session with the same id but
+// another nonce (ids reused after a restore) is not the token's.
+func (s *Service) Authenticate(ctx context.Context, userID, sessionID int, nonce string) (*ent.User, error) {
+	if cu := s.Cache.Get(userID, sessionID, nonce); cu != nil {
 		return entUser(cu), nil
 	}
 	// The ticket comes before the read: if a write forgets this user
 	// between the two, Fill stores nothing.
 	ticket := s.Cache.Ticket(userID)
-	cu, expires, err := s.loadSession(ctx, userID, sessionID)
+	cu, expires, err := s.loadSession(ctx, userID, sessionID, nonce)
 	if err != nil {
 		return nil, err
 	}
-	s.Cache.Fill(ticket, sessionID, expires, cu)
+	s.Cache.Fill(ticket, sessionID, nonce, expires, cu)
 	return entUser(cu), nil
 }
 
-func (s *Service) loadSession(ctx context.Context, userID, sessionID int) (*sessioncache.User, time.Time, error) {
+func (s *Service) loadSession(ctx context.Context, userID, sessionID int, nonce string) (*sessioncache.User, time.Time, error) {
 	stmt, err := s.authStmt.get(s.DB.ReadSQL, authenticateSQL)
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("prepare authenticate: %w", err)
@@ -68,7 +70,7 @@ func (s *Service) loadSession(ctx context.Context, userID, sessionID int) (*sess
 	var u sessioncache.User
 	var unionid sql.NullString
 	var expires time.Time
-	err = stmt.QueryRowContext(ctx, sessionID, userID, s.Now.Now(), false).Scan(
+	err = stmt.QueryRowContext(ctx, sessionID, userID, s.Now.Now(), false, nonce).Scan(
 		&u.ID, &u.Openid, &unionid, &u.Nickname, &u.AvatarURL, &u.Gender, &u.Phone,
 		&u.PhoneCountryCode, &u.CreatedAt, &u.UpdatedAt, &u.Roles, &expires)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -76,8 +76,9 @@ func (li loginIdentity) kind() string {
 	return li.Kind
 }
 
-// owner selects the user this identity logs in as, if there is one
-// yet: the holder of the (appid, openid) identity or of the unionid.
+// owner selects the users this identity may log in as: the holder of
+// the (appid, openid) identity or of the unionid (two of them in a
+// recorded conflict, so use it for Exist, never Only).
 func (li loginIdentity) owner() predicate.User {
 	own := user.HasIdentitiesWith(identity.Appid(li.AppID), identity.Openid(li.Session.OpenID))
 	if li.Session.UnionID == "" {

@@ -13,6 +13,7 @@ import (
 // BindPhone exchanges a code from <button open-type="getPhoneNumber"> for
 // the user's number (WeChat checks the code against the user's openid)
 // and stores it, without the country code, with the country code apart.
+// A number another user has is refused (account_conflict), nothing changed.
 // It asks the session's mini program, with that app's access token.
 // The number fetched is counted against the day's caps (phonecost.go),
 // whatever happens next: WeChat billed it already.
@@ -29,6 +30,9 @@ func (s *Service) BindPhone(ctx context.Context, u *ent.User, sessionID int, cod
 	var rc *receipt
 	ticket := s.Cache.Ticket(u.ID)
 	err = s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+		if err := s.claimPhone(ctx, tx, u.ID, p); err != nil {
+			return err
+		}
 		if rc, err = s.announce(ctx, tx, userChanged(u.ID)); err != nil {
 			return err
 		}

@@ -46,21 +46,8 @@ func (s *Service) PhoneLogin(ctx context.Context, appID, code, phoneCode string,
 		return nil, err
 	}
 	return s.login(ctx, li, Profile{}, c, func(ctx context.Context, tx *ent.Client, u *ent.User, _ bool) (*ent.User, error) {
-		if s.DB.Dialect == dialect.Postgres {
-			// Concurrent transactions would each see the number free and
-			// each bind it: one number's bindings queue on a lock held to
-			// the end of the transaction. (SQLite has one writer.)
-			if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", phoneLockKey(phone)); err != nil {
-				return nil, fmt.Errorf("lock phone number: %w", err)
-			}
-		}
-		taken, err := tx.User.Query().Where(user.Phone(phone.PurePhoneNumber), user.PhoneCountryCode(phone.CountryCode),
-			user.IDNEQ(u.ID)).Exist(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("find owner of phone: %w", err)
-		}
-		if taken {
-			return nil, errPhoneTaken
+		if err := s.claimPhone(ctx, tx, u.ID, phone); err != nil {
+			return nil, err
 		}
 		if u.Phone == phone.PurePhoneNumber && u.PhoneCountryCode == phone.CountryCode {
 			return u, nil
@@ -73,6 +60,29 @@ func (s *Service) PhoneLogin(ctx context.Context, appID, code, phoneCode string,
 		bound.LoginCount, bound.LastLoginAt = u.LoginCount, u.LastLoginAt
 		return bound, nil
 	})
+}
+
+// claimPhone refuses, inside a write that is about to bind phone to
+// userID, a number another user has (account_conflict): that user could
+// no longer log in with it. One number's claims queue on a lock.
+func (s *Service) claimPhone(ctx context.Context, tx *ent.Client, userID int, phone *wechat.Phone) error {
+	if s.DB.Dialect == dialect.Postgres {
+		// Concurrent transactions would each see the number free and
+		// each bind it: one number's bindings queue on a lock held to
+		// the end of the transaction. (SQLite has one writer.)
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", phoneLockKey(phone)); err != nil {
+			return fmt.Errorf("lock phone number: %w", err)
+		}
+	}
+	taken, err := tx.User.Query().Where(user.Phone(phone.PurePhoneNumber), user.PhoneCountryCode(phone.CountryCode),
+		user.IDNEQ(userID)).Exist(ctx)
+	if err != nil {
+		return fmt.Errorf("find owner of phone: %w", err)
+	}
+	if taken {
+		return errPhoneTaken
+	}
+	return nil
 }
 
 // phoneLockKey is the advisory lock of one phone number.

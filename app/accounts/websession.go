@@ -24,6 +24,7 @@ const KindWeb = "web"
 type WebSession struct {
 	user      *ent.User
 	sessionID int
+	nonce     string
 	refresh   string
 }
 
@@ -43,16 +44,17 @@ func (s *Service) OpenWebSession(ctx context.Context, tx *ent.Client, userID int
 		return nil, errDisabled
 	}
 	refresh, hash := tokens.NewRefreshToken()
-	sess, err := s.createSession(ctx, tx, userID, WebApp, c, hash, s.Now.Now())
+	nonce := tokens.NewSessionNonce()
+	sess, err := s.createSession(ctx, tx, userID, WebApp, c, hash, nonce, s.Now.Now())
 	if err != nil {
 		return nil, err
 	}
-	return &WebSession{user: u, sessionID: sess.ID, refresh: refresh}, nil
+	return &WebSession{user: u, sessionID: sess.ID, nonce: nonce, refresh: refresh}, nil
 }
 
 // Grant is the login answer of a committed web session.
 func (w *WebSession) Grant(s *Service) (*Grant, error) {
-	return s.grant(&Grant{User: w.user}, w.sessionID, WebApp, w.refresh)
+	return s.grant(&Grant{User: w.user}, w.sessionID, w.nonce, WebApp, w.refresh)
 }
 
 // IsWebSession reports whether sessionID was opened by a web sign-in: such

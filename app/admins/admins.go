@@ -205,6 +205,7 @@ type Session struct {
 	ExpiresAt time.Time
 	Admin     *ent.Admin
 	SessionID int
+	Nonce     string // the session's random name, in the token
 }
 
 // Client describes where a sign-in came from: the same description as a
@@ -263,15 +264,17 @@ func (s *Service) CheckCredentials(ctx context.Context, username, password strin
 // OpenSession signs an admin in (after every factor was checked).
 func (s *Service) OpenSession(ctx context.Context, a *ent.Admin, c Client) (*Session, error) {
 	var sess *ent.AdminSession
+	nonce := tokens.NewSessionNonce()
 	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		now := s.Now.Now()
 		var err error
 		sess, err = tx.AdminSession.Create().
 			SetAdminID(a.ID).
+			SetNonce(nonce).
 			SetCreatedAt(now).
 			SetExpiresAt(now.Add(s.SessionTTL)).
 			SetIP(c.IP).
-			SetUserAgent(truncate(c.UserAgent, 256)).
+			SetUserAgent(accounts.StoredText(c.UserAgent, 256)).
 			Save(ctx)
 		if err != nil {
 			return fmt.Errorf("create admin session: %w", err)
@@ -284,11 +287,11 @@ func (s *Service) OpenSession(ctx context.Context, a *ent.Admin, c Client) (*Ses
 	signer := *s.Signer
 	signer.TTL = s.SessionTTL
 	signer.Now = s.Now
-	token, exp, err := signer.Sign(a.ID, sess.ID)
+	token, exp, err := signer.Sign(a.ID, sess.ID, nonce)
 	if err != nil {
 		return nil, err
 	}
-	return &Session{Token: token, ExpiresAt: exp, Admin: a, SessionID: sess.ID}, nil
+	return &Session{Token: token, ExpiresAt: exp, Admin: a, SessionID: sess.ID, Nonce: nonce}, nil
 }
 
 // burnHash spends the time of one password check.
@@ -297,11 +300,13 @@ func (s *Service) burnHash(password string) {
 	CheckPassword(s.dummy, password)
 }
 
-// Authenticate checks that a token's admin session is still live.
-func (s *Service) Authenticate(ctx context.Context, adminID, sessionID int) (*ent.Admin, error) {
+// Authenticate checks that a token's admin session is still live and is
+// the token's (nonce: a reused id after a restore is another session).
+func (s *Service) Authenticate(ctx context.Context, adminID, sessionID int, nonce string) (*ent.Admin, error) {
 	sess, err := s.DB.Read.AdminSession.Query().Where(
 		adminsession.ID(sessionID),
 		adminsession.AdminID(adminID),
+		adminsession.Nonce(nonce),
 		adminsession.RevokedAtIsNil(),
 		adminsession.ExpiresAtGT(s.Now.Now()),
 	).WithAdmin().Only(ctx)
@@ -334,11 +339,4 @@ func (s *Service) CSRFToken(sessionID int) string {
 // ValidCSRF reports whether token belongs to the session.
 func (s *Service) ValidCSRF(sessionID int, token string) bool {
 	return token != "" && hmac.Equal([]byte(token), []byte(s.CSRFToken(sessionID)))
-}
-
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n])
 }

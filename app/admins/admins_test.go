@@ -119,10 +119,10 @@ func testLoginSessionLifecycle(t *testing.T, s *admins.Service) {
 	if _, err := tokentest.Parse(sess.Token, tokens.Access, s.Signer.Key); err == nil {
 		t.Fatal("an admin token parsed as a user access token")
 	}
-	if a, err := s.Authenticate(ctx, sess.Admin.ID, sess.SessionID); err != nil || a.Username != "root" {
+	if a, err := s.Authenticate(ctx, sess.Admin.ID, sess.SessionID, sess.Nonce); err != nil || a.Username != "root" {
 		t.Fatalf("Authenticate = %v, %v", a, err)
 	}
-	if _, err := s.Authenticate(ctx, sess.Admin.ID+1, sess.SessionID); !errors.Is(err, admins.ErrSession) {
+	if _, err := s.Authenticate(ctx, sess.Admin.ID+1, sess.SessionID, sess.Nonce); !errors.Is(err, admins.ErrSession) {
 		t.Fatalf("Authenticate with another admin's id = %v", err)
 	}
 	tok := s.CSRFToken(sess.SessionID)
@@ -132,7 +132,7 @@ func testLoginSessionLifecycle(t *testing.T, s *admins.Service) {
 	if err := s.Logout(ctx, sess.SessionID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Authenticate(ctx, sess.Admin.ID, sess.SessionID); !errors.Is(err, admins.ErrSession) {
+	if _, err := s.Authenticate(ctx, sess.Admin.ID, sess.SessionID, sess.Nonce); !errors.Is(err, admins.ErrSession) {
 		t.Fatalf("Authenticate after logout = %v, want ErrSession", err)
 	}
 
@@ -144,7 +144,7 @@ func testLoginSessionLifecycle(t *testing.T, s *admins.Service) {
 	if err := s.SetPassword(ctx, "root", "a brand new password"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Authenticate(ctx, sess2.Admin.ID, sess2.SessionID); !errors.Is(err, admins.ErrSession) {
+	if _, err := s.Authenticate(ctx, sess2.Admin.ID, sess2.SessionID, sess2.Nonce); !errors.Is(err, admins.ErrSession) {
 		t.Fatalf("session survived a password change: %v", err)
 	}
 	if _, err := s.Login(ctx, "root", "long enough password", admins.Client{}); !errors.Is(err, admins.ErrBadCredentials) {
@@ -177,7 +177,7 @@ func TestSessionExpires(t *testing.T) {
 		t.Fatal(err)
 	}
 	now = now.Add(s.SessionTTL + time.Second)
-	if _, err := s.Authenticate(ctx, sess.Admin.ID, sess.SessionID); !errors.Is(err, admins.ErrSession) {
+	if _, err := s.Authenticate(ctx, sess.Admin.ID, sess.SessionID, sess.Nonce); !errors.Is(err, admins.ErrSession) {
 		t.Fatalf("expired session accepted: %v", err)
 	}
 }

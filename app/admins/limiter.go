@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -46,7 +47,26 @@ func NewLoginLimiter(db *database.DB) *LoginLimiter {
 		FailuresPerIP: DefaultFailuresPerIP, Window: DefaultLimitWindow}
 }
 
-func ipKey(ip string) string { return throttlePrefix + "ip:" + ip }
+// ipKey is the counter of a client. An IPv6 client is its /64: one
+// subscriber, one host or one cloud instance is routinely handed a whole
+// /64, and each of its 2^64 addresses must not get tries of its own.
+func ipKey(ip string) string { return throttlePrefix + "ip:" + ClientNet(ip) }
+
+// ClientNet is the network a client address counts as: an IPv4 address
+// as itself, an IPv6 address as its /64 (IPv4-mapped ones as IPv4).
+// Anything else is used as it is.
+func ClientNet(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.WithZone("").Prefix(64)
+	return p.String()
+}
 
 // usernameKey bounds the key: a posted username can be any length, and
 // names past MaxUsername can never sign in anyway.
@@ -115,8 +135,26 @@ func (l *LoginLimiter) allow(ctx context.Context, limits []limit) (bool, time.Du
 // instances, at most the limit are ever checked. A refused attempt
 // counts nothing. An attempt that succeeds is given back with Release.
 func (l *LoginLimiter) Reserve(ctx context.Context, ip, username string) (bool, time.Duration, error) {
+	a, err := l.ReserveAttempt(ctx, ip, username)
+	return a.OK, a.Wait, err
+}
+
+// Attempt is what ReserveAttempt decided.
+type Attempt struct {
+	OK   bool
+	Wait time.Duration // when not OK: until the next attempt may be made
+	// Last: this attempt took the last try of the IP or the username.
+	// If it fails, the client is locked out now: the one moment worth an
+	// audit line, however many guesses there were.
+	Last bool
+}
+
+// ReserveAttempt is Reserve, also telling whether the attempt is the
+// last one allowed.
+func (l *LoginLimiter) ReserveAttempt(ctx context.Context, ip, username string) (Attempt, error) {
 	limits := l.limits(ip, username)
 	var wait time.Duration
+	var last bool
 	err := l.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		now := l.Now.Now()
 		rows := make([]*ent.Throttle, len(limits))
@@ -136,10 +174,16 @@ func (l *LoginLimiter) Reserve(ctx context.Context, ip, username string) (bool, 
 		if wait > 0 {
 			return nil
 		}
-		for _, r := range rows {
+		last = false
+		for i, r := range rows {
 			upd := tx.Throttle.UpdateOneID(r.ID)
+			n := 1
 			if live(r, now) {
-				upd.SetValue(encode(count(r.Value) + 1))
+				n = count(r.Value) + 1
+			}
+			last = last || n >= limits[i].max
+			if live(r, now) {
+				upd.SetValue(encode(n))
 			} else {
 				// A new window starts with this attempt.
 				upd.SetValue(encode(1)).SetExpiresAt(now.Add(l.Window))
@@ -151,15 +195,15 @@ func (l *LoginLimiter) Reserve(ctx context.Context, ip, username string) (bool, 
 		return nil
 	})
 	if err != nil {
-		return false, 0, err
+		return Attempt{}, err
 	}
 	if wait > 0 {
-		return false, max(wait, time.Second), nil
+		return Attempt{Wait: max(wait, time.Second)}, nil
 	}
 	if rand.IntN(32) == 0 {
 		l.sweep(ctx)
 	}
-	return true, 0, nil
+	return Attempt{OK: true, Last: last}, nil
 }
 
 // Release gives back an attempt Reserve counted, once its password

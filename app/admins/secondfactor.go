@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/miniauth/miniauth/app/tokens"
 	"github.com/miniauth/miniauth/ent"
 	"github.com/miniauth/miniauth/ent/admin"
 )
@@ -233,35 +234,68 @@ func hashRecovery(code string) string {
 }
 
 // PendingToken is the hidden state between the two sign-in steps: the
-// admin's id and an expiry, signed. It holds no password, and dies after
-// PendingTTL.
-func (s *Service) PendingToken(adminID int) string {
-	body := strconv.Itoa(adminID) + "." + strconv.FormatInt(s.Now.Now().Add(PendingTTL).Unix(), 10)
-	return body + "." + s.pendingMAC(body)
+// admin's id, an expiry and a random id, signed together with browser, a
+// random value the password step left in the browser's cookie, so that
+// the token is good only in that browser. It holds no password, dies
+// after PendingTTL, and UsePending makes it single-use.
+func (s *Service) PendingToken(adminID int, browser string) string {
+	body := strconv.Itoa(adminID) + "." + strconv.FormatInt(s.Now.Now().Add(PendingTTL).Unix(), 10) + "." + tokens.RandomString(16)
+	return body + "." + s.pendingMAC(body, browser)
 }
 
 // CheckPending returns the admin id a pending token names, or ErrPending
-// when it is forged or expired.
-func (s *Service) CheckPending(token string) (int, error) {
-	i := strings.LastIndexByte(token, '.')
-	if i < 0 || len(token) > 128 {
-		return 0, ErrPending
-	}
-	body, mac := token[:i], token[i+1:]
-	if !hmac.Equal([]byte(mac), []byte(s.pendingMAC(body))) {
-		return 0, ErrPending
-	}
-	idPart, expPart, ok := strings.Cut(body, ".")
-	id, err1 := strconv.Atoi(idPart)
-	exp, err2 := strconv.ParseInt(expPart, 10, 64)
-	if !ok || err1 != nil || err2 != nil || id <= 0 || !s.Now.Now().Before(time.Unix(exp, 0)) {
-		return 0, ErrPending
-	}
-	return id, nil
+// when it is forged, expired, or presented from another browser.
+func (s *Service) CheckPending(token, browser string) (int, error) {
+	id, _, _, err := s.parsePending(token, browser)
+	return id, err
 }
 
-func (s *Service) pendingMAC(body string) string {
+func (s *Service) parsePending(token, browser string) (id int, exp time.Time, jti string, err error) {
+	i := strings.LastIndexByte(token, '.')
+	if i < 0 || len(token) > 160 || browser == "" {
+		return 0, time.Time{}, "", ErrPending
+	}
+	body, mac := token[:i], token[i+1:]
+	if !hmac.Equal([]byte(mac), []byte(s.pendingMAC(body, browser))) {
+		return 0, time.Time{}, "", ErrPending
+	}
+	parts := strings.Split(body, ".")
+	if len(parts) != 3 {
+		return 0, time.Time{}, "", ErrPending
+	}
+	id, err1 := strconv.Atoi(parts[0])
+	unix, err2 := strconv.ParseInt(parts[1], 10, 64)
+	exp = time.Unix(unix, 0)
+	if err1 != nil || err2 != nil || id <= 0 || parts[2] == "" || !s.Now.Now().Before(exp) {
+		return 0, time.Time{}, "", ErrPending
+	}
+	return id, exp, parts[2], nil
+}
+
+// UsePending spends a pending token once its code proved right: a token
+// already spent (it signed in once) is ErrPending. Spent tokens are kept
+// in the throttle table, shared by every instance, until they expire.
+func (s *Service) UsePending(ctx context.Context, token, browser string) error {
+	_, exp, jti, err := s.parsePending(token, browser)
+	if err != nil {
+		return err
+	}
+	return s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+		err := tx.Throttle.Create().SetKey(throttlePrefix + "pending:" + jti).SetValue(encode(1)).SetExpiresAt(exp).Exec(ctx)
+		if ent.IsConstraintError(err) {
+			return ErrPending
+		}
+		if err != nil {
+			return fmt.Errorf("spend pending sign-in: %w", err)
+		}
+		return nil
+	})
+}
+
+func (s *Service) pendingMAC(body, browser string) string {
 	m := hmac.New(sha256.New, s.pendingKey)
 	m.Write([]byte(body))
+	m.Write([]byte{0})
+	m.Write([]byte(browser))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }

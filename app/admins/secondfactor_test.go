@@ -154,20 +154,52 @@ func TestPendingToken(t *testing.T) {
 	s := newService(t)
 	c := &clock{time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)}
 	s.Now = c.now
-	tok := s.PendingToken(42)
-	if id, err := s.CheckPending(tok); err != nil || id != 42 {
+	ctx := context.Background()
+	tok := s.PendingToken(42, "browser-a")
+	if id, err := s.CheckPending(tok, "browser-a"); err != nil || id != 42 {
 		t.Fatalf("fresh token: %d %v", id, err)
 	}
 	for name, bad := range map[string]string{
 		"empty": "", "no mac": "42.99999999999", "other id": strings.Replace(tok, "42.", "43.", 1),
 		"mac cut": tok[:len(tok)-2], "huge": strings.Repeat("9", 500),
 	} {
-		if _, err := s.CheckPending(bad); !errors.Is(err, admins.ErrPending) {
+		if _, err := s.CheckPending(bad, "browser-a"); !errors.Is(err, admins.ErrPending) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+	// Bound to the browser that did the password step.
+	for _, other := range []string{"browser-b", ""} {
+		if _, err := s.CheckPending(tok, other); !errors.Is(err, admins.ErrPending) {
+			t.Errorf("from browser %q: %v", other, err)
+		}
+		if err := s.UsePending(ctx, tok, other); !errors.Is(err, admins.ErrPending) {
+			t.Errorf("spent from browser %q: %v", other, err)
+		}
+	}
+	// Single-use: of 50 spends at once, one succeeds.
+	var spent, refused atomic.Int32
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			switch err := s.UsePending(ctx, tok, "browser-a"); {
+			case err == nil:
+				spent.Add(1)
+			case errors.Is(err, admins.ErrPending):
+				refused.Add(1)
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if spent.Load() != 1 || refused.Load() != 49 {
+		t.Errorf("50 spends of one pending token: %d spent, %d refused", spent.Load(), refused.Load())
+	}
 	c.t = c.t.Add(admins.PendingTTL)
-	if _, err := s.CheckPending(tok); !errors.Is(err, admins.ErrPending) {
+	if _, err := s.CheckPending(s.PendingToken(42, "b"), "b"); err != nil {
+		t.Errorf("a new token: %v", err)
+	}
+	if _, err := s.CheckPending(tok, "browser-a"); !errors.Is(err, admins.ErrPending) {
 		t.Errorf("after 5 minutes: %v", err)
 	}
 }

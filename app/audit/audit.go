@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/miniauth/miniauth/app/clock"
@@ -118,19 +119,42 @@ func (l *Log) RecordTx(ctx context.Context, tx *ent.Client, e Entry) error {
 }
 
 // clip bounds a string to n runes and drops invalid UTF-8 (PostgreSQL
-// refuses it) and control characters (they would garble the table).
+// refuses it) and every character that changes how the rest displays:
+// C0 and C1 controls, line and paragraph separators, and bidirectional
+// controls (an actor "op\u202e" would show as "op" and not be found by
+// the filter for "op").
 func clip(s string, n int) string {
-	s = strings.ToValidUTF8(s, "�")
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, s)
+	s = Clean(s)
 	if utf8.RuneCountInString(s) > n {
 		s = string([]rune(s)[:n])
 	}
 	return s
+}
+
+// Clean is s as valid UTF-8 without display-changing characters (clip).
+// The filter cleans what it looks for the same way.
+func Clean(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.Map(func(r rune) rune {
+		if invisible(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+func invisible(r rune) bool {
+	switch {
+	case unicode.IsControl(r): // C0, DEL, C1
+		return true
+	case r == '\u2028' || r == '\u2029': // line and paragraph separators
+		return true
+	case r == '\u061c' || r == '\u200e' || r == '\u200f': // bidi marks
+		return true
+	case r >= '\u202a' && r <= '\u202e', r >= '\u2066' && r <= '\u2069': // bidi embeddings, overrides, isolates
+		return true
+	}
+	return false
 }
 
 // Filter selects entries; zero fields select everything.
@@ -145,7 +169,7 @@ type Filter struct {
 func (f Filter) where() []predicate.AuditEntry {
 	var ps []predicate.AuditEntry
 	if f.Actor != "" {
-		ps = append(ps, auditentry.Actor(f.Actor))
+		ps = append(ps, auditentry.Actor(Clean(f.Actor)))
 	}
 	if f.Action != "" {
 		ps = append(ps, auditentry.Action(f.Action))

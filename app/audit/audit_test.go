@@ -152,3 +152,47 @@ func TestConcurrentRecords(t *testing.T) {
 		}
 	})
 }
+
+// Strings a client chose (a tried username, a user agent) keep no
+// character that changes how the rest displays: "op\u202e" would show as
+// "op" in the panel and not be found by the filter for "op".
+func TestRecordDropsBidiAndControlCharacters(t *testing.T) {
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		ctx := context.Background()
+		db := apptest.OpenDB(t, b.URL(t))
+		l := &audit.Log{DB: db}
+		sneaky := []string{"op\u202e", "\u202dop", "o\u2066p\u2069", "op\u2028", "op\u2029", "op\u0085", "op\u009b", "\u200eop\u200f",
+			"op\u061c", "op\x1b", "op\xff"}
+		for _, s := range sneaky {
+			if err := l.Record(ctx, audit.Entry{Actor: s, Action: audit.SignInFailed, UserAgent: "UA" + s, Detail: s}); err != nil {
+				t.Fatalf("record %q: %v", s, err)
+			}
+		}
+		page, err := l.List(ctx, audit.Filter{Actor: "op"}, 1, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Invalid UTF-8 becomes U+FFFD, which shows: that one is "op\ufffd".
+		if len(page.Entries) != len(sneaky)-1 {
+			t.Errorf("filter admin=op finds %d of the %d entries", len(page.Entries), len(sneaky)-1)
+		}
+		all, err := l.List(ctx, audit.Filter{}, 1, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range all.Entries {
+			for _, s := range []string{e.Actor, e.UserAgent, e.Detail} {
+				for _, r := range s {
+					if r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == 0x2028 || r == 0x2029 || (r >= 0x202a && r <= 0x202e) ||
+						(r >= 0x2066 && r <= 0x2069) || r == 0x200e || r == 0x200f || r == 0x061c {
+						t.Errorf("stored %q keeps %U", s, r)
+					}
+				}
+			}
+		}
+		// The filter cleans what it looks for the same way.
+		if page, _ := l.List(ctx, audit.Filter{Actor: "op\u202e"}, 1, 50); len(page.Entries) != len(sneaky)-1 {
+			t.Errorf("filter admin=op\\u202e finds %d entries", len(page.Entries))
+		}
+	})
+}

@@ -78,7 +78,7 @@ func adminCmd(ctx context.Context, env *Env, args []string) error {
 		}
 	}
 
-	svc, closeDB, err := openAdmins(ctx, env)
+	svc, closeDB, _, err := openAdmins(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -134,28 +134,34 @@ func readPassword(r io.Reader) (string, error) {
 	return line, nil
 }
 
-func openAdmins(ctx context.Context, env *Env) (*admins.Service, func(), error) {
+// openAdmins opens the admin service of the configured database.
+// serverKey reports whether it holds the server's own keys (configured or
+// in the data dir), not throwaway ones: what seals a second factor must be
+// the server's.
+func openAdmins(ctx context.Context, env *Env) (svc *admins.Service, closeDB func(), serverKey bool, err error) {
 	cfg, db, err := openFor(ctx, env, database.MustHaveSchema, true)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	ks, err := existingKeys(cfg)
+	ks, serverKey, err := existingKeys(cfg)
 	if err != nil {
 		db.Close()
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	return admins.New(db, ks), func() { db.Close() }, nil
+	return admins.New(db, ks), func() { db.Close() }, serverKey, nil
 }
 
 // existingKeys derives the server's keys when its secret is configured or
 // kept in the data dir, and otherwise throwaway ones: the admin commands
 // sign nothing, and must not create a secret beside a database whose
 // server keeps its secret elsewhere (MINIAUTH_JWT_SECRET).
-func existingKeys(cfg *config.Config) (*keys.Set, error) {
+func existingKeys(cfg *config.Config) (ks *keys.Set, server bool, err error) {
 	if _, err := os.Stat(filepath.Join(cfg.DataDir, keys.SecretFile)); cfg.JWTSecret != "" || err == nil {
-		return keys.Load(cfg.JWTSecret, cfg.DataDir)
+		ks, err = keys.Load(cfg.JWTSecret, cfg.DataDir)
+		return ks, err == nil, err
 	}
 	secret := make([]byte, 32)
 	rand.Read(secret)
-	return keys.Derive(secret)
+	ks, err = keys.Derive(secret)
+	return ks, false, err
 }

@@ -40,11 +40,17 @@ func adminPanelCmd(ctx context.Context, env *Env, sub string, args []string) err
 	case sub == "role" && *disable, sub == "totp" && *roleName != "":
 		return fmt.Errorf("admin %s: unexpected flag\n\n%s", sub, adminUsage)
 	}
-	svc, closeDB, err := openAdmins(ctx, env)
+	svc, closeDB, serverKey, err := openAdmins(ctx, env)
 	if err != nil {
 		return err
 	}
 	defer closeDB()
+	if sub == "totp" && !*disable && !serverKey {
+		// The secret is sealed with the server's key, which the server
+		// creates in the data dir when it first starts: sealed with any
+		// other, every code would fail.
+		return fmt.Errorf("admin totp: the server's key does not exist yet: start the server once (or set MINIAUTH_JWT_SECRET as the server does), then run this again")
+	}
 	name := admins.NormalizeUsername(*username)
 	switch {
 	case sub == "role":

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/base32"
 	"io"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -14,6 +16,7 @@ import (
 	"github.com/miniauth/miniauth/app/admins"
 	"github.com/miniauth/miniauth/app/apptest"
 	"github.com/miniauth/miniauth/app/audit"
+	"github.com/miniauth/miniauth/app/keys"
 	"github.com/miniauth/miniauth/ent/auditentry"
 )
 
@@ -123,4 +126,28 @@ func dbPath(dir, dbURL string) string {
 		return dbURL
 	}
 	return dir + "/miniauth.db"
+}
+
+// `admin totp` seals the secret with the server's key. After `migrate`
+// (which makes that key, as the server's first start would) it works and
+// the server accepts its codes; on a database whose server key is not
+// here, it refuses in one line instead of sealing with a throwaway key.
+func TestAdminTOTPBeforeFirstStart(t *testing.T) {
+	dir := t.TempDir()
+	migrate(t, dir, "")
+	if _, err := os.Stat(filepath.Join(dir, keys.SecretFile)); err != nil {
+		t.Fatalf("migrate made no server key: %v", err)
+	}
+	// A data dir whose key went missing (kept elsewhere by the server).
+	if err := os.Remove(filepath.Join(dir, keys.SecretFile)); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := runCLI(t, dir, "", "a long enough password\n", "admin", "create", "--username", "kim", "--password-stdin"); code != 0 {
+		t.Fatalf("admin create: exit %d", code)
+	}
+	code, out, errOut := runCLI(t, dir, "", "", "admin", "totp", "--username", "kim")
+	if code != 1 || !strings.Contains(errOut, "server's key does not exist yet") || strings.Count(errOut, "admin totp") != 1 ||
+		strings.Contains(out, "otpauth://") {
+		t.Fatalf("admin totp without the server key: exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
 }

@@ -92,7 +92,7 @@ func migrateCmd(ctx context.Context, env *Env, args []string) error {
 	if *dryRun {
 		need = database.MustExist // a dry run creates nothing
 	}
-	_, db, err := openFor(ctx, env, need, false)
+	cfg, db, err := openFor(ctx, env, need, false)
 	if err != nil {
 		return err
 	}
@@ -101,6 +101,12 @@ func migrateCmd(ctx context.Context, env *Env, args []string) error {
 		return db.Write.Schema.WriteTo(ctx, env.Stdout)
 	}
 	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	// The server's key, as the server would make it on its first start
+	// with this configuration (in the data dir unless MINIAUTH_JWT_SECRET
+	// is set): `admin totp` after `migrate` seals with it.
+	if _, err := keys.Load(cfg.JWTSecret, cfg.DataDir); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "schema of the %s database is up to date\n", db.Dialect)

@@ -3,6 +3,7 @@ package database
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -169,15 +170,83 @@ func copyTable(ctx context.Context, src, dst *DB, t *schema.Table, total int, pr
 			progress(t.Name, done, total)
 		}
 	}
-	if dst.Dialect == dialect.Postgres {
-		// Explicit ids leave the identity sequence behind; move it past
-		// the copied rows so that new rows do not collide.
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf(
-			"SELECT setval(pg_get_serial_sequence('%s', 'id'), COALESCE((SELECT MAX(id) FROM %s), 0) + 1, false)", t.Name, t.Name)); err != nil {
-			return fmt.Errorf("reset id sequence: %w", err)
-		}
+	next, err := nextID(ctx, src, t.Name)
+	if err != nil {
+		return fmt.Errorf("read id sequence: %w", err)
+	}
+	if err := raiseSequence(ctx, tx, dst.Dialect, t.Name, next); err != nil {
+		return fmt.Errorf("set id sequence: %w", err)
 	}
 	return tx.Commit()
+}
+
+// nextID is the id db would give table's next row: past its highest id
+// and past its id sequence (PostgreSQL's identity sequence, SQLite's
+// AUTOINCREMENT counter), which remember rows deleted since. The target
+// starts there too, so an id that once named a row (and is perhaps still
+// in a token or a log) never names another one.
+func nextID(ctx context.Context, db *DB, table string) (int64, error) {
+	var maxID sql.NullInt64
+	if err := db.SQL.QueryRowContext(ctx, "SELECT MAX(id) FROM "+table).Scan(&maxID); err != nil {
+		return 0, err
+	}
+	next := maxID.Int64 + 1
+	switch db.Dialect {
+	case dialect.Postgres:
+		var seq sql.NullString
+		if err := db.SQL.QueryRowContext(ctx, "SELECT pg_get_serial_sequence($1, 'id')", table).Scan(&seq); err != nil {
+			return 0, err
+		}
+		if seq.Valid {
+			var last int64
+			var called bool
+			if err := db.SQL.QueryRowContext(ctx, "SELECT last_value, is_called FROM "+seq.String).Scan(&last, &called); err != nil {
+				return 0, err
+			}
+			if called {
+				last++
+			}
+			next = max(next, last)
+		}
+	case dialect.SQLite:
+		var seq sql.NullInt64
+		err := db.SQL.QueryRowContext(ctx, "SELECT seq FROM sqlite_sequence WHERE name = $1", table).Scan(&seq)
+		switch {
+		case err == nil:
+			next = max(next, seq.Int64+1)
+		case errors.Is(err, sql.ErrNoRows), strings.Contains(err.Error(), "no such table"):
+			// no AUTOINCREMENT counter (yet): the highest id is all there is
+		default:
+			return 0, err
+		}
+	}
+	return next, nil
+}
+
+// raiseSequence makes the target's next id for table at least next.
+// Explicit ids leave PostgreSQL's identity sequence behind, so it is always
+// set; SQLite's counter only ever goes up.
+func raiseSequence(ctx context.Context, tx *sql.Tx, d string, table string, next int64) error {
+	switch d {
+	case dialect.Postgres:
+		_, err := tx.ExecContext(ctx, fmt.Sprintf(
+			"SELECT setval(pg_get_serial_sequence('%s', 'id'), GREATEST($1::bigint, COALESCE((SELECT MAX(id) FROM %s), 0) + 1), false)", table, table), next)
+		return err
+	case dialect.SQLite:
+		var exists int
+		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'").Scan(&exists); err != nil || exists == 0 {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, "UPDATE sqlite_sequence SET seq = MAX(seq, $1) WHERE name = $2", next-1, table)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 && next > 1 {
+			_, err = tx.ExecContext(ctx, "INSERT INTO sqlite_sequence (name, seq) VALUES ($1, $2)", table, next-1)
+		}
+		return err
+	}
+	return nil
 }
 
 // InsertStatement is a multi-row INSERT of rows rows into table's cols,

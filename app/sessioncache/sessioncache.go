@@ -75,6 +75,7 @@ type shard struct {
 
 type entry struct {
 	sessionID  int
+	nonce      string // the session's random name: the token must carry it
 	user       *userEntry
 	expires    int64 // unix nanoseconds
 	prev, next *entry
@@ -107,8 +108,10 @@ func (c *Cache) shard(userID int) *shard {
 
 func stripe(userID int) int { return int((uint(userID) / shardCount) % stripesShard) }
 
-// Get returns the cached user of a live session, or nil on a miss.
-func (c *Cache) Get(userID, sessionID int) *User {
+// Get returns the cached user of a live session, or nil on a miss. The
+// token's session nonce must be the session's: a token naming a reused id
+// misses, and the database check refuses it.
+func (c *Cache) Get(userID, sessionID int, nonce string) *User {
 	if c == nil || !c.trusted.Load() {
 		return nil
 	}
@@ -116,7 +119,7 @@ func (c *Cache) Get(userID, sessionID int) *User {
 	now := c.now.Now().UnixNano()
 	s.mu.Lock()
 	e := s.sessions[sessionID]
-	if e == nil || e.user.u.ID != userID {
+	if e == nil || e.user.u.ID != userID || e.nonce != nonce {
 		s.mu.Unlock()
 		return nil
 	}
@@ -153,7 +156,7 @@ func (c *Cache) Ticket(userID int) Ticket {
 // Fill stores a live session read from the database after t was taken,
 // unless the user was forgotten or the cache flushed since: then the read
 // may predate a write, and nothing is stored.
-func (c *Cache) Fill(t Ticket, sessionID int, expires time.Time, u *User) {
+func (c *Cache) Fill(t Ticket, sessionID int, nonce string, expires time.Time, u *User) {
 	if c == nil || !t.ok || !c.trusted.Load() {
 		return
 	}
@@ -177,7 +180,7 @@ func (c *Cache) Fill(t Ticket, sessionID int, expires time.Time, u *User) {
 	// The newest read wins: any write in between would have moved the
 	// generation on.
 	ue.u = u
-	e := &entry{sessionID: sessionID, user: ue, expires: expires.UnixNano()}
+	e := &entry{sessionID: sessionID, nonce: nonce, user: ue, expires: expires.UnixNano()}
 	ue.sessions = append(ue.sessions, e)
 	s.sessions[sessionID] = e
 	s.pushFront(e)

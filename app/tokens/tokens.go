@@ -47,8 +47,13 @@ const clockSkew = time.Minute
 // Claims are the claims of every miniauth JWT.
 type Claims struct {
 	jwt.RegisteredClaims
-	SessionID int    `json:"sid"`
-	Type      string `json:"typ"`
+	SessionID int `json:"sid"`
+	// SessionNonce is the session's random name (ent/schema Session.nonce):
+	// the session check compares it, so a token never opens a session
+	// that merely has the same numeric id. Absent in tokens issued before
+	// it existed, which then match only a session without one.
+	SessionNonce string `json:"sno,omitempty"`
+	Type         string `json:"typ"`
 	// App is the mini program (AppID) the session belongs to; absent in
 	// admin tokens and in tokens from before several apps were served.
 	App string `json:"app,omitempty"`
@@ -127,17 +132,13 @@ type Extra struct {
 }
 
 // Sign returns a token for a user (or admin) and session.
-func (s *Signer) Sign(subject, sessionID int) (string, time.Time, error) {
-	return s.SignWith(subject, sessionID, Extra{})
+func (s *Signer) Sign(subject, sessionID int, nonce string) (string, time.Time, error) {
+	return s.SignWith(subject, sessionID, nonce, Extra{})
 }
 
-// SignApp returns a token for a user's session of a mini program.
-func (s *Signer) SignApp(subject, sessionID int, app string) (string, time.Time, error) {
-	return s.SignWith(subject, sessionID, Extra{App: app})
-}
-
-// SignWith returns a token for a subject and session with extra claims.
-func (s *Signer) SignWith(subject, sessionID int, x Extra) (string, time.Time, error) {
+// SignWith returns a token for a subject and session (and the session's
+// nonce, which a revocation changes) with extra claims.
+func (s *Signer) SignWith(subject, sessionID int, nonce string, x Extra) (string, time.Time, error) {
 	iat := s.Now.Now().Truncate(time.Second)
 	exp := iat.Add(s.TTL)
 	claims := Claims{
@@ -149,9 +150,10 @@ func (s *Signer) SignWith(subject, sessionID int, x Extra) (string, time.Time, e
 			IssuedAt:  jwt.NewNumericDate(iat),
 			ID:        RandomString(16),
 		},
-		SessionID: sessionID,
-		Type:      s.Kind.Type,
-		App:       x.App,
+		SessionID:    sessionID,
+		SessionNonce: nonce,
+		Type:         s.Kind.Type,
+		App:          x.App,
 	}
 	var all jwt.Claims = claims
 	if s.Kind == Access {
@@ -188,6 +190,9 @@ func RandomString(n int) string {
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
+
+// NewSessionNonce is a new session's random name: 128 bits.
+func NewSessionNonce() string { return RandomString(16) }
 
 // NewRefreshToken returns a 256-bit random refresh token and its hash.
 func NewRefreshToken() (token string, hash []byte) {

@@ -25,7 +25,7 @@ func signer(kind tokens.Kind, key []byte) *tokens.Signer {
 
 func TestSignParseRoundTrip(t *testing.T) {
 	now := time.Now()
-	tok, exp, err := signer(tokens.Access, userKey).Sign(42, 7)
+	tok, exp, err := signer(tokens.Access, userKey).Sign(42, 7, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestSignParseRoundTrip(t *testing.T) {
 		t.Errorf("claims: %+v", c)
 	}
 	// Two tokens for the same session differ (jti).
-	tok2, _, _ := signer(tokens.Access, userKey).Sign(42, 7)
+	tok2, _, _ := signer(tokens.Access, userKey).Sign(42, 7, "")
 	if tok2 == tok {
 		t.Error("two tokens are identical")
 	}
@@ -53,9 +53,9 @@ func TestSignParseRoundTrip(t *testing.T) {
 // TestKindsDoNotMix: a user token never passes as an admin token, even
 // with a shared key, and each kind refuses the other's key.
 func TestKindsDoNotMix(t *testing.T) {
-	user, _, _ := signer(tokens.Access, userKey).Sign(1, 1)
-	admin, _, _ := signer(tokens.Admin, adminKey).Sign(1, 1)
-	adminSameKey, _, _ := signer(tokens.Admin, userKey).Sign(1, 1)
+	user, _, _ := signer(tokens.Access, userKey).Sign(1, 1, "")
+	admin, _, _ := signer(tokens.Admin, adminKey).Sign(1, 1, "")
+	adminSameKey, _, _ := signer(tokens.Admin, userKey).Sign(1, 1, "")
 	for _, c := range []struct {
 		name  string
 		token string
@@ -106,7 +106,7 @@ func forge(t testing.TB, m jwt.SigningMethod, key any, edit func(jwt.MapClaims),
 func TestParseRefuses(t *testing.T) {
 	del := func(k string) func(jwt.MapClaims) { return func(c jwt.MapClaims) { delete(c, k) } }
 	set := func(k string, v any) func(jwt.MapClaims) { return func(c jwt.MapClaims) { c[k] = v } }
-	good, _, _ := signer(tokens.Access, userKey).Sign(5, 3)
+	good, _, _ := signer(tokens.Access, userKey).Sign(5, 3, "")
 	p := strings.Split(good, ".")
 	cases := []struct {
 		name  string
@@ -162,7 +162,7 @@ func TestParseRefuses(t *testing.T) {
 func TestParseUsesInjectedClock(t *testing.T) {
 	s := signer(tokens.Access, userKey)
 	s.Now = func() time.Time { return time.Now().Add(-2 * time.Hour) }
-	tok, exp, err := s.Sign(1, 1)
+	tok, exp, err := s.Sign(1, 1, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestRefreshTokens(t *testing.T) {
 // access token's claims. (Fuzz workers run this setup again, so the seed
 // token is not known to them; the signature is the oracle.)
 func FuzzParse(f *testing.F) {
-	good, _, err := signer(tokens.Access, userKey).Sign(5, 3)
+	good, _, err := signer(tokens.Access, userKey).Sign(5, 3, "")
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -85,6 +85,11 @@ func UserAgent(v string) predicate.AdminSession {
 	return predicate.AdminSession(sql.FieldEQ(FieldUserAgent, v))
 }
 
+// Nonce applies equality check predicate on the "nonce" field. It's identical to NonceEQ.
+func Nonce(v string) predicate.AdminSession {
+	return predicate.AdminSession(sql.FieldEQ(FieldNonce, v))
+}
+
 // AdminIDEQ applies the EQ predicate on the "admin_id" field.
 func AdminIDEQ(v int) predicate.AdminSession {
 	return predicate.AdminSession(sql.FieldEQ(FieldAdminID, v))
@@ -363,6 +368,71 @@ func UserAgentEqualFold(v string) predicate.AdminSession {
 // UserAgentContainsFold applies the ContainsFold predicate on the "user_agent" field.
 func UserAgentContainsFold(v string) predicate.AdminSession {
 	return predicate.AdminSession(sql.FieldContainsFold(FieldUserAgent, v))
+}
+
+// NonceEQ applies the EQ predicate on the "nonce" field.
+func NonceEQ(v string) predicate.AdminSession {
+	return predicate.AdminSession(sql.FieldEQ(FieldNonce, v))
+}
+
+// NonceNEQ applies the NEQ predicate on the "nonce" field.
+func NonceNEQ(v string) predicate.AdminSession {
+	return predicate.AdminSession(sql.FieldNEQ(FieldNonce, v))
+}
+
+// NonceIn applies the In predicate on the "nonce" field.
+func NonceIn(vs ...string) predicate.AdminSession {
+	return predicate.AdminSession(sql.FieldIn(FieldNonce, vs...))
+}
+
+// NonceNotIn applies the NotIn predicate on the "nonce" field.
+func NonceNotIn(vs ...string) predicate.AdminSession {
+	return predicate.AdminSession(sql.FieldNotIn(FieldNonce, vs...))
+}
+
+// NonceGT applies the GT predicate on the "nonce" field.
+func NonceGT(v string) predicate.AdminSession {
+	return predicate.AdminSession(sql.FieldGT(FieldNonce, v))
+}
+
+// NonceGTE applies the GTE predicate on the "nonce" field.
+func NonceGTE(v string) predicate.AdminSession {
+	return predicate.AdminSession(sql.FieldGTE(FieldNonce, v))
+}
+
+// NonceLT applies the LT predicate on the "nonce" field.
+func NonceLT(v string) predicate.AdminSession {
+	return predicate.AdminSession(sql.FieldLT(FieldNonce, v))
+}
+
+// NonceLTE applies the LTE predicate on the "nonce" field.
+func NonceLTE(v string) predicate.AdminSession {
+	return predicate.AdminSession(sql.FieldLTE(FieldNonce, v))
+}
+
+// NonceContains applies the Contains predicate on the "nonce" field.
+func NonceContains(v string) predicate.AdminSession {
+	return predicate.AdminSession(sql.FieldContains(FieldNonce, v))
+}
+
+// NonceHasPrefix applies the HasPrefix predicate on the "nonce" field.
+func NonceHasPrefix(v string) predicate.AdminSession {
+	return predicate.AdminSession(sql.FieldHasPrefix(FieldNonce, v))
+}
+
+// NonceHasSuffix applies the HasSuffix predicate on the "nonce" field.
+func NonceHasSuffix(v string) predicate.AdminSession {
+	return predicate.AdminSession(sql.FieldHasSuffix(FieldNonce, v))
+}
+
+// NonceEqualFold applies the EqualFold predicate on the "nonce" field.
+func NonceEqualFold(v string) predicate.AdminSession {
+	return predicate.AdminSession(sql.FieldEqualFold(FieldNonce, v))
+}
+
+// NonceContainsFold applies the ContainsFold predicate on the "nonce" field.
+func NonceContainsFold(v string) predicate.AdminSession {
+	return predicate.AdminSession(sql.FieldContainsFold(FieldNonce, v))
 }
 
 // HasAdmin applies the HasEdge predicate on the "admin" edge.

@@ -36,6 +36,7 @@ var (
 		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
 		{Name: "ip", Type: field.TypeString, Default: ""},
 		{Name: "user_agent", Type: field.TypeString, Default: ""},
+		{Name: "nonce", Type: field.TypeString, Default: ""},
 		{Name: "admin_id", Type: field.TypeInt},
 	}
 	// AdminSessionsTable holds the schema information for the "admin_sessions" table.
@@ -46,7 +47,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "admin_sessions_admins_sessions",
-				Columns:    []*schema.Column{AdminSessionsColumns[6]},
+				Columns:    []*schema.Column{AdminSessionsColumns[7]},
 				RefColumns: []*schema.Column{AdminsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -55,7 +56,7 @@ var (
 			{
 				Name:    "adminsession_admin_id",
 				Unique:  false,
-				Columns: []*schema.Column{AdminSessionsColumns[6]},
+				Columns: []*schema.Column{AdminSessionsColumns[7]},
 			},
 		},
 	}
@@ -429,6 +430,7 @@ var (
 		{Name: "ip", Type: field.TypeString, Default: ""},
 		{Name: "user_agent", Type: field.TypeString, Default: ""},
 		{Name: "appid", Type: field.TypeString, Default: ""},
+		{Name: "nonce", Type: field.TypeString, Default: ""},
 		{Name: "user_id", Type: field.TypeInt},
 	}
 	// SessionsTable holds the schema information for the "sessions" table.
@@ -439,7 +441,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "sessions_users_sessions",
-				Columns:    []*schema.Column{SessionsColumns[10]},
+				Columns:    []*schema.Column{SessionsColumns[11]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -448,7 +450,7 @@ var (
 			{
 				Name:    "session_user_id",
 				Unique:  false,
-				Columns: []*schema.Column{SessionsColumns[10]},
+				Columns: []*schema.Column{SessionsColumns[11]},
 			},
 		},
 	}

@@ -63,6 +63,10 @@ func init() {
 	adminsessionDescUserAgent := adminsessionFields[5].Descriptor()
 	// adminsession.DefaultUserAgent holds the default value on creation for the user_agent field.
 	adminsession.DefaultUserAgent = adminsessionDescUserAgent.Default.(string)
+	// adminsessionDescNonce is the schema descriptor for nonce field.
+	adminsessionDescNonce := adminsessionFields[6].Descriptor()
+	// adminsession.DefaultNonce holds the default value on creation for the nonce field.
+	adminsession.DefaultNonce = adminsessionDescNonce.Default.(string)
 	auditentryHooks := schema.AuditEntry{}.Hooks()
 	auditentry.Hooks[0] = auditentryHooks[0]
 	auditentryFields := schema.AuditEntry{}.Fields()
@@ -247,6 +251,10 @@ func init() {
 	sessionDescAppid := sessionFields[9].Descriptor()
 	// session.DefaultAppid holds the default value on creation for the appid field.
 	session.DefaultAppid = sessionDescAppid.Default.(string)
+	// sessionDescNonce is the schema descriptor for nonce field.
+	sessionDescNonce := sessionFields[10].Descriptor()
+	// session.DefaultNonce holds the default value on creation for the nonce field.
+	session.DefaultNonce = sessionDescNonce.Default.(string)
 	signingkeyFields := schema.SigningKey{}.Fields()
 	_ = signingkeyFields
 	// signingkeyDescKid is the schema descriptor for kid field.

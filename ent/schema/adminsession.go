@@ -22,6 +22,8 @@ func (AdminSession) Fields() []ent.Field {
 		field.Time("revoked_at").Optional().Nillable(),
 		field.String("ip").Default(""),
 		field.String("user_agent").Default(""),
+		// nonce: as on Session, the random name the admin token carries.
+		field.String("nonce").Default(""),
 	}
 }
 

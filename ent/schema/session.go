@@ -31,6 +31,12 @@ func (Session) Fields() []ent.Field {
 		field.String("user_agent").Default(""),
 		// appid is the mini program the session was opened from.
 		field.String("appid").Default(""),
+		// nonce is a random 128-bit name of the session that its access
+		// tokens carry beside the numeric id: ids can come back (a restore
+		// from a backup, a copy), the nonce never does, so a token opens
+		// only the session it was issued for. "" on sessions from before
+		// it existed (their next refresh sets one).
+		field.String("nonce").Default(""),
 	}
 }
 

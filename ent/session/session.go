@@ -34,6 +34,8 @@ const (
 	FieldUserAgent = "user_agent"
 	// FieldAppid holds the string denoting the appid field in the database.
 	FieldAppid = "appid"
+	// FieldNonce holds the string denoting the nonce field in the database.
+	FieldNonce = "nonce"
 	// EdgeUser holds the string denoting the user edge name in mutations.
 	EdgeUser = "user"
 	// EdgeRefreshTokens holds the string denoting the refresh_tokens edge name in mutations.
@@ -69,6 +71,7 @@ var Columns = []string{
 	FieldIP,
 	FieldUserAgent,
 	FieldAppid,
+	FieldNonce,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -94,6 +97,8 @@ var (
 	DefaultUserAgent string
 	// DefaultAppid holds the default value on creation for the "appid" field.
 	DefaultAppid string
+	// DefaultNonce holds the default value on creation for the "nonce" field.
+	DefaultNonce string
 )
 
 // OrderOption defines the ordering options for the Session queries.
@@ -147,6 +152,11 @@ func ByUserAgent(opts ...sql.OrderTermOption) OrderOption {
 // ByAppid orders the results by the appid field.
 func ByAppid(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAppid, opts...).ToFunc()
+}
+
+// ByNonce orders the results by the nonce field.
+func ByNonce(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldNonce, opts...).ToFunc()
 }
 
 // ByUserField orders the results by user field.

@@ -3,12 +3,15 @@ package admin
 import (
 	"errors"
 	"html/template"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/miniauth/miniauth/app/admins"
 	"github.com/miniauth/miniauth/app/audit"
+	"github.com/miniauth/miniauth/handlers"
 )
 
 // AccountData fills the account page.
@@ -91,25 +94,47 @@ func (h *Handler) ConfirmTOTP(c *fiber.Ctx) error {
 	return h.account(c, fiber.StatusOK, "account.notice.enrolled", "", codes)
 }
 
-// DisableTOTP is POST /admin/account/totp/disable with a current code (or
-// a recovery code): someone who found a signed-in browser cannot remove
-// the second factor without the phone.
+// DisableTOTP is POST /admin/account/totp/disable with the password and a
+// current code (or a recovery code): someone who found a signed-in browser
+// cannot remove the second factor without both. Every try counts in the
+// sign-in throttle of the admin's username and IP, as a sign-in does (so
+// 5 wrong ones lock it, and lock the sign-in too); the audit log gets one
+// line when a failure locks it, not one per guess.
 func (h *Handler) DisableTOTP(c *fiber.Ctx) error {
 	me := currentAdmin(c)
 	if !admins.Enrolled(me) {
 		return c.Redirect("/admin/account", fiber.StatusSeeOther)
 	}
-	err := h.Admins.CheckSecondFactor(c.UserContext(), me.ID, strings.Clone(c.FormValue("otp")))
-	if errors.Is(err, admins.ErrWrongCode) {
-		if err := h.record(c, audit.Entry{Action: audit.SecondFactorFail, TargetAdmin: me.Username, Detail: "removal"}); err != nil {
-			return err
+	ctx := c.UserContext()
+	ip := handlers.ClientIP(c)
+	att, err := h.Limiter.ReserveAttempt(ctx, ip, me.Username)
+	if err != nil {
+		return err
+	}
+	if !att.OK {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(att.Wait.Round(time.Second)/time.Second)))
+		return h.account(c, fiber.StatusTooManyRequests, "", "login.throttled_minute", nil)
+	}
+	_, err = h.Admins.CheckCredentials(ctx, me.Username, formValue(c, "password"))
+	if err == nil {
+		err = h.Admins.CheckSecondFactor(ctx, me.ID, formValue(c, "otp"))
+	}
+	if errors.Is(err, admins.ErrBadCredentials) || errors.Is(err, admins.ErrWrongCode) || errors.Is(err, admins.ErrNotEnrolled) {
+		if att.Last {
+			if err := h.record(c, audit.Entry{Action: audit.SecondFactorFail, TargetAdmin: me.Username,
+				Detail: "removal: too many wrong passwords or codes, locked"}); err != nil {
+				return err
+			}
 		}
-		return h.account(c, fiber.StatusUnprocessableEntity, "", "account.wrong_code", nil)
+		return h.account(c, fiber.StatusUnprocessableEntity, "", "account.wrong_password_or_code", nil)
+	}
+	if rerr := h.Limiter.Release(ctx, ip, me.Username); rerr != nil {
+		h.Log.Error("release sign-in attempt", "err", rerr)
 	}
 	if err != nil {
 		return err
 	}
-	if err := h.Admins.DisableTOTP(c.UserContext(), me.Username); err != nil {
+	if err := h.Admins.DisableTOTP(ctx, me.Username); err != nil {
 		return err
 	}
 	if err := h.record(c, audit.Entry{Action: audit.TOTPRemoved, TargetAdmin: me.Username}); err != nil {

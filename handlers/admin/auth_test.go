@@ -194,7 +194,7 @@ func TestTokensDoNotCross(t *testing.T) {
 		expectSignInRedirect(t, p.get(t, "/admin/users", g.AccessToken), "user token as admin cookie")
 		// Even signed with the admin key, a token of the user kind is refused.
 		s := &tokens.Signer{Kind: tokens.Access, Key: p.Server.Keys.AdminToken, TTL: 3600e9}
-		forged, _, err := s.Sign(1, 1)
+		forged, _, err := s.Sign(1, 1, "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -56,6 +56,14 @@ func Funcs(loc *time.Location) func(lang string) template.FuncMap {
 			"initial": initial,
 			"num":     l.Num,
 			"roles":   func(stored string) []string { return accounts.SplitRoles(stored) },
+			// deref hands an optional id (*int) to functions that print
+			// it, such as t: fmt prints a pointer as an address.
+			"deref": func(p *int) int {
+				if p == nil {
+					return 0
+				}
+				return *p
+			},
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/miniauth/miniauth/app/admins"
@@ -24,6 +25,9 @@ const (
 // does not follow redirects (the tests check them).
 type panel struct {
 	*apptest.Env
+	// browsers maps a pending sign-in token to the cookie the password
+	// step set with it (the code step is good only in that browser).
+	browsers sync.Map
 }
 
 func startPanel(t testing.TB, o apptest.Options) *panel {
@@ -33,7 +37,7 @@ func startPanel(t testing.TB, o apptest.Options) *panel {
 	if _, err := admins.New(env.Server.DB, env.Server.Keys).Create(context.Background(), adminName, adminPassword); err != nil {
 		t.Fatalf("create admin: %v", err)
 	}
-	return &panel{env}
+	return &panel{Env: env}
 }
 
 // form posts an HTML form, with the admin cookie if not empty.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/miniauth/miniauth/app/admins"
 	"github.com/miniauth/miniauth/app/audit"
+	"github.com/miniauth/miniauth/app/tokens"
 	"github.com/miniauth/miniauth/ent"
 	"github.com/miniauth/miniauth/handlers"
 )
@@ -79,7 +80,13 @@ func (h *Handler) Login(c *fiber.Ctx) error {
 		return err
 	}
 	if admins.Enrolled(a) {
-		return h.render(c, fiber.StatusOK, "login_otp", &Page{Data: OTPData{Pending: h.Admins.PendingToken(a.ID)}})
+		// The code step is good only in this browser: it gets a random
+		// value the pending token is signed with.
+		browser := tokens.RandomString(16)
+		c.Cookie(&fiber.Cookie{Name: PendingCookieName, Value: browser, Path: "/admin/login",
+			MaxAge: int(admins.PendingTTL / time.Second), HTTPOnly: true, Secure: h.SecureCookie,
+			SameSite: fiber.CookieSameSiteStrictMode})
+		return h.render(c, fiber.StatusOK, "login_otp", &Page{Data: OTPData{Pending: h.Admins.PendingToken(a.ID, browser)}})
 	}
 	if h.RequireTOTP {
 		if err := h.Audit.Record(ctx, audit.Entry{Actor: a.Username, AdminID: a.ID, Action: audit.SignInFailed,

@@ -5,11 +5,16 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"github.com/miniauth/miniauth/app/admins"
 	"github.com/miniauth/miniauth/app/audit"
 	"github.com/miniauth/miniauth/handlers"
 )
+
+// PendingCookieName holds the random value that binds a pending sign-in
+// to the browser that did its password step.
+const PendingCookieName = "miniauth_pending"
 
 // LoginOTP is POST /admin/login/otp, the second step: with the pending
 // token from the first step and a current code (or an unused recovery
@@ -28,7 +33,8 @@ func (h *Handler) LoginOTP(c *fiber.Ctx) error {
 		}
 		return h.throttled(c, "login_otp", form, wait)
 	}
-	id, err := h.Admins.CheckPending(pending)
+	browser := strings.Clone(c.Cookies(PendingCookieName))
+	id, err := h.Admins.CheckPending(pending, browser)
 	if err != nil {
 		return h.render(c, fiber.StatusUnauthorized, "login", &Page{Data: LoginData{}, Error: lang(c).T("otp.expired")})
 	}
@@ -60,5 +66,14 @@ func (h *Handler) LoginOTP(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// Single-use: a pending token that signed in once (a copy of the
+	// page, a replayed post) goes back to the password.
+	if err := h.Admins.UsePending(ctx, pending, browser); errors.Is(err, admins.ErrPending) {
+		return h.render(c, fiber.StatusUnauthorized, "login", &Page{Data: LoginData{}, Error: lang(c).T("otp.expired")})
+	} else if err != nil {
+		return err
+	}
+	c.Cookie(&fiber.Cookie{Name: PendingCookieName, Path: "/admin/login", Expires: fasthttp.CookieExpireDelete,
+		HTTPOnly: true, Secure: h.SecureCookie, SameSite: fiber.CookieSameSiteStrictMode})
 	return h.startSession(c, a, ip, ua)
 }

@@ -3,6 +3,7 @@ package admin_test
 import (
 	"context"
 	"encoding/base32"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 	"github.com/miniauth/miniauth/app/admins"
 	"github.com/miniauth/miniauth/app/apptest"
 	"github.com/miniauth/miniauth/app/audit"
+	"github.com/miniauth/miniauth/handlers/admin"
 )
 
 // enrollAdmin gives the test admin a second factor and returns its
@@ -52,12 +54,28 @@ func (p *panel) passwordStep(t testing.TB) string {
 	if m == nil {
 		t.Fatalf("no pending field:\n%s", r.Body)
 	}
+	for _, c := range (&http.Response{Header: r.Header}).Cookies() {
+		if c.Name == admin.PendingCookieName {
+			p.browsers.Store(string(m[1]), c.Value)
+		}
+	}
 	return string(m[1])
 }
 
+// codeStep posts the second step from the browser that did the password
+// step of pending.
 func (p *panel) codeStep(t testing.TB, pending, code string) *apptest.Response {
 	t.Helper()
-	return p.form(t, "/admin/login/otp", "", url.Values{"pending": {pending}, "otp": {code}})
+	browser, _ := p.browsers.Load(pending)
+	b, _ := browser.(string)
+	return p.codeStepFrom(t, b, pending, code)
+}
+
+func (p *panel) codeStepFrom(t testing.TB, browser, pending, code string) *apptest.Response {
+	t.Helper()
+	return p.Do(t, apptest.Request{Method: "POST", Path: "/admin/login/otp", NoType: true,
+		Body:   url.Values{"pending": {pending}, "otp": {code}}.Encode(),
+		Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Cookie": admin.PendingCookieName + "=" + browser}})
 }
 
 // nextCode is a code the server accepts and has not seen: the step after
@@ -81,6 +99,13 @@ func TestTwoStepSignIn(t *testing.T) {
 		}
 		cookie := sessionCookie(t, r).Value
 		expectHTML(t, p.get(t, "/admin/", cookie), http.StatusOK, `id="stat-total"`)
+
+		// The pending token signed in once: even with another good code
+		// it goes back to the password, as it does from another browser.
+		expectHTML(t, p.codeStep(t, pending, recovery[1]), http.StatusUnauthorized, `id="login-form"`)
+		other := p.passwordStep(t)
+		expectHTML(t, p.codeStepFrom(t, "another-browser", other, nextCode(secret, 0)), http.StatusUnauthorized, `id="login-form"`)
+		expectHTML(t, p.codeStepFrom(t, "", other, nextCode(secret, 0)), http.StatusUnauthorized, `id="login-form"`)
 
 		// The same code again, even with a fresh password step: refused.
 		expectHTML(t, p.codeStep(t, p.passwordStep(t), code), http.StatusUnauthorized, `action="/admin/login/otp"`)
@@ -199,14 +224,17 @@ func TestAccountPageEnrollment(t *testing.T) {
 		if strings.Contains(string(p.get(t, "/admin/account", cookie).Body), `id="recovery-codes"`) {
 			t.Error("recovery codes shown again")
 		}
-		// Removal needs a current code.
-		expectHTML(t, p.form(t, "/admin/account/totp/disable", cookie, url.Values{"csrf": {token}, "otp": {"000000"}}), http.StatusUnprocessableEntity)
-		expectHTML(t, p.form(t, "/admin/account/totp/disable", cookie, url.Values{"csrf": {token}, "otp": {nextCode(secret, 1)}}), http.StatusOK, `id="totp-start"`)
+		// Removal needs the password and a current code.
+		expectHTML(t, p.form(t, "/admin/account/totp/disable", cookie, url.Values{"csrf": {token}, "password": {adminPassword}, "otp": {"000000"}}), http.StatusUnprocessableEntity)
+		expectHTML(t, p.form(t, "/admin/account/totp/disable", cookie, url.Values{"csrf": {token}, "otp": {nextCode(secret, 1)}}), http.StatusUnprocessableEntity)
+		expectHTML(t, p.form(t, "/admin/account/totp/disable", cookie, url.Values{"csrf": {token}, "password": {"not it"}, "otp": {nextCode(secret, 1)}}), http.StatusUnprocessableEntity)
+		expectHTML(t, p.form(t, "/admin/account/totp/disable", cookie, url.Values{"csrf": {token}, "password": {adminPassword}, "otp": {nextCode(secret, 1)}}), http.StatusOK, `id="totp-start"`)
 		got := []string{}
 		for _, a := range []string{audit.TOTPEnrolled, audit.SecondFactorFail, audit.TOTPRemoved} {
 			got = append(got, a, strings.Repeat("x", len(p.auditEntries(t, a))))
 		}
-		if strings.Join(got, " ") != "totp_enrolled x second_factor_failed x totp_removed x" {
+		// Three failures lock nothing: no line for them (one per lock).
+		if strings.Join(got, " ") != "totp_enrolled x second_factor_failed  totp_removed x" {
 			t.Errorf("audit: %v", got)
 		}
 	})
@@ -254,5 +282,55 @@ func TestAccountPageCancelEnrollment(t *testing.T) {
 		expectHTML(t, r, http.StatusOK, `id="recovery-copy"`, `id="recovery-download"`, `data-filename="miniauth-recovery-codes-`)
 		p.form(t, "/admin/account/totp/cancel", cookie, url.Values{"csrf": {token}})
 		expectHTML(t, p.get(t, "/admin/account", cookie), http.StatusOK, "badge-ok", `id="totp-disable-form"`)
+	})
+}
+
+// TestSecondFactorRemovalThrottled: guesses at removing the second factor
+// from a signed-in browser count in the admin's sign-in throttle, even a
+// hundred at once: 5 are checked, the rest refused 429, then even the
+// right password and code wait; the audit log gets one line for the lock.
+func TestSecondFactorRemovalThrottled(t *testing.T) {
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		p := startPanel(t, apptest.Options{DatabaseURL: b.URL(t)})
+		cookie := p.signIn(t)
+		secret, _ := p.enrollAdmin(t)
+		token := csrf(t, p.get(t, "/admin/account", cookie))
+		statuses := make(chan int, 100)
+		var wg sync.WaitGroup
+		for i := range 100 {
+			wg.Go(func() {
+				statuses <- p.form(t, "/admin/account/totp/disable", cookie, url.Values{"csrf": {token},
+					"password": {adminPassword}, "otp": {fmt.Sprintf("%06d", i)}}).Status
+			})
+		}
+		wg.Wait()
+		close(statuses)
+		count := map[int]int{}
+		for s := range statuses {
+			count[s]++
+		}
+		// A guess may hit the current code: then it removes the factor.
+		if count[http.StatusUnprocessableEntity]+count[http.StatusOK] != admins.DefaultFailuresPerUsername ||
+			count[http.StatusTooManyRequests] != 100-admins.DefaultFailuresPerUsername {
+			t.Fatalf("100 removal guesses at once: %v, want %d checked and the rest 429", count, admins.DefaultFailuresPerUsername)
+		}
+		if count[http.StatusOK] == 0 {
+			r := p.form(t, "/admin/account/totp/disable", cookie, url.Values{"csrf": {token}, "password": {adminPassword}, "otp": {nextCode(secret, 1)}})
+			expectHTML(t, r, http.StatusTooManyRequests)
+			if r.Header.Get("Retry-After") == "" {
+				t.Error("429 without Retry-After")
+			}
+			locks := 0
+			for _, e := range p.auditEntries(t, audit.SecondFactorFail) {
+				if strings.Contains(e.Detail, "removal") {
+					locks++
+				}
+			}
+			if locks != 1 {
+				t.Errorf("%d audit lines for one lock, want 1", locks)
+			}
+		}
+		// The sign-in of that admin is throttled too.
+		expectHTML(t, p.form(t, "/admin/login", "", url.Values{"username": {adminName}, "password": {adminPassword}}), http.StatusTooManyRequests)
 	})
 }

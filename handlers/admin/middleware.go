@@ -87,7 +87,7 @@ func (h *Handler) failed(c *fiber.Ctx, err error) error {
 // the sign-in page.
 func (h *Handler) RequireAdmin() fiber.Handler {
 	return handlers.CheckToken(h.Admins.Signer.Key, "cookie:"+CookieName, toSignIn, func(c *fiber.Ctx, claims *tokens.AdminClaims) error {
-		a, err := h.Admins.Authenticate(c.UserContext(), claims.UserID(), claims.SessionID)
+		a, err := h.Admins.Authenticate(c.UserContext(), claims.UserID(), claims.SessionID, claims.SessionNonce)
 		if err != nil {
 			if errors.Is(err, admins.ErrSession) {
 				return toSignIn(c)

@@ -248,6 +248,12 @@ func TestAuditLog(t *testing.T) {
 		if strings.Contains(string(r.Body), "not the password") {
 			t.Fatal("a tried password is in the audit log")
 		}
+		// The target user shows by id (not the address of a *int), on the
+		// audit page and the user's page, in both languages.
+		for _, page := range []string{"/admin/audit", path} {
+			expectHTML(t, p.getLang(t, page, cookie, "en", ""), http.StatusOK, fmt.Sprintf(">user %d</a>", g.UserID()))
+			expectHTML(t, p.getLang(t, page, cookie, "zh-CN", ""), http.StatusOK, fmt.Sprintf(">用户 %d</a>", g.UserID()))
+		}
 		failed := p.auditEntries(t, audit.SignInFailed)
 		if len(failed) != 1 || failed[0].Actor != adminName || failed[0].AdminID != nil {
 			t.Fatalf("failed sign-in entry: %+v", failed)
@@ -358,5 +364,20 @@ func TestViewerCannotChangeAnything(t *testing.T) {
 		if r := p.form(t, path+"/disable", cookie, url.Values{"csrf": {token}}); r.Status != http.StatusSeeOther {
 			t.Errorf("after promotion: %d", r.Status)
 		}
+	})
+}
+
+// An admin sign-in with a User-Agent that is not UTF-8 signs in (its
+// session and audit entry store valid UTF-8; PostgreSQL refuses the rest).
+func TestSignInWithInvalidUTF8UserAgent(t *testing.T) {
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		p := startPanel(t, apptest.Options{DatabaseURL: b.URL(t)})
+		r := p.Do(t, apptest.Request{Method: "POST", Path: "/admin/login", NoType: true,
+			Body:   url.Values{"username": {adminName}, "password": {adminPassword}}.Encode(),
+			Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded", "User-Agent": "Mozilla\xff\xfe/5.0"}})
+		if r.Status != http.StatusSeeOther {
+			t.Fatalf("sign in with a non-UTF-8 User-Agent: %d %s", r.Status, r.Body)
+		}
+		expectHTML(t, p.get(t, "/admin/", sessionCookie(t, r).Value), http.StatusOK)
 	})
 }

@@ -82,3 +82,21 @@ func TestConcurrentGuessesThrottled(t *testing.T) {
 		}
 	})
 }
+
+// An IPv6 client is its /64: 100 guesses on different names, each from
+// another address of one /64, are throttled like guesses from one
+// address; another /64 is not.
+func TestIPv6SlashSixtyFourIsOneClient(t *testing.T) {
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		p := startPanel(t, apptest.Options{DatabaseURL: b.URL(t), Env: trustLoopback})
+		statuses := guessFlood(t, []*apptest.Env{p.Env}, func(i int) string { return fmt.Sprintf("2001:db8:1:2:%x::%x", i, i+1) },
+			func(i int) string { return fmt.Sprintf("someone-%d", i) }, -1)
+		checkFlood(t, statuses, 20)
+		if r := p.signInFrom(t, "2001:db8:1:2:ffff:ffff:ffff:fffe", "someone-else", "wrong"); r.Status != http.StatusTooManyRequests {
+			t.Fatalf("another address of the same /64: %d, want 429", r.Status)
+		}
+		if r := p.signInFrom(t, "2001:db8:1:3::1", "someone-else", "wrong"); r.Status != http.StatusUnauthorized {
+			t.Fatalf("an address of another /64 was throttled: %d", r.Status)
+		}
+	})
+}
