@@ -87,9 +87,10 @@ func TestListensWhileMigrating(t *testing.T) {
 	if !g.IsNewUser {
 		t.Fatal("the code refused during start-up did not log in")
 	}
+	// The server's log is buffered (flushed every few hundred ms).
 	for _, want := range []string{"starting: answering 503", "database schema up to date", "miniauth listening"} {
-		if !strings.Contains(p.Log(), want) {
-			t.Errorf("log lacks %q:\n%s", want, p.Log())
-		}
+		apptest.Eventually(t, 10*time.Second, "log line "+want, func() (bool, string) {
+			return strings.Contains(p.Log(), want), p.Log()
+		})
 	}
 }
