@@ -61,7 +61,10 @@ func TestMiniProgramKit(t *testing.T) {
 	fake.sim.AddApp(SecondAppID, SecondSecret)
 	multi := apptest.StartProcess(t, wx, map[string]string{"MINIAUTH_SQLITE_SYNC": "normal",
 		"MINIAUTH_WECHAT_APPID": "", "MINIAUTH_WECHAT_SECRET": "",
-		"MINIAUTH_WECHAT_APPS": apptest.AppID + ":" + apptest.Secret + "," + SecondAppID + ":" + SecondSecret})
+		"MINIAUTH_WECHAT_APPS": apptest.AppID + ":" + apptest.Secret + "," + SecondAppID + ":" + SecondSecret,
+		// One phone number per mini program per day: phoneoffer.test.js
+		// sees the second user told budget_exhausted.
+		"MINIAUTH_PHONE_DAILY_BUDGET": "1"})
 
 	// A server on PostgreSQL behind a proxy the Node tests cut and
 	// restore (POST /test/db/cut, /test/db/restore on the fake WeChat),
@@ -98,7 +101,9 @@ func TestMiniProgramKit(t *testing.T) {
 	for _, name := range []string{"first login", "concurrent requests before login", "access token expiry", "refresh token reuse", "uploadAvatar uploads", "bindPhone binds", "example page", "business route behind a forward-auth proxy",
 		"phoneLogin signs up", "phoneLogin refuses a phone", "listSessions", "endSession", "endOtherSessions", "two mini programs", "example devices page",
 		"web sign-in: confirmWebLogin", "web sign-in: scanWebLogin then denyWebLogin", "example web sign-in page",
-		"content_rejected names the nickname field"} {
+		"content_rejected names the nickname field",
+		"phoneOffer offers the button", "phoneOffer shares the budget", "phoneOffer before login logs in first",
+		"phoneQuotaExhausted recognizes errno 1400001", "example page shows the phone button only when offered"} {
 		if !bytes.Contains(out, []byte("✔ "+name)) {
 			t.Errorf("node output does not show %q as passed", name)
 		}

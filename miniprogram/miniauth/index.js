@@ -500,6 +500,20 @@ function createClient(config) {
       }
       return call('POST', '/api/me/phone', { code: code }, true).then(keepUser);
     },
+    // phoneOffer asks whether to show the phone-number button now:
+    // WeChat bills every tap that succeeds (before the code reaches the
+    // server), so the server keeps daily caps. Resolves { offer, reason }
+    // (reason: ok, already_verified, cooldown, user_daily_cap,
+    // ip_daily_cap, budget_exhausted or risk).
+    phoneOffer: function () {
+      return call('GET', '/api/me/phone/offer', undefined, true).then(function (res) {
+        var body = parseJSON(res.data);
+        if (!body || typeof body.offer !== 'boolean' || typeof body.reason !== 'string') {
+          throw MiniauthError('invalid_response', 'expected a phone offer', res.statusCode);
+        }
+        return { offer: body.offer, reason: body.reason };
+      });
+    },
     // getUser is the user as last seen, from storage (null when logged out).
     getUser: function () {
       var u = getWx().getStorageSync(USER);
@@ -525,8 +539,24 @@ function fieldError(err, field, message) {
   return err.code === 'validation_failed' ? err.fields[field] : '';
 }
 
+// PHONE_NO_QUOTA is the errno of a getPhoneNumber callback once the mini
+// program's paid phone quota is used up: no code came, nothing was billed.
+var PHONE_NO_QUOTA = 1400001;
+
+// phoneQuotaExhausted reports whether a getPhoneNumber event (or its
+// detail) says the quota is gone: hide the phone button and offer another
+// way on (give the button phone-number-no-quota-toast="{{false}}" so that
+// WeChat does not show its own toast).
+function phoneQuotaExhausted(e) {
+  if (!e || typeof e !== 'object') return false;
+  var d = e.detail && typeof e.detail === 'object' ? e.detail : e;
+  return Number(d.errno) === PHONE_NO_QUOTA;
+}
+
 module.exports = {
   createClient: createClient,
+  phoneQuotaExhausted: phoneQuotaExhausted,
+  PHONE_NO_QUOTA: PHONE_NO_QUOTA,
   MiniauthError: MiniauthError,
   fieldError: fieldError,
 };

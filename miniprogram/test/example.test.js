@@ -95,10 +95,10 @@ test('example page: log in, edit the profile, bind a phone, log out', async (t) 
   const before = phone.requests.length;
   await page.onGetPhoneNumber({ detail: { errMsg: 'getPhoneNumber:fail user deny' } });
   assert.equal(phone.requests.length, before, 'a declined phone number sends nothing');
-  const code = await phoneCode('13800138000');
+  const code = await phoneCode('13800138011');
   await page.onGetPhoneNumber({ detail: { code } });
   assert.equal(page.data.error, '');
-  assert.match(page.data.user.phone, /13800138000$/);
+  assert.match(page.data.user.phone, /13800138011$/);
 
   await page.onShow();
   assert.equal(page.data.user.nickname, 'Bob');
@@ -135,4 +135,36 @@ test('example devices page: phone sign-up, then list and sign out devices', asyn
   assert.equal(devices.data.sessions.length, 1);
   assert.ok(devices.data.sessions[0].current);
   assert.ok(app.auth.isLoggedIn());
+});
+
+test('example page shows the phone button only when offered, and falls back when the quota is gone', async (t) => {
+  const phone = newPhone();
+  const { page } = loadExample(t);
+  page.onLoad();
+  assert.equal(page.data.phoneOffered, false, 'no button before the server offers it');
+
+  // Logged out, the phone sign-up button falls back to the WeChat login.
+  await page.onPhoneLogin({ detail: { errMsg: 'getPhoneNumber:fail no quota', errno: 1400001 } });
+  assert.equal(phone.requests.length, 0, 'no quota: nothing sent');
+  assert.equal(page.data.phoneSignUp, false);
+  assert.match(page.data.phoneNote, /log in with WeChat/);
+
+  await page.onLogin();
+  assert.equal(page.data.error, '');
+  assert.equal(page.data.phoneOffered, true);
+  assert.equal(phone.count('/api/me/phone/offer'), 1);
+
+  const before = phone.requests.length;
+  await page.onGetPhoneNumber({ detail: { errMsg: 'getPhoneNumber:fail no quota', errno: 1400001 } });
+  assert.equal(phone.requests.length, before, 'no quota: nothing sent');
+  assert.equal(page.data.phoneOffered, false, 'the button goes away');
+  assert.notEqual(page.data.phoneNote, '');
+
+  // Shown again later (the quota was topped up): offered again.
+  await page.onShow();
+  assert.equal(page.data.phoneOffered, true);
+  await page.onGetPhoneNumber({ detail: { code: await phoneCode('13600136001') } });
+  assert.equal(page.data.error, '');
+  assert.match(page.data.user.phone, /13600136001$/);
+  assert.equal(page.data.phoneOffered, false, 'verified: no button');
 });

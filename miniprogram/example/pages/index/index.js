@@ -1,4 +1,4 @@
-const { fieldError } = require('../../miniauth/index.js');
+const { fieldError, phoneQuotaExhausted } = require('../../miniauth/index.js');
 
 const app = getApp();
 
@@ -9,6 +9,11 @@ Page({
     busy: false,
     error: '',
     nicknameError: '',
+    // The phone button is shown only when the server offers it (WeChat
+    // bills every successful tap); phoneNote says why it is not there.
+    phoneOffered: false,
+    phoneNote: '',
+    phoneSignUp: true, // the logged-out phone sign-up button
   },
 
   // A website's sign-in code opens this page (MINIAUTH_QR_PAGE) with the
@@ -27,13 +32,32 @@ Page({
     return this.run(() => app.auth.request({ url: '/api/me' }).then((res) => res.data));
   },
 
+  // checkPhoneOffer shows the phone button only when the server offers it
+  // now; any failure keeps it hidden (a tap costs money).
+  checkPhoneOffer() {
+    if (!this.data.user || this.data.user.phone) {
+      this.setData({ phoneOffered: false });
+      return Promise.resolve();
+    }
+    return app.auth.phoneOffer().then(
+      (o) => this.setData({ phoneOffered: o.offer, phoneNote: o.offer ? '' : 'Phone verification is not available right now (' + o.reason + ').' }),
+      () => this.setData({ phoneOffered: false, phoneNote: '' }),
+    );
+  },
+
   onLogin() {
     return this.run(() => app.auth.login().then((r) => r.user));
   },
 
   // Sign-up with the phone button: one call logs in and binds the number.
   // A number another account has is refused (account_conflict).
+  // When the paid phone quota is used up, WeChat gives no code (errno
+  // 1400001): fall back to the plain WeChat login.
   onPhoneLogin(e) {
+    if (phoneQuotaExhausted(e)) {
+      this.setData({ phoneSignUp: false, phoneNote: 'Sign-up by phone number is not available right now: log in with WeChat.' });
+      return Promise.resolve();
+    }
     if (!e.detail.code) return Promise.resolve();
     return this.run(() => app.auth.phoneLogin(e.detail.code).then((r) => r.user));
   },
@@ -64,6 +88,10 @@ Page({
   },
 
   onGetPhoneNumber(e) {
+    if (phoneQuotaExhausted(e)) {
+      this.setData({ phoneOffered: false, phoneNote: 'Phone verification is not available right now; you can go on without it.' });
+      return Promise.resolve();
+    }
     // No code: the user declined (or the mini program lacks the permission).
     if (!e.detail.code) return Promise.resolve();
     return this.run(() => app.auth.bindPhone(e.detail.code));
@@ -81,6 +109,7 @@ Page({
       (user) => {
         this.setData({ busy: false });
         this.show(user);
+        return this.checkPhoneOffer();
       },
       (err) => {
         this.setData({ busy: false });
