@@ -105,7 +105,13 @@ func migrateCmd(ctx context.Context, env *Env, args []string) error {
 	}
 	// The server's key, as the server would make it on its first start
 	// with this configuration (in the data dir unless MINIAUTH_JWT_SECRET
-	// is set): `admin totp` after `migrate` seals with it.
+	// is set): `admin totp` after `migrate` seals with it. On PostgreSQL
+	// the data dir may not exist yet: make it as the server would.
+	if cfg.JWTSecret == "" {
+		if err := cfg.PrepareDataDir(); err != nil {
+			return err
+		}
+	}
 	if _, err := keys.Load(cfg.JWTSecret, cfg.DataDir); err != nil {
 		return err
 	}

@@ -15,6 +15,13 @@ import (
 // tell whether a server is using the database (InUse).
 const ServerAppName = "miniauth"
 
+// inUseLooks and inUseGap: how often and how far apart InUse looks at
+// PostgreSQL's connections before it calls the database in use.
+const (
+	inUseLooks = 5
+	inUseGap   = 200 * time.Millisecond
+)
+
 // InUse says whether another process has the database open, so that a
 // command that rewrites it wholesale (copy, import) can refuse to run
 // under a live server: it returns a one-line description of who, or ""
@@ -47,15 +54,28 @@ func InUse(ctx context.Context, rawURL string) (string, error) {
 	defer cancel()
 	var n int
 	var names string
-	err = db.QueryRowContext(cctx, `SELECT count(*), COALESCE(string_agg(DISTINCT COALESCE(client_addr::text, 'local'), ', '), '')
+	// A server that has just stopped leaves its backends exiting for a
+	// moment after its sockets closed: look again a few times before
+	// calling the database in use.
+	for try := 0; ; try++ {
+		err = db.QueryRowContext(cctx, `SELECT count(*), COALESCE(string_agg(DISTINCT COALESCE(client_addr::text, 'local'), ', '), '')
 FROM pg_stat_activity
 WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
   AND application_name IN ($1, $2, '')`, ServerAppName, ListenerAppName).Scan(&n, &names)
-	if err != nil {
-		return "", fmt.Errorf("list the connections to %s: %w", loc, err)
-	}
-	if n == 0 {
-		return "", nil
+		if err != nil {
+			return "", fmt.Errorf("list the connections to %s: %w", loc, err)
+		}
+		if n == 0 {
+			return "", nil
+		}
+		if try == inUseLooks-1 {
+			break
+		}
+		select {
+		case <-cctx.Done():
+			return "", fmt.Errorf("list the connections to %s: %w", loc, cctx.Err())
+		case <-time.After(inUseGap):
+		}
 	}
 	return fmt.Sprintf("%d connection(s) of a miniauth server (from %s) are using %s", n, strings.TrimSpace(names), loc), nil
 }
