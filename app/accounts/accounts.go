@@ -153,9 +153,7 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p Profile, c Clie
 	var sessionID int
 	var err error
 	for attempt := 1; attempt <= loginAttempts; attempt++ {
-		var changed change
-		var rc *receipt
-		err = s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+		err = s.write(ctx, func(ctx context.Context, tx *ent.Client, ch *Changes) error {
 			now := s.Now.Now()
 			u, isNew, err := s.resolveUser(ctx, tx, li, p, now)
 			if err != nil {
@@ -179,10 +177,7 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p Profile, c Clie
 			if !isNew {
 				// A returning user's profile, unionid or phone may have
 				// changed: their cached sessions must read it again.
-				changed = userChanged(u.ID)
-				if rc, err = s.announce(ctx, tx, changed); err != nil {
-					return err
-				}
+				ch.UserChanged(u.ID)
 			}
 			sess, err := s.createSession(ctx, tx, u.ID, li.AppID, c, refreshHash, nonce, now)
 			if err != nil {
@@ -191,7 +186,6 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p Profile, c Clie
 			g.User, g.IsNewUser, sessionID = u, isNew, sess.ID
 			return nil
 		})
-		s.settle(changed, rc, err == nil)
 		if !errors.Is(err, errRaced) {
 			break
 		}
@@ -245,20 +239,15 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 	var g Grant
 	var sessionID int
 	var reused bool
-	var ended change
-	var rc *receipt
 	var appID, nonce string
-	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+	err := s.write(ctx, func(ctx context.Context, tx *ent.Client, ch *Changes) error {
 		now := s.Now.Now()
+		reused = false
 		revoke := func(userID, id int) error {
 			// Commit the revocation, then refuse: returning an error here
 			// would roll it back.
 			reused, sessionID = true, id
-			ended = sessionEnded(userID, id)
-			var err error
-			if rc, err = s.announce(ctx, tx, ended); err != nil {
-				return err
-			}
+			ch.SessionEnded(userID, id)
 			return tx.Session.UpdateOneID(id).SetRevokedAt(now).SetRevokeReason(ReasonRefreshReuse).Exec(ctx)
 		}
 		sess, err := tx.Session.Query().Where(session.RefreshHash(hash)).WithUser().Only(ctx)
@@ -311,7 +300,6 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 		g.User, sessionID, appID = sess.Edges.User, sess.ID, sess.Appid
 		return nil
 	})
-	s.settle(ended, rc, err == nil)
 	if err != nil {
 		return nil, err
 	}
@@ -324,9 +312,7 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 
 // Logout revokes one session.
 func (s *Service) Logout(ctx context.Context, sessionID int) error {
-	var ended change
-	var rc *receipt
-	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+	return s.write(ctx, func(ctx context.Context, tx *ent.Client, ch *Changes) error {
 		sess, err := tx.Session.Query().Where(session.ID(sessionID)).Select(session.FieldUserID).Only(ctx)
 		if ent.IsNotFound(err) {
 			return nil
@@ -334,16 +320,11 @@ func (s *Service) Logout(ctx context.Context, sessionID int) error {
 		if err != nil {
 			return fmt.Errorf("find session %d: %w", sessionID, err)
 		}
-		ended = sessionEnded(sess.UserID, sessionID)
-		if rc, err = s.announce(ctx, tx, ended); err != nil {
-			return err
-		}
+		ch.SessionEnded(sess.UserID, sessionID)
 		return tx.Session.Update().
 			Where(session.ID(sessionID), session.RevokedAtIsNil()).
 			SetRevokedAt(s.Now.Now()).SetRevokeReason(ReasonLogout).Exec(ctx)
 	})
-	s.settle(ended, rc, err == nil)
-	return err
 }
 
 // UpdateProfile applies a validated partial profile to the signed-in user
@@ -368,13 +349,9 @@ func (s *Service) UpdateProfile(ctx context.Context, current *ent.User, sessionI
 	}
 	var out *ent.User
 	var previous string
-	var rc *receipt
 	ticket := s.Cache.Ticket(userID)
-	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
-		var err error
-		if rc, err = s.announce(ctx, tx, userChanged(userID)); err != nil {
-			return err
-		}
+	err := s.write(ctx, func(ctx context.Context, tx *ent.Client, ch *Changes) error {
+		ch.UserChanged(userID)
 		if p.AvatarURL != nil {
 			old, err := s.lockSignedIn(ctx, tx, userID)
 			if err != nil {
@@ -403,14 +380,12 @@ func (s *Service) UpdateProfile(ctx context.Context, current *ent.User, sessionI
 			return err
 		}
 		out = u
+		ch.UserReplaced(ticket, u)
 		return s.reviewChanged(ctx, tx, u, p)
 	})
 	if err != nil {
-		s.settle(userChanged(userID), rc, false)
 		return nil, err
 	}
-	s.Cache.ReplaceUser(ticket, cacheUser(out))
-	s.settle(change{}, rc, true)
 	if p.AvatarURL != nil && previous != out.AvatarURL {
 		s.releaseAvatar(ctx, userID, previous)
 	}
@@ -425,17 +400,14 @@ func (s *Service) UpdateProfile(ctx context.Context, current *ent.User, sessionI
 // same WeChat account logging in later starts a new user.
 func (s *Service) Delete(ctx context.Context, userID int) error {
 	var avatar string
-	var rc *receipt
 	var uploads []string
-	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+	err := s.write(ctx, func(ctx context.Context, tx *ent.Client, ch *Changes) error {
+		ch.UserRevoked(userID)
 		u, err := s.lockSignedIn(ctx, tx, userID)
 		if err != nil {
 			return err
 		}
 		avatar = u.AvatarURL
-		if rc, err = s.announce(ctx, tx, userRevoked(userID)); err != nil {
-			return err
-		}
 		if uploads, err = tx.Upload.Query().Where(upload.UserID(userID)).Select(upload.FieldName).Strings(ctx); err != nil {
 			return fmt.Errorf("list uploads: %w", err)
 		}
@@ -444,7 +416,6 @@ func (s *Service) Delete(ctx context.Context, userID int) error {
 		}
 		return nil
 	})
-	s.settle(userRevoked(userID), rc, err == nil)
 	if err != nil {
 		return err
 	}
@@ -463,17 +434,14 @@ func (s *Service) Delete(ctx context.Context, userID int) error {
 // Disabling revokes every session at once, so the user's next API call is
 // refused.
 func (s *Service) SetDisabled(ctx context.Context, userID int, disabled bool) error {
-	var rc *receipt
-	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+	err := s.write(ctx, func(ctx context.Context, tx *ent.Client, ch *Changes) error {
+		ch.UserRevoked(userID)
 		n, err := tx.User.Update().Where(user.ID(userID)).SetDisabled(disabled).SetUpdatedAt(s.Now.Now()).Save(ctx)
 		if err != nil {
 			return err
 		}
 		if n == 0 {
 			return problem.New(problem.NotFound, "no such user")
-		}
-		if rc, err = s.announce(ctx, tx, userRevoked(userID)); err != nil {
-			return err
 		}
 		if !disabled {
 			return nil
@@ -482,7 +450,6 @@ func (s *Service) SetDisabled(ctx context.Context, userID int, disabled bool) er
 			Where(session.UserID(userID), session.RevokedAtIsNil()).
 			SetRevokedAt(s.Now.Now()).SetRevokeReason(ReasonDisabled).Exec(ctx)
 	})
-	s.settle(userRevoked(userID), rc, err == nil)
 	if err == nil && s.StatusChanged != nil {
 		s.StatusChanged()
 	}

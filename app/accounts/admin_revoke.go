@@ -15,9 +15,7 @@ const ReasonAdminRevoked = "admin_revoked"
 // tokens fail the next Authenticate and its refresh token is refused. A
 // session that is not the user's, or already ended, is NotFound.
 func (s *Service) RevokeSession(ctx context.Context, userID, sessionID int) error {
-	ended := sessionEnded(userID, sessionID)
-	var rc *receipt
-	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+	return s.write(ctx, func(ctx context.Context, tx *ent.Client, ch *Changes) error {
 		n, err := tx.Session.Update().
 			Where(session.ID(sessionID), session.UserID(userID), session.RevokedAtIsNil()).
 			SetRevokedAt(s.Now.Now()).SetRevokeReason(ReasonAdminRevoked).Save(ctx)
@@ -27,9 +25,7 @@ func (s *Service) RevokeSession(ctx context.Context, userID, sessionID int) erro
 		if n == 0 {
 			return problem.New(problem.NotFound, "no such live session")
 		}
-		rc, err = s.announce(ctx, tx, ended)
-		return err
+		ch.SessionEnded(userID, sessionID)
+		return nil
 	})
-	s.settle(ended, rc, err == nil)
-	return err
 }

@@ -33,17 +33,14 @@ func (s *Service) UploadAvatar(ctx context.Context, userID, sessionID int, image
 	}
 	var out *ent.User
 	var previous string
-	var rc *receipt
 	ticket := s.Cache.Ticket(userID)
-	err = s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+	err = s.write(ctx, func(ctx context.Context, tx *ent.Client, ch *Changes) error {
+		ch.UserChanged(userID)
 		old, err := s.lockSignedIn(ctx, tx, userID)
 		if err != nil {
 			return err
 		}
 		previous = old.AvatarURL
-		if rc, err = s.announce(ctx, tx, userChanged(userID)); err != nil {
-			return err
-		}
 		if err := tx.Upload.Create().SetName(name).SetUserID(userID).SetCreatedAt(s.Now.Now()).Exec(ctx); err != nil {
 			return fmt.Errorf("record upload of user %d: %w", userID, err)
 		}
@@ -51,18 +48,16 @@ func (s *Service) UploadAvatar(ctx context.Context, userID, sessionID int, image
 		if err != nil {
 			return fmt.Errorf("set avatar of user %d: %w", userID, err)
 		}
+		ch.UserReplaced(ticket, out)
 		url := out.AvatarURL
 		return s.reviewChanged(ctx, tx, out, Profile{AvatarURL: &url})
 	})
 	if err != nil {
-		s.settle(userChanged(userID), rc, false)
 		if rmErr := s.Avatars.Remove(name); rmErr != nil {
 			s.Log.Warn("remove unused avatar", "file", name, "err", rmErr)
 		}
 		return nil, err
 	}
-	s.Cache.ReplaceUser(ticket, cacheUser(out))
-	s.settle(change{}, rc, true)
 	if previous != out.AvatarURL {
 		s.releaseAvatar(ctx, userID, previous)
 	}

@@ -7,7 +7,10 @@ import (
 	"sync"
 	"time"
 
+	"entgo.io/ent/dialect"
+
 	"github.com/miniauth/miniauth/app/database"
+	"github.com/miniauth/miniauth/app/sessioncache"
 	"github.com/miniauth/miniauth/app/tokens"
 	"github.com/miniauth/miniauth/ent"
 )
@@ -80,31 +83,124 @@ func (a *ackWaiters) deliver(nonce uint64) {
 	}
 }
 
-// announce tells other instances of ch, inside the write's transaction
-// (PostgreSQL NOTIFY is delivered only if and once it commits), and
-// arranges for settle to wait for each one's receipt. With no other
-// instance listening it sends nothing: one that starts listening later,
-// or whose listener is reconnecting, flushes its cache when it is up.
-func (s *Service) announce(ctx context.Context, tx *ent.Client, ch change) (*receipt, error) {
+// Changes is what a write changed that cached sessions must learn of.
+// A write declares each change on the Changes it is handed (write), in
+// the transaction that makes it; write does the rest, so that no write
+// can end a session or change a user and leave a cache answering the old
+// state.
+type Changes struct {
+	list    []change
+	replace *replacement
+}
+
+// replacement is a user whose new row the local cache keeps (instead of
+// forgetting it), so that the next request is still a hit.
+type replacement struct {
+	ticket sessioncache.Ticket
+	user   *ent.User
+}
+
+// UserChanged: the user's profile, identities, roles or phone changed;
+// every cached session of theirs reads it again.
+func (c *Changes) UserChanged(userID int) { c.add(userChanged(userID)) }
+
+// UserRevoked: the user was disabled or deleted, or all their sessions
+// ended.
+func (c *Changes) UserRevoked(userID int) { c.add(userRevoked(userID)) }
+
+// SessionEnded: one session ended.
+func (c *Changes) SessionEnded(userID, sessionID int) { c.add(sessionEnded(userID, sessionID)) }
+
+func (c *Changes) add(ch change) {
+	for _, have := range c.list {
+		if have == ch {
+			return
+		}
+	}
+	c.list = append(c.list, ch)
+}
+
+// UserReplaced: u is the user's new row. Other instances forget the user;
+// this one keeps u for the user's cached sessions, if nothing else changed
+// the user since t was taken (before the write began).
+func (c *Changes) UserReplaced(t sessioncache.Ticket, u *ent.User) {
+	c.UserChanged(u.ID)
+	c.replace = &replacement{ticket: t, user: u}
+}
+
+// write runs fn in a write transaction (Writer.Do, which may run it more
+// than once) and carries out what fn declared on ch: every change is
+// announced to other instances inside the transaction (a NOTIFY is
+// delivered if and once it commits, to every instance listening then),
+// and after the commit this instance's cache is settled and the write
+// waits for the other instances' receipts. Whether or not it committed,
+// the declared users and sessions are forgotten here (a needless forget
+// costs one database read).
+func (s *Service) write(ctx context.Context, fn func(ctx context.Context, tx *ent.Client, ch *Changes) error) error {
+	var ch *Changes
+	var rc *receipt
+	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+		if rc != nil { // an attempt that did not commit
+			s.acks.done(rc)
+		}
+		ch, rc = &Changes{}, nil
+		if err := fn(ctx, tx, ch); err != nil {
+			return err
+		}
+		var err error
+		rc, err = s.announce(ctx, tx, ch.list)
+		return err
+	})
+	s.settle(ch, rc, err == nil)
+	return err
+}
+
+// announce notifies other instances of each change, inside tx. It always
+// notifies, even when no other instance is listening now: one whose
+// listener is reconnecting may be listening by the commit, and a notice
+// it does not hear is one it flushed its cache for. The count of
+// listeners only decides how many receipts settle waits for; the last
+// notice asks for them (instances handle notices in order).
+func (s *Service) announce(ctx context.Context, tx *ent.Client, list []change) (*receipt, error) {
+	if len(list) == 0 || s.DB.Dialect != dialect.Postgres {
+		return nil, nil
+	}
 	n, err := s.DB.OtherListeners(ctx, tx)
-	if err != nil || n == 0 {
+	if err != nil {
 		return nil, err
 	}
-	r := s.acks.add(n)
-	if err := s.DB.Notify(ctx, tx, encodeChange(ch, r.nonce)); err != nil {
-		s.acks.done(r)
-		return nil, err
+	var r *receipt
+	if n > 0 {
+		r = s.acks.add(n)
+	}
+	for i, c := range list {
+		var nonce uint64
+		if r != nil && i == len(list)-1 {
+			nonce = r.nonce
+		}
+		if err := s.DB.Notify(ctx, tx, encodeChange(c, nonce)); err != nil {
+			if r != nil {
+				s.acks.done(r)
+			}
+			return nil, err
+		}
 	}
 	return r, nil
 }
 
 // settle applies ch to this instance's cache, then waits until every
 // instance listening at the commit has applied it too.
-// Writers call it after the commit and before they answer, whether or not
-// the write succeeded (a needless forget costs one database read).
-func (s *Service) settle(ch change, r *receipt, committed bool) {
-	if ch.userID != 0 {
-		s.forget(ch)
+func (s *Service) settle(ch *Changes, r *receipt, committed bool) {
+	if ch != nil {
+		if committed && ch.replace != nil {
+			s.Cache.ReplaceUser(ch.replace.ticket, cacheUser(ch.replace.user))
+		}
+		for _, c := range ch.list {
+			if committed && ch.replace != nil && c == userChanged(ch.replace.user.ID) {
+				continue // replaced above
+			}
+			s.forget(c)
+		}
 	}
 	if r == nil {
 		return
@@ -113,13 +209,17 @@ func (s *Service) settle(ch change, r *receipt, committed bool) {
 	if !committed {
 		return
 	}
+	userID := 0
+	if ch != nil && len(ch.list) > 0 {
+		userID = ch.list[0].userID
+	}
 	timeout := time.NewTimer(ackTimeout)
 	defer timeout.Stop()
 	for i := 0; i < r.want; i++ {
 		select {
 		case <-r.got:
 		case <-timeout.C:
-			s.Log.Warn("session cache: not every instance confirmed a change in time", "confirmed", i, "instances", r.want, "user_id", ch.userID)
+			s.Log.Warn("session cache: not every instance confirmed a change in time", "confirmed", i, "instances", r.want, "user_id", userID)
 			return
 		}
 	}

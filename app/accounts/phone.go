@@ -27,15 +27,12 @@ func (s *Service) BindPhone(ctx context.Context, u *ent.User, sessionID int, cod
 		return nil, err
 	}
 	var out *ent.User
-	var rc *receipt
 	ticket := s.Cache.Ticket(u.ID)
-	err = s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+	err = s.write(ctx, func(ctx context.Context, tx *ent.Client, ch *Changes) error {
 		if err := s.claimPhone(ctx, tx, u.ID, p); err != nil {
 			return err
 		}
-		if rc, err = s.announce(ctx, tx, userChanged(u.ID)); err != nil {
-			return err
-		}
+		ch.UserChanged(u.ID)
 		out, err = tx.User.UpdateOneID(u.ID).
 			SetPhone(p.PurePhoneNumber).
 			SetPhoneCountryCode(p.CountryCode).
@@ -47,14 +44,12 @@ func (s *Service) BindPhone(ctx context.Context, u *ent.User, sessionID int, cod
 		if err != nil {
 			return fmt.Errorf("store phone of user %d: %w", u.ID, err)
 		}
+		ch.UserReplaced(ticket, out)
 		return nil
 	})
 	if err != nil {
-		s.settle(userChanged(u.ID), rc, false)
 		return nil, err
 	}
-	s.Cache.ReplaceUser(ticket, cacheUser(out))
-	s.settle(change{}, rc, true)
 	return out, nil
 }
 

@@ -99,8 +99,7 @@ func identityOwner(ctx context.Context, tx *ent.Client, appID, openID string) (*
 func (s *Service) EraseFields(ctx context.Context, appID, openID string, f Fields, h Hooks) (Erasure, error) {
 	var e Erasure
 	var previous string
-	var rc *receipt
-	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+	err := s.write(ctx, func(ctx context.Context, tx *ent.Client, ch *Changes) error {
 		e = Erasure{Fields: f}
 		if err := h.claim(ctx, tx); err != nil {
 			return err
@@ -117,9 +116,7 @@ func (s *Service) EraseFields(ctx context.Context, appID, openID string, f Field
 		if err != nil {
 			return fmt.Errorf("load user %d: %w", ident.UserID, err)
 		}
-		if rc, err = s.announce(ctx, tx, userChanged(u.ID)); err != nil {
-			return err
-		}
+		ch.UserChanged(u.ID)
 		update := tx.User.UpdateOneID(u.ID).SetUpdatedAt(s.Now.Now())
 		var kinds []string
 		if f.Nickname {
@@ -144,7 +141,6 @@ func (s *Service) EraseFields(ctx context.Context, appID, openID string, f Field
 		}
 		return h.record(ctx, tx, e)
 	})
-	s.settle(userChanged(e.UserID), rc, err == nil)
 	if err != nil {
 		return Erasure{}, err
 	}
@@ -159,10 +155,9 @@ func (s *Service) EraseFields(ctx context.Context, appID, openID string, f Field
 // user left with no identity is erased entirely, as Delete does.
 func (s *Service) CancelIdentity(ctx context.Context, appID, openID string, h Hooks) (Erasure, error) {
 	var e Erasure
-	var rc *receipt
 	var avatar string
 	var uploads []string
-	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+	err := s.write(ctx, func(ctx context.Context, tx *ent.Client, ch *Changes) error {
 		e, avatar, uploads = Erasure{}, "", nil
 		if err := h.claim(ctx, tx); err != nil {
 			return err
@@ -179,9 +174,7 @@ func (s *Service) CancelIdentity(ctx context.Context, appID, openID string, h Ho
 		if err != nil {
 			return fmt.Errorf("load user %d: %w", ident.UserID, err)
 		}
-		if rc, err = s.announce(ctx, tx, userRevoked(u.ID)); err != nil {
-			return err
-		}
+		ch.UserRevoked(u.ID)
 		if err := tx.Identity.DeleteOne(ident).Exec(ctx); err != nil {
 			return fmt.Errorf("erase identity: %w", err)
 		}
@@ -213,7 +206,6 @@ func (s *Service) CancelIdentity(ctx context.Context, appID, openID string, h Ho
 		}
 		return h.record(ctx, tx, e)
 	})
-	s.settle(userRevoked(e.UserID), rc, err == nil)
 	if err != nil {
 		return Erasure{}, err
 	}

@@ -187,10 +187,9 @@ func clipTrace(s string) string {
 // but the file, if it is still stored. An unknown trace_id is UserID 0.
 func (s *Service) ApplyMediaVerdict(ctx context.Context, traceID, suggest, label string, errcode int, h Hooks) (Erasure, error) {
 	var e Erasure
-	var rc *receipt
 	var url string
 	var risky bool
-	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+	err := s.write(ctx, func(ctx context.Context, tx *ent.Client, ch *Changes) error {
 		e, url, risky = Erasure{}, "", false
 		if err := h.claim(ctx, tx); err != nil {
 			return err
@@ -216,9 +215,7 @@ func (s *Service) ApplyMediaVerdict(ctx context.Context, traceID, suggest, label
 		case errcode == 0 && suggest == wechat.SuggestRisky:
 			risky = true
 			if shown {
-				if rc, err = s.announce(ctx, tx, userChanged(u.ID)); err != nil {
-					return err
-				}
+				ch.UserChanged(u.ID)
 				if err := tx.User.UpdateOneID(u.ID).SetAvatarURL("").SetUpdatedAt(s.Now.Now()).Exec(ctx); err != nil {
 					return fmt.Errorf("clear risky avatar: %w", err)
 				}
@@ -238,7 +235,6 @@ func (s *Service) ApplyMediaVerdict(ctx context.Context, traceID, suggest, label
 		}
 		return h.record(ctx, tx, e)
 	})
-	s.settle(userChanged(e.UserID), rc, err == nil)
 	if err != nil {
 		return Erasure{}, err
 	}
@@ -320,9 +316,8 @@ func (s *Service) ApproveReview(ctx context.Context, id int) (*ent.ReviewItem, e
 // item goes).
 func (s *Service) ClearReview(ctx context.Context, id int) (*ent.ReviewItem, error) {
 	var item *ent.ReviewItem
-	var rc *receipt
 	var cleared string
-	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+	err := s.write(ctx, func(ctx context.Context, tx *ent.Client, ch *Changes) error {
 		cleared = ""
 		var err error
 		if item, err = tx.ReviewItem.Get(ctx, id); ent.IsNotFound(err) {
@@ -350,14 +345,9 @@ func (s *Service) ClearReview(ctx context.Context, id int) (*ent.ReviewItem, err
 		default:
 			return nil
 		}
-		if rc, err = s.announce(ctx, tx, userChanged(u.ID)); err != nil {
-			return err
-		}
+		ch.UserChanged(u.ID)
 		return update.Exec(ctx)
 	})
-	if item != nil {
-		s.settle(userChanged(item.UserID), rc, err == nil)
-	}
 	if err != nil {
 		return nil, err
 	}

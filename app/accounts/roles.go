@@ -101,8 +101,7 @@ func (s *Service) SetRoles(ctx context.Context, userID int, ch RoleChange) (befo
 			return nil, nil, err
 		}
 	}
-	var rc *receipt
-	err = s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+	err = s.write(ctx, func(ctx context.Context, tx *ent.Client, changes *Changes) error {
 		q := tx.User.Query().Where(user.ID(userID))
 		if s.DB.Dialect == dialect.Postgres {
 			q = q.ForUpdate()
@@ -127,12 +126,9 @@ func (s *Service) SetRoles(ctx context.Context, userID int, ch RoleChange) (befo
 		if slices.Equal(before, after) {
 			return nil
 		}
-		if rc, err = s.announce(ctx, tx, userChanged(userID)); err != nil {
-			return err
-		}
+		changes.UserChanged(userID)
 		return tx.User.UpdateOneID(userID).SetRoles(strings.Join(after, ",")).SetUpdatedAt(s.Now.Now()).Exec(ctx)
 	})
-	s.settle(userChanged(userID), rc, err == nil)
 	if err != nil {
 		return nil, nil, err
 	}

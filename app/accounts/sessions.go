@@ -57,9 +57,7 @@ var errNoSuchSession = problem.New(problem.NotFound, "no such session")
 // the next request on. Another user's session is not found, as is one
 // that has already ended.
 func (s *Service) EndSession(ctx context.Context, userID, sessionID int) error {
-	ended := sessionEnded(userID, sessionID)
-	var rc *receipt
-	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+	return s.write(ctx, func(ctx context.Context, tx *ent.Client, ch *Changes) error {
 		now := s.Now.Now()
 		n, err := tx.Session.Update().
 			Where(session.ID(sessionID), session.UserID(userID), session.RevokedAtIsNil(), session.ExpiresAtGT(now)).
@@ -70,19 +68,16 @@ func (s *Service) EndSession(ctx context.Context, userID, sessionID int) error {
 		if n == 0 {
 			return errNoSuchSession
 		}
-		rc, err = s.announce(ctx, tx, ended)
-		return err
+		ch.SessionEnded(userID, sessionID)
+		return nil
 	})
-	s.settle(ended, rc, err == nil)
-	return err
 }
 
 // EndOtherSessions ends every live session of the user but current ("sign
 // out other devices").
 // The user's whole cache entry goes (the current session is read again).
 func (s *Service) EndOtherSessions(ctx context.Context, userID, current int) error {
-	var rc *receipt
-	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
+	return s.write(ctx, func(ctx context.Context, tx *ent.Client, ch *Changes) error {
 		now := s.Now.Now()
 		err := tx.Session.Update().
 			Where(session.UserID(userID), session.IDNEQ(current), session.RevokedAtIsNil()).
@@ -90,9 +85,7 @@ func (s *Service) EndOtherSessions(ctx context.Context, userID, current int) err
 		if err != nil {
 			return fmt.Errorf("end other sessions of user %d: %w", userID, err)
 		}
-		rc, err = s.announce(ctx, tx, userRevoked(userID))
-		return err
+		ch.UserRevoked(userID)
+		return nil
 	})
-	s.settle(userRevoked(userID), rc, err == nil)
-	return err
 }
