@@ -305,9 +305,20 @@ func (s *Service) ApproveReview(ctx context.Context, id int) (*ent.ReviewItem, e
 		} else if err != nil {
 			return err
 		}
-		return tx.ReviewItem.DeleteOne(item).Exec(ctx)
+		return takeReviewItem(ctx, tx, item)
 	})
 	return item, err
+}
+
+// takeReviewItem deletes item off the queue. On PostgreSQL a concurrent
+// approve or clear may have taken it since it was read: then it is gone
+// for this one too.
+func takeReviewItem(ctx context.Context, tx *ent.Client, item *ent.ReviewItem) error {
+	err := tx.ReviewItem.DeleteOne(item).Exec(ctx)
+	if ent.IsNotFound(err) {
+		return errNoReviewItem
+	}
+	return err
 }
 
 // ClearReview erases the flagged content and takes the item off the
@@ -325,7 +336,7 @@ func (s *Service) ClearReview(ctx context.Context, id int) (*ent.ReviewItem, err
 		} else if err != nil {
 			return err
 		}
-		if err := tx.ReviewItem.DeleteOne(item).Exec(ctx); err != nil {
+		if err := takeReviewItem(ctx, tx, item); err != nil {
 			return err
 		}
 		u, err := s.lockUser(ctx, tx, user.ID(item.UserID))

@@ -180,3 +180,26 @@ func TestChineseHasNoEnglishLeftOver(t *testing.T) {
 		}
 	}
 }
+
+// TestNoKeyTwice fails when a catalogue names a key twice: JSON keeps the
+// last one silently, so a merge can undo a translation unseen.
+func TestNoKeyTwice(t *testing.T) {
+	files, err := filepath.Glob("locales/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no catalogues: %v", err)
+	}
+	key := regexp.MustCompile(`(?m)^\s*"([^"]+)"\s*:`)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, m := range key.FindAllStringSubmatch(string(b), -1) {
+			if seen[m[1]] {
+				t.Errorf("%s names %q twice", f, m[1])
+			}
+			seen[m[1]] = true
+		}
+	}
+}
