@@ -227,11 +227,11 @@ func TestPurgeEndedSessions(t *testing.T) {
 		acc := env.Server.Accounts
 		ctx := context.Background()
 		// Ended just now: kept while the cutoff is in the past.
-		if n, err := acc.PurgeEnded(ctx, time.Now().UTC().Add(-time.Hour)); err != nil || n != 0 {
+		if n, err := acc.Sessions.PurgeEnded(ctx, time.Now().UTC().Add(-time.Hour)); err != nil || n != 0 {
 			t.Fatalf("purge with a past cutoff removed %d sessions (err %v)", n, err)
 		}
 		// A cutoff after the logout: the ended session goes, the live one stays.
-		n, err := acc.PurgeEnded(ctx, time.Now().UTC().Add(time.Minute))
+		n, err := acc.Sessions.PurgeEnded(ctx, time.Now().UTC().Add(time.Minute))
 		if err != nil || n != 1 {
 			t.Fatalf("purge removed %d sessions (err %v), want 1", n, err)
 		}

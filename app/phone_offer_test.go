@@ -59,7 +59,7 @@ func expectOffer(t *testing.T, got offerJSON, reason string) {
 func clearPhone(t *testing.T, env *apptest.Env, userID int) {
 	t.Helper()
 	env.Server.DB.Write.User.UpdateOneID(userID).SetPhone("").ExecX(context.Background())
-	env.Server.Accounts.Cache.ForgetUser(userID)
+	env.Server.Accounts.Sessions.Cache.ForgetUser(userID)
 }
 
 // noonZone is a MINIAUTH_TIMEZONE where it is now about noon, so that the

@@ -61,7 +61,7 @@ func (s *Server) routes() *fiber.App {
 	}
 
 	// Bearer token: contrib/jwt, then the session checked live.
-	requireUser := handlers.RequireUser(s.userTokenKey(), s.Accounts)
+	requireUser := handlers.RequireUser(s.userTokenKey(), s.Accounts.Sessions)
 	f.Post("/api/auth/logout", requireUser, api.Logout)
 	f.All("/api/auth/verify", requireUser, handlers.Verify)
 	f.Post("/api/wechat/decrypt", requireUser, wx.Decrypt)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/miniauth/miniauth/app/sessions"
 	"log/slog"
 	"net"
 	"net/http"
@@ -146,7 +147,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, own ...Route
 		RefreshTTL: cfg.RefreshTTL,
 		Log:        log,
 		Avatars:    avatars.New(filepath.Join(cfg.DataDir, "uploads", "avatars")),
-		Cache:      newSessionCache(cfg, db),
+		Sessions:   &sessions.Service{DB: db, Cache: newSessionCache(cfg, db), Log: log},
 		Content:    newContentCheck(cfg, log),
 	}
 	s.Events = s.newEvents()
@@ -167,7 +168,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, own ...Route
 // newSessionCache is the per-request session cache, or nil when
 // MINIAUTH_SESSION_CACHE is 0. On PostgreSQL other instances write too:
 // the cache starts untrusted and is trusted once Serve's change listener
-// is up (accounts.FollowChanges).
+// is up (sessions.FollowChanges).
 func newSessionCache(cfg *config.Config, db *database.DB) *sessioncache.Cache {
 	if cfg.SessionCache == 0 {
 		return nil
@@ -301,7 +302,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go s.purgeSessions(ctx)
 	follow, stopFollowing := context.WithCancel(ctx)
 	defer stopFollowing()
-	go s.Accounts.FollowChanges(follow)
+	go s.Accounts.Sessions.FollowChanges(follow)
 	go s.followOtherWriters(ctx)
 	go s.sweepAvatars(ctx)
 	go s.WebLogin.Run(ctx)
@@ -346,12 +347,12 @@ func (s *Server) purgeSessions(ctx context.Context) {
 	t := time.NewTicker(purgeInterval)
 	defer t.Stop()
 	for {
-		n, err := s.Accounts.PurgeEnded(ctx, time.Now().UTC().Add(-accounts.SessionRetention))
+		n, err := s.Accounts.Sessions.PurgeEnded(ctx, time.Now().UTC().Add(-sessions.SessionRetention))
 		switch {
 		case err != nil && ctx.Err() == nil:
 			s.Log.Warn("purge ended sessions", "err", err)
 		case n > 0:
-			s.Log.Info("purged ended sessions", "sessions", n, "retention", accounts.SessionRetention.String())
+			s.Log.Info("purged ended sessions", "sessions", n, "retention", sessions.SessionRetention.String())
 		}
 		s.purgeAudit(ctx)
 		s.purgePushEvents(ctx)
@@ -414,7 +415,7 @@ const otherWritersPoll = 250 * time.Millisecond
 // cannot tell this process, as PostgreSQL's NOTIFY does, so it looks for
 // them every otherWritersPoll until ctx ends.
 func (s *Server) followOtherWriters(ctx context.Context) {
-	if s.DB.Dialect != dialect.SQLite || s.Accounts.Cache == nil {
+	if s.DB.Dialect != dialect.SQLite || s.Accounts.Sessions.Cache == nil {
 		return
 	}
 	t := time.NewTicker(otherWritersPoll)
@@ -437,7 +438,7 @@ func (s *Server) followOtherWriters(ctx context.Context) {
 // commits, and this process writes through that connection alone: a
 // change is another process's write.
 func (s *Server) NoticeOtherWriters(ctx context.Context) error {
-	if s.DB.Dialect != dialect.SQLite || s.Accounts.Cache == nil {
+	if s.DB.Dialect != dialect.SQLite || s.Accounts.Sessions.Cache == nil {
 		return nil
 	}
 	var v int64
@@ -445,7 +446,7 @@ func (s *Server) NoticeOtherWriters(ctx context.Context) error {
 		return err
 	}
 	if old := s.dataVersion.Swap(v); old != 0 && old != v {
-		s.Accounts.Cache.Flush()
+		s.Accounts.Sessions.Cache.Flush()
 	}
 	return nil
 }

@@ -75,7 +75,7 @@ func TestSessionCacheEvictionKeepsAnswersCorrect(t *testing.T) {
 		for i := range grants {
 			grants[i] = env.Login(t, fmt.Sprintf("evict-%d", i))
 		}
-		if c := env.Server.Accounts.Cache.Len(); c > 64 { // 8 rounds up to one per shard
+		if c := env.Server.Accounts.Sessions.Cache.Len(); c > 64 { // 8 rounds up to one per shard
 			t.Fatalf("%d sessions cached, bound 64", c)
 		}
 		me := func(i int) *apptest.Response {
@@ -89,7 +89,7 @@ func TestSessionCacheEvictionKeepsAnswersCorrect(t *testing.T) {
 				}
 			}
 		}
-		if c := env.Server.Accounts.Cache.Len(); c > 64 {
+		if c := env.Server.Accounts.Sessions.Cache.Len(); c > 64 {
 			t.Fatalf("%d sessions cached, bound 64", c)
 		}
 		for i := 0; i < n; i += 2 {

@@ -195,7 +195,7 @@ func TestPhoneBindingFailures(t *testing.T) {
 		// leave it alone.
 		env.Server.DB.Write.User.UpdateOneID(g.UserID()).SetPhone("").ExecX(context.Background())
 		// A write behind the service's back must tell the session cache.
-		env.Server.Accounts.Cache.ForgetUser(g.UserID())
+		env.Server.Accounts.Sessions.Cache.ForgetUser(g.UserID())
 
 		fresh := func() string { return sim.NewPhoneCode("13800000000", "86") }
 		cases := []struct {

@@ -87,7 +87,7 @@ func (a *API) Refresh(c *fiber.Ctx) error {
 
 // Logout is POST /api/auth/logout.
 func (a *API) Logout(c *fiber.Ctx) error {
-	if err := a.Accounts.Logout(c.UserContext(), CurrentSession(c)); err != nil {
+	if err := a.Accounts.Sessions.Logout(c.UserContext(), CurrentSession(c)); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"github.com/miniauth/miniauth/app/sessions"
 	"log/slog"
 	"net/netip"
 	"strconv"
@@ -139,10 +140,10 @@ type UserTokenKey struct {
 // algorithm only, every claim required by tokens.AccessClaims) and then
 // that its session is still live, so that logout and disabling take
 // effect at once.
-func RequireUser(key UserTokenKey, acc *accounts.Service) fiber.Handler {
+func RequireUser(key UserTokenKey, live *sessions.Service) fiber.Handler {
 	refused := func(*fiber.Ctx) error { return accounts.Unauthorized() }
 	check := func(c *fiber.Ctx, claims *tokens.AccessClaims) error {
-		u, err := acc.Authenticate(c.UserContext(), claims.UserID(), claims.SessionID, claims.SessionNonce)
+		u, err := live.Authenticate(c.UserContext(), claims.UserID(), claims.SessionID, claims.SessionNonce)
 		if err != nil {
 			return err
 		}

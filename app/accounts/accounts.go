@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/miniauth/miniauth/app/sessions"
 	"log/slog"
 	"strings"
 	"time"
@@ -17,7 +18,6 @@ import (
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/keys"
 	"github.com/miniauth/miniauth/app/problem"
-	"github.com/miniauth/miniauth/app/sessioncache"
 	"github.com/miniauth/miniauth/app/tokens"
 	"github.com/miniauth/miniauth/app/wechat"
 	"github.com/miniauth/miniauth/ent"
@@ -29,7 +29,6 @@ import (
 
 // Revocation reasons, kept on the session for the admin panel.
 const (
-	ReasonLogout       = "logout"
 	ReasonRefreshReuse = "refresh_token_reuse"
 	ReasonDisabled     = "user_disabled"
 )
@@ -45,10 +44,10 @@ type Service struct {
 	Log        *slog.Logger
 	// Avatars stores uploaded avatar images (avatar.go).
 	Avatars *avatars.Store
-	// Cache holds live sessions for Authenticate; nil: no cache. Every
-	// write here that ends a session or changes a user forgets it there
-	// (and announces it to other instances) before returning.
-	Cache *sessioncache.Cache
+	// Sessions checks, ends and purges sessions; every write here that
+	// ends a session or changes a user runs in Sessions.Write and
+	// declares it, so every instance's session cache follows.
+	Sessions *sessions.Service
 	// StatusChanged, if set, is called once a user was disabled or
 	// enabled: the admin panel's cached counts forget theirs
 	// (userlist.Store.Forget), so the dashboard shows the change at once.
@@ -59,9 +58,6 @@ type Service struct {
 	Content *ContentCheck
 	// Guard is the sign-up risk gate and the phone cost guard (guard.go).
 	Guard Guard
-
-	authStmt preparedStmt
-	acks     ackWaiters
 }
 
 // Client describes the device a session (a user's or an admin's) was
@@ -80,7 +76,7 @@ type Grant struct {
 	IsNewUser    bool
 }
 
-var errUnauthorized = problem.New(problem.Unauthorized, "missing, invalid, expired or revoked token")
+var errUnauthorized = sessions.ErrUnauthorized
 
 // Unauthorized is the error for any token that does not open a session.
 func Unauthorized() *problem.Error { return errUnauthorized }
@@ -153,7 +149,7 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p Profile, c Clie
 	var sessionID int
 	var err error
 	for attempt := 1; attempt <= loginAttempts; attempt++ {
-		err = s.write(ctx, func(ctx context.Context, tx *ent.Client, ch *Changes) error {
+		err = s.Sessions.Write(ctx, func(ctx context.Context, tx *ent.Client, ch *sessions.Changes) error {
 			now := s.Now.Now()
 			u, isNew, err := s.resolveUser(ctx, tx, li, p, now)
 			if err != nil {
@@ -240,7 +236,7 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 	var sessionID int
 	var reused bool
 	var appID, nonce string
-	err := s.write(ctx, func(ctx context.Context, tx *ent.Client, ch *Changes) error {
+	err := s.Sessions.Write(ctx, func(ctx context.Context, tx *ent.Client, ch *sessions.Changes) error {
 		now := s.Now.Now()
 		reused = false
 		revoke := func(userID, id int) error {
@@ -310,23 +306,6 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 	return s.grant(&g, sessionID, nonce, appID, next)
 }
 
-// Logout revokes one session.
-func (s *Service) Logout(ctx context.Context, sessionID int) error {
-	return s.write(ctx, func(ctx context.Context, tx *ent.Client, ch *Changes) error {
-		sess, err := tx.Session.Query().Where(session.ID(sessionID)).Select(session.FieldUserID).Only(ctx)
-		if ent.IsNotFound(err) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("find session %d: %w", sessionID, err)
-		}
-		ch.SessionEnded(sess.UserID, sessionID)
-		return tx.Session.Update().
-			Where(session.ID(sessionID), session.RevokedAtIsNil()).
-			SetRevokedAt(s.Now.Now()).SetRevokeReason(ReasonLogout).Exec(ctx)
-	})
-}
-
 // UpdateProfile applies a validated partial profile to the signed-in user
 // current. An empty update changes nothing, updated_at included, and
 // answers current as it is. A local avatar_url must name a file the user
@@ -349,8 +328,8 @@ func (s *Service) UpdateProfile(ctx context.Context, current *ent.User, sessionI
 	}
 	var out *ent.User
 	var previous string
-	ticket := s.Cache.Ticket(userID)
-	err := s.write(ctx, func(ctx context.Context, tx *ent.Client, ch *Changes) error {
+	ticket := s.Sessions.Cache.Ticket(userID)
+	err := s.Sessions.Write(ctx, func(ctx context.Context, tx *ent.Client, ch *sessions.Changes) error {
 		ch.UserChanged(userID)
 		if p.AvatarURL != nil {
 			old, err := s.lockSignedIn(ctx, tx, userID)
@@ -401,7 +380,7 @@ func (s *Service) UpdateProfile(ctx context.Context, current *ent.User, sessionI
 func (s *Service) Delete(ctx context.Context, userID int) error {
 	var avatar string
 	var uploads []string
-	err := s.write(ctx, func(ctx context.Context, tx *ent.Client, ch *Changes) error {
+	err := s.Sessions.Write(ctx, func(ctx context.Context, tx *ent.Client, ch *sessions.Changes) error {
 		ch.UserRevoked(userID)
 		u, err := s.lockSignedIn(ctx, tx, userID)
 		if err != nil {
@@ -434,7 +413,7 @@ func (s *Service) Delete(ctx context.Context, userID int) error {
 // Disabling revokes every session at once, so the user's next API call is
 // refused.
 func (s *Service) SetDisabled(ctx context.Context, userID int, disabled bool) error {
-	err := s.write(ctx, func(ctx context.Context, tx *ent.Client, ch *Changes) error {
+	err := s.Sessions.Write(ctx, func(ctx context.Context, tx *ent.Client, ch *sessions.Changes) error {
 		ch.UserRevoked(userID)
 		n, err := tx.User.Update().Where(user.ID(userID)).SetDisabled(disabled).SetUpdatedAt(s.Now.Now()).Save(ctx)
 		if err != nil {

@@ -3,6 +3,7 @@ package accounts_test
 import (
 	"bytes"
 	"context"
+	"github.com/miniauth/miniauth/app/sessions"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -58,6 +59,7 @@ func newFixture(t *testing.T, url string) *fixture {
 		RefreshTTL: refreshTTL,
 		Log:        log,
 		Avatars:    avatars.New(filepath.Join(t.TempDir(), "avatars")),
+		Sessions:   &sessions.Service{DB: db, Log: log, Now: clk.Now},
 		Now:        clk.Now,
 	}
 	return &fixture{svc: svc, clock: clk, wechat: sim}
@@ -106,7 +108,7 @@ func wantCode(t *testing.T, what string, err error, code string) {
 func (f *fixture) authenticates(t *testing.T, g *accounts.Grant) bool {
 	t.Helper()
 	c := claimsOf(t, f, g)
-	u, err := f.svc.Authenticate(context.Background(), g.User.ID, c.SessionID, c.SessionNonce)
+	u, err := f.svc.Sessions.Authenticate(context.Background(), g.User.ID, c.SessionID, c.SessionNonce)
 	if err != nil {
 		wantCode(t, "authenticate", err, problem.Unauthorized)
 		return false
@@ -238,7 +240,7 @@ func TestLogoutEndsOneSession(t *testing.T) {
 		f := newFixture(t, b.URL(t))
 		ctx := context.Background()
 		phone, laptop := f.login(t, "o_logout"), f.login(t, "o_logout")
-		if err := f.svc.Logout(ctx, sessionOf(t, f, phone)); err != nil {
+		if err := f.svc.Sessions.Logout(ctx, sessionOf(t, f, phone)); err != nil {
 			t.Fatal(err)
 		}
 		if f.authenticates(t, phone) || !f.authenticates(t, laptop) {
@@ -248,11 +250,11 @@ func TestLogoutEndsOneSession(t *testing.T) {
 		wantCode(t, "refresh after logout", err, problem.Unauthorized)
 		// Logging out twice is harmless and keeps the first time.
 		f.clock.Advance(time.Minute)
-		if err := f.svc.Logout(ctx, sessionOf(t, f, phone)); err != nil {
+		if err := f.svc.Sessions.Logout(ctx, sessionOf(t, f, phone)); err != nil {
 			t.Fatal(err)
 		}
 		s, err := f.svc.DB.Read.Session.Get(ctx, sessionOf(t, f, phone))
-		if err != nil || s.RevokeReason != accounts.ReasonLogout || !s.RevokedAt.Equal(f.clock.Now().Add(-time.Minute)) {
+		if err != nil || s.RevokeReason != sessions.ReasonLogout || !s.RevokedAt.Equal(f.clock.Now().Add(-time.Minute)) {
 			t.Fatalf("session after two logouts: %+v, %v", s, err)
 		}
 	})

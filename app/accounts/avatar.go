@@ -3,6 +3,7 @@ package accounts
 import (
 	"context"
 	"fmt"
+	"github.com/miniauth/miniauth/app/sessions"
 	"io"
 	"time"
 
@@ -33,8 +34,8 @@ func (s *Service) UploadAvatar(ctx context.Context, userID, sessionID int, image
 	}
 	var out *ent.User
 	var previous string
-	ticket := s.Cache.Ticket(userID)
-	err = s.write(ctx, func(ctx context.Context, tx *ent.Client, ch *Changes) error {
+	ticket := s.Sessions.Cache.Ticket(userID)
+	err = s.Sessions.Write(ctx, func(ctx context.Context, tx *ent.Client, ch *sessions.Changes) error {
 		ch.UserChanged(userID)
 		old, err := s.lockSignedIn(ctx, tx, userID)
 		if err != nil {

@@ -17,11 +17,7 @@ func TestRawSQLListsTheSchemasUserColumns(t *testing.T) {
 	// The sign-up risk rank is for the admin panel only.
 	legacy = append(legacy, user.FieldRiskRank, user.FieldRiskFlagged)
 
-	// Authenticate reads what requests use: disabled is its WHERE clause,
-	// and the login counters cost a parse no request needs.
-	apptest.CheckColumns(t, "authenticateSQL", apptest.SQLColumns(accounts.AuthenticateSQL, "u", "SELECT", "FROM"), user.Columns,
-		append([]string{user.FieldDisabled, user.FieldLoginCount, user.FieldLastLoginAt}, legacy...))
-
+	// (Authenticate's statement is checked in app/sessions.)
 	// A returning login answers the whole user; disabled is its WHERE
 	// clause (a disabled user updates nothing).
 	apptest.CheckColumns(t, "returningLoginSQL", apptest.SQLColumns(accounts.ReturningLoginSQL, "", "RETURNING", ""), user.Columns,

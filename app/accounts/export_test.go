@@ -2,6 +2,5 @@ package accounts
 
 // The hand-written statements, for the test that holds them to the schema.
 const (
-	AuthenticateSQL   = authenticateSQL
 	ReturningLoginSQL = returningLoginSQL
 )

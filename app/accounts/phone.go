@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/miniauth/miniauth/app/sessions"
 
 	"github.com/miniauth/miniauth/app/problem"
 	"github.com/miniauth/miniauth/app/wechat"
@@ -27,8 +28,8 @@ func (s *Service) BindPhone(ctx context.Context, u *ent.User, sessionID int, cod
 		return nil, err
 	}
 	var out *ent.User
-	ticket := s.Cache.Ticket(u.ID)
-	err = s.write(ctx, func(ctx context.Context, tx *ent.Client, ch *Changes) error {
+	ticket := s.Sessions.Cache.Ticket(u.ID)
+	err = s.Sessions.Write(ctx, func(ctx context.Context, tx *ent.Client, ch *sessions.Changes) error {
 		if err := s.claimPhone(ctx, tx, u.ID, p); err != nil {
 			return err
 		}

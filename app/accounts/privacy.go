@@ -3,6 +3,7 @@ package accounts
 import (
 	"context"
 	"fmt"
+	"github.com/miniauth/miniauth/app/sessions"
 
 	"github.com/miniauth/miniauth/ent"
 	"github.com/miniauth/miniauth/ent/identity"
@@ -99,7 +100,7 @@ func identityOwner(ctx context.Context, tx *ent.Client, appID, openID string) (*
 func (s *Service) EraseFields(ctx context.Context, appID, openID string, f Fields, h Hooks) (Erasure, error) {
 	var e Erasure
 	var previous string
-	err := s.write(ctx, func(ctx context.Context, tx *ent.Client, ch *Changes) error {
+	err := s.Sessions.Write(ctx, func(ctx context.Context, tx *ent.Client, ch *sessions.Changes) error {
 		e = Erasure{Fields: f}
 		if err := h.claim(ctx, tx); err != nil {
 			return err
@@ -157,7 +158,7 @@ func (s *Service) CancelIdentity(ctx context.Context, appID, openID string, h Ho
 	var e Erasure
 	var avatar string
 	var uploads []string
-	err := s.write(ctx, func(ctx context.Context, tx *ent.Client, ch *Changes) error {
+	err := s.Sessions.Write(ctx, func(ctx context.Context, tx *ent.Client, ch *sessions.Changes) error {
 		e, avatar, uploads = Erasure{}, "", nil
 		if err := h.claim(ctx, tx); err != nil {
 			return err

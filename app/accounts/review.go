@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/miniauth/miniauth/app/sessions"
 	"time"
 
 	"github.com/miniauth/miniauth/app/problem"
@@ -189,7 +190,7 @@ func (s *Service) ApplyMediaVerdict(ctx context.Context, traceID, suggest, label
 	var e Erasure
 	var url string
 	var risky bool
-	err := s.write(ctx, func(ctx context.Context, tx *ent.Client, ch *Changes) error {
+	err := s.Sessions.Write(ctx, func(ctx context.Context, tx *ent.Client, ch *sessions.Changes) error {
 		e, url, risky = Erasure{}, "", false
 		if err := h.claim(ctx, tx); err != nil {
 			return err
@@ -328,7 +329,7 @@ func takeReviewItem(ctx context.Context, tx *ent.Client, item *ent.ReviewItem) e
 func (s *Service) ClearReview(ctx context.Context, id int) (*ent.ReviewItem, error) {
 	var item *ent.ReviewItem
 	var cleared string
-	err := s.write(ctx, func(ctx context.Context, tx *ent.Client, ch *Changes) error {
+	err := s.Sessions.Write(ctx, func(ctx context.Context, tx *ent.Client, ch *sessions.Changes) error {
 		cleared = ""
 		var err error
 		if item, err = tx.ReviewItem.Get(ctx, id); ent.IsNotFound(err) {

@@ -3,6 +3,7 @@ package accounts
 import (
 	"context"
 	"fmt"
+	"github.com/miniauth/miniauth/app/sessions"
 	"slices"
 	"strings"
 
@@ -101,7 +102,7 @@ func (s *Service) SetRoles(ctx context.Context, userID int, ch RoleChange) (befo
 			return nil, nil, err
 		}
 	}
-	err = s.write(ctx, func(ctx context.Context, tx *ent.Client, changes *Changes) error {
+	err = s.Sessions.Write(ctx, func(ctx context.Context, tx *ent.Client, changes *sessions.Changes) error {
 		q := tx.User.Query().Where(user.ID(userID))
 		if s.DB.Dialect == dialect.Postgres {
 			q = q.ForUpdate()

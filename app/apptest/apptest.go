@@ -192,7 +192,7 @@ func Start(t testing.TB, o Options) *Env {
 		t.Fatalf("start miniauth: %v", err)
 	}
 	if o.Clock != nil {
-		srv.Accounts.Now, srv.Accounts.Access.Now, srv.OALogin.Now, srv.WebLogin.Now = o.Clock, o.Clock, o.Clock, o.Clock
+		srv.Accounts.Now, srv.Accounts.Sessions.Now, srv.Accounts.Access.Now, srv.OALogin.Now, srv.WebLogin.Now = o.Clock, o.Clock, o.Clock, o.Clock, o.Clock
 		if srv.Ring != nil {
 			srv.Ring.Now = o.Clock
 		}

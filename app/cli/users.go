@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"github.com/miniauth/miniauth/app/sessions"
 	"io"
 	"log/slog"
 	"slices"
@@ -64,7 +65,8 @@ func userCmd(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer db.Close()
-	acc := &accounts.Service{DB: db, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	acc := &accounts.Service{DB: db, Log: quiet, Sessions: &sessions.Service{DB: db, Log: quiet}}
 	if !set.given && !add.given && !remove.given {
 		roles, err := acc.UserRoles(ctx, *id)
 		if err != nil {
@@ -136,14 +138,15 @@ func listenForReceipts(ctx context.Context, acc *accounts.Service) (stop func())
 	if acc.DB.Dialect != dialect.Postgres {
 		return func() {}
 	}
-	acc.Cache = sessioncache.New(1, nil)
-	acc.Cache.SetTrusted(false)
+	live := acc.Sessions
+	live.Cache = sessioncache.New(1, nil)
+	live.Cache.SetTrusted(false)
 	lctx, cancel := context.WithCancel(ctx)
-	go acc.FollowChanges(lctx)
+	go live.FollowChanges(lctx)
 	// Up trusts the cache once LISTEN holds; without it in time the
 	// change is still announced, only not waited for.
 	deadline := time.Now().Add(5 * time.Second)
-	for !acc.Cache.Trusted() && time.Now().Before(deadline) && ctx.Err() == nil {
+	for !live.Cache.Trusted() && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(5 * time.Millisecond)
 	}
 	return cancel

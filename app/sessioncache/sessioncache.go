@@ -2,7 +2,7 @@
 // that the check every authenticated request makes (is this session still
 // live, is its user enabled, who is it) needs no database query.
 //
-// Correctness rests on three rules, kept by its callers (app/accounts):
+// Correctness rests on three rules, kept by its owner (app/sessions):
 //
 //   - Every write that ends a session or changes a user calls Forget (or
 //     ForgetUser) after it commits and before it answers, so no request

@@ -1,6 +1,7 @@
 package i18n_test
 
 import (
+	"github.com/miniauth/miniauth/app/sessions"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -79,8 +80,8 @@ func usedKeys(t *testing.T) map[string]string {
 	for _, a := range audit.Actions {
 		keys["action."+a] = "audit.Actions"
 	}
-	for _, r := range []string{accounts.ReasonLogout, accounts.ReasonRefreshReuse, accounts.ReasonDisabled,
-		accounts.ReasonAdminRevoked, "account_deleted", "expired", "other"} {
+	for _, r := range []string{sessions.ReasonLogout, accounts.ReasonRefreshReuse, accounts.ReasonDisabled,
+		sessions.ReasonAdminRevoked, "account_deleted", "expired", "other"} {
 		keys["reason."+r] = "revoke reasons"
 	}
 	for _, k := range []string{"gender.0", "gender.1", "gender.2", "role.operator", "role.viewer", "lang.name"} {

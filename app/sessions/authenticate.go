@@ -1,4 +1,4 @@
-package accounts
+package sessions
 
 import (
 	"context"
@@ -74,7 +74,7 @@ func (s *Service) loadSession(ctx context.Context, userID, sessionID int, nonce 
 		&u.ID, &u.Openid, &unionid, &u.Nickname, &u.AvatarURL, &u.Gender, &u.Phone,
 		&u.PhoneCountryCode, &u.CreatedAt, &u.UpdatedAt, &u.Roles, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, time.Time{}, errUnauthorized
+		return nil, time.Time{}, ErrUnauthorized
 	}
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("authenticate session %d: %w", sessionID, err)

@@ -1,4 +1,4 @@
-package accounts_test
+package sessions_test
 
 import (
 	"go/ast"
@@ -20,20 +20,20 @@ var (
 )
 
 // undeclared are the places allowed to change users or sessions outside a
-// function handed *accounts.Changes, each with the reason no cached
+// function handed *sessions.Changes, each with the reason no cached
 // session can be left answering the old state. A new write path is not
-// here: it must run in accounts' write and declare what it changes.
+// here: it must run in sessions.Service.Write and declare what it changes.
 var undeclared = map[string]string{
 	"accounts/identities.go:returningLoginSQL": "the statement of a returning login, inside login's write, which declares UserChanged for a returning user",
 	"accounts/identities.go:attachUnionID":     "runs inside login's write (above)",
 	"accounts/phonelogin.go:PhoneLogin":        "the extra step of login's write, which declares UserChanged for a returning user (a new user has nothing cached)",
-	"accounts/purge.go:PurgeEnded":             "deletes only sessions that ended or expired: none can be live in a cache",
+	"sessions/purge.go:PurgeEnded":             "deletes only sessions that ended or expired: none can be live in a cache",
 	"database/identities.go:legacySessionsSQL": "a migration step, before the server answers",
 }
 
 // TestEveryWriteDeclaresItsChanges fails when code under app/ or
 // handlers/ changes users or sessions outside a write that declares the
-// change (accounts' write and its Changes), unless it is listed above
+// change (sessions.Service.Write and its Changes), unless listed above
 // with its reason. The cache coherence of every instance rests on this.
 func TestEveryWriteDeclaresItsChanges(t *testing.T) {
 	found := 0
@@ -56,7 +56,7 @@ func TestEveryWriteDeclaresItsChanges(t *testing.T) {
 				}
 				used[where] = true
 				if _, ok := undeclared[where]; !ok {
-					t.Errorf("%s changes users or sessions without declaring it: run it in accounts' write and declare the change on its *Changes (or list it in undeclared with the reason it is safe)", where)
+					t.Errorf("%s changes users or sessions without declaring it: run it in sessions.Service.Write and declare the change on its *Changes (or list it in undeclared with the reason it is safe)", where)
 				}
 			}
 			return nil

@@ -1,4 +1,4 @@
-package accounts
+package sessions
 
 import (
 	"context"
@@ -136,7 +136,7 @@ func (c *Changes) UserReplaced(t sessioncache.Ticket, u *ent.User) {
 // waits for the other instances' receipts. Whether or not it committed,
 // the declared users and sessions are forgotten here (a needless forget
 // costs one database read).
-func (s *Service) write(ctx context.Context, fn func(ctx context.Context, tx *ent.Client, ch *Changes) error) error {
+func (s *Service) Write(ctx context.Context, fn func(ctx context.Context, tx *ent.Client, ch *Changes) error) error {
 	var ch *Changes
 	var rc *receipt
 	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
