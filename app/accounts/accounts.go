@@ -170,9 +170,13 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p Profile, c Clie
 			if err := flagNickname(ctx, tx, u, p.Nickname, p.review, now); err != nil {
 				return err
 			}
-			if !isNew {
-				// A returning user's profile, unionid or phone may have
-				// changed: their cached sessions must read it again.
+			if !isNew && u.UpdatedAt.After(now.Add(-time.Second)) {
+				// A returning login that filled the profile, attached a
+				// unionid or bound a phone set updated_at: the user's
+				// cached sessions must read it again. One that changed
+				// none of that (the usual case) costs no notice. Within
+				// the last second, not equal to now: the database may
+				// round the stored time.
 				ch.UserChanged(u.ID)
 			}
 			sess, err := s.createSession(ctx, tx, u.ID, li.AppID, c, refreshHash, nonce, now)

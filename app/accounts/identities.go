@@ -222,7 +222,7 @@ func (s *Service) attachUnionID(ctx context.Context, tx *ent.Client, userID int,
 	if taken {
 		return s.recordConflict(ctx, tx, userID, li, now)
 	}
-	err = tx.User.Update().Where(user.ID(userID)).SetUnionid(li.Session.UnionID).Exec(ctx)
+	err = tx.User.Update().Where(user.ID(userID)).SetUnionid(li.Session.UnionID).SetUpdatedAt(now).Exec(ctx)
 	if ent.IsConstraintError(err) {
 		return errRaced
 	}
