@@ -178,3 +178,24 @@ func TestOASessionProfileUpdateContentCheck(t *testing.T) {
 		}
 	})
 }
+
+// A web session (a browser signed in by scanning a mini program code)
+// checks a new nickname with the user's mini program openid too (before,
+// it answered 400: a web session belongs to no mini program).
+func TestWebSessionProfileUpdateContentCheck(t *testing.T) {
+	t.Parallel()
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		env := startOn(t, b, contentEnv(nil))
+		web := signInOnWeb(t, env, env.Login(t, "o_web_put"))
+		before := len(env.WeChat.TextChecks())
+		r := env.Do(t, apptest.Request{Method: "PATCH", Path: "/api/me", Token: web.AccessToken, Body: map[string]any{"nickname": "risky web"}})
+		apptest.Expect(t, r, http.StatusUnprocessableEntity, "content_rejected")
+		if calls := env.WeChat.TextChecks()[before:]; len(calls) != 1 || calls[0].OpenID != "o_web_put" {
+			t.Fatalf("msgSecCheck calls: %+v, want one with the user's mini program openid", calls)
+		}
+		r = env.Do(t, apptest.Request{Method: "PATCH", Path: "/api/me", Token: web.AccessToken, Body: map[string]any{"nickname": "Hana"}})
+		if r.Status != http.StatusOK || r.JSON(t)["nickname"] != "Hana" {
+			t.Fatalf("PATCH from a web session: %d %s", r.Status, r.Body)
+		}
+	})
+}
