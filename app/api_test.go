@@ -84,8 +84,8 @@ func errorFields(t *testing.T, r *apptest.Response) map[string]string {
 func expectUnauthorized(t *testing.T, r *apptest.Response) {
 	t.Helper()
 	apptest.Expect(t, r, http.StatusUnauthorized, "unauthorized")
-	if h := r.Header.Get("WWW-Authenticate"); !strings.HasPrefix(h, "Bearer") {
-		t.Errorf("WWW-Authenticate = %q, want a Bearer challenge", h)
+	if hs := r.Header.Values("WWW-Authenticate"); len(hs) != 1 || !strings.HasPrefix(hs[0], "Bearer") {
+		t.Errorf("WWW-Authenticate = %q, want one Bearer challenge", hs)
 	}
 }
 
