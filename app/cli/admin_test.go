@@ -83,6 +83,11 @@ func testDevSeed(t *testing.T, dbURL string) {
 	if code != 0 || !strings.Contains(out, "inserted 1500 fake users") {
 		t.Fatalf("seed: %d %q %q", code, out, errOut)
 	}
+	// Its progress, into a pipe (a log), is whole lines, the last one done.
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	if strings.Contains(errOut, "\r") || len(lines) > 11 || lines[len(lines)-1] != "seeded 1500/1500 users" {
+		t.Fatalf("seed progress in a log: %q", errOut)
+	}
 	if code, _, errOut := runCLI(t, dir, dbURL, "", "dev", "seed", "--users", "0"); code == 0 || !strings.Contains(errOut, "between 1 and") {
 		t.Fatalf("seed 0: %d %q", code, errOut)
 	}

@@ -45,10 +45,21 @@ func devCmd(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("dev seed: refusing to add fake users to a production database (MINIAUTH_ENV=production); pass --force if you mean it")
 	}
 	start := time.Now()
+	// On a terminal the line is rewritten as users go in; in a log (a
+	// pipe or a file) one line per tenth, so progress does not pile up
+	// into one line of \r.
+	terminal, tenths := isTerminal(env.Stderr), 0
 	err = fakeusers.Insert(ctx, db, *n, fakeusers.Options{Progress: func(done int) {
-		fmt.Fprintf(env.Stderr, "\rseeded %d/%d users", done, *n)
+		if terminal {
+			fmt.Fprintf(env.Stderr, "\rseeded %d/%d users", done, *n)
+		} else if t := done * 10 / *n; t > tenths {
+			tenths = t
+			fmt.Fprintf(env.Stderr, "seeded %d/%d users\n", done, *n)
+		}
 	}})
-	fmt.Fprintln(env.Stderr)
+	if terminal {
+		fmt.Fprintln(env.Stderr)
+	}
 	if err != nil {
 		return err
 	}
