@@ -33,84 +33,6 @@ import (
 	"github.com/miniauth/miniauth/ent/user"
 )
 
-// testJWTSecret is configured where a test must forge tokens with our key.
-const testJWTSecret = "miniauth-test-jwt-secret-0123456789abcdef"
-
-const loginPath = "/api/auth/login"
-
-// sqliteOnly is for tests that never reach the database's write path, or
-// only check what does not depend on it.
-var sqliteOnly = apptest.Backends()[0]
-
-func startOn(t *testing.T, b apptest.Backend, env map[string]string) *apptest.Env {
-	t.Helper()
-	return start(t, apptest.Options{DatabaseURL: b.URL(t), Env: env})
-}
-
-func start(t testing.TB, o apptest.Options) *apptest.Env {
-	t.Helper()
-	return apptest.Start(t, o)
-}
-
-// fragments fails unless body holds every want and none of absent.
-func fragments(t *testing.T, body []byte, want, absent []string) {
-	t.Helper()
-	for _, w := range want {
-		if !bytes.Contains(body, []byte(w)) {
-			t.Errorf("body lacks %q\nbody: %s", w, body)
-		}
-	}
-	for _, a := range absent {
-		if a != "" && bytes.Contains(body, []byte(a)) {
-			t.Errorf("body contains %q, which must never appear\nbody: %s", a, body)
-		}
-	}
-}
-
-// errorFields is the "fields" of a validation_failed answer.
-func errorFields(t *testing.T, r *apptest.Response) map[string]string {
-	t.Helper()
-	var m struct {
-		Error struct {
-			Fields map[string]string `json:"fields"`
-		} `json:"error"`
-	}
-	if err := json.Unmarshal(r.Body, &m); err != nil {
-		t.Fatalf("error body: %v\n%s", err, r.Body)
-	}
-	return m.Error.Fields
-}
-
-func expectUnauthorized(t *testing.T, r *apptest.Response) {
-	t.Helper()
-	apptest.Expect(t, r, http.StatusUnauthorized, "unauthorized")
-	if h := r.Header.Get("WWW-Authenticate"); !strings.HasPrefix(h, "Bearer") {
-		t.Errorf("WWW-Authenticate = %q, want a Bearer challenge", h)
-	}
-}
-
-func me(t *testing.T, env *apptest.Env, token string) *apptest.Response {
-	t.Helper()
-	return env.Do(t, apptest.Request{Method: "GET", Path: "/api/me", Token: token})
-}
-
-func refresh(t *testing.T, env *apptest.Env, token string) *apptest.Response {
-	t.Helper()
-	return env.Do(t, apptest.Request{Method: "POST", Path: "/api/auth/refresh", Body: map[string]any{"refresh_token": token}})
-}
-
-func grantOf(t *testing.T, r *apptest.Response) *apptest.Grant {
-	t.Helper()
-	if r.Status != http.StatusOK {
-		t.Fatalf("want 200, got %d %s", r.Status, r.Body)
-	}
-	var g apptest.Grant
-	if err := json.Unmarshal(r.Body, &g); err != nil {
-		t.Fatalf("grant: %v\n%s", err, r.Body)
-	}
-	return &g
-}
-
 func gzipped(t testing.TB, b []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
@@ -120,15 +42,6 @@ func gzipped(t testing.TB, b []byte) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
-}
-
-func userCount(t *testing.T, env *apptest.Env) int {
-	t.Helper()
-	n, err := env.Server.DB.Read.User.Query().Count(context.Background())
-	if err != nil {
-		t.Fatalf("count users: %v", err)
-	}
-	return n
 }
 
 func TestHealth(t *testing.T) {
@@ -449,18 +362,6 @@ func TestLoginCodeIsSingleUse(t *testing.T) {
 	}
 }
 
-// post is a goroutine-safe request (apptest.Do may call t.Fatal).
-func post(env *apptest.Env, path string, body any) (int, []byte, error) {
-	j, _ := json.Marshal(body)
-	resp, err := env.HTTP.Post(env.URL+path, "application/json", bytes.NewReader(j))
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
-}
-
 func TestConcurrentFirstLoginMakesOneUser(t *testing.T) {
 	t.Parallel()
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
@@ -519,42 +420,6 @@ func TestConcurrentFirstLoginMakesOneUser(t *testing.T) {
 	})
 }
 
-// tokenForge signs tokens the way an attacker (or a buggy client) might.
-type tokenForge struct {
-	key []byte
-	sub string
-	sid int
-	sno string
-}
-
-func (f tokenForge) claims() jwt.MapClaims {
-	now := time.Now()
-	return jwt.MapClaims{
-		"iss": tokens.Issuer,
-		"sub": f.sub,
-		"aud": []string{tokens.Access.Audience},
-		"exp": now.Add(time.Hour).Unix(),
-		"iat": now.Unix(),
-		"jti": "forged-jti-0001",
-		"sid": f.sid,
-		"sno": f.sno,
-		"typ": tokens.Access.Type,
-	}
-}
-
-func sign(t *testing.T, m jwt.SigningMethod, key any, claims jwt.MapClaims, header map[string]any) string {
-	t.Helper()
-	tok := jwt.NewWithClaims(m, claims)
-	for k, v := range header {
-		tok.Header[k] = v
-	}
-	s, err := tok.SignedString(key)
-	if err != nil {
-		t.Fatalf("sign: %v", err)
-	}
-	return s
-}
-
 // TestAccessTokenChecks presents every kind of bad bearer token. The
 // first case proves the forging itself is right: the same claims signed
 // properly are accepted.
@@ -572,7 +437,7 @@ func TestAccessTokenChecks(t *testing.T) {
 		if err != nil {
 			t.Fatalf("our own token does not parse with the derived key: %v", err)
 		}
-		ours := tokenForge{key: ks.UserToken, sub: claims.Subject, sid: claims.SessionID, sno: claims.SessionNonce}
+		ours := tokentest.Forge{Key: ks.UserToken, Sub: claims.Subject, SID: claims.SessionID, SNO: claims.SessionNonce}
 		bobClaims, _ := tokentest.Parse(bob.AccessToken, tokens.Access, ks.UserToken)
 		attacker := []byte("attacker-key-0123456789abcdef-0123456789")
 
@@ -584,11 +449,11 @@ func TestAccessTokenChecks(t *testing.T) {
 		defer jwks.Close()
 
 		with := func(edit func(jwt.MapClaims)) jwt.MapClaims {
-			c := ours.claims()
+			c := ours.Claims()
 			edit(c)
 			return c
 		}
-		hs := func(c jwt.MapClaims) string { return sign(t, jwt.SigningMethodHS256, ours.key, c, nil) }
+		hs := func(c jwt.MapClaims) string { return tokentest.Sign(t, jwt.SigningMethodHS256, ours.Key, c, nil) }
 		parts := strings.Split(alice.AccessToken, ".")
 		bobParts := strings.Split(bob.AccessToken, ".")
 		flip := func(s string, i int) string {
@@ -614,9 +479,9 @@ func TestAccessTokenChecks(t *testing.T) {
 			status int
 		}{
 			{name: "issued token", auth: "Bearer " + alice.AccessToken, status: 200},
-			{name: "forged with our key, all claims", auth: "Bearer " + hs(ours.claims()), status: 200},
-			{name: "kid header ignored", auth: "Bearer " + sign(t, jwt.SigningMethodHS256, ours.key, ours.claims(), map[string]any{"kid": "../../../../dev/null"}), status: 200},
-			{name: "jku header with our key, never fetched", auth: "Bearer " + sign(t, jwt.SigningMethodHS256, ours.key, ours.claims(), map[string]any{"jku": jwks.URL, "kid": "k1"}), status: 200},
+			{name: "forged with our key, all claims", auth: "Bearer " + hs(ours.Claims()), status: 200},
+			{name: "kid header ignored", auth: "Bearer " + tokentest.Sign(t, jwt.SigningMethodHS256, ours.Key, ours.Claims(), map[string]any{"kid": "../../../../dev/null"}), status: 200},
+			{name: "jku header with our key, never fetched", auth: "Bearer " + tokentest.Sign(t, jwt.SigningMethodHS256, ours.Key, ours.Claims(), map[string]any{"jku": jwks.URL, "kid": "k1"}), status: 200},
 
 			{name: "no Authorization", status: 401},
 			{name: "empty bearer", auth: "Bearer ", status: 401},
@@ -630,13 +495,13 @@ func TestAccessTokenChecks(t *testing.T) {
 			{name: "tampered payload", auth: "Bearer " + parts[0] + "." + flip(parts[1], 20) + "." + parts[2], status: 401},
 			{name: "bob's payload with alice's signature", auth: "Bearer " + parts[0] + "." + bobParts[1] + "." + parts[2], status: 401},
 			{name: "signature stripped", auth: "Bearer " + parts[0] + "." + parts[1] + ".", status: 401},
-			{name: "signed with another key", auth: "Bearer " + sign(t, jwt.SigningMethodHS256, attacker, ours.claims(), nil), status: 401},
-			{name: "alg none", auth: "Bearer " + sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, ours.claims(), nil), status: 401},
-			{name: "alg none, our signature kept", auth: "Bearer " + strings.Split(sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, ours.claims(), nil), ".")[0] + "." + parts[1] + "." + parts[2], status: 401},
-			{name: "HS512 with our key", auth: "Bearer " + sign(t, jwt.SigningMethodHS512, ours.key, ours.claims(), nil), status: 401},
-			{name: "HS384 with our key", auth: "Bearer " + sign(t, jwt.SigningMethodHS384, ours.key, ours.claims(), nil), status: 401},
-			{name: "jku header with attacker key, never fetched", auth: "Bearer " + sign(t, jwt.SigningMethodHS256, attacker, ours.claims(), map[string]any{"jku": jwks.URL, "kid": "k1"}), status: 401},
-			{name: "embedded jwk with attacker key", auth: "Bearer " + sign(t, jwt.SigningMethodHS256, attacker, ours.claims(), map[string]any{"jwk": map[string]any{"kty": "oct", "k": base64.RawURLEncoding.EncodeToString(attacker)}}), status: 401},
+			{name: "signed with another key", auth: "Bearer " + tokentest.Sign(t, jwt.SigningMethodHS256, attacker, ours.Claims(), nil), status: 401},
+			{name: "alg none", auth: "Bearer " + tokentest.Sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, ours.Claims(), nil), status: 401},
+			{name: "alg none, our signature kept", auth: "Bearer " + strings.Split(tokentest.Sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, ours.Claims(), nil), ".")[0] + "." + parts[1] + "." + parts[2], status: 401},
+			{name: "HS512 with our key", auth: "Bearer " + tokentest.Sign(t, jwt.SigningMethodHS512, ours.Key, ours.Claims(), nil), status: 401},
+			{name: "HS384 with our key", auth: "Bearer " + tokentest.Sign(t, jwt.SigningMethodHS384, ours.Key, ours.Claims(), nil), status: 401},
+			{name: "jku header with attacker key, never fetched", auth: "Bearer " + tokentest.Sign(t, jwt.SigningMethodHS256, attacker, ours.Claims(), map[string]any{"jku": jwks.URL, "kid": "k1"}), status: 401},
+			{name: "embedded jwk with attacker key", auth: "Bearer " + tokentest.Sign(t, jwt.SigningMethodHS256, attacker, ours.Claims(), map[string]any{"jwk": map[string]any{"kty": "oct", "k": base64.RawURLEncoding.EncodeToString(attacker)}}), status: 401},
 			{name: "no exp", auth: "Bearer " + hs(with(func(c jwt.MapClaims) { delete(c, "exp") })), status: 401},
 			{name: "expired, forged", auth: "Bearer " + hs(with(func(c jwt.MapClaims) {
 				c["iat"] = time.Now().Add(-3 * time.Hour).Unix()
@@ -657,12 +522,12 @@ func TestAccessTokenChecks(t *testing.T) {
 			{name: "typ refresh", auth: "Bearer " + hs(with(func(c jwt.MapClaims) { c["typ"] = "refresh" })), status: 401},
 			{name: "typ admin", auth: "Bearer " + hs(with(func(c jwt.MapClaims) { c["typ"] = tokens.Admin.Type })), status: 401},
 			{name: "no sid", auth: "Bearer " + hs(with(func(c jwt.MapClaims) { delete(c, "sid") })), status: 401},
-			{name: "sid of no session", auth: "Bearer " + hs(with(func(c jwt.MapClaims) { c["sid"] = ours.sid + 100000 })), status: 401},
+			{name: "sid of no session", auth: "Bearer " + hs(with(func(c jwt.MapClaims) { c["sid"] = ours.SID + 100000 })), status: 401},
 			{name: "no session nonce", auth: "Bearer " + hs(with(func(c jwt.MapClaims) { delete(c, "sno") })), status: 401},
 			{name: "another session nonce", auth: "Bearer " + hs(with(func(c jwt.MapClaims) { c["sno"] = tokens.NewSessionNonce() })), status: 401},
 			{name: "alice's sid, bob's sub", auth: "Bearer " + hs(with(func(c jwt.MapClaims) { c["sub"] = bobClaims.Subject })), status: 401},
 			{name: "sub not a number", auth: "Bearer " + hs(with(func(c jwt.MapClaims) { c["sub"] = "alice" })), status: 401},
-			{name: "sub with leading zero", auth: "Bearer " + hs(with(func(c jwt.MapClaims) { c["sub"] = "0" + ours.sub })), status: 401},
+			{name: "sub with leading zero", auth: "Bearer " + hs(with(func(c jwt.MapClaims) { c["sub"] = "0" + ours.Sub })), status: 401},
 			{name: "admin token", auth: "Bearer " + adminKind, status: 401},
 			{name: "admin claims with user key", auth: "Bearer " + adminKindUserKey, status: 401},
 			{name: "access claims with admin key", auth: "Bearer " + userKindAdminKey, status: 401},
@@ -682,7 +547,7 @@ func TestAccessTokenChecks(t *testing.T) {
 					if r.Status != 200 {
 						t.Fatalf("got %d %s, want 200", r.Status, r.Body)
 					}
-					fragments(t, r.Body, []string{`"id":` + ours.sub}, nil)
+					fragments(t, r.Body, []string{`"id":` + ours.Sub}, nil)
 					return
 				}
 				expectUnauthorized(t, r)
@@ -1073,28 +938,6 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 			t.Errorf("the log contains a secret %.12q…", s)
 		}
 	}
-}
-
-// accessLogIP is the ip logged for the request with this X-Request-Id,
-// after checking that the request has exactly one complete access line.
-func accessLogIP(t *testing.T, env *apptest.Env, requestID, method, path string, status int) string {
-	t.Helper()
-	var found []map[string]any
-	for _, line := range strings.Split(env.Logs.String(), "\n") {
-		var l map[string]any
-		if json.Unmarshal([]byte(line), &l) == nil && l["msg"] == "request" && l["request_id"] == requestID {
-			found = append(found, l)
-		}
-	}
-	if len(found) != 1 {
-		t.Fatalf("%d access log lines for request %q, want 1", len(found), requestID)
-	}
-	l := found[0]
-	if l["method"] != method || l["path"] != path || l["status"] != float64(status) || l["latency_ms"] == nil {
-		t.Errorf("access log line %v lacks method %s, path %s, status %d or latency", l, method, path, status)
-	}
-	ip, _ := l["ip"].(string)
-	return ip
 }
 
 func TestClientIPBehindTrustedProxiesOnly(t *testing.T) {

@@ -1,10 +1,7 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
-	"mime/multipart"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,18 +20,7 @@ import (
 // uploadAvatar uploads an image as the user's avatar and returns its URL.
 func uploadAvatar(t *testing.T, env *apptest.Env, token string, image []byte) string {
 	t.Helper()
-	var b bytes.Buffer
-	mw := multipart.NewWriter(&b)
-	w, _ := mw.CreateFormFile("file", "avatar")
-	w.Write(image)
-	mw.Close()
-	r := env.Do(t, apptest.Request{Method: "POST", Path: "/api/me/avatar", Token: token, Body: b.Bytes(),
-		Header: map[string]string{"Content-Type": mw.FormDataContentType()}})
-	if r.Status != http.StatusOK {
-		t.Fatalf("upload: %d %s", r.Status, r.Body)
-	}
-	url, _ := r.JSON(t)["avatar_url"].(string)
-	return url
+	return env.UploadAvatar(t, token, image)
 }
 
 func avatarDirOf(env *apptest.Env) string { return filepath.Join(env.DataDir, "uploads", "avatars") }
