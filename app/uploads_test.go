@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -142,18 +143,11 @@ func TestAvatarSweep(t *testing.T) {
 		env = start(t, o)
 		want := []string{filepath.Base(shown), name("2"), name("4"), "notes.txt"}
 		slices.Sort(want)
-		deadline := time.Now().Add(30 * time.Second)
-		for {
+		apptest.Eventually(t, 30*time.Second, "files after start-up", func() (bool, string) {
 			files := avatartest.Files(t, dir)
 			slices.Sort(files)
-			if slices.Equal(files, want) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("files after start-up: %v, want %v", files, want)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return slices.Equal(files, want), fmt.Sprintf("%v, want %v", files, want)
+		})
 		rec, err := env.Server.DB.Read.Upload.Query().Where(upload.Name(name("2"))).Only(ctx)
 		if err != nil || rec.UserID != bob.UserID() {
 			t.Fatalf("the file Bob shows was not recorded as his: %v %v", rec, err)
