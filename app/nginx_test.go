@@ -3,11 +3,19 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"html"
 	"io"
+	"math/big"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -26,6 +34,7 @@ import (
 
 	"github.com/miniauth/miniauth/app/admins"
 	"github.com/miniauth/miniauth/app/apptest"
+	"github.com/miniauth/miniauth/app/avatars/avatartest"
 )
 
 // RequireNginxEnv makes a missing nginx a failure instead of a skip (CI).
@@ -75,11 +84,62 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// startNginx runs nginx in the foreground with the block of docs/backend.md, the
-// upstream addresses and listen address swapped for the test's and TLS
-// left out (the test speaks plain HTTP on loopback). It returns nginx's
-// base URL.
-func startNginx(t *testing.T, miniauthAddr, shopAddr string) string {
+// nginxProxy is a running nginx and a client that trusts its certificate.
+type nginxProxy struct {
+	URL    string // https://127.0.0.1:port
+	Client *http.Client
+}
+
+// selfSignedCert writes a certificate for api.example.com and 127.0.0.1
+// and its key into dir, and returns their paths and a pool trusting it.
+func selfSignedCert(t *testing.T, dir string) (certPath, keyPath string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "api.example.com"},
+		DNSNames:     []string{"api.example.com"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPath, keyPath = filepath.Join(dir, "fullchain.pem"), filepath.Join(dir, "privkey.pem")
+	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certPath, keyPath, pool
+}
+
+// startNginx runs nginx in the foreground with the block of
+// docs/backend.md, inside the http {} of a minimal nginx.conf, as the
+// page says to. Only these are changed, each exactly once, so the test
+// runs what a reader copies:
+//   - the upstream addresses → the test's miniauth and backend;
+//   - "listen 443 ssl;" → a free loopback port, still with ssl;
+//   - the Let's Encrypt certificate and key paths → a self-signed pair.
+func startNginx(t *testing.T, miniauthAddr, shopAddr string) *nginxProxy {
 	t.Helper()
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
@@ -93,14 +153,18 @@ func startNginx(t *testing.T, miniauthAddr, shopAddr string) string {
 		}
 		t.Skipf("nginx not found: skipping the forward-auth test through nginx (set %s=1 to make this a failure)", RequireNginxEnv)
 	}
+	dir := t.TempDir()
+	certPath, keyPath, pool := selfSignedCert(t, dir)
 	addr := freePort(t)
 	conf := readmeNginxConfig(t)
+	// --- the substitutions (and nothing else) ---
 	conf = replaceOnce(t, conf, "server 127.0.0.1:8080;", "server "+miniauthAddr+";")
 	conf = replaceOnce(t, conf, "server 127.0.0.1:9000;", "server "+shopAddr+";")
-	conf = replaceOnce(t, conf, "listen 443 ssl;", "listen "+addr+";")
-	conf = regexp.MustCompile(`(?m)^\s*ssl_certificate(_key)?\s.*\n`).ReplaceAllString(conf, "")
+	conf = replaceOnce(t, conf, "listen 443 ssl;", "listen "+addr+" ssl;")
+	conf = replaceOnce(t, conf, "/etc/letsencrypt/live/api.example.com/fullchain.pem", certPath)
+	conf = replaceOnce(t, conf, "/etc/letsencrypt/live/api.example.com/privkey.pem", keyPath)
+	// ---
 
-	dir := t.TempDir()
 	user := ""
 	if os.Getuid() == 0 {
 		// Workers otherwise drop to nobody, who cannot use the temp dir.
@@ -152,13 +216,21 @@ http {
 		}
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
-			return "http://" + addr
+			break
 		}
 		if i > 1000 {
 			t.Fatalf("nginx does not accept connections on %s", addr)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	client := &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "api.example.com"},
+			MaxIdleConnsPerHost: 100},
+		// Redirects are answers to check, not to follow.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return &nginxProxy{URL: "https://" + addr, Client: client}
 }
 
 // shopSeen is what the business backend received.
@@ -200,17 +272,17 @@ func startShop(t *testing.T) (*httptest.Server, *atomic.Int64) {
 }
 
 // proxied sends a request to nginx and reads the whole answer.
-func proxied(t *testing.T, base, method, path, token string, header http.Header, body []byte) *apptest.Response {
+func proxied(t *testing.T, p *nginxProxy, method, path, token string, header http.Header, body []byte) *apptest.Response {
 	t.Helper()
-	r, err := tryProxied(base, method, path, token, header, body)
+	r, err := tryProxied(p, method, path, token, header, body)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return r
 }
 
-func tryProxied(base, method, path, token string, header http.Header, body []byte) (*apptest.Response, error) {
-	req, err := http.NewRequest(method, base+path, bytes.NewReader(body))
+func tryProxied(p *nginxProxy, method, path, token string, header http.Header, body []byte) (*apptest.Response, error) {
+	req, err := http.NewRequest(method, p.URL+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +292,7 @@ func tryProxied(base, method, path, token string, header http.Header, body []byt
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	resp, err := p.Client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s through nginx: %w", method, path, err)
 	}
@@ -303,11 +375,12 @@ func expectProxy401(t *testing.T, r *apptest.Response) {
 }
 
 // TestNginxForwardAuth runs the nginx configuration of docs/backend.md in front of
-// miniauth and a business backend.
+// miniauth and a business backend: one domain, over TLS.
 func TestNginxForwardAuth(t *testing.T) {
 	t.Parallel()
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
-		env := startOn(t, b, nil)
+		// As the page says to set it: nginx's address as miniauth sees it.
+		env := startOn(t, b, map[string]string{"MINIAUTH_TRUSTED_PROXIES": "127.0.0.1"})
 		shop, hits := startShop(t)
 		base := startNginx(t, strings.TrimPrefix(env.URL, "http://"), strings.TrimPrefix(shop.URL, "http://"))
 
@@ -316,9 +389,62 @@ func TestNginxForwardAuth(t *testing.T) {
 		if r := proxied(t, base, "GET", "/api/me", alice.AccessToken, nil, nil); r.Status != 200 || !strings.Contains(string(r.Body), fmt.Sprintf(`"id":%d`, alice.UserID())) {
 			t.Fatalf("/api/me through nginx: %d %s", r.Status, r.Body)
 		}
+		// miniauth's own 401 through nginx: one challenge, as miniauth sent it.
+		expectUnauthorized(t, proxied(t, base, "GET", "/api/me", "", nil, nil))
+		expectUnauthorized(t, proxied(t, base, "GET", "/api/me", "not.a.token", nil, nil))
 		// The check is for nginx's own use only.
 		if r := proxied(t, base, "GET", "/api/auth/verify", alice.AccessToken, nil, nil); r.Status != http.StatusNotFound {
 			t.Errorf("/api/auth/verify from outside: %d, want nginx's 404", r.Status)
+		}
+
+		// The client's address reaches miniauth's log, not nginx's: the
+		// client (on loopback, itself "a proxy" here) names 203.0.113.7.
+		r := proxied(t, base, "GET", "/api/me", alice.AccessToken, http.Header{"X-Forwarded-For": {"203.0.113.7"}}, nil)
+		rid := r.Header.Get("X-Request-Id")
+		if r.Status != http.StatusOK || rid == "" {
+			t.Fatalf("/api/me with X-Forwarded-For: %d (request id %q) %s", r.Status, rid, r.Body)
+		}
+		apptest.Eventually(t, 10*time.Second, "the access log line of "+rid, func() (bool, string) {
+			for _, line := range strings.Split(env.Logs.String(), "\n") {
+				if strings.Contains(line, `"request_id":"`+rid+`"`) {
+					return strings.Contains(line, `"ip":"203.0.113.7"`), line
+				}
+			}
+			return false, "no line yet"
+		})
+
+		// An avatar, uploaded and shown through the same domain.
+		var form bytes.Buffer
+		mw := multipart.NewWriter(&form)
+		fw, _ := mw.CreateFormFile("file", "avatar")
+		fw.Write(avatartest.PNG(t, 7))
+		mw.Close()
+		r = proxied(t, base, "POST", "/api/me/avatar", alice.AccessToken, http.Header{"Content-Type": {mw.FormDataContentType()}}, form.Bytes())
+		avatarURL, _ := r.JSON(t)["avatar_url"].(string)
+		if r.Status != http.StatusOK || !strings.HasPrefix(avatarURL, "/uploads/avatars/") {
+			t.Fatalf("avatar upload through nginx: %d %s", r.Status, r.Body)
+		}
+		direct := env.Do(t, apptest.Request{Method: "GET", Path: avatarURL})
+		if r := proxied(t, base, "GET", avatarURL, "", nil, nil); r.Status != http.StatusOK || direct.Status != http.StatusOK ||
+			len(r.Body) == 0 || !bytes.Equal(r.Body, direct.Body) || !strings.HasPrefix(r.Header.Get("Content-Type"), "image/") {
+			t.Errorf("%s through nginx: %d %q, %d bytes (miniauth itself: %d, %d bytes)", avatarURL, r.Status, r.Header.Get("Content-Type"), len(r.Body), direct.Status, len(direct.Body))
+		}
+
+		// The admin panel: its sign-in page, and its redirect to it.
+		if r := proxied(t, base, "GET", "/admin/login", "", nil, nil); r.Status != http.StatusOK ||
+			!strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(r.Body), `name="password"`) {
+			t.Errorf("/admin/login through nginx: %d %q %.200s", r.Status, r.Header.Get("Content-Type"), r.Body)
+		}
+		if r := proxied(t, base, "GET", "/admin/", "", nil, nil); r.Status/100 != 3 || !strings.Contains(r.Header.Get("Location"), "/admin/login") {
+			t.Errorf("/admin/ through nginx, signed out: %d, Location %q; want a redirect to the sign-in page", r.Status, r.Header.Get("Location"))
+		}
+
+		// Health checks.
+		for _, path := range []string{"/healthz", "/readyz"} {
+			direct := env.Do(t, apptest.Request{Method: "GET", Path: path})
+			if r := proxied(t, base, "GET", path, "", nil, nil); r.Status != http.StatusOK || !bytes.Equal(r.Body, direct.Body) {
+				t.Errorf("%s through nginx: %d %s (miniauth itself: %d %s)", path, r.Status, r.Body, direct.Status, direct.Body)
+			}
 		}
 
 		// No token, a bad one, one in the query string: refused by nginx,

@@ -322,11 +322,8 @@ func (s *Service) UpdateProfile(ctx context.Context, current *ent.User, sessionI
 	}
 	userID := current.ID
 	if s.Content != nil && p.Nickname != nil && *p.Nickname != current.Nickname {
-		id, err := s.identityOfSession(ctx, userID, sessionID)
-		if err != nil {
-			return nil, err
-		}
-		if p.review, err = s.checkNickname(ctx, id.App, id.OpenID, *p.Nickname); err != nil {
+		var err error
+		if p.review, err = s.checkProfileNickname(ctx, userID, sessionID, *p.Nickname); err != nil {
 			return nil, err
 		}
 	}

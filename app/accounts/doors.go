@@ -2,10 +2,16 @@ package accounts
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/miniauth/miniauth/app/wechat"
+	"github.com/miniauth/miniauth/ent"
 	"github.com/miniauth/miniauth/ent/identity"
+	"github.com/miniauth/miniauth/ent/predicate"
+	"github.com/miniauth/miniauth/ent/session"
+	"github.com/miniauth/miniauth/ent/user"
 )
 
 // Identity kinds: the door a person came in through. Each (appid,
@@ -29,11 +35,58 @@ type Person struct {
 // Official Account or a mobile app. It finds or creates the user exactly
 // as a mini program login does: the (appid, openid) identity, else the
 // user with the unionid, else a new user; conflicts are recorded, never
-// merged. The profile (from /sns/userinfo, validated) fills empty fields.
+// merged. The profile (from /sns/userinfo, validated) fills empty fields;
+// its nickname passes the content check first, as a mini program login's
+// does: risky refuses the login (422 content_rejected).
 func (s *Service) LoginPerson(ctx context.Context, who Person, p Profile, c Client) (*Grant, error) {
 	li := loginIdentity{AppID: who.AppID, Kind: who.Kind,
 		Session: &wechat.Session{OpenID: who.OpenID, UnionID: who.UnionID}}
+	if err := s.checkPersonNickname(ctx, li, &p); err != nil {
+		return nil, err
+	}
 	return s.login(ctx, li, p, c, nil)
+}
+
+// checkPersonNickname checks a nickname from WeChat's userinfo when it
+// would be stored (a new user, or one without a nickname), with the rules
+// of checkLoginNickname. msgSecCheck is a mini program API: it needs a
+// configured mini program and the person's openid there (WeChat also wants
+// them to have used it in the last 2 hours), so the check is made with
+// the user's most recently used mini program identity. A person without
+// one (new, or known only through Official Accounts and apps) cannot be
+// checked: the nickname is stored and listed for review, or, when the
+// check fails closed, left out. Refusing that login instead would shut
+// the person out for good: WeChat, not they, chose the nickname.
+func (s *Service) checkPersonNickname(ctx context.Context, li loginIdentity, p *Profile) error {
+	if s.Content == nil || p.Nickname == nil {
+		return nil
+	}
+	has, err := s.DB.Read.User.Query().Where(li.owner(), user.NicknameNEQ("")).Exist(ctx)
+	if err != nil {
+		return fmt.Errorf("find user of login: %w", err)
+	}
+	if has {
+		p.Nickname = nil // a returning login never changes a set nickname
+		return nil
+	}
+	app, openid, err := s.miniProgramIdentity(ctx, li.owner())
+	if err != nil {
+		return err
+	}
+	if app == nil {
+		if s.Content.FailClosed {
+			s.Log.Info("nickname from WeChat left out: no mini program identity to check it with (MINIAUTH_CONTENT_CHECK_FAIL=closed)",
+				"appid", li.AppID, "door", li.Kind)
+			p.Nickname = nil
+			return nil
+		}
+		s.Log.Info("nickname from WeChat not checked: no mini program identity to check it with; stored for review",
+			"appid", li.AppID, "door", li.Kind)
+		p.review = &reviewFlag{reason: ReasonUnavailable}
+		return nil
+	}
+	p.review, err = s.checkNickname(ctx, app, openid, *p.Nickname)
+	return err
 }
 
 // Doors maps each appid the user has an identity of to that identity's
@@ -61,4 +114,74 @@ func doorOf(doors map[string]string, appID string) string {
 		return k
 	}
 	return KindMiniProgram
+}
+
+// miniProgramIdentity is the most recently used identity, of a configured
+// mini program, of the users owner selects: what msgSecCheck needs (nil
+// app: there is none).
+func (s *Service) miniProgramIdentity(ctx context.Context, owner predicate.User) (*wechat.Client, string, error) {
+	ids, err := s.DB.Read.Identity.Query().
+		Where(identity.HasUserWith(owner), identity.Kind(KindMiniProgram)).
+		Select(identity.FieldAppid, identity.FieldOpenid, identity.FieldLastLoginAt).All(ctx)
+	if err != nil {
+		return nil, "", fmt.Errorf("find mini program identities: %w", err)
+	}
+	var app *wechat.Client
+	var openid string
+	var last time.Time
+	for _, id := range ids {
+		c, ok := s.Apps.Get(id.Appid)
+		if !ok {
+			continue
+		}
+		var at time.Time
+		if id.LastLoginAt != nil {
+			at = *id.LastLoginAt
+		}
+		if app == nil || at.After(last) {
+			app, openid, last = c, id.Openid, at
+		}
+	}
+	return app, openid, nil
+}
+
+// checkProfileNickname checks a nickname PUT /api/me is about to store.
+// A mini program session checks it with its own openid; a session of
+// another door (an Official Account, an app, a web sign-in) with the
+// user's most recently used mini program identity, and without one the
+// check cannot be made (listed for review, or 502 failing closed).
+func (s *Service) checkProfileNickname(ctx context.Context, userID, sessionID int, nickname string) (*reviewFlag, error) {
+	sess, err := s.DB.Read.Session.Query().Where(session.ID(sessionID), session.UserID(userID)).
+		Select(session.FieldAppid).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, errUnauthorized
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load session %d: %w", sessionID, err)
+	}
+	otherDoor := sess.Appid == WebApp
+	if !otherDoor {
+		if _, ok := s.Apps.Get(sess.Appid); !ok {
+			otherDoor, err = s.DB.Read.Identity.Query().Where(identity.UserID(userID), identity.Appid(sess.Appid),
+				identity.KindNEQ(KindMiniProgram)).Exist(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("find identity of session %d: %w", sessionID, err)
+			}
+		}
+	}
+	if !otherDoor {
+		id, err := s.identityOfSession(ctx, userID, sessionID)
+		if err != nil {
+			return nil, err
+		}
+		return s.checkNickname(ctx, id.App, id.OpenID, nickname)
+	}
+	app, openid, err := s.miniProgramIdentity(ctx, user.ID(userID))
+	if err != nil {
+		return nil, err
+	}
+	if app == nil {
+		return s.uncheckedNickname(errors.New("the user has no mini program identity to check a nickname with"))
+	}
+	return s.checkNickname(ctx, app, openid, nickname)
 }

@@ -52,13 +52,13 @@ func ErrorFields(t testing.TB, r *Response) map[string]string {
 	return m.Error.Fields
 }
 
-// ExpectUnauthorized fails the test unless r is the contract's 401 with a
-// Bearer challenge.
+// ExpectUnauthorized fails the test unless r is the contract's 401 with
+// one Bearer challenge.
 func ExpectUnauthorized(t testing.TB, r *Response) {
 	t.Helper()
 	Expect(t, r, http.StatusUnauthorized, "unauthorized")
-	if h := r.Header.Get("WWW-Authenticate"); !strings.HasPrefix(h, "Bearer") {
-		t.Errorf("WWW-Authenticate = %q, want a Bearer challenge", h)
+	if hs := r.Header.Values("WWW-Authenticate"); len(hs) != 1 || !strings.HasPrefix(hs[0], "Bearer") {
+		t.Errorf("WWW-Authenticate = %q, want one Bearer challenge", hs)
 	}
 }
 

@@ -36,6 +36,20 @@ func TestBackupIntoDirectory(t *testing.T) {
 	if _, err := os.Stat(strings.TrimSuffix(missing, "/")); !os.IsNotExist(err) {
 		t.Errorf("a missing directory was created or filled: %v", err)
 	}
+	// Another backup into the directory in the same second gets a name
+	// of its own.
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	first, err := backupTarget(backups, now)
+	if err != nil || first != filepath.Join(backups, "miniauth-20300102T030405Z.db") {
+		t.Fatalf("backup target: %q %v", first, err)
+	}
+	if err := os.WriteFile(first, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	second, err := backupTarget(backups+"/", now)
+	if err != nil || second == first || second != filepath.Join(backups, "miniauth-20300102T030405Z-2.db") {
+		t.Errorf("second backup in the same second: %q %v (first %q)", second, err, first)
+	}
 	// A file that exists is still refused.
 	code, _, errOut = runCLI(t, dir, "", "", "backup", filepath.Join(backups, names[0]))
 	if code != 1 || !strings.Contains(errOut, "already exists") {

@@ -180,17 +180,14 @@ func serve(ctx context.Context, env *Env, args []string) error {
 	return srv.Serve(ctx, ln)
 }
 
-// tuneGC trades memory for CPU unless the operator chose: miniauth's
-// live heap is a few megabytes, so collecting at 3× instead of 2× costs
-// little memory and saves CPU on every request. The soft limit bounds the
-// Go heap at 80 MiB: one short-lived spike (an admin sign-in's 19 MiB
-// argon2 buffer) would otherwise set a GOGC-sized goal that a CSV export
-// fills with garbage; past the limit the collector works harder instead.
-// (SQLite's page caches are C memory, outside it.)
+// tuneGC bounds the Go heap at 80 MiB unless the operator chose
+// (GOMEMLIMIT): one short-lived spike (an admin sign-in's 19 MiB argon2
+// buffer) would otherwise set a heap goal that a CSV export fills with
+// garbage; past the limit the collector works harder instead. GOGC stays
+// at Go's 100: 200 saved little CPU in the bench and raised the server's
+// peak RSS above 80 MiB (docs/benchmarks.md). (SQLite's page caches are C
+// memory, outside the limit.)
 func tuneGC(env *Env) {
-	if env.Getenv("GOGC") == "" {
-		debug.SetGCPercent(200)
-	}
 	if env.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(80 << 20)
 	}

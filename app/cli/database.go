@@ -189,7 +189,17 @@ func backupTarget(arg string, now time.Time) (string, error) {
 	if !dir {
 		return arg, nil
 	}
-	return filepath.Join(arg, "miniauth-"+now.UTC().Format("20060102T150405Z")+".db"), nil
+	// Two backups in one second (a cron job and a person) each get a
+	// file: the second is named …Z-2.db rather than refused.
+	stamp := "miniauth-" + now.UTC().Format("20060102T150405Z")
+	name := filepath.Join(arg, stamp+".db")
+	for i := 2; i < 100; i++ {
+		if _, err := os.Lstat(name); os.IsNotExist(err) {
+			break
+		}
+		name = filepath.Join(arg, fmt.Sprintf("%s-%d.db", stamp, i))
+	}
+	return name, nil
 }
 
 // serverSecret is the generated server secret in the data dir, for

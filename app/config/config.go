@@ -173,7 +173,8 @@ Usage:
   miniauth dev seed --users N      create N fake users (for trying the admin panel at scale)
   miniauth dev push EVENT …        deliver a WeChat message push event to a running server (dev push --help)
   miniauth migrate [--dry-run]     create the database or bring its schema up to date (or print its SQL)
-  miniauth backup FILE             consistent online copy of the SQLite database, checked
+  miniauth backup [--with-secret] FILE|DIR   consistent online copy of the SQLite database, checked
+                                   (DIR: a new dated file in it; --with-secret: the server secret beside it)
   miniauth copy --from URL --to URL [--force]  move every user, session and admin to another database
   miniauth import --from leancloud|uni-id|csv|miniauth FILE [--appid APPID] [--app DCLOUD_APPID=APPID …]
           [--default-app DCLOUD_APPID] [--disabled-field NAME] [--dry-run] [--report FILE] [--force]
