@@ -1,10 +1,8 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
-	"mime/multipart"
-	"net/http"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,18 +21,7 @@ import (
 // uploadAvatar uploads an image as the user's avatar and returns its URL.
 func uploadAvatar(t *testing.T, env *apptest.Env, token string, image []byte) string {
 	t.Helper()
-	var b bytes.Buffer
-	mw := multipart.NewWriter(&b)
-	w, _ := mw.CreateFormFile("file", "avatar")
-	w.Write(image)
-	mw.Close()
-	r := env.Do(t, apptest.Request{Method: "POST", Path: "/api/me/avatar", Token: token, Body: b.Bytes(),
-		Header: map[string]string{"Content-Type": mw.FormDataContentType()}})
-	if r.Status != http.StatusOK {
-		t.Fatalf("upload: %d %s", r.Status, r.Body)
-	}
-	url, _ := r.JSON(t)["avatar_url"].(string)
-	return url
+	return env.UploadAvatar(t, token, image)
 }
 
 func avatarDirOf(env *apptest.Env) string { return filepath.Join(env.DataDir, "uploads", "avatars") }
@@ -156,18 +143,11 @@ func TestAvatarSweep(t *testing.T) {
 		env = start(t, o)
 		want := []string{filepath.Base(shown), name("2"), name("4"), "notes.txt"}
 		slices.Sort(want)
-		deadline := time.Now().Add(30 * time.Second)
-		for {
+		apptest.Eventually(t, 30*time.Second, "files after start-up", func() (bool, string) {
 			files := avatartest.Files(t, dir)
 			slices.Sort(files)
-			if slices.Equal(files, want) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("files after start-up: %v, want %v", files, want)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return slices.Equal(files, want), fmt.Sprintf("%v, want %v", files, want)
+		})
 		rec, err := env.Server.DB.Read.Upload.Query().Where(upload.Name(name("2"))).Only(ctx)
 		if err != nil || rec.UserID != bob.UserID() {
 			t.Fatalf("the file Bob shows was not recorded as his: %v %v", rec, err)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/miniauth/miniauth/app/apptest"
 	"github.com/miniauth/miniauth/app/keys"
+	"github.com/miniauth/miniauth/app/tokens/tokentest"
 	"github.com/miniauth/miniauth/ent/session"
 )
 
@@ -75,17 +76,17 @@ func TestVerify(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		expired := tokenForge{key: ks.UserToken, sub: strconv.Itoa(alice.UserID()), sid: sid}.claims()
+		expired := tokentest.Forge{Key: ks.UserToken, Sub: strconv.Itoa(alice.UserID()), SID: sid}.Claims()
 		expired["exp"] = time.Now().Add(-time.Minute).Unix()
-		forgedLive := tokenForge{sub: strconv.Itoa(alice.UserID()), sid: sid}.claims()
+		forgedLive := tokentest.Forge{Sub: strconv.Itoa(alice.UserID()), SID: sid}.Claims()
 		refused := map[string]apptest.Request{
 			"no token":      {},
 			"garbage":       {Header: map[string]string{"Authorization": "Bearer not.a.token"}},
 			"basic scheme":  {Header: map[string]string{"Authorization": "Basic " + alice.AccessToken}},
 			"bare token":    {Header: map[string]string{"Authorization": alice.AccessToken}},
 			"refresh token": {Token: alice.RefreshToken},
-			"expired":       {Token: sign(t, jwt.SigningMethodHS256, ks.UserToken, expired, nil)},
-			"wrong key":     {Token: sign(t, jwt.SigningMethodHS256, []byte(testJWTSecret), forgedLive, nil)},
+			"expired":       {Token: tokentest.Sign(t, jwt.SigningMethodHS256, ks.UserToken, expired, nil)},
+			"wrong key":     {Token: tokentest.Sign(t, jwt.SigningMethodHS256, []byte(testJWTSecret), forgedLive, nil)},
 			// Only the Authorization header is read: a token in the query
 			// string ends up in logs, one in a cookie invites CSRF.
 			"query":  {Path: verifyPath + "?access_token=" + alice.AccessToken + "&token=" + alice.AccessToken},

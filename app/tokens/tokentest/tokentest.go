@@ -4,6 +4,9 @@
 package tokentest
 
 import (
+	"testing"
+	"time"
+
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/miniauth/miniauth/app/tokens"
@@ -27,4 +30,44 @@ func Parse(token string, kind tokens.Kind, key []byte) (*tokens.Claims, error) {
 		return nil, err
 	}
 	return base, nil
+}
+
+// Forge signs tokens the way an attacker (or a buggy client) might.
+type Forge struct {
+	Key []byte
+	Sub string
+	SID int
+	SNO string
+}
+
+// Claims are a complete, valid set of access-token claims for the forge's
+// user and session, living for an hour.
+func (f Forge) Claims() jwt.MapClaims {
+	now := time.Now()
+	return jwt.MapClaims{
+		"iss": tokens.Issuer,
+		"sub": f.Sub,
+		"aud": []string{tokens.Access.Audience},
+		"exp": now.Add(time.Hour).Unix(),
+		"iat": now.Unix(),
+		"jti": "forged-jti-0001",
+		"sid": f.SID,
+		"sno": f.SNO,
+		"typ": tokens.Access.Type,
+	}
+}
+
+// Sign signs claims with method m and key, adding header's entries to the
+// token's header.
+func Sign(t testing.TB, m jwt.SigningMethod, key any, claims jwt.MapClaims, header map[string]any) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(m, claims)
+	for k, v := range header {
+		tok.Header[k] = v
+	}
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatalf("sign: %v", err)
+	}
+	return s
 }
