@@ -16,6 +16,9 @@ const env = {
   multiURL: required('MINIAUTH_MULTI_URL'),
   appID: required('MINIAUTH_APPID'),
   secondAppID: required('MINIAUTH_SECOND_APPID'),
+  // An admin of the main server's panel, for the tests that disable a user.
+  adminUser: required('MINIAUTH_ADMIN_USER'),
+  adminPassword: required('MINIAUTH_ADMIN_PASSWORD'),
 };
 
 function required(name) {
