@@ -44,8 +44,10 @@ export interface Session {
   ip: string;
   /** A short description made from the user agent, e.g. "WeChat 8.0.50 on iPhone". */
   device: string;
-  /** The AppID of the mini program the session was opened from. */
+  /** The AppID of the mini program (or Official Account, or app) the session was opened from. */
   app: string;
+  /** Which door the session came through: "miniprogram", "oa" (Official Account H5) or "app". */
+  via: 'miniprogram' | 'oa' | 'app' | (string & {});
   /** true for the session of this client. */
   current: boolean;
 }

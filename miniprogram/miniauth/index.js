@@ -419,7 +419,7 @@ function createClient(config) {
     login: login,
     phoneLogin: phoneLogin,
     // listSessions resolves with the user's live sessions, newest first:
-    // [{ id, created_at, last_used_at, ip, device, app, current }].
+    // [{ id, created_at, last_used_at, ip, device, app, via, current }].
     listSessions: function () {
       return call('GET', '/api/me/sessions', undefined, true).then(function (res) {
         var body = parseJSON(res.data);

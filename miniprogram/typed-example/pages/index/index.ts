@@ -101,7 +101,7 @@ Page({
   async onDevices() {
     const sessions: Session[] = await app.auth.listSessions();
     this.setData({ sessions });
-    const other = sessions.find((s) => !s.current);
+    const other = sessions.find((s) => !s.current && s.via === 'miniprogram');
     if (other) await app.auth.endSession(other.id);
     await app.auth.endOtherSessions();
   },
