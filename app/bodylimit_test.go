@@ -146,25 +146,6 @@ func TestBodyLimitsPerRoute(t *testing.T) {
 	})
 }
 
-// vmRSS is a process's resident memory in bytes.
-func vmRSS(t *testing.T, pid int) int64 {
-	t.Helper()
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				t.Fatalf("VmRSS %q: %v", v, err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmRSS in /proc/<pid>/status")
-	return 0
-}
 
 // TestBodyFloodKeepsMemoryFlat runs the real binary and has 40
 // connections each send 8 MiB to POST /healthz (and 40 more send endless
@@ -185,7 +166,7 @@ func TestBodyFloodKeepsMemoryFlat(t *testing.T) {
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
-	baseline := vmRSS(t, p.PID())
+	baseline := apptest.VmRSS(t, p.PID())
 
 	const conns, size = 40, 8 << 20
 	var sent atomic.Int64
@@ -240,9 +221,9 @@ func TestBodyFloodKeepsMemoryFlat(t *testing.T) {
 			t.Fatalf("a normal client during the flood: %d", resp.StatusCode)
 		}
 		served++
-		peak = max(peak, vmRSS(t, p.PID()))
+		peak = max(peak, apptest.VmRSS(t, p.PID()))
 	}
-	peak = max(peak, vmRSS(t, p.PID()))
+	peak = max(peak, apptest.VmRSS(t, p.PID()))
 	t.Logf("RSS %d MiB before, peak %d MiB during %d connections (%d MiB sent); %d normal requests served",
 		baseline>>20, peak>>20, 2*conns, sent.Load()>>20, served)
 	if growth := peak - baseline; growth >= 64<<20 {

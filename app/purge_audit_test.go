@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -33,13 +34,10 @@ func TestAuditRetentionPurge(t *testing.T) {
 
 		env := apptest.Start(t, apptest.Options{DataDir: dir, DatabaseURL: url, Env: map[string]string{"MINIAUTH_AUDIT_RETENTION": "48h"}})
 		read := env.Server.DB.Read.AuditEntry
-		deadline := time.Now().Add(30 * time.Second)
-		for read.Query().CountX(ctx) != 1 {
-			if time.Now().After(deadline) {
-				t.Fatalf("entries older than 48h not purged: %d left", read.Query().CountX(ctx))
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		apptest.Eventually(t, 30*time.Second, "entries older than 48h purged", func() (bool, string) {
+			n := read.Query().CountX(ctx)
+			return n == 1, fmt.Sprintf("%d left", n)
+		})
 		if e := read.Query().OnlyX(ctx); e.Detail != "1h0m0s" {
 			t.Errorf("kept %q, want the 1h-old entry", e.Detail)
 		}

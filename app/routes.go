@@ -90,6 +90,7 @@ func (s *Server) routes() *fiber.App {
 	g.Get("/account", h.Account)
 	g.Post("/account/totp", h.StartTOTP)
 	g.Post("/account/totp/confirm", h.ConfirmTOTP)
+	g.Post("/account/totp/cancel", h.CancelTOTP)
 	g.Post("/account/totp/disable", h.DisableTOTP)
 	g.Post("/logout", h.Logout)
 	g.Use(h.NotFound)

@@ -168,7 +168,7 @@ func newWeChat(cfg *config.Config, log *slog.Logger, tokens wechat.TokenStore, m
 		}
 		var clients []*wechat.Client
 		for _, a := range apps {
-			clients = append(clients, wechat.New(wechat.Options{BaseURL: cfg.WeChatAPIBase, AppID: a.AppID, Secret: a.Secret,
+			clients = append(clients, wechat.New(wechat.Options{BaseURL: cfg.WeChatAPIBase, AppID: a.AppID, Secret: a.Secret, Timeout: cfg.WeChatTimeout,
 				Tokens: tokens, Log: log, Observe: observe}))
 		}
 		return wechat.NewApps(clients...)
@@ -181,7 +181,7 @@ func newWeChat(cfg *config.Config, log *slog.Logger, tokens wechat.TokenStore, m
 	log.Warn("NO WECHAT CREDENTIALS: the built-in WeChat simulator answers, every login is FAKE " +
 		"(any code logs in a user derived from it). Set MINIAUTH_WECHAT_APPID and MINIAUTH_WECHAT_SECRET for real logins.")
 	simulated := func(appID string) *wechat.Client {
-		return wechat.New(wechat.Options{BaseURL: "http://wechat-simulator.invalid", AppID: appID, Secret: sim.Secret,
+		return wechat.New(wechat.Options{BaseURL: "http://wechat-simulator.invalid", AppID: appID, Secret: sim.Secret, Timeout: cfg.WeChatTimeout,
 			Transport: sim.Transport(), Tokens: tokens, Log: log, Observe: observe})
 	}
 	d.mini = wechat.NewSimulatedApps(simulated(sim.AppID), simulated)

@@ -1,66 +1,15 @@
 package apptest
 
 import (
-	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
-
-var build struct {
-	once sync.Once
-	dir  string
-	path string
-	err  error
-}
-
-// Binary builds the miniauth binary once per test process and returns
-// its path. A package that calls it removes the build with RemoveBinary
-// from its TestMain.
-func Binary(t testing.TB) string {
-	t.Helper()
-	build.once.Do(func() {
-		dir, err := os.MkdirTemp("", "miniauth-bin-")
-		if err != nil {
-			build.err = err
-			return
-		}
-		build.dir = dir
-		build.path = filepath.Join(dir, "miniauth")
-		cmd := exec.Command("go", "build", "-o", build.path, ".")
-		cmd.Dir = moduleRoot()
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			build.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if build.err != nil {
-		t.Fatalf("build miniauth: %v", build.err)
-	}
-	return build.path
-}
-
-// RemoveBinary deletes what Binary built; call it after m.Run in
-// TestMain, when no test runs the binary any more.
-func RemoveBinary() {
-	if build.dir != "" {
-		os.RemoveAll(build.dir)
-	}
-}
-
-// moduleRoot is the repository root, found from this source file.
-func moduleRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
-}
 
 // Process is a miniauth binary running for a test.
 type Process struct {

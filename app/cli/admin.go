@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/miniauth/miniauth/app/admins"
 	"github.com/miniauth/miniauth/app/audit"
@@ -107,7 +108,11 @@ func adminCmd(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return err
 		}
-		return printAdmins(env.Stdout, list)
+		zone := time.UTC
+		if cfg, err := loadConfig(env); err == nil {
+			zone = cfg.Timezone
+		}
+		return printAdmins(env.Stdout, list, zone)
 	}
 	return nil
 }

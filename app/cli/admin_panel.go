@@ -112,20 +112,22 @@ func recordCLI(ctx context.Context, svc *admins.Service, action, targetAdmin, de
 }
 
 // printAdmins is `admin list`: with each admin's role and whether a
-// second factor is on.
-func printAdmins(w io.Writer, list []*ent.Admin) error {
+// second factor is on. Times are in zone (MINIAUTH_TIMEZONE, as the
+// panel shows them) with the zone named.
+func printAdmins(w io.Writer, list []*ent.Admin, zone *time.Location) error {
+	format := func(t time.Time) string { return t.In(zone).Format("2006-01-02 15:04:05 MST") }
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tUSERNAME\tROLE\t2FA\tCREATED\tLAST SIGN-IN")
 	for _, a := range list {
 		last := "never"
 		if a.LastLoginAt != nil {
-			last = a.LastLoginAt.Local().Format(time.DateTime)
+			last = format(*a.LastLoginAt)
 		}
 		twofa := "off"
 		if admins.Enrolled(a) {
 			twofa = "on"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Username, a.Role, twofa, a.CreatedAt.Local().Format(time.DateTime), last)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Username, a.Role, twofa, format(a.CreatedAt), last)
 	}
 	return tw.Flush()
 }

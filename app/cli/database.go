@@ -6,12 +6,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/miniauth/miniauth/app"
 	"github.com/miniauth/miniauth/app/config"
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/database/dburl"
+	"github.com/miniauth/miniauth/app/keys"
 )
 
 // openFor opens the configured database for a command and names it, on
@@ -102,11 +106,20 @@ func migrateCmd(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
-// backupCmd is `miniauth backup FILE`: a consistent online copy of the
-// SQLite database, safe while the server runs, checked before it is kept.
+// backupCmd is `miniauth backup [--with-secret] FILE|DIR`: a consistent
+// online copy of the SQLite database, safe while the server runs, checked
+// before it is kept. A directory gets a new dated file inside it.
 func backupCmd(ctx context.Context, env *Env, args []string) error {
-	if len(args) != 1 || args[0] == "" || args[0][0] == '-' {
-		fmt.Fprintln(env.Stderr, "usage: miniauth backup FILE   (FILE must not exist yet)")
+	fs := newFlags("backup", env)
+	withSecret := fs.Bool("with-secret", false, "also copy the server secret next to the backup (FILE.jwt_secret, mode 0600)")
+	fs.Usage = func() {
+		fmt.Fprintln(env.Stderr, "usage: miniauth backup [--with-secret] FILE|DIR   (FILE must not exist yet; DIR gets miniauth-<UTC time>.db)")
+	}
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() != 1 || fs.Arg(0) == "" {
+		fs.Usage()
 		return errUsage
 	}
 	cfg, err := loadConfig(env)
@@ -116,20 +129,87 @@ func backupCmd(ctx context.Context, env *Env, args []string) error {
 	if loc, _ := dburl.Parse(app.DatabaseOptions(cfg).URL); loc.Postgres {
 		return errors.New("backup is for SQLite; back PostgreSQL up with pg_dump or your provider's snapshots")
 	}
+	target, err := backupTarget(fs.Arg(0), time.Now())
+	if err != nil {
+		return err
+	}
+	var secret []byte
+	if *withSecret {
+		if secret, err = serverSecret(cfg); err != nil {
+			return err
+		}
+	}
 	_, db, err := openFor(ctx, env, database.MustHaveSchema, false)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	start := time.Now()
-	fmt.Fprintf(env.Stderr, "backing up to %s…\n", args[0])
-	res, err := db.Backup(ctx, args[0])
+	fmt.Fprintf(env.Stderr, "backing up to %s…\n", target)
+	res, err := db.Backup(ctx, target)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "backup written to %s: %s, %d users, integrity_check: %s (%s)\n",
 		res.Path, humanBytes(res.Bytes), res.Users, res.Integrity, time.Since(start).Round(time.Millisecond))
+	if secret != nil {
+		path := res.Path + ".jwt_secret"
+		if err := writePrivate(path, secret); err != nil {
+			return fmt.Errorf("backup written, but not the secret: %w", err)
+		}
+		fmt.Fprintf(env.Stdout, "server secret written to %s (mode 0600): restore it as %s in the data dir\n",
+			path, keys.SecretFile)
+	}
 	return nil
+}
+
+// backupTarget is the file a backup goes to: arg itself, or a dated file
+// inside arg when it is a directory (or ends in a slash). A directory
+// that does not exist is an error, not a file named like it.
+func backupTarget(arg string, now time.Time) (string, error) {
+	dir := strings.HasSuffix(arg, "/") || strings.HasSuffix(arg, string(filepath.Separator))
+	if st, err := os.Stat(arg); err == nil && st.IsDir() {
+		dir = true
+	} else if dir {
+		return "", fmt.Errorf("%s: no such directory (create it first: mkdir -p %s, owned by the user miniauth runs as)", arg, arg)
+	}
+	if !dir {
+		return arg, nil
+	}
+	return filepath.Join(arg, "miniauth-"+now.UTC().Format("20060102T150405Z")+".db"), nil
+}
+
+// serverSecret is the generated server secret in the data dir, for
+// --with-secret. A secret set by MINIAUTH_JWT_SECRET is the operator's to
+// keep: it is not written anywhere.
+func serverSecret(cfg *config.Config) ([]byte, error) {
+	if cfg.JWTSecret != "" {
+		return nil, errors.New("--with-secret: the secret comes from MINIAUTH_JWT_SECRET; keep that value with your backups yourself")
+	}
+	b, err := os.ReadFile(filepath.Join(cfg.DataDir, keys.SecretFile))
+	if err != nil {
+		return nil, fmt.Errorf("--with-secret: %w", err)
+	}
+	return b, nil
+}
+
+// writePrivate creates path (which must not exist) readable by its owner
+// only.
+func writePrivate(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // copyCmd is `miniauth copy --from URL --to URL`: move every user,
@@ -173,7 +253,7 @@ func copyCmd(ctx context.Context, env *Env, args []string) error {
 	}
 	defer dst.Close()
 	fmt.Fprintf(env.Stderr, "database: %s → %s\n", src.Name, dst.Name)
-	counts, err := database.Copy(ctx, src, dst, progressPrinter(env.Stderr))
+	counts, err := database.Copy(ctx, src, dst, progressPrinter(env.Stderr, isTerminal(env.Stderr)))
 	if err != nil {
 		return err
 	}
@@ -193,9 +273,14 @@ func copyCmd(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
-// progressPrinter prints one line per table and rewrites it as rows go.
-func progressPrinter(w io.Writer) database.CopyProgress {
+// progressPrinter prints one line per table. On a terminal it rewrites
+// the line as rows go; in a log (a pipe or a file) it writes only the
+// finished line, so progress does not pile up into one line of \r.
+func progressPrinter(w io.Writer, terminal bool) database.CopyProgress {
 	return func(table string, done, total int) {
+		if !terminal && done < total {
+			return
+		}
 		pct := 100.0
 		if total > 0 {
 			pct = 100 * float64(done) / float64(total)
@@ -218,4 +303,15 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// isTerminal reports whether w is a terminal (a character device), where
+// progress may rewrite its line.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -22,10 +22,13 @@ import (
 
 // Defaults, in one place.
 const (
-	DefaultAddr           = ":8080"
-	DefaultDataDir        = "./data"
-	DefaultEnv            = "development"
-	DefaultWeChatAPIBase  = "https://api.weixin.qq.com"
+	DefaultAddr          = ":8080"
+	DefaultDataDir       = "./data"
+	DefaultEnv           = "development"
+	DefaultWeChatAPIBase = "https://api.weixin.qq.com"
+	// DefaultWeChatTimeout is a WeChat call's deadline: WeChat's own
+	// answers come in well under a second, and a login must not hang.
+	DefaultWeChatTimeout  = 5 * time.Second
 	DefaultAccessTTL      = 2 * time.Hour
 	DefaultRefreshTTL     = 720 * time.Hour
 	DefaultDBMaxOpenConns = 10
@@ -60,6 +63,8 @@ type Config struct {
 	WeChatAppID   string
 	WeChatSecret  string
 	WeChatAPIBase string
+	// WeChatTimeout is the deadline of one WeChat call (≤ 5 s).
+	WeChatTimeout time.Duration
 	// WeChatApps are the mini programs served, from MINIAUTH_WECHAT_APPS
 	// or the single MINIAUTH_WECHAT_APPID/_SECRET (apps.go); empty: the
 	// built-in simulator.
@@ -103,6 +108,7 @@ var Vars = []Var{
 	{"MINIAUTH_WECHAT_SECRET", "", "mini program AppSecret"},
 	{"MINIAUTH_WECHAT_APPS", "", "several mini programs: appid:secret,appid:secret (instead of MINIAUTH_WECHAT_APPID/_SECRET)"},
 	{"MINIAUTH_WECHAT_API_BASE", DefaultWeChatAPIBase, "WeChat API base URL"},
+	{"MINIAUTH_WECHAT_TIMEOUT", DefaultWeChatTimeout.String(), "deadline of one WeChat API call, retries included (at most 5s)"},
 	{"MINIAUTH_RISK_MAX_RANK", "", "0-4: a login that would create a user is refused when WeChat's getUserRiskRank is higher (empty: not asked)"},
 	{"MINIAUTH_PHONE_DAILY_BUDGET", "0", "phone numbers fetched per mini program per day before the phone button is no longer offered (0: no budget)"},
 	{"MINIAUTH_PHONE_USER_DAILY", strconv.Itoa(DefaultPhoneUserDaily), "phone numbers one user may fetch per day (0: no cap)"},
@@ -201,6 +207,12 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if c.RefreshTTL, err = duration(get, "MINIAUTH_REFRESH_TTL", DefaultRefreshTTL); err != nil {
 		return nil, err
+	}
+	if c.WeChatTimeout, err = duration(get, "MINIAUTH_WECHAT_TIMEOUT", DefaultWeChatTimeout); err != nil {
+		return nil, err
+	}
+	if c.WeChatTimeout > DefaultWeChatTimeout {
+		return nil, fmt.Errorf("MINIAUTH_WECHAT_TIMEOUT: %s is longer than %s (a login would hang past WeChat's own limits)", c.WeChatTimeout, DefaultWeChatTimeout)
 	}
 	if c.RefreshTTL < c.AccessTTL {
 		return nil, fmt.Errorf("MINIAUTH_REFRESH_TTL: %s is shorter than MINIAUTH_ACCESS_TTL %s", c.RefreshTTL, c.AccessTTL)

@@ -92,6 +92,8 @@ func TestInvalidValues(t *testing.T) {
 		{"access TTL without unit", map[string]string{"MINIAUTH_ACCESS_TTL": "7200"}, []string{"MINIAUTH_ACCESS_TTL"}},
 		{"access TTL zero", map[string]string{"MINIAUTH_ACCESS_TTL": "0s"}, []string{"MINIAUTH_ACCESS_TTL"}},
 		{"access TTL negative", map[string]string{"MINIAUTH_ACCESS_TTL": "-1h"}, []string{"MINIAUTH_ACCESS_TTL"}},
+		{"WeChat timeout past 5s", map[string]string{"MINIAUTH_WECHAT_TIMEOUT": "30s"}, []string{"MINIAUTH_WECHAT_TIMEOUT"}},
+		{"WeChat timeout not a duration", map[string]string{"MINIAUTH_WECHAT_TIMEOUT": "fast"}, []string{"MINIAUTH_WECHAT_TIMEOUT"}},
 		{"refresh TTL bad", map[string]string{"MINIAUTH_REFRESH_TTL": "forever"}, []string{"MINIAUTH_REFRESH_TTL"}},
 		{"refresh shorter than access", map[string]string{"MINIAUTH_ACCESS_TTL": "2h", "MINIAUTH_REFRESH_TTL": "1h"}, []string{"MINIAUTH_REFRESH_TTL"}},
 		{"env unknown", map[string]string{"MINIAUTH_ENV": "staging"}, []string{"MINIAUTH_ENV"}},

@@ -59,6 +59,16 @@ func (h *Handler) StartTOTP(c *fiber.Ctx) error {
 	return c.Redirect("/admin/account", fiber.StatusSeeOther)
 }
 
+// CancelTOTP is POST /admin/account/totp/cancel: a started enrollment is
+// dropped (nothing was turned on, so nothing is audited).
+func (h *Handler) CancelTOTP(c *fiber.Ctx) error {
+	err := h.Admins.CancelTOTP(c.UserContext(), currentAdmin(c).Username)
+	if err != nil && !errors.Is(err, admins.ErrEnrolled) && !errors.Is(err, admins.ErrNoEnrollment) {
+		return err
+	}
+	return c.Redirect("/admin/account", fiber.StatusSeeOther)
+}
+
 // ConfirmTOTP is POST /admin/account/totp/confirm with otp: the second
 // factor is on, and the recovery codes are shown this once.
 func (h *Handler) ConfirmTOTP(c *fiber.Ctx) error {

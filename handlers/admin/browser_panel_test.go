@@ -60,7 +60,7 @@ func startBrowser(t *testing.T, exe string) context.Context {
 	if err := chromedp.Do(bctx); err != nil {
 		t.Fatalf("start %s: %v", exe, err)
 	}
-	ctx, cancel := context.WithTimeout(bctx, 3*time.Minute)
+	ctx, cancel := context.WithTimeout(bctx, 10*time.Minute)
 	t.Cleanup(cancel)
 	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
 	go func() {
@@ -117,6 +117,7 @@ func TestBrowserPhoneChineseTwoFactor(t *testing.T) {
 	}
 	sid := p.Server.DB.Read.Session.Query().Where(session.UserID(target.UserID())).OnlyIDX(ctx0)
 	shots := artifactsDir(t, "panel")
+	axe := axeSource(t)
 	ctx := startBrowser(t, exe)
 
 	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
@@ -153,20 +154,33 @@ func TestBrowserPhoneChineseTwoFactor(t *testing.T) {
 		chromedp.WaitVisible(css(`#stat-total`)))
 
 	userPath := fmt.Sprintf("/admin/users/%d", target.UserID())
-	pages := []struct{ name, path, ready string }{
-		{"dashboard", "/admin/", "#signup-chart"},
-		{"users", "/admin/users", "#users-table"},
-		{"search", "/admin/users?q=%E6%89%8B%E6%9C%BA", "#users-table"},
-		{"user", userPath, "#sessions-table"},
-		{"audit", "/admin/audit", "#audit-table"},
-		{"account", "/admin/account", "#totp-status"},
-		{"not-found", "/admin/nowhere", ".error-page"},
+	// key is the page's main action or content: it must be inside the
+	// window at every width, not only the page free of sideways scroll.
+	pages := []struct{ name, path, ready, key string }{
+		{"dashboard", "/admin/", "#signup-chart", "#signup-chart"},
+		{"users", "/admin/users", "#users-table", "#users-table tbody tr:first-child .nick a"},
+		{"search", "/admin/users?q=%E6%89%8B%E6%9C%BA", "#users-table", "#users-table tbody tr:first-child .nick a"},
+		{"user", userPath, "#sessions-table", "#sessions-table tbody tr:first-child td:last-child"},
+		{"audit", "/admin/audit", "#audit-table", "#audit-table tbody tr:first-child td.target"},
+		{"account", "/admin/account", "#totp-status", "#totp-status"},
+		{"not-found", "/admin/nowhere", ".error-page", ".error-page a"},
 	}
 	// A phone that finds the page too wide zooms out, which makes
 	// innerWidth grow with scrollWidth: check it is still the window's.
 	check := func(width string, wantInner int) {
 		for _, pg := range pages {
 			run(pg.name, chromedp.Navigate(p.URL+pg.path), chromedp.WaitVisible(css(pg.ready)))
+			inView, err := chromedp.Run(ctx, chromedp.Evaluate[bool](fmt.Sprintf(`(() => {
+  const el = document.querySelector(%q);
+  if (!el) return false;
+  el.scrollIntoView({block: 'nearest', inline: 'nearest'});
+  const r = el.getBoundingClientRect();
+  return r.width > 0 && r.left >= 0 && r.right <= window.innerWidth + 0.5;
+})()`, pg.key)))
+			if err != nil || !inView {
+				t.Errorf("%s at %s: %s is not inside the window (%v)", pg.name, width, pg.key, err)
+			}
+			checkAccessible(t, ctx, axe, pg.name+" at "+width)
 			l, err := chromedp.Run(ctx, chromedp.Evaluate[layout](layoutJS))
 			if err != nil {
 				t.Fatalf("%s: %v", pg.name, err)
@@ -198,7 +212,7 @@ func TestBrowserPhoneChineseTwoFactor(t *testing.T) {
 	run("end session", chromedp.Navigate(p.URL+userPath), chromedp.WaitVisible(css(`#sessions-table`)),
 		chromedp.Click(css(fmt.Sprintf(`#end-session-%d`, sid))), chromedp.WaitVisible(css(`#notice`)))
 	state, _ := chromedp.Run(ctx, chromedp.Text(css(fmt.Sprintf(`#session-%d`, sid))))
-	if !strings.Contains(state, "被管理员结束") {
+	if !strings.Contains(state, "被管理员强制下线") {
 		t.Errorf("ended session row: %q", state)
 	}
 	apptest.Expect(t, p.Do(t, apptest.Request{Method: "GET", Path: "/api/me", Token: target.AccessToken}), http.StatusUnauthorized, "unauthorized")
@@ -206,7 +220,7 @@ func TestBrowserPhoneChineseTwoFactor(t *testing.T) {
 	// The audit log has the sign-in and the ended session, in Chinese.
 	run("audit", chromedp.Navigate(p.URL+"/admin/audit"), chromedp.WaitVisible(css(`#audit-table`)))
 	log, _ := chromedp.Run(ctx, chromedp.Text(css(`#audit-table`)))
-	for _, want := range []string{"登录", "结束会话", fmt.Sprintf("session %d", sid), adminName} {
+	for _, want := range []string{"登录", "强制下线", fmt.Sprintf("登录设备 #%d", sid), adminName} {
 		if !strings.Contains(log, want) {
 			t.Errorf("audit log lacks %q:\n%s", want, log)
 		}
@@ -221,6 +235,17 @@ func TestBrowserPhoneChineseTwoFactor(t *testing.T) {
 		chromedp.Click(css(`#lang-switch a[data-lang="en"]`)), chromedp.WaitVisible(css(`#users-table`)))
 	if lang, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.lang`)); lang != "en" {
 		t.Errorf("after switching back: lang %q", lang)
+	}
+	// The English panel passes the accessibility rules at both widths too.
+	for _, vp := range []struct {
+		name string
+		size chromedp.Action[chromedp.Void]
+	}{{"390x844", phone}, {"1280x900", desktop}} {
+		run(vp.name, vp.size)
+		for _, pg := range pages {
+			run(pg.name, chromedp.Navigate(p.URL+pg.path), chromedp.WaitVisible(css(pg.ready)))
+			checkAccessible(t, ctx, axe, pg.name+" in English at "+vp.name)
+		}
 	}
 	entries, _ := os.ReadDir(shots)
 	if len(entries) != 2*len(pages) {

@@ -55,7 +55,10 @@ func signupChart(st *userlist.Stats, l *i18n.Lang) Chart {
 		}
 		x := i * slot
 		ch.Bars = append(ch.Bars, Bar{X: x + 4, Y: base - h, W: slot - 8, H: h, Label: l.LongDay(d.Day), Count: d.Count})
-		if i%5 == 0 || i == len(st.Signups)-1 {
+		// A tick every 5 days and on the last day, but not one so close
+		// to the last that their labels overlap on a phone.
+		last := len(st.Signups) - 1
+		if i%5 == 0 && last-i >= 3 || i == last {
 			tick := Tick{X: x + slot/2, Y: height - 6, Label: l.Day(d.Day), Anchor: "middle"}
 			switch i {
 			case 0:

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"html/template"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +49,7 @@ func Funcs(loc *time.Location) func(lang string) template.FuncMap {
 			"gender":  func(g int) string { return genderLabel(l, g) },
 			"reason":  func(code string) string { return reasonLabel(l, code) },
 			"action":  func(a string) string { return actionLabel(l, a) },
+			"detail":  func(d string) string { return detailLabel(l, d) },
 			"expired": func(t time.Time) bool { return !t.After(now()) },
 			"avatar":  SafeAvatarURL,
 			"initial": initial,
@@ -78,6 +80,41 @@ func actionLabel(l *i18n.Lang, action string) string {
 		return l.T("action." + action)
 	}
 	return action
+}
+
+// Audit details, as the handlers and commands write them (in English,
+// for the log); detailLabel says them in the panel's language.
+var (
+	detailSession = regexp.MustCompile(`^session (\d+)$`)
+	detailRole    = regexp.MustCompile(`^role (operator|viewer)$`)
+	detailRequest = regexp.MustCompile(`^((?:GET|HEAD|POST|PUT|PATCH|DELETE) /\S*)$`)
+)
+
+// detailLabel is an audit entry's detail in words. A detail it does not
+// know (from a newer version) shows as written.
+func detailLabel(l *i18n.Lang, d string) string {
+	if m := detailSession.FindStringSubmatch(d); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return l.T("detail.session", n)
+	}
+	if m := detailRole.FindStringSubmatch(d); m != nil {
+		return l.T("detail.role", l.T("role."+m[1]))
+	}
+	if m := detailRequest.FindStringSubmatch(d); m != nil {
+		return l.T("detail.request", m[1])
+	}
+	if q, ok := strings.CutPrefix(d, "q="); ok {
+		return l.T("detail.search", q)
+	}
+	switch d {
+	case "removal":
+		return l.T("detail.totp_removal")
+	case "no second factor":
+		return l.T("detail.no_second_factor")
+	case "all users":
+		return l.T("detail.all_users")
+	}
+	return d
 }
 
 // SafeAvatarURL is the URL to show as an image, or "" when the stored

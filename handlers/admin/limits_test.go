@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -108,25 +107,6 @@ func TestAdminFormFieldsLimited(t *testing.T) {
 	})
 }
 
-// vmRSS is this process's resident memory, in bytes.
-func vmRSS(t *testing.T) int64 {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Skipf("no /proc/self/status: %v", err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmRSS line")
-	return 0
-}
 
 // formBody is an 8 MiB sign-in form, generated as it is sent.
 func formBody() io.Reader {
@@ -152,7 +132,7 @@ func TestAdminFormFloodMemory(t *testing.T) {
 	p.signIn(t) // warm up: templates, hashing, connections
 	runtime.GC()
 	debug.FreeOSMemory()
-	before := vmRSS(t)
+	before := apptest.VmRSS(t, 0)
 
 	var wg sync.WaitGroup
 	results := make([]string, 20)
@@ -175,7 +155,7 @@ func TestAdminFormFloodMemory(t *testing.T) {
 		}(i)
 	}
 	wg.Wait()
-	grew := vmRSS(t) - before
+	grew := apptest.VmRSS(t, 0) - before
 	t.Logf("RSS grew by %.1f MiB over 20 parallel 8 MiB forms; answers %v", float64(grew)/(1<<20), results)
 	for i, r := range results {
 		if r != "413" && r != "closed" {

@@ -215,3 +215,44 @@ func TestAccountPageEnrollment(t *testing.T) {
 func decodeSecret(s string) ([]byte, error) {
 	return base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(s)
 }
+
+// TestAccountPageCancelEnrollment: a started setup can be cancelled (with
+// the CSRF token), after which the QR code stays away, also in a new
+// session; cancelling never removes a confirmed second factor. The labels
+// say what each step asks, and the recovery codes come with copy and
+// download buttons.
+func TestAccountPageCancelEnrollment(t *testing.T) {
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		p := startPanel(t, apptest.Options{DatabaseURL: b.URL(t)})
+		cookie := p.signIn(t)
+		token := csrf(t, p.get(t, "/admin/account", cookie))
+		p.form(t, "/admin/account/totp", cookie, url.Values{"csrf": {token}})
+		page := p.get(t, "/admin/account", cookie)
+		expectHTML(t, page, http.StatusOK, `id="totp-qr"`, `id="totp-cancel"`, "Step 2: the 6-digit code")
+		if strings.Contains(string(page.Body), "recovery code") {
+			t.Error("the setup asks for a recovery code before any exists")
+		}
+		expectHTML(t, p.form(t, "/admin/account/totp/cancel", cookie, url.Values{}), http.StatusForbidden)
+		if r := p.form(t, "/admin/account/totp/cancel", cookie, url.Values{"csrf": {token}}); r.Status != http.StatusSeeOther {
+			t.Fatalf("cancel: %d", r.Status)
+		}
+		for _, c := range []string{cookie, p.signIn(t)} {
+			page = p.get(t, "/admin/account", c)
+			expectHTML(t, page, http.StatusOK, `id="totp-start"`)
+			if strings.Contains(string(page.Body), `id="totp-qr"`) {
+				t.Fatal("the QR code came back after cancelling")
+			}
+		}
+		// Enrol for real; a cancel then changes nothing.
+		p.form(t, "/admin/account/totp", cookie, url.Values{"csrf": {token}})
+		m := regexp.MustCompile(`id="totp-secret">([A-Z2-7]+)<`).FindSubmatch(p.get(t, "/admin/account", cookie).Body)
+		secret, err := decodeSecret(string(m[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := p.form(t, "/admin/account/totp/confirm", cookie, url.Values{"csrf": {token}, "otp": {admins.TOTPCodeAt(secret, time.Now())}})
+		expectHTML(t, r, http.StatusOK, `id="recovery-copy"`, `id="recovery-download"`, `data-filename="miniauth-recovery-codes-`)
+		p.form(t, "/admin/account/totp/cancel", cookie, url.Values{"csrf": {token}})
+		expectHTML(t, p.get(t, "/admin/account", cookie), http.StatusOK, "badge-ok", `id="totp-disable-form"`)
+	})
+}

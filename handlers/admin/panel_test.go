@@ -193,7 +193,7 @@ func TestEndOneSession(t *testing.T) {
 			t.Errorf("user page lacks its audit entry:\n%s", body)
 		}
 		zh := string(p.getLang(t, path, cookie, "zh-CN", "").Body)
-		if !strings.Contains(zh, "被管理员结束") {
+		if !strings.Contains(zh, "被管理员强制下线") {
 			t.Errorf("Chinese reason missing")
 		}
 		entries := p.auditEntries(t, audit.SessionEnded)
@@ -221,7 +221,7 @@ func TestReasonsInWords(t *testing.T) {
 			t.Errorf("English page lacks %q", want)
 		}
 	}
-	for _, want := range []string{"刷新令牌被重复使用", "用户退出登录"} {
+	for _, want := range []string{"登录凭证被重复使用", "用户主动退出"} {
 		if !strings.Contains(zh, want) {
 			t.Errorf("Chinese page lacks %q", want)
 		}
@@ -244,7 +244,7 @@ func TestAuditLog(t *testing.T) {
 		p.get(t, "/admin/users.csv?q=Aud", cookie)
 
 		r := p.get(t, "/admin/audit", cookie)
-		expectHTML(t, r, http.StatusOK, `id="audit-table"`, "sign-in failed", "signed in", "disabled a user", "enabled a user", "exported CSV", "q=Aud")
+		expectHTML(t, r, http.StatusOK, `id="audit-table"`, "sign-in failed", "signed in", "disabled a user", "enabled a user", "exported CSV", "search: Aud")
 		if strings.Contains(string(r.Body), "not the password") {
 			t.Fatal("a tried password is in the audit log")
 		}
