@@ -2,6 +2,7 @@ package miniprogram_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,12 +13,16 @@ import (
 	"time"
 )
 
-// TypeScript for TestTypedExample: a node_modules directory holding
-// typescript and miniprogram-api-typings (.ci/run installs them from npm
-// into .ci/ts/node_modules). RequireTSCEnv makes a missing one a failure.
+// TestTypedExample needs Node.js with typescript and miniprogram-api-typings
+// installed in the tests' node directory, beside the JWKS test's jose
+// (app/verifiers_test.go): NodeDirEnv names it, default
+// <user cache dir>/miniauth-test/node. .ci/run installs both there, pinned
+// (TypeScriptVersion, TypingsVersion), and sets RequireNodeEnv, which makes
+// a missing one a failure instead of a skip.
 const (
-	TSModulesEnv  = "MINIAUTH_TS_NODE_MODULES"
-	RequireTSCEnv = "MINIAUTH_REQUIRE_TSC"
+	NodeDirEnv        = "MINIAUTH_TEST_NODE_DIR"
+	TypeScriptVersion = "5.9.3"
+	TypingsVersion    = "5.2.3"
 )
 
 // clientMethods are the names of the client object createClient returns,
@@ -184,21 +189,34 @@ func TestPackageJSON(t *testing.T) {
 // TypeScript mini program would (the kit copied in beside it), with
 // `tsc --noEmit --strict`.
 func TestTypedExample(t *testing.T) {
-	modules := os.Getenv(TSModulesEnv)
-	if modules == "" {
-		modules = filepath.Join("..", ".ci", "ts", "node_modules")
-	}
-	modules, _ = filepath.Abs(modules)
-	tsc := filepath.Join(modules, "typescript", "bin", "tsc")
-	_, errTSC := os.Stat(tsc)
-	_, errTypings := os.Stat(filepath.Join(modules, "miniprogram-api-typings"))
-	node, errNode := exec.LookPath("node")
-	if errTSC != nil || errTypings != nil || errNode != nil {
-		msg := "typescript and miniprogram-api-typings not found in " + modules + " (set " + TSModulesEnv + ", or run `npm install --prefix .ci/ts typescript miniprogram-api-typings`), or no node"
-		if os.Getenv(RequireTSCEnv) == "1" {
-			t.Fatal(msg)
+	nodeDir := os.Getenv(NodeDirEnv)
+	if nodeDir == "" {
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			cache = os.TempDir()
 		}
-		t.Skip(msg + ": skipping the typed example")
+		nodeDir = filepath.Join(cache, "miniauth-test", "node")
+	}
+	modules, _ := filepath.Abs(filepath.Join(nodeDir, "node_modules"))
+	tsc := filepath.Join(modules, "typescript", "bin", "tsc")
+	var missing []string
+	node, err := exec.LookPath("node")
+	if err != nil {
+		missing = append(missing, "node (Node.js >= 20) on PATH")
+	}
+	if _, err := os.Stat(tsc); err != nil {
+		missing = append(missing, "typescript in "+modules)
+	}
+	if _, err := os.Stat(filepath.Join(modules, "miniprogram-api-typings", "package.json")); err != nil {
+		missing = append(missing, "miniprogram-api-typings in "+modules)
+	}
+	if len(missing) > 0 {
+		msg := fmt.Sprintf("the typed example is not checked: missing %s (npm install --prefix %s typescript@%s miniprogram-api-typings@%s; %s names another directory)",
+			strings.Join(missing, ", "), nodeDir, TypeScriptVersion, TypingsVersion, NodeDirEnv)
+		if os.Getenv(RequireNodeEnv) == "1" {
+			t.Fatalf("%s, and %s=1", msg, RequireNodeEnv)
+		}
+		t.Skipf("%s: skipping (set %s=1 to make this a failure)", msg, RequireNodeEnv)
 	}
 	dir := t.TempDir()
 	if out, err := exec.Command("cp", "-r", "typed-example/.", dir).CombinedOutput(); err != nil {

@@ -16,6 +16,8 @@ export interface User {
   created_at: string;
   /** RFC 3339 time. */
   updated_at: string;
+  /** The user's role names, sorted ([] when none): your backend's permissions, set in the admin panel. */
+  roles: string[];
 }
 
 /** 0 unknown, 1 male, 2 female. */
@@ -62,7 +64,7 @@ export type KitErrorCode =
   | 'invalid_response'
   | 'http_error';
 
-/** Error codes miniauth's API answers with (passed on as the server sent them). */
+/** Error codes miniauth's API answers with (passed on as the server sent them): handlers/respond.go's table. */
 export type ServerErrorCode =
   | 'invalid_request'
   | 'validation_failed'
@@ -73,11 +75,20 @@ export type ServerErrorCode =
   | 'user_disabled'
   | 'login_blocked'
   | 'not_found'
+  | 'method_not_allowed'
   | 'rate_limited'
   | 'wechat_unavailable'
   | 'session_key_stale'
   | 'account_conflict'
-  | 'phone_code_mismatch';
+  | 'invalid_signature'
+  /** WeChat's content check refused a field (the nickname): fields names it. */
+  | 'content_rejected'
+  | 'phone_code_mismatch'
+  | 'risk_rejected'
+  | 'forbidden'
+  /** The database cannot take writes for a moment: retryAfter says when to try again. */
+  | 'unavailable'
+  | 'internal';
 
 /**
  * Every code a MiniauthError may carry. Your own backend's error codes
@@ -92,8 +103,10 @@ export interface MiniauthError extends Error {
   code: ErrorCode;
   /** The HTTP status, or 0 when there was no answer (network_error, wx_login_failed, invalid_request). */
   status: number;
-  /** For validation_failed: one message per invalid field. */
+  /** For validation_failed: one message per invalid field; for content_rejected: the refused field. */
   fields?: Record<string, string>;
+  /** The server's Retry-After in seconds, when it sent one (unavailable, rate_limited). */
+  retryAfter?: number;
 }
 
 export interface MiniauthErrorConstructor {
@@ -119,6 +132,31 @@ export interface SignedOutEvent {
   reason: SignedOutReason;
   /** The error that ended the session (not for logout and account_deleted). */
   error?: MiniauthError;
+}
+
+/** Why phoneOffer() does or does not offer the phone button (docs/phone-and-risk.md). */
+export type PhoneOfferReason =
+  | 'ok'
+  | 'already_verified'
+  | 'cooldown'
+  | 'user_daily_cap'
+  | 'ip_daily_cap'
+  | 'budget_exhausted'
+  | 'risk';
+
+/** What phoneOffer() resolves with: show the getPhoneNumber button only when offer is true. */
+export interface PhoneOffer {
+  offer: boolean;
+  reason: PhoneOfferReason;
+}
+
+/** Where a web sign-in comes from, as scanWebLogin() and confirmWebLogin() resolve it: show it before the user confirms. */
+export interface WebLoginScan {
+  status: 'scanned';
+  /** The browser's IP. */
+  ip: string;
+  /** A short description of the browser, e.g. "Chrome on macOS". */
+  device: string;
 }
 
 export interface ClientOptions {
@@ -201,6 +239,14 @@ export interface Client {
   uploadAvatar(tempFilePath: string): Promise<User>;
   /** POST /api/me/phone with e.detail.code of the getPhoneNumber button; resolves with the user. */
   bindPhone(code: string): Promise<User>;
+  /** GET /api/me/phone/offer: whether to show the (billed) phone button now. Logs in first if needed. */
+  phoneOffer(): Promise<PhoneOffer>;
+  /** Web sign-in: claims the code a website showed (query.scene of the page it opened) and says where it comes from. */
+  scanWebLogin(scene: string): Promise<WebLoginScan>;
+  /** Web sign-in: scans (if not done yet) and confirms: the browser is signed in as this user. */
+  confirmWebLogin(scene: string): Promise<WebLoginScan>;
+  /** Web sign-in: refuses it; the browser is told "denied". */
+  denyWebLogin(scene: string): Promise<void>;
   /** GET /api/me/sessions: the user's devices, newest first. */
   listSessions(): Promise<Session[]>;
   /** DELETE /api/me/sessions/{id}: signs that device out at once. */
@@ -217,3 +263,27 @@ export interface Client {
 
 /** Creates a client; create one in app.js and share it. Throws invalid_request for bad options. */
 export declare function createClient(options: ClientOptions): Client;
+
+/** WeChat's errno in a getPhoneNumber callback once the mini program's paid phone quota is used up (no code, nothing billed). */
+export declare const PHONE_NO_QUOTA: 1400001;
+
+/** The detail of a getPhoneNumber button event, as far as the kit reads it. */
+export interface PhoneNumberDetail {
+  code?: string;
+  errno?: number | string;
+  errMsg?: string;
+}
+
+/**
+ * Whether a getPhoneNumber event (or its detail) says the phone quota is
+ * used up (errno PHONE_NO_QUOTA): hide the phone button and offer another way.
+ */
+export declare function phoneQuotaExhausted(e: { detail?: PhoneNumberDetail } | PhoneNumberDetail | null | undefined): boolean;
+
+/**
+ * The message to show next to a form field after a failed call, or "" when
+ * the error is not about that field (validation_failed and
+ * content_rejected name their fields). message replaces the server's text
+ * for content_rejected, e.g. in the page's language.
+ */
+export declare function fieldError(err: unknown, field: string, message?: string): string;

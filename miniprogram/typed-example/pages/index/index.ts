@@ -1,5 +1,8 @@
 // A page using every method of the client with its types.
-import { MiniauthError, User, Session, LoginResult, Response, UploadFileResponse, ErrorCode, Gender } from '../../miniauth/index';
+import {
+  MiniauthError, User, Session, LoginResult, Response, UploadFileResponse, ErrorCode, Gender,
+  PhoneOffer, PhoneOfferReason, PhoneNumberDetail, fieldError, phoneQuotaExhausted, PHONE_NO_QUOTA,
+} from '../../miniauth/index';
 import type { AppData } from '../../app';
 
 const app = getApp<AppData>();
@@ -22,6 +25,15 @@ function messageFor(err: unknown): string {
       return 'This account is disabled';
     case 'account_conflict':
       return 'This phone number belongs to another account';
+    case 'content_rejected':
+      return fieldError(err, 'nickname', 'Please choose another nickname');
+    case 'phone_code_mismatch':
+      return 'Please tap the phone button again';
+    case 'unavailable':
+    case 'rate_limited': {
+      const wait: number | undefined = err.retryAfter;
+      return 'Busy: try again' + (wait !== undefined ? ' in ' + wait + ' s' : ' later');
+    }
     case 'logged_out':
       return '';
     default:
@@ -35,6 +47,10 @@ Page({
     sessions: [] as Session[],
     orders: [] as Order[],
     error: '',
+    nicknameError: '',
+    phoneOffered: false,
+    phoneNote: '',
+    isAdmin: false,
   },
 
   async onShow() {
@@ -42,7 +58,12 @@ Page({
     this.setData({ user: cached });
     if (!app.auth.isLoggedIn()) return;
     const me: Response<User> = await app.auth.request<User>({ url: '/api/me' });
-    this.setData({ user: me.data });
+    const roles: string[] = me.data.roles;
+    this.setData({ user: me.data, isAdmin: roles.includes('admin') });
+    // WeChat bills every successful tap on the phone button: show it only when offered.
+    const o: PhoneOffer = await app.auth.phoneOffer();
+    const reason: PhoneOfferReason = o.reason;
+    this.setData({ phoneOffered: o.offer, phoneNote: o.offer ? '' : 'Phone verification unavailable (' + reason + ')' });
   },
 
   async onLogin() {
@@ -50,7 +71,11 @@ Page({
     if (r.isNewUser) wx.showToast({ title: 'Welcome, ' + r.user.nickname });
   },
 
-  async onPhoneLogin(e: WechatMiniprogram.CustomEvent<{ code?: string }>) {
+  async onPhoneLogin(e: WechatMiniprogram.CustomEvent<PhoneNumberDetail>) {
+    if (phoneQuotaExhausted(e)) {
+      this.setData({ phoneOffered: false, phoneNote: 'Use the WeChat login instead' });
+      return;
+    }
     if (!e.detail.code) return;
     try {
       const r = await app.auth.phoneLogin(e.detail.code);
@@ -62,8 +87,14 @@ Page({
 
   async onSaveProfile(e: WechatMiniprogram.CustomEvent<{ value: { nickname: string; gender: string } }>) {
     const gender = Number(e.detail.value.gender) as Gender;
-    const user = await app.auth.updateProfile({ nickname: e.detail.value.nickname.trim(), gender });
-    this.setData({ user });
+    try {
+      const user = await app.auth.updateProfile({ nickname: e.detail.value.nickname.trim(), gender });
+      this.setData({ user, nicknameError: '' });
+    } catch (err) {
+      // validation_failed or content_rejected about the nickname: next to the field.
+      const msg: string = fieldError(err, 'nickname', '这个昵称未通过微信内容安全检测，请换一个');
+      this.setData(msg ? { nicknameError: msg } : { error: messageFor(err) });
+    }
   },
 
   async onChooseAvatar(e: WechatMiniprogram.CustomEvent<{ avatarUrl: string }>) {
@@ -72,7 +103,11 @@ Page({
     this.setData({ user, avatarSrc: src });
   },
 
-  async onGetPhoneNumber(e: WechatMiniprogram.CustomEvent<{ code?: string }>) {
+  async onGetPhoneNumber(e: WechatMiniprogram.CustomEvent<PhoneNumberDetail>) {
+    if (Number(e.detail.errno) === PHONE_NO_QUOTA || phoneQuotaExhausted(e.detail)) {
+      this.setData({ phoneOffered: false });
+      return;
+    }
     if (!e.detail.code) return; // declined
     const user = await app.auth.bindPhone(e.detail.code);
     this.setData({ user });
