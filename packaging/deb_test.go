@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,10 +26,8 @@ func newThrowawayRoot(t *testing.T) *throwawayRoot {
 	if os.Geteuid() != 0 {
 		t.Skip("installing the .deb in a throwaway root needs root (mount, chroot, chown): run as root, as .ci/run does")
 	}
-	for _, tool := range []string{"unshare", "chroot", "mount", "dpkg", "useradd", "systemd-analyze"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is needed to test the .deb: %v", tool, err)
-		}
+	if m := missingOf(debNeeds); len(m) > 0 {
+		t.Fatalf("installing the .deb in a throwaway root needs %s", strings.Join(m, ", "))
 	}
 	base := t.TempDir()
 	r := &throwawayRoot{t: t, dir: filepath.Join(base, "root"), upper: filepath.Join(base, "upper"), work: filepath.Join(base, "work")}
@@ -81,6 +80,16 @@ func newThrowawayRoot(t *testing.T) *throwawayRoot {
 			if err := os.WriteFile(filepath.Join(r.dir, "etc", f), b, 0o644); err != nil {
 				t.Fatal(err)
 			}
+		}
+	}
+	// PAM's settings: runuser (the documented way to run a maintenance
+	// command as the service user) aborts without them.
+	for _, d := range []string{"pam.d", "security"} {
+		if _, err := os.Stat(filepath.Join("/etc", d)); err != nil {
+			continue
+		}
+		if out, err := exec.Command("cp", "-a", filepath.Join("/etc", d), filepath.Join(r.dir, "etc", d)).CombinedOutput(); err != nil {
+			t.Fatalf("cp /etc/%s: %v\n%s", d, err, out)
 		}
 	}
 	return r
@@ -165,7 +174,19 @@ func installDebInThrowawayRoot(t *testing.T, deb string) {
 	if err != nil || strings.Contains(out, "miniauth.service") {
 		t.Errorf("systemd-analyze verify miniauth.service: %v\n%s", err, out)
 	}
+	// And its score of the hardening: 1.5 "OK" today; anything above 2.0
+	// (20 on the scale --threshold uses) means a protection was dropped.
+	out, err = r.sh("systemd-analyze security --offline=yes --threshold=20 --no-pager /usr/lib/systemd/system/miniauth.service 2>&1")
+	if m := regexp.MustCompile(`Overall exposure level for miniauth.service: [^\n]*`).FindString(out); m != "" {
+		t.Log(m)
+	}
+	if err != nil {
+		t.Errorf("systemd-analyze security: exposure above 2.0, or it failed: %v\n%s", err, out)
+	}
 
+	// Step 1 of what dpkg -i said: the mini program's credentials in the
+	// settings file (production refuses to start without them).
+	r.mustSh(`sed -i 's/^#MINIAUTH_WECHAT_APPID=.*/MINIAUTH_WECHAT_APPID=wx0123456789abcdef/; s/^#MINIAUTH_WECHAT_SECRET=.*/MINIAUTH_WECHAT_SECRET=0123456789abcdef0123456789abcdef/' /etc/miniauth/miniauth.env`)
 	// The documented way to run a maintenance command: as the service
 	// user, with the settings file. It creates the database the service
 	// will use, private to that user.
@@ -178,6 +199,10 @@ func installDebInThrowawayRoot(t *testing.T, deb string) {
 	r.mustSh("dpkg -i /tmp/miniauth.deb")
 	if n := strings.Count(r.mustSh("cat /etc/passwd"), "\nminiauth:"); n != 1 {
 		t.Errorf("after a reinstall, /etc/passwd has %d miniauth users", n)
+	}
+	// The edited settings survive it (a conffile), mode and group kept.
+	if out := r.mustSh("grep -c '^MINIAUTH_WECHAT_APPID=wx0123456789abcdef$' /etc/miniauth/miniauth.env; stat -c '%a %U:%G' /etc/miniauth/miniauth.env"); out != "1\n640 root:miniauth\n" {
+		t.Errorf("after a reinstall, the edited settings file: %q", out)
 	}
 
 	out = r.mustSh("dpkg -r miniauth")
