@@ -23,6 +23,8 @@ const (
 	NodeDirEnv        = "MINIAUTH_TEST_NODE_DIR"
 	TypeScriptVersion = "5.9.3"
 	TypingsVersion    = "5.2.3"
+	// JoseVersion is app/verifiers_test.go's, installed in the same directory.
+	JoseVersion = "6.2.18"
 )
 
 // clientMethods are the names of the client object createClient returns,
@@ -211,8 +213,9 @@ func TestTypedExample(t *testing.T) {
 		missing = append(missing, "miniprogram-api-typings in "+modules)
 	}
 	if len(missing) > 0 {
-		msg := fmt.Sprintf("the typed example is not checked: missing %s (npm install --prefix %s typescript@%s miniprogram-api-typings@%s; %s names another directory)",
-			strings.Join(missing, ", "), nodeDir, TypeScriptVersion, TypingsVersion, NodeDirEnv)
+		// jose too: npm removes from the directory what an install does not name.
+		msg := fmt.Sprintf("the typed example is not checked: missing %s (npm install --no-save --prefix %s jose@%s typescript@%s miniprogram-api-typings@%s, as .ci/run does; %s names another directory)",
+			strings.Join(missing, ", "), nodeDir, JoseVersion, TypeScriptVersion, TypingsVersion, NodeDirEnv)
 		if os.Getenv(RequireNodeEnv) == "1" {
 			t.Fatalf("%s, and %s=1", msg, RequireNodeEnv)
 		}
