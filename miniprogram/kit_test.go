@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -27,6 +28,9 @@ const RequireNodeEnv = "MINIAUTH_REQUIRE_NODE"
 // expiry tests. Tokens are issued on whole seconds, so 3s leaves a fresh
 // token at least 2s: ample for a replay on a loaded machine.
 const ShortAccessTTL = "3s"
+
+// The main server's panel admin, for the tests that disable a user.
+const kitAdmin, kitAdminPassword = "kit-ops", "correct horse battery staple"
 
 // The second mini program of the several-apps server.
 const (
@@ -56,6 +60,13 @@ func TestMiniProgramKit(t *testing.T) {
 	fake := newFakeWeChat(t)
 	wx := &apptest.WeChat{Server: fake.sim, HTTP: fake.Server}
 	main := apptest.StartProcess(t, wx, map[string]string{"MINIAUTH_SQLITE_SYNC": "normal"})
+	// The admin the hooks tests sign in to the panel with, to disable a user.
+	create := exec.Command(apptest.Binary(t), "admin", "create", "--username", kitAdmin, "--password-stdin")
+	create.Env = apptest.Environ(map[string]string{"MINIAUTH_DATA_DIR": main.DataDir})
+	create.Stdin = strings.NewReader(kitAdminPassword + "\n")
+	if out, err := create.CombinedOutput(); err != nil {
+		t.Fatalf("admin create: %v\n%s", err, out)
+	}
 	short := apptest.StartProcess(t, wx, map[string]string{"MINIAUTH_SQLITE_SYNC": "normal", "MINIAUTH_ACCESS_TTL": ShortAccessTTL})
 	// Two mini programs on one server, both served by the fake WeChat.
 	fake.sim.AddApp(SecondAppID, SecondSecret)
@@ -76,7 +87,7 @@ func TestMiniProgramKit(t *testing.T) {
 		faultyURL = apptest.StartProcess(t, wx, map[string]string{"MINIAUTH_DATABASE_URL": dbURL}).URL
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	args := append([]string{"--test", "--test-reporter=spec"}, files...)
 	cmd := exec.CommandContext(ctx, node, args...)
@@ -88,6 +99,8 @@ func TestMiniProgramKit(t *testing.T) {
 		"MINIAUTH_APPID="+apptest.AppID,
 		"MINIAUTH_SECOND_APPID="+SecondAppID,
 		"MINIAUTH_FAULTY_URL="+faultyURL,
+		"MINIAUTH_ADMIN_USER="+kitAdmin,
+		"MINIAUTH_ADMIN_PASSWORD="+kitAdminPassword,
 		"NO_COLOR=1",
 	)
 	out, err := cmd.CombinedOutput()
@@ -103,7 +116,8 @@ func TestMiniProgramKit(t *testing.T) {
 		"web sign-in: confirmWebLogin", "web sign-in: scanWebLogin then denyWebLogin", "example web sign-in page",
 		"content_rejected names the nickname field",
 		"phoneOffer offers the button", "phoneOffer shares the budget", "phoneOffer before login logs in first",
-		"phoneQuotaExhausted recognizes errno 1400001", "example page shows the phone button only when offered"} {
+		"phoneQuotaExhausted recognizes errno 1400001", "example page shows the phone button only when offered",
+		"uploadFile to a business route", "hooks: onSignedOut on logout", "hooks: onUserDisabled", "hooks: onSignedOut session_ended", "hooks: a hook that throws"} {
 		if !bytes.Contains(out, []byte("✔ "+name)) {
 			t.Errorf("node output does not show %q as passed", name)
 		}

@@ -127,6 +127,11 @@ function createClient(config) {
   if (config.appid !== undefined && (typeof config.appid !== 'string' || config.appid === '')) {
     throw MiniauthError('invalid_request', 'createClient: appid must be a non-empty string');
   }
+  ['onSignedOut', 'onUserDisabled'].forEach(function (hook) {
+    if (config[hook] !== undefined && typeof config[hook] !== 'function') {
+      throw MiniauthError('invalid_request', 'createClient: ' + hook + ' must be a function');
+    }
+  });
   var prefix = config.storagePrefix || DEFAULT_PREFIX;
   var TOKENS = prefix + 'tokens';
   var USER = prefix + 'user';
@@ -153,6 +158,45 @@ function createClient(config) {
     var w = getWx();
     w.removeStorageSync(TOKENS);
     w.removeStorageSync(USER);
+  }
+
+  // callHook runs a page's hook; an exception in it must not break the kit.
+  function callHook(name, arg) {
+    if (typeof config[name] !== 'function') return;
+    try {
+      config[name](arg);
+    } catch (e) {
+      if (typeof console !== 'undefined') console.error('miniauth: ' + name + ' threw', e);
+    }
+  }
+
+  // signedOut forgets the session and tells the app why: 'logout',
+  // 'account_deleted', 'user_disabled' or 'session_ended' (the server ended
+  // it and the kit was not to log in again). Only once per stored session.
+  function signedOut(reason, err) {
+    if (err) {
+      // One error reaches here once per layer it passes (login, request).
+      if (err.signedOut) return;
+      Object.defineProperty(err, 'signedOut', { value: true });
+    }
+    var had = readTokens() !== null || getWx().getStorageSync(USER) !== '';
+    clear();
+    if (reason === 'user_disabled') callHook('onUserDisabled', err);
+    if (had) callHook('onSignedOut', { reason: reason, error: err });
+  }
+
+  // watchDisabled passes every failure on, after signing out on
+  // user_disabled: an admin disabled the user, so no token or login helps.
+  function watchDisabled(err) {
+    if (err && err.code === 'user_disabled') signedOut('user_disabled', err);
+    throw err;
+  }
+
+  // watchEnded passes every failure on, after signing out when the server
+  // ended the session and the call was not to log in again.
+  function watchEnded(err) {
+    if (err && err.sessionEnded) signedOut('session_ended', err);
+    throw err;
   }
 
   // resolve makes a path absolute and refuses to send the token to any
@@ -239,7 +283,8 @@ function createClient(config) {
         if (started !== epoch) throw MiniauthError('logged_out', 'logged out while logging in', 401);
         saveGrant(g);
         return { user: g.user, isNewUser: g.is_new_user === true };
-      });
+      })
+      .catch(watchDisabled);
     var done = function () { loginInFlight = null; };
     loginInFlight.then(done, done);
     return loginInFlight;
@@ -267,7 +312,11 @@ function createClient(config) {
         // (network, 5xx, 429) is passed on: the stored session may still be good.
         if (err.status !== 401 || started !== epoch) throw err;
         getWx().removeStorageSync(TOKENS);
-        if (!mayLogin) throw err;
+        if (!mayLogin) {
+          // The caller says what this means (logout() means to leave).
+          Object.defineProperty(err, 'sessionEnded', { value: true });
+          throw err;
+        }
         return login().then(readTokens);
       });
     var done = function () { refreshInFlight = null; };
@@ -297,7 +346,7 @@ function createClient(config) {
     }).then(function (res) {
       if (res.statusCode < 200 || res.statusCode > 299) throw errorFromResponse(res);
       return res;
-    });
+    }).catch(watchDisabled);
   }
 
   function withAuth(header, token) {
@@ -328,6 +377,29 @@ function createClient(config) {
     }, true);
   }
 
+  // uploadFile is wx.uploadFile as a Promise, with the user's token, for
+  // your own backend's upload routes under baseURL. It resolves with wx's
+  // response ({ statusCode, data, header }; data is the body as a string)
+  // for a 2xx answer and rejects with a MiniauthError otherwise.
+  function uploadFile(options) {
+    var opts = Object.assign({}, options);
+    var url;
+    try {
+      url = resolve(opts.url);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (typeof opts.filePath !== 'string' || opts.filePath === '' || typeof opts.name !== 'string' || opts.name === '') {
+      return Promise.reject(MiniauthError('invalid_request', 'uploadFile: filePath and name are required'));
+    }
+    delete opts.success;
+    delete opts.fail;
+    delete opts.complete;
+    return authed(function (token) {
+      return promisify(getWx().uploadFile, Object.assign({}, opts, { url: url, header: withAuth(opts.header, token) }));
+    }, true);
+  }
+
   function call(method, path, data, mayLogin) {
     return authed(function (token) {
       var opts = { url: baseURL + path, method: method, header: withAuth({ 'Content-Type': 'application/json' }, token) };
@@ -349,10 +421,11 @@ function createClient(config) {
   // the server said: a failed network never leaves tokens behind.
   function logout() {
     if (!readTokens()) {
-      clear();
+      signedOut('logout');
       return Promise.resolve();
     }
-    return call('POST', '/api/auth/logout', undefined, false).then(clear, clear);
+    var out = function () { signedOut('logout'); };
+    return call('POST', '/api/auth/logout', undefined, false).then(out, out);
   }
 
   // phoneLogin logs in with wx.login and binds the phone from
@@ -378,7 +451,8 @@ function createClient(config) {
         if (started !== epoch) throw MiniauthError('logged_out', 'logged out while logging in', 401);
         saveGrant(g);
         return { user: g.user, isNewUser: g.is_new_user === true };
-      });
+      })
+      .catch(watchDisabled);
     loginInFlight = p;
     var done = function () { if (loginInFlight === p) loginInFlight = null; };
     p.then(done, done);
@@ -444,7 +518,7 @@ function createClient(config) {
     },
     phoneLogin: phoneLogin,
     // listSessions resolves with the user's live sessions, newest first:
-    // [{ id, created_at, last_used_at, ip, device, app, current }].
+    // [{ id, created_at, last_used_at, ip, device, app, via, current }].
     listSessions: function () {
       return call('GET', '/api/me/sessions', undefined, true).then(function (res) {
         var body = parseJSON(res.data);
@@ -459,13 +533,14 @@ function createClient(config) {
       if (typeof id !== 'number' || !(id > 0) || Math.floor(id) !== id) {
         return Promise.reject(MiniauthError('invalid_request', 'endSession: id must be a session id from listSessions'));
       }
-      return call('DELETE', '/api/me/sessions/' + id, undefined, false).then(function () {});
+      return call('DELETE', '/api/me/sessions/' + id, undefined, false).then(function () {}, watchEnded);
     },
     // endOtherSessions signs out every device but this one.
     endOtherSessions: function () {
-      return call('DELETE', '/api/me/sessions', undefined, false).then(function () {});
+      return call('DELETE', '/api/me/sessions', undefined, false).then(function () {}, watchEnded);
     },
     request: request,
+    uploadFile: uploadFile,
     logout: logout,
     // updateProfile changes nickname, avatar_url and/or gender; it
     // resolves with the updated user.
@@ -475,7 +550,7 @@ function createClient(config) {
     // deleteAccount closes the account on the server (everything about the
     // user is erased), then forgets the session here.
     deleteAccount: function () {
-      return call('DELETE', '/api/me', undefined, false).then(function () { clear(); });
+      return call('DELETE', '/api/me', undefined, false).then(function () { signedOut('account_deleted'); }, watchEnded);
     },
     // uploadAvatar sends the temp file from <button open-type="chooseAvatar">
     // and resolves with the user, whose avatar_url now points at it.

@@ -11,6 +11,9 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
 
 const { createClient } = require('../miniauth/index.js');
 const { env, newPhone, untilExpired } = require('./wx.js');
@@ -90,4 +93,34 @@ test('business route behind a forward-auth proxy: token sent, refreshed on the p
   const again = await auth.request({ url: '/shop/orders' });
   assert.equal(again.data.user_id, user.id);
   assert.deepEqual(phone.requests, ['/api/auth/login', '/shop/orders']);
+});
+
+test('uploadFile to a business route: multipart with the token, refreshed on the proxy 401', async (t) => {
+  const proxy = await startProxy(env.shortTTLURL);
+  t.after(() => proxy.server.close());
+  const phone = newPhone();
+  const auth = createClient({ baseURL: proxy.url });
+  const { user } = await auth.login();
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kit-upload-')), 'receipt.txt');
+  fs.writeFileSync(file, 'receipt 42');
+  t.after(() => fs.rmSync(path.dirname(file), { recursive: true, force: true }));
+
+  const first = await auth.uploadFile({ url: '/shop/receipts', filePath: file, name: 'receipt', formData: { order: '42' } });
+  assert.equal(first.statusCode, 200);
+  const echoed = JSON.parse(first.data); // wx.uploadFile hands back a string
+  assert.equal(echoed.user_id, user.id);
+  assert.equal(echoed.method, 'POST');
+  assert.match(echoed.body, /name="receipt"; filename="receipt.txt"/);
+  assert.match(echoed.body, /receipt 42/);
+  assert.match(echoed.body, /name="order"\r\n\r\n42/);
+
+  const old = phone.wx.getStorageSync(TOKENS);
+  await untilExpired(env.shortTTLURL, old.access_token);
+  phone.requests.length = 0;
+  const again = await auth.uploadFile({ url: '/shop/receipts', filePath: file, name: 'receipt' });
+  assert.equal(JSON.parse(again.data).user_id, user.id);
+  assert.deepEqual(phone.requests, ['/shop/receipts', '/api/auth/refresh', '/shop/receipts']);
+
+  await assert.rejects(auth.uploadFile({ url: 'https://elsewhere.example.com/x', filePath: file, name: 'f' }), { code: 'invalid_request' });
+  await assert.rejects(auth.uploadFile({ url: '/shop/receipts', name: 'f' }), { code: 'invalid_request' });
 });

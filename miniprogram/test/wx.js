@@ -19,6 +19,9 @@ const env = {
   // A server whose PostgreSQL the tests cut off and restore (dbFault);
   // empty when PostgreSQL is not configured.
   faultyURL: process.env.MINIAUTH_FAULTY_URL || '',
+  // An admin of the main server's panel, for the tests that disable a user.
+  adminUser: required('MINIAUTH_ADMIN_USER'),
+  adminPassword: required('MINIAUTH_ADMIN_PASSWORD'),
 };
 
 function required(name) {
