@@ -77,7 +77,7 @@ func joseVerifier(t *testing.T) verifier {
 	}
 	modules := filepath.Join(dir, "node_modules")
 	if _, err := os.Stat(filepath.Join(modules, "jose", "package.json")); err != nil {
-		missing(t, RequireNodeEnv, fmt.Sprintf("jose not installed in %s (npm install --prefix %s jose@%s)", dir, dir, joseVersion))
+		missing(t, RequireNodeEnv, fmt.Sprintf("jose not installed in %s (install it with the other test packages, in one command as .ci/run does: an npm install into that directory removes the packages it does not name)", dir))
 	}
 	// The script beside a node_modules link, so that `import 'jose'`
 	// finds the installed package.
