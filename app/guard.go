@@ -40,7 +40,7 @@ func (s *Server) guard() accounts.Guard {
 // ends. Every instance reads: the readings are idempotent and WeChat
 // allows plenty.
 func (s *Server) watchPhoneCosts(ctx context.Context) {
-	for _, id := range s.Accounts.Apps.IDs() {
+	for _, id := range s.Accounts.MiniPrograms.IDs() {
 		if b, err := s.Accounts.PhoneBillingOf(ctx, id); err == nil && b != nil && s.Accounts.Guard.ObserveBilling != nil {
 			s.Accounts.Guard.ObserveBilling(b)
 		}
@@ -70,8 +70,8 @@ func (s *Server) watchPhoneCosts(ctx context.Context) {
 // PollPhoneBilling reads WeChat's phone billing of every configured mini
 // program now and keeps it (the poller calls it; tests too).
 func (s *Server) PollPhoneBilling(ctx context.Context) {
-	for _, id := range s.Accounts.Apps.IDs() {
-		app, ok := s.Accounts.Apps.Get(id)
+	for _, id := range s.Accounts.MiniPrograms.IDs() {
+		app, ok := s.Accounts.MiniPrograms.Get(id)
 		if !ok {
 			continue
 		}

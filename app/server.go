@@ -140,15 +140,15 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, own ...Route
 		access.Keys = s.Ring
 	}
 	s.Accounts = &accounts.Service{
-		DB:         db,
-		Apps:       w.mini,
-		Keys:       ks,
-		Access:     access,
-		RefreshTTL: cfg.RefreshTTL,
-		Log:        log,
-		Avatars:    avatars.New(filepath.Join(cfg.DataDir, "uploads", "avatars")),
-		Sessions:   &sessions.Service{DB: db, Cache: newSessionCache(cfg, db), Log: log},
-		Content:    newContentCheck(cfg, log),
+		DB:           db,
+		MiniPrograms: w.mini,
+		Keys:         ks,
+		Access:       access,
+		RefreshTTL:   cfg.RefreshTTL,
+		Log:          log,
+		Avatars:      avatars.New(filepath.Join(cfg.DataDir, "uploads", "avatars")),
+		Sessions:     &sessions.Service{DB: db, Cache: newSessionCache(cfg, db), Log: log},
+		Content:      newContentCheck(cfg, log),
 	}
 	s.Events = s.newEvents()
 	s.Accounts.Guard = s.guard()
@@ -183,7 +183,7 @@ func newSessionCache(cfg *config.Config, db *database.DB) *sessioncache.Cache {
 // weChatDoors are the WeChat clients of each door: mini programs,
 // Official Accounts and mobile apps.
 type weChatDoors struct {
-	mini, oa, mobile *wechat.Apps // oa and mobile nil: that door is closed
+	mini, oa, mobile *wechat.Clients // oa and mobile nil: that door is closed
 }
 
 // newWeChat is a real WeChat client per configured app, or the simulator
@@ -195,7 +195,7 @@ func newWeChat(cfg *config.Config, log *slog.Logger, tokens wechat.TokenStore, m
 	if m != nil {
 		observe = m.ObserveWeChat
 	}
-	real := func(apps []config.WeChatApp) *wechat.Apps {
+	real := func(apps []config.WeChatApp) *wechat.Clients {
 		if len(apps) == 0 {
 			return nil
 		}
@@ -204,7 +204,7 @@ func newWeChat(cfg *config.Config, log *slog.Logger, tokens wechat.TokenStore, m
 			clients = append(clients, wechat.New(wechat.Options{BaseURL: cfg.WeChatAPIBase, AppID: a.AppID, Secret: a.Secret, Timeout: cfg.WeChatTimeout,
 				Tokens: tokens, Log: log, Observe: observe}))
 		}
-		return wechat.NewApps(clients...)
+		return wechat.NewClients(clients...)
 	}
 	d := weChatDoors{mini: real(cfg.WeChatApps), oa: real(cfg.Doors.OAApps), mobile: real(cfg.Doors.MobileApps)}
 	if !cfg.Simulated() {
@@ -217,12 +217,12 @@ func newWeChat(cfg *config.Config, log *slog.Logger, tokens wechat.TokenStore, m
 		return wechat.New(wechat.Options{BaseURL: "http://wechat-simulator.invalid", AppID: appID, Secret: sim.Secret, Timeout: cfg.WeChatTimeout,
 			Transport: sim.Transport(), Tokens: tokens, Log: log, Observe: observe})
 	}
-	d.mini = wechat.NewSimulatedApps(simulated(sim.AppID), simulated)
+	d.mini = wechat.NewSimulatedClients(simulated(sim.AppID), simulated)
 	if d.oa == nil {
-		d.oa = wechat.NewSimulatedApps(simulated("wxsimulatedofficial0"), simulated)
+		d.oa = wechat.NewSimulatedClients(simulated("wxsimulatedofficial0"), simulated)
 	}
 	if d.mobile == nil {
-		d.mobile = wechat.NewSimulatedApps(simulated("wxsimulatedmobile00"), simulated)
+		d.mobile = wechat.NewSimulatedClients(simulated("wxsimulatedmobile00"), simulated)
 	}
 	return d
 }

@@ -36,12 +36,12 @@ const (
 // Service logs users in and manages their sessions.
 type Service struct {
 	DB *database.DB
-	// Apps are the mini programs' WeChat clients (apps.go).
-	Apps       *wechat.Apps
-	Keys       *keys.Set
-	Access     *tokens.Signer
-	RefreshTTL time.Duration
-	Log        *slog.Logger
+	// MiniPrograms are the mini programs' WeChat clients (apps.go).
+	MiniPrograms *wechat.Clients
+	Keys         *keys.Set
+	Access       *tokens.Signer
+	RefreshTTL   time.Duration
+	Log          *slog.Logger
 	// Avatars stores uploaded avatar images (avatar.go).
 	Avatars *avatars.Store
 	// Sessions checks, ends and purges sessions; every write here that
@@ -112,7 +112,7 @@ func (s *Service) checkLoginNickname(ctx context.Context, li loginIdentity, p *P
 		p.Nickname = nil // a returning login never changes a set nickname
 		return nil
 	}
-	app, err := s.PickApp(li.AppID)
+	app, err := s.PickMiniProgram(li.AppID)
 	if err != nil {
 		return err
 	}
@@ -122,7 +122,7 @@ func (s *Service) checkLoginNickname(ctx context.Context, li loginIdentity, p *P
 
 // code2Session is the WeChat half of a login.
 func (s *Service) code2Session(ctx context.Context, appID, code string) (loginIdentity, error) {
-	app, err := s.PickApp(appID)
+	app, err := s.PickMiniProgram(appID)
 	if err != nil {
 		return loginIdentity{}, err
 	}

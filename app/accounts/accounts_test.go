@@ -52,7 +52,7 @@ func newFixture(t *testing.T, url string) *fixture {
 	log := slog.New(slog.DiscardHandler)
 	svc := &accounts.Service{
 		DB: db,
-		Apps: wechat.NewApps(wechat.New(wechat.Options{BaseURL: "http://wechat.invalid", AppID: apptest.AppID,
+		MiniPrograms: wechat.NewClients(wechat.New(wechat.Options{BaseURL: "http://wechat.invalid", AppID: apptest.AppID,
 			Secret: apptest.Secret, Transport: sim.Transport(), Log: log, Now: clk.Now})),
 		Keys:       ks,
 		Access:     &tokens.Signer{Kind: tokens.Access, Key: ks.UserToken, TTL: accessTTL, Now: clk.Now},

@@ -12,10 +12,10 @@ import (
 	"github.com/miniauth/miniauth/ent/session"
 )
 
-// PickApp is the mini program a login names. It is checked before WeChat
+// PickMiniProgram is the mini program a login names. It is checked before WeChat
 // is called, so a wrong appid never burns the user's code.
-func (s *Service) PickApp(appID string) (*wechat.Client, error) {
-	c, err := s.Apps.Pick(appID)
+func (s *Service) PickMiniProgram(appID string) (*wechat.Client, error) {
+	c, err := s.MiniPrograms.Pick(appID)
 	switch {
 	case errors.Is(err, wechat.ErrAppRequired):
 		return nil, problem.Invalid(map[string]string{"appid": "is required: several mini programs are configured"})
@@ -47,7 +47,7 @@ func (s *Service) identityOfSession(ctx context.Context, userID, sessionID int) 
 	if sess.Appid == WebApp {
 		return nil, problem.New(problem.InvalidRequest, "this is a web session, which belongs to no mini program: call this from the mini program")
 	}
-	app, ok := s.Apps.Get(sess.Appid)
+	app, ok := s.MiniPrograms.Get(sess.Appid)
 	if !ok {
 		return nil, problem.New(problem.Unauthorized, "this session's mini program is no longer configured; log in again")
 	}

@@ -130,7 +130,7 @@ func (s *Service) miniProgramIdentity(ctx context.Context, owner predicate.User)
 	var openid string
 	var last time.Time
 	for _, id := range ids {
-		c, ok := s.Apps.Get(id.Appid)
+		c, ok := s.MiniPrograms.Get(id.Appid)
 		if !ok {
 			continue
 		}
@@ -161,7 +161,7 @@ func (s *Service) checkProfileNickname(ctx context.Context, userID, sessionID in
 	}
 	otherDoor := sess.Appid == WebApp
 	if !otherDoor {
-		if _, ok := s.Apps.Get(sess.Appid); !ok {
+		if _, ok := s.MiniPrograms.Get(sess.Appid); !ok {
 			otherDoor, err = s.DB.Read.Identity.Query().Where(identity.UserID(userID), identity.Appid(sess.Appid),
 				identity.KindNEQ(KindMiniProgram)).Exist(ctx)
 			if err != nil {

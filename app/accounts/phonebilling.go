@@ -125,7 +125,7 @@ func (s *Service) PhoneToday(ctx context.Context) (*PhoneToday, error) {
 	for _, d := range days {
 		out.Fetched += int(d.Fetched)
 	}
-	for _, id := range s.Apps.IDs() {
+	for _, id := range s.MiniPrograms.IDs() {
 		b, err := s.PhoneBillingOf(ctx, id)
 		if err != nil {
 			return nil, err

@@ -152,7 +152,7 @@ func (s *Service) sessionApp(ctx context.Context, userID, sessionID int) (string
 	if err != nil {
 		return "", fmt.Errorf("load session %d: %w", sessionID, err)
 	}
-	if app, ok := s.Apps.Get(sess.Appid); ok {
+	if app, ok := s.MiniPrograms.Get(sess.Appid); ok {
 		return app.AppID(), nil
 	}
 	return sess.Appid, nil

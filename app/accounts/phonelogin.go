@@ -36,7 +36,7 @@ func (s *Service) PhoneLogin(ctx context.Context, appID, code, phoneCode string,
 	if err := s.screenSignUp(ctx, &li, c.IP); err != nil {
 		return nil, err
 	}
-	app, _ := s.Apps.Get(li.AppID)
+	app, _ := s.MiniPrograms.Get(li.AppID)
 	owner, err := s.identityOwner(ctx, li)
 	if err != nil {
 		return nil, err

@@ -35,7 +35,7 @@ func (s *Service) screenSignUp(ctx context.Context, li *loginIdentity, clientIP 
 	if known, err := s.knownPerson(ctx, *li); err != nil || known {
 		return err
 	}
-	app, _ := s.Apps.Get(li.AppID)
+	app, _ := s.MiniPrograms.Get(li.AppID)
 	rank, err := app.RiskRank(ctx, li.Session.OpenID, wechat.RiskSceneSignUp, clientIP)
 	if err != nil {
 		if wechat.Misconfigured(err) {

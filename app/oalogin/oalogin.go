@@ -76,7 +76,7 @@ type Service struct {
 	Accounts *accounts.Service
 	// OA are the Official Accounts, Mobile the mobile apps (nil or empty:
 	// that door is closed).
-	OA, Mobile *wechat.Apps
+	OA, Mobile *wechat.Clients
 	// OpenBase is WeChat's authorize page root; "": the simulated page
 	// under the server's own root (SimulatedOpenBase).
 	OpenBase string
@@ -454,7 +454,7 @@ func (s *Service) AppLogin(ctx context.Context, appID, code string, c accounts.C
 
 // pick is the app a request names, of one door; checked before WeChat is
 // called, so a wrong appid never burns a code.
-func (s *Service) pick(apps *wechat.Apps, appID, what string) (*wechat.Client, error) {
+func (s *Service) pick(apps *wechat.Clients, appID, what string) (*wechat.Client, error) {
 	if apps == nil {
 		return nil, problem.Invalid(map[string]string{"appid": "no " + what + " is configured"})
 	}

@@ -129,7 +129,7 @@ func pollHash(token string) []byte {
 // Create makes a ticket for the browser c, for the mini program appID
 // ("" with a single one).
 func (s *Service) Create(ctx context.Context, appID string, c accounts.Client) (*Ticket, error) {
-	app, err := s.Accounts.PickApp(appID)
+	app, err := s.Accounts.PickMiniProgram(appID)
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +207,7 @@ func (s *Service) Image(ctx context.Context, id string) (*wechat.Image, time.Tim
 }
 
 func (s *Service) drawImage(ctx context.Context, t *ent.WebLoginTicket) (*wechat.Image, error) {
-	app, ok := s.Accounts.Apps.Get(t.Appid)
+	app, ok := s.Accounts.MiniPrograms.Get(t.Appid)
 	if !ok {
 		return nil, problem.New(problem.NotFound, "this sign-in's mini program is no longer configured")
 	}

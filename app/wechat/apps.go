@@ -9,7 +9,7 @@ import (
 // demand, so that a client inventing app ids cannot grow memory.
 const MaxSimulatedApps = 64
 
-// Errors of Apps.Pick.
+// Errors of Clients.Pick.
 var (
 	// ErrAppRequired: several apps are configured and the request named none.
 	ErrAppRequired = errors.New("appid is required: several mini programs are configured")
@@ -17,9 +17,10 @@ var (
 	ErrUnknownApp = errors.New("appid is not a configured mini program")
 )
 
-// Apps are the mini programs miniauth serves, one Client each (so each
-// has its own stable access token cache).
-type Apps struct {
+// Clients are the WeChat applications of one kind that miniauth serves,
+// by AppID (its mini programs, or its Official Accounts, or its mobile
+// apps), one Client each, so each has its own stable access token cache.
+type Clients struct {
 	order   []string
 	clients map[string]*Client
 	// simulate, when set, makes a client for any app id (the development
@@ -30,9 +31,9 @@ type Apps struct {
 	simulated map[string]*Client
 }
 
-// NewApps serves the given clients; the first is the default.
-func NewApps(clients ...*Client) *Apps {
-	a := &Apps{clients: map[string]*Client{}}
+// NewClients serves the given clients; the first is the default.
+func NewClients(clients ...*Client) *Clients {
+	a := &Clients{clients: map[string]*Client{}}
 	for _, c := range clients {
 		a.order = append(a.order, c.AppID())
 		a.clients[c.AppID()] = c
@@ -40,23 +41,23 @@ func NewApps(clients ...*Client) *Apps {
 	return a
 }
 
-// NewSimulatedApps serves def and makes a client for any other app id
+// NewSimulatedClients serves def and makes a client for any other app id
 // with make, up to MaxSimulatedApps.
-func NewSimulatedApps(def *Client, make func(appID string) *Client) *Apps {
-	a := NewApps(def)
+func NewSimulatedClients(def *Client, make func(appID string) *Client) *Clients {
+	a := NewClients(def)
 	a.simulate, a.simulated = make, map[string]*Client{}
 	return a
 }
 
 // Default is the first app.
-func (a *Apps) Default() *Client { return a.clients[a.order[0]] }
+func (a *Clients) Default() *Client { return a.clients[a.order[0]] }
 
 // IDs are the configured app ids, the default first.
-func (a *Apps) IDs() []string { return append([]string(nil), a.order...) }
+func (a *Clients) IDs() []string { return append([]string(nil), a.order...) }
 
 // Pick is the app a request names: with one app (or the simulator) the
 // name may be empty; with several it is required.
-func (a *Apps) Pick(appID string) (*Client, error) {
+func (a *Clients) Pick(appID string) (*Client, error) {
 	if appID == "" {
 		if len(a.order) > 1 {
 			return nil, ErrAppRequired
@@ -71,7 +72,7 @@ func (a *Apps) Pick(appID string) (*Client, error) {
 
 // Get is the client of appID, if it is served. An empty id (a session
 // from before several apps were served) is the default app.
-func (a *Apps) Get(appID string) (*Client, bool) {
+func (a *Clients) Get(appID string) (*Client, bool) {
 	if appID == "" {
 		return a.Default(), true
 	}
