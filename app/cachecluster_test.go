@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -20,13 +21,9 @@ const cacheOn = "listening for other instances' changes; cache on"
 // deadline only stops a broken test from hanging.
 func waitLog(t *testing.T, p *apptest.Process, want string, n int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for strings.Count(p.Log(), want) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %d× %q in the log:\n%s", n, want, p.Log())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	apptest.Eventually(t, 30*time.Second, fmt.Sprintf("%d× %q in the log", n, want), func() (bool, string) {
+		return strings.Count(p.Log(), want) >= n, p.Log()
+	})
 }
 
 // Killing B's change listener (pg_terminate_backend) must not let B answer

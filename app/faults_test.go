@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -46,17 +47,13 @@ func ready(t *testing.T, env *apptest.Env) (int, string) {
 // second; the deadline is generous for a loaded machine).
 func waitReady(t *testing.T, env *apptest.Env, want int) string {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		status, reason := ready(t, env)
-		if status == want {
-			return reason
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("readyz still %d (%s) after 20s, want %d", status, reason, want)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var reason string
+	apptest.Eventually(t, 20*time.Second, fmt.Sprintf("readyz %d", want), func() (bool, string) {
+		var status int
+		status, reason = ready(t, env)
+		return status == want, fmt.Sprintf("%d %s", status, reason)
+	})
+	return reason
 }
 
 // expectUnavailable fails unless r is 503 unavailable with Retry-After.

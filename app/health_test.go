@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -32,13 +33,10 @@ func TestHealthFollowsTheDatabase(t *testing.T) {
 		t.Fatalf("healthz %d with the database down, want 503", s)
 	}
 	proxy.Restore()
-	deadline := time.Now().Add(10 * time.Second)
-	for health() != http.StatusOK {
-		if time.Now().After(deadline) {
-			t.Fatal("healthz did not recover after the database came back")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	apptest.Eventually(t, 10*time.Second, "healthz 200 after the database came back", func() (bool, string) {
+		s := health()
+		return s == http.StatusOK, fmt.Sprintf("status %d", s)
+	})
 	// And the API works again too.
 	env.Login(t, "after-outage")
 }

@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"html"
 	"io"
 	"math/big"
 	"mime/multipart"
@@ -24,7 +23,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -351,11 +349,7 @@ func panelDisable(t *testing.T, base string, userID int) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(body)
-	if m == nil {
-		t.Fatalf("no CSRF token on the user page (%d)", resp.StatusCode)
-	}
-	resp, err = browser.PostForm(page+"/disable", url.Values{"csrf": {html.UnescapeString(string(m[1]))}})
+	resp, err = browser.PostForm(page+"/disable", url.Values{"csrf": {apptest.CSRF(t, body)}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,18 +57,14 @@ func freeLoopbackAddr(t *testing.T) string {
 // the public one that apptest.Start waits for.
 func waitListening(t *testing.T, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	apptest.Eventually(t, 10*time.Second, "something listening on "+addr, func() (bool, string) {
 		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			return
+		if err != nil {
+			return false, err.Error()
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nothing listens on %s: %v", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		c.Close()
+		return true, ""
+	})
 }
 
 func getPrivate(t *testing.T, url string) (int, string) {

@@ -42,13 +42,9 @@ func TestListensWhileMigrating(t *testing.T) {
 	wx := apptest.NewWeChat(t)
 	p := apptest.LaunchProcess(t, wx, map[string]string{"MINIAUTH_DATABASE_URL": dbURL})
 	env := p.Env(wx)
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(p.Log(), "another instance is migrating") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the server did not reach the migration lock:\n%s", p.Log())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	apptest.Eventually(t, 30*time.Second, "the server waiting at the migration lock", func() (bool, string) {
+		return strings.Contains(p.Log(), "another instance is migrating"), p.Log()
+	})
 
 	r := env.Do(t, apptest.Request{Method: "GET", Path: "/readyz"})
 	if r.Status != http.StatusServiceUnavailable || !strings.Contains(string(r.Body), `"reason":"migrating"`) || r.Header.Get("Retry-After") == "" {

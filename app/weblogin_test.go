@@ -228,13 +228,10 @@ func TestWebLoginEndToEnd(t *testing.T) {
 // started in a goroutine has reached its wait).
 func waitForWaiters(t *testing.T, env *apptest.Env, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for env.Server.WebLogin.Waiting() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d polls waiting, want %d", env.Server.WebLogin.Waiting(), n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	apptest.Eventually(t, 10*time.Second, fmt.Sprintf("%d polls waiting", n), func() (bool, string) {
+		got := env.Server.WebLogin.Waiting()
+		return got >= n, fmt.Sprintf("%d waiting", got)
+	})
 }
 
 // TestWebLoginRefusals: bad input and every refusal, with the contract's

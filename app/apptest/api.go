@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"html"
 	"io"
 	"mime/multipart"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -147,4 +149,17 @@ func (e *Env) AccessLogIP(t testing.TB, requestID, method, path string, status i
 	}
 	ip, _ := l["ip"].(string)
 	return ip
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// CSRF is the CSRF token of the admin panel's forms on a page, as a
+// browser would send it back (HTML entities undone).
+func CSRF(t testing.TB, page []byte) string {
+	t.Helper()
+	m := csrfField.FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF field on the page:\n%s", page)
+	}
+	return html.UnescapeString(string(m[1]))
 }

@@ -2,6 +2,7 @@ package apptest
 
 import (
 	"fmt"
+	"github.com/miniauth/miniauth/app/apptest/poll"
 	"os"
 	"strconv"
 	"strings"
@@ -15,17 +16,7 @@ import (
 // never for timing: within is a generous bound, not a measurement.
 func Eventually(t testing.TB, within time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not so after %s (%s)", what, within, state)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	poll.Until(t, within, what, cond)
 }
 
 // VmRSS is a process's resident memory in bytes (pid 0: this process),

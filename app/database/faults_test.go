@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/miniauth/miniauth/app/apptest/poll"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -113,16 +114,10 @@ func TestFaultsAreLoggedOncePerWindow(t *testing.T) {
 	}
 
 	// The file is not really full: the probe passes within a few seconds.
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if _, ok := db.Faults.Writable(); ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the probe did not find the database writable")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	poll.Until(t, 15*time.Second, "the probe finds the database writable", func() (bool, string) {
+		cause, ok := db.Faults.Writable()
+		return ok, string(cause)
+	})
 	if n := strings.Count(out.String(), "database takes writes again"); n != 1 {
 		t.Fatalf("%d recovery lines, want 1:\n%s", n, out.String())
 	}
@@ -155,13 +150,10 @@ func TestWriterReportsFaults(t *testing.T) {
 	if _, err := db.SQL.Exec("PRAGMA query_only = 0"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for db.Faults.Check(context.Background()) != "" {
-		if time.Now().After(deadline) {
-			t.Fatal("not writable again")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	poll.Until(t, 15*time.Second, "writable again", func() (bool, string) {
+		reason := db.Faults.Check(context.Background())
+		return reason == "", reason
+	})
 	if err := db.Writer.Do(context.Background(), createUser("o2")); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/miniauth/miniauth/app/apptest/poll"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -113,13 +114,9 @@ func hold(t *testing.T, db *DB) (waitQueued func(n int), release func()) {
 	<-started
 	waitQueued = func(n int) {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for len(db.Writer.queue) < n {
-			if time.Now().After(deadline) {
-				t.Fatalf("only %d of %d writes queued", len(db.Writer.queue), n)
-			}
-			time.Sleep(time.Millisecond)
-		}
+		poll.Until(t, 30*time.Second, fmt.Sprintf("%d writes queued", n), func() (bool, string) {
+			return len(db.Writer.queue) >= n, fmt.Sprintf("%d queued", len(db.Writer.queue))
+		})
 	}
 	var once sync.Once
 	release = func() {

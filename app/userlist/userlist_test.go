@@ -2,6 +2,7 @@ package userlist_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -164,16 +165,10 @@ func TestCountsCapAndCache(t *testing.T) {
 	}
 	now = now.Add(userlist.TotalTTL + time.Second)
 	s.Total(ctx) // stale: answered from cache, recounted in the background
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if n, _ := s.Total(ctx); n == userlist.CountCap+501 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("total never recounted")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	apptest.Eventually(t, 10*time.Second, "total recounted", func() (bool, string) {
+		n, _ := s.Total(ctx)
+		return n == userlist.CountCap+501, fmt.Sprintf("total %d", n)
+	})
 }
 
 func TestStats(t *testing.T) {

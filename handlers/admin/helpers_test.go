@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -82,16 +81,10 @@ func sessionCookie(t testing.TB, r *apptest.Response) *http.Cookie {
 	return nil
 }
 
-var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-
 // csrf is the CSRF token of the forms on a page.
 func csrf(t testing.TB, r *apptest.Response) string {
 	t.Helper()
-	m := csrfField.FindSubmatch(r.Body)
-	if m == nil {
-		t.Fatalf("no CSRF field on the page:\n%s", r.Body)
-	}
-	return string(m[1])
+	return apptest.CSRF(t, r.Body)
 }
 
 // expectSignInRedirect fails unless r sends the browser to sign in.
