@@ -204,7 +204,7 @@ http {
 		}
 	})
 	// Ready when it accepts connections; a bad config exits instead.
-	for i := 0; ; i++ {
+	apptest.Eventually(t, 10*time.Second, "nginx accepting connections on "+addr, func() (bool, string) {
 		select {
 		case err := <-exited:
 			exited <- err
@@ -212,15 +212,13 @@ http {
 			t.Fatalf("nginx exited: %v\n%s\n%s", err, out.String(), log)
 		default:
 		}
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			break
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return false, err.Error()
 		}
-		if i > 1000 {
-			t.Fatalf("nginx does not accept connections on %s", addr)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		c.Close()
+		return true, ""
+	})
 	client := &http.Client{
 		Timeout: 30 * time.Second,
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "api.example.com"},

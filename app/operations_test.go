@@ -47,15 +47,11 @@ func TestBackupUnderWriteLoad(t *testing.T) {
 		}()
 	}
 	// Let some writes land, then snapshot what was acknowledged so far.
-	for {
+	apptest.Eventually(t, 30*time.Second, "50 writes acknowledged", func() (bool, string) {
 		mu.Lock()
-		k := len(acked)
-		mu.Unlock()
-		if k >= 50 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+		defer mu.Unlock()
+		return len(acked) >= 50, fmt.Sprintf("%d acknowledged", len(acked))
+	})
 	mu.Lock()
 	before := append([]string(nil), acked...)
 	mu.Unlock()
