@@ -246,6 +246,16 @@ func printTable(o options, results []*result) {
 	} else {
 		fmt.Printf("generator headroom: the bare \"ok\" handler ran at %.2f× the JWT baseline, so the generator is not what limits the JWT baseline or miniauth.\n", headroom)
 	}
+	// The JWT baseline does a subset of what every authenticated case
+	// does: a case well above it means the baseline itself was starved
+	// (its process descheduled, a neighbour's burst in its slots), and no
+	// ratio of that run means anything.
+	for _, r := range results[2:] {
+		if r.skipped == "" && r.rps() > 1.1*jwt.rps() {
+			fmt.Printf("BASELINE SUSPECT: %s ran at %.2f× the JWT baseline, which does less work; the baseline was starved in this run and its ratios are not valid.\n", r.name, r.rps()/jwt.rps())
+			break
+		}
+	}
 	fmt.Println("p50/p99/p99.9: median over the rounds of each round's wrk percentile; requests/s counts 2xx answers only.")
 }
 
