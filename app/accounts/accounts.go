@@ -101,16 +101,8 @@ func (s *Service) Login(ctx context.Context, appID, code string, p Profile, c Cl
 // checkLoginNickname checks a login's nickname when it would be stored
 // (a new user, or one without a nickname): risky refuses the login.
 func (s *Service) checkLoginNickname(ctx context.Context, li loginIdentity, p *Profile) error {
-	if s.Content == nil || p.Nickname == nil {
-		return nil
-	}
-	has, err := s.DB.Read.User.Query().Where(li.owner(), user.NicknameNEQ("")).Exist(ctx)
-	if err != nil {
-		return fmt.Errorf("find user of login: %w", err)
-	}
-	if has {
-		p.Nickname = nil // a returning login never changes a set nickname
-		return nil
+	if check, err := s.nicknameToCheck(ctx, li, p); err != nil || !check {
+		return err
 	}
 	app, err := s.PickMiniProgram(li.AppID)
 	if err != nil {
@@ -118,6 +110,25 @@ func (s *Service) checkLoginNickname(ctx context.Context, li loginIdentity, p *P
 	}
 	p.review, err = s.checkNickname(ctx, app, li.Session.OpenID, *p.Nickname)
 	return err
+}
+
+// nicknameToCheck reports whether a login's nickname goes to the content
+// check: there is a check, a nickname, and it would be stored (a new user,
+// or one without a nickname). A returning user's set nickname is never
+// changed by a login, so it is dropped from p unchecked.
+func (s *Service) nicknameToCheck(ctx context.Context, li loginIdentity, p *Profile) (bool, error) {
+	if s.Content == nil || p.Nickname == nil {
+		return false, nil
+	}
+	has, err := s.DB.Read.User.Query().Where(li.owner(), user.NicknameNEQ("")).Exist(ctx)
+	if err != nil {
+		return false, fmt.Errorf("find user of login: %w", err)
+	}
+	if has {
+		p.Nickname = nil
+		return false, nil
+	}
+	return true, nil
 }
 
 // code2Session is the WeChat half of a login.

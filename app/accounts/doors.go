@@ -58,16 +58,8 @@ func (s *Service) LoginPerson(ctx context.Context, who Person, p Profile, c Clie
 // check fails closed, left out. Refusing that login instead would shut
 // the person out for good: WeChat, not they, chose the nickname.
 func (s *Service) checkPersonNickname(ctx context.Context, li loginIdentity, p *Profile) error {
-	if s.Content == nil || p.Nickname == nil {
-		return nil
-	}
-	has, err := s.DB.Read.User.Query().Where(li.owner(), user.NicknameNEQ("")).Exist(ctx)
-	if err != nil {
-		return fmt.Errorf("find user of login: %w", err)
-	}
-	if has {
-		p.Nickname = nil // a returning login never changes a set nickname
-		return nil
+	if check, err := s.nicknameToCheck(ctx, li, p); err != nil || !check {
+		return err
 	}
 	app, openid, err := s.miniProgramIdentity(ctx, li.owner())
 	if err != nil {

@@ -76,76 +76,26 @@ WHERE datname = current_database() AND application_name = $1 AND pid <> $2`, Lis
 // ping timeout. A terminated backend or a closed socket is noticed at once.
 const listenPing = 15 * time.Second
 
-// Listen keeps one dedicated connection listening on ChangeChannel until
-// ctx ends, reconnecting with backoff. It returns at once on SQLite.
+// Listen keeps one dedicated connection listening on ChangeChannel (and
+// AckChannel) until ctx ends, reconnecting with backoff. It returns at
+// once on SQLite.
 func (db *DB) Listen(ctx context.Context, l Listener) {
-	if db.Dialect != dialect.Postgres {
-		return
-	}
-	backoff := 50 * time.Millisecond
-	for ctx.Err() == nil {
-		wasUp, err := db.listenOnce(ctx, l)
-		if ctx.Err() != nil {
-			return
-		}
-		l.Down(err)
-		if wasUp {
-			backoff = 50 * time.Millisecond
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 5*time.Second)
-	}
-}
-
-// listenOnce runs one connection: LISTEN, Up, then messages until the
-// connection fails. wasUp says whether it got as far as Up.
-func (db *DB) listenOnce(ctx context.Context, l Listener) (wasUp bool, err error) {
-	cfg, err := pgx.ParseConfig(db.url)
-	if err != nil {
-		return false, fmt.Errorf("listener config: %w", err)
-	}
-	cfg.RuntimeParams["application_name"] = ListenerAppName
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	conn, err := pgx.ConnectConfig(cctx, cfg)
-	cancel()
-	if err != nil {
-		return false, fmt.Errorf("listener connect: %w", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "LISTEN "+ChangeChannel+"; LISTEN "+AckChannel); err != nil {
-		return false, fmt.Errorf("listen: %w", err)
-	}
-	db.listenerPID.Store(int64(conn.PgConn().PID()))
-	defer db.listenerPID.Store(0)
-	l.Up()
-	for {
-		wctx, cancel := context.WithTimeout(ctx, listenPing)
-		n, err := conn.WaitForNotification(wctx)
-		cancel()
-		if ctx.Err() != nil {
-			return true, nil
-		}
-		if err != nil {
-			if wctx.Err() == nil || conn.IsClosed() {
-				return true, fmt.Errorf("listener connection lost: %w", err)
+	db.keepListening(ctx, listenSpec{
+		appName:  ListenerAppName,
+		channels: []string{ChangeChannel, AckChannel},
+		up: func(conn *pgx.Conn) {
+			db.listenerPID.Store(int64(conn.PgConn().PID()))
+			l.Up()
+		},
+		gone: func() { db.listenerPID.Store(0) },
+		down: l.Down,
+		notify: func(ctx context.Context, conn *pgx.Conn, channel, payload string) error {
+			if ack := l.Notify(channel, payload); ack != "" {
+				if _, err := conn.Exec(ctx, "SELECT pg_notify($1, $2)", AckChannel, ack); err != nil {
+					return fmt.Errorf("listener ack: %w", err)
+				}
 			}
-			// Idle for listenPing: make sure the connection still answers.
-			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			err = conn.Ping(pctx)
-			cancel()
-			if err != nil {
-				return true, fmt.Errorf("listener connection does not answer: %w", err)
-			}
-			continue
-		}
-		if ack := l.Notify(n.Channel, n.Payload); ack != "" {
-			if _, err := conn.Exec(ctx, "SELECT pg_notify($1, $2)", AckChannel, ack); err != nil {
-				return true, fmt.Errorf("listener ack: %w", err)
-			}
-		}
-	}
+			return nil
+		},
+	})
 }
