@@ -189,9 +189,16 @@ func run(o options) error {
 				continue
 			}
 			env := append(cloneStrings(c.env), "BENCH_ROUND="+strconv.Itoa(round))
+			var cpu0 time.Duration
+			if c.server != nil {
+				cpu0 = c.server.cpu()
+			}
 			r, err := runWrk(o, c.script, c.url(), slice, env)
 			if err != nil {
 				return err
+			}
+			if c.server != nil {
+				results[i].cpu += c.server.cpu() - cpu0
 			}
 			results[i].runs = append(results[i].runs, r)
 			if c.server != nil {
@@ -213,10 +220,10 @@ func printTable(o options, results []*result) {
 	headroom := ok.rps() / jwt.rps()
 	saturated := headroom < o.headroom
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "case\trequests/s\tp50\tp99\tp99.9\tvs JWT baseline\terrors\tserver RSS\t")
+	fmt.Fprintln(w, "case\trequests/s\tp50\tp99\tp99.9\tvs JWT baseline\terrors\tserver RSS\tserver CPU/req\t")
 	for _, r := range results {
 		if r.skipped != "" {
-			fmt.Fprintf(w, "%s\tskipped\t-\t-\t-\t-\t-\t-\t\n", r.name)
+			fmt.Fprintf(w, "%s\tskipped\t-\t-\t-\t-\t-\t-\t-\t\n", r.name)
 			continue
 		}
 		ratio := fmt.Sprintf("%.2f", r.rps()/jwt.rps())
@@ -228,11 +235,15 @@ func printTable(o options, results []*result) {
 			rss = fmt.Sprintf("%.1f MiB", float64(r.rss)/1024)
 		}
 		round := func(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
-		fmt.Fprintf(w, "%s\t%.0f\t%s\t%s\t%s\t%s\t%d\t%s\t\n", r.name, r.rps(),
+		cpu := "-"
+		if c := r.cpuPerRequest(); c > 0 {
+			cpu = fmt.Sprintf("%.0fµs", float64(c)/float64(time.Microsecond))
+		}
+		fmt.Fprintf(w, "%s\t%.0f\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t\n", r.name, r.rps(),
 			round(r.pct(func(x *wrkRun) time.Duration { return x.p50 })),
 			round(r.pct(func(x *wrkRun) time.Duration { return x.p99 })),
 			round(r.pct(func(x *wrkRun) time.Duration { return x.p999 })),
-			ratio, r.errors(), rss)
+			ratio, r.errors(), rss, cpu)
 	}
 	w.Flush()
 	fmt.Println()

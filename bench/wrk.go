@@ -75,6 +75,23 @@ type result struct {
 	runs    []*wrkRun
 	rss     int64 // server RSS after the case's last round, KiB
 	skipped string
+	// cpu is the server's CPU time (user + system) over the case's
+	// rounds: divided by the requests, a cost that a busy neighbour on
+	// the machine disturbs far less than requests/s.
+	cpu time.Duration
+}
+
+// cpuPerRequest is the server's CPU time per answered request, 0 when
+// not measured.
+func (r *result) cpuPerRequest() time.Duration {
+	var n int
+	for _, x := range r.runs {
+		n += x.requests
+	}
+	if n == 0 || r.cpu == 0 {
+		return 0
+	}
+	return r.cpu / time.Duration(n)
 }
 
 func (r *result) rps() float64 {

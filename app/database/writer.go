@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/miniauth/miniauth/ent"
 )
@@ -149,8 +148,10 @@ func (w *Writer) loop() {
 
 // commit runs one batch in one transaction.
 func (w *Writer) commit(batch []*writeOp) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	// No deadline: a cancellable context costs two goroutines per
+	// statement (database/sql's and the driver's watchers), and nothing
+	// here waits on a network. Lock waits end at _busy_timeout.
+	ctx := context.Background()
 	results := make([]error, len(batch))
 	fail := func(err error) {
 		for _, op := range batch {

@@ -348,3 +348,41 @@ func TestWriterClose(t *testing.T) {
 		}
 	})
 }
+
+// TestWriterKeepsSavepointJournalInMemory: every write of a batch runs in
+// a savepoint whose journal SQLite writes to a temporary file unless
+// temp_store is MEMORY, one pwrite per page, half of a login's cost.
+// The connection must keep the setting even after the pool replaces it.
+func TestWriterKeepsSavepointJournalInMemory(t *testing.T) {
+	db := openTest(t, filepath.Join(t.TempDir(), "test.db"))
+	tempStore := func() int {
+		var v int
+		err := db.Writer.Do(context.Background(), func(ctx context.Context, tx *ent.Client) error {
+			rows, err := tx.QueryContext(ctx, "PRAGMA temp_store")
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			if !rows.Next() {
+				return errors.New("PRAGMA temp_store returned no row")
+			}
+			return rows.Scan(&v)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	const memory = 2
+	if got := tempStore(); got != memory {
+		t.Fatalf("writer temp_store = %d, want %d (MEMORY)", got, memory)
+	}
+	// A new connection (the old one closed as after a driver error) gets it too.
+	db.Write.ExecContext(context.Background(), "SELECT 1") // the pool's one connection exists
+	sqlDB := db.SQL
+	sqlDB.SetMaxIdleConns(0)
+	sqlDB.SetMaxIdleConns(1)
+	if got := tempStore(); got != memory {
+		t.Fatalf("writer temp_store on a new connection = %d, want %d (MEMORY)", got, memory)
+	}
+}
