@@ -1,4 +1,4 @@
-package accounts
+package logins
 
 import (
 	"context"
@@ -10,14 +10,6 @@ import (
 	"github.com/miniauth/miniauth/ent/session"
 	"github.com/miniauth/miniauth/ent/user"
 )
-
-// WebApp is the app of a session a browser opened by scanning a mini
-// program code (app/weblogin): what the session list and the admin panel
-// show for it, and its tokens' app claim.
-const WebApp = "web"
-
-// KindWeb is the door of a web session in the session list ("via").
-const KindWeb = "web"
 
 // WebSession is a web session opened inside a transaction that has not
 // committed yet; Grant makes its tokens once it has.

@@ -1,4 +1,4 @@
-package accounts_test
+package logins_test
 
 import (
 	"testing"
