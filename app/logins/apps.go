@@ -1,5 +1,12 @@
 package logins
 
+import (
+	"errors"
+
+	"github.com/miniauth/miniauth/app/problem"
+	"github.com/miniauth/miniauth/app/wechat"
+)
+
 // PickMiniProgram is the mini program a login names. It is checked before WeChat
 // is called, so a wrong appid never burns the user's code.
 func (s *Service) PickMiniProgram(appID string) (*wechat.Client, error) {

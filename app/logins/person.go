@@ -1,9 +1,16 @@
 package logins
 
+import (
+	"context"
+
+	"github.com/miniauth/miniauth/app/profiles"
+	"github.com/miniauth/miniauth/app/wechat"
+)
+
 // Person is who WeChat said logged in through a door other than a mini
 // program's wx.login: no session key comes with it.
 type Person struct {
-	Kind    string // KindOA or KindApp
+	Kind    string // profiles.KindOA or profiles.KindApp
 	AppID   string
 	OpenID  string
 	UnionID string
@@ -16,7 +23,7 @@ type Person struct {
 // merged. The profile (from /sns/userinfo, validated) fills empty fields;
 // its nickname passes the content check first, as a mini program login's
 // does: risky refuses the login (422 content_rejected).
-func (s *Service) LoginPerson(ctx context.Context, who Person, p Profile, c Client) (*Grant, error) {
+func (s *Service) LoginPerson(ctx context.Context, who Person, p profiles.Profile, c Client) (*Grant, error) {
 	li := loginIdentity{AppID: who.AppID, Kind: who.Kind,
 		Session: &wechat.Session{OpenID: who.OpenID, UnionID: who.UnionID}}
 	if err := s.checkPersonNickname(ctx, li, &p); err != nil {
@@ -35,16 +42,16 @@ func (s *Service) LoginPerson(ctx context.Context, who Person, p Profile, c Clie
 // checked: the nickname is stored and listed for review, or, when the
 // check fails closed, left out. Refusing that login instead would shut
 // the person out for good: WeChat, not they, chose the nickname.
-func (s *Service) checkPersonNickname(ctx context.Context, li loginIdentity, p *Profile) error {
+func (s *Service) checkPersonNickname(ctx context.Context, li loginIdentity, p *profiles.Profile) error {
 	if check, err := s.nicknameToCheck(ctx, li, p); err != nil || !check {
 		return err
 	}
-	app, openid, err := s.miniProgramIdentity(ctx, li.owner())
+	app, openid, err := s.Profiles.MiniProgramIdentity(ctx, li.owner())
 	if err != nil {
 		return err
 	}
 	if app == nil {
-		if s.Content.FailClosed {
+		if s.Profiles.Content.FailClosed {
 			s.Log.Info("nickname from WeChat left out: no mini program identity to check it with (MINIAUTH_CONTENT_CHECK_FAIL=closed)",
 				"appid", li.AppID, "door", li.Kind)
 			p.Nickname = nil
@@ -52,9 +59,8 @@ func (s *Service) checkPersonNickname(ctx context.Context, li loginIdentity, p *
 		}
 		s.Log.Info("nickname from WeChat not checked: no mini program identity to check it with; stored for review",
 			"appid", li.AppID, "door", li.Kind)
-		p.review = &reviewFlag{reason: ReasonUnavailable}
+		p.MarkUnchecked()
 		return nil
 	}
-	p.review, err = s.checkNickname(ctx, app, openid, *p.Nickname)
-	return err
+	return s.Profiles.CheckNickname(ctx, app, openid, p)
 }

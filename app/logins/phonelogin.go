@@ -3,12 +3,8 @@ package logins
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 
-	"entgo.io/ent/dialect"
-
-	"github.com/miniauth/miniauth/app/problem"
-	"github.com/miniauth/miniauth/app/wechat"
+	"github.com/miniauth/miniauth/app/profiles"
 	"github.com/miniauth/miniauth/ent"
 	"github.com/miniauth/miniauth/ent/identity"
 	"github.com/miniauth/miniauth/ent/user"
@@ -38,12 +34,12 @@ func (s *Service) PhoneLogin(ctx context.Context, appID, code, phoneCode string,
 	if err != nil {
 		return nil, err
 	}
-	phone, err := s.phoneNumber(ctx, app, phoneCode, li.Session.OpenID, owner, c.IP)
+	phone, err := s.Profiles.PhoneNumber(ctx, app, phoneCode, li.Session.OpenID, owner, c.IP)
 	if err != nil {
 		return nil, err
 	}
-	return s.login(ctx, li, Profile{}, c, func(ctx context.Context, tx *ent.Client, u *ent.User, _ bool) (*ent.User, error) {
-		if err := s.claimPhone(ctx, tx, u.ID, phone); err != nil {
+	return s.login(ctx, li, profiles.Profile{}, c, func(ctx context.Context, tx *ent.Client, u *ent.User, _ bool) (*ent.User, error) {
+		if err := s.Profiles.ClaimPhone(ctx, tx, u.ID, phone); err != nil {
 			return nil, err
 		}
 		if u.Phone == phone.PurePhoneNumber && u.PhoneCountryCode == phone.CountryCode {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/miniauth/miniauth/app/problem"
+	"github.com/miniauth/miniauth/app/profiles"
 	"github.com/miniauth/miniauth/app/tokens"
 	"github.com/miniauth/miniauth/ent"
 	"github.com/miniauth/miniauth/ent/session"
@@ -37,7 +38,7 @@ func (s *Service) OpenWebSession(ctx context.Context, tx *ent.Client, userID int
 	}
 	refresh, hash := tokens.NewRefreshToken()
 	nonce := tokens.NewSessionNonce()
-	sess, err := s.createSession(ctx, tx, userID, WebApp, c, hash, nonce, s.Now.Now())
+	sess, err := s.createSession(ctx, tx, userID, profiles.WebApp, c, hash, nonce, s.Now.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +47,7 @@ func (s *Service) OpenWebSession(ctx context.Context, tx *ent.Client, userID int
 
 // Grant is the login answer of a committed web session.
 func (w *WebSession) Grant(s *Service) (*Grant, error) {
-	return s.grant(&Grant{User: w.user}, w.sessionID, w.nonce, WebApp, w.refresh)
+	return s.grant(&Grant{User: w.user}, w.sessionID, w.nonce, profiles.WebApp, w.refresh)
 }
 
 // IsWebSession reports whether sessionID was opened by a web sign-in: such
@@ -60,7 +61,7 @@ func (s *Service) IsWebSession(ctx context.Context, tx *ent.Client, sessionID in
 	if err != nil {
 		return false, fmt.Errorf("load session %d: %w", sessionID, err)
 	}
-	return app == WebApp, nil
+	return app == profiles.WebApp, nil
 }
 
 // CheckEnabled refuses a user who is gone (unauthorized) or disabled

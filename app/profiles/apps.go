@@ -2,7 +2,6 @@ package profiles
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/miniauth/miniauth/app/problem"

@@ -57,10 +57,10 @@ func doorOf(doors map[string]string, appID string) string {
 	return KindMiniProgram
 }
 
-// miniProgramIdentity is the most recently used identity, of a configured
+// MiniProgramIdentity is the most recently used identity, of a configured
 // mini program, of the users owner selects: what msgSecCheck needs (nil
 // app: there is none).
-func (s *Service) miniProgramIdentity(ctx context.Context, owner predicate.User) (*wechat.Client, string, error) {
+func (s *Service) MiniProgramIdentity(ctx context.Context, owner predicate.User) (*wechat.Client, string, error) {
 	ids, err := s.DB.Read.Identity.Query().
 		Where(identity.HasUserWith(owner), identity.Kind(KindMiniProgram)).
 		Select(identity.FieldAppid, identity.FieldOpenid, identity.FieldLastLoginAt).All(ctx)
@@ -117,7 +117,7 @@ func (s *Service) checkProfileNickname(ctx context.Context, userID, sessionID in
 		}
 		return s.checkNickname(ctx, id.App, id.OpenID, nickname)
 	}
-	app, openid, err := s.miniProgramIdentity(ctx, user.ID(userID))
+	app, openid, err := s.MiniProgramIdentity(ctx, user.ID(userID))
 	if err != nil {
 		return nil, err
 	}

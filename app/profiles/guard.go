@@ -28,12 +28,6 @@ type Guard struct {
 	ObserveBilling func(*PhoneBilling)
 }
 
-func (g *Guard) observeRisk(appID, outcome string, rank int) {
-	if g.ObserveRisk != nil {
-		g.ObserveRisk(appID, outcome, rank)
-	}
-}
-
 // Day is the calendar day of t that the daily caps count in, YYYY-MM-DD.
 func (g *Guard) Day(t time.Time) string {
 	loc := g.Location

@@ -1,4 +1,60 @@
+// Package profiles is what a signed-in user's account is and how it
+// changes: the profile and its validation, avatars, the content check
+// and its review queue, the phone number and what it costs, decrypting
+// WeChat data, roles, the session list, deletion, disabling and the
+// erasures WeChat asks for. How a person gets a session is app/logins.
 package profiles
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/miniauth/miniauth/app/avatars"
+	"github.com/miniauth/miniauth/app/clock"
+	"github.com/miniauth/miniauth/app/database"
+	"github.com/miniauth/miniauth/app/keys"
+	"github.com/miniauth/miniauth/app/problem"
+	"github.com/miniauth/miniauth/app/sessions"
+	"github.com/miniauth/miniauth/app/wechat"
+	"github.com/miniauth/miniauth/ent"
+	"github.com/miniauth/miniauth/ent/session"
+	"github.com/miniauth/miniauth/ent/upload"
+	"github.com/miniauth/miniauth/ent/user"
+)
+
+// ReasonDisabled is the revocation reason of the sessions a disabling
+// ended, kept on the session for the admin panel.
+const ReasonDisabled = "user_disabled"
+
+// Service keeps the users' profiles and the rest of their accounts.
+type Service struct {
+	DB *database.DB
+	// MiniPrograms are the mini programs' WeChat clients: a session's
+	// app asks for its user's phone number, decrypts, checks content.
+	MiniPrograms *wechat.Clients
+	// Keys opens the sealed WeChat session keys (Decrypt).
+	Keys *keys.Set
+	Log  *slog.Logger
+	// Avatars stores uploaded avatar images (avatar.go).
+	Avatars *avatars.Store
+	// Sessions checks, ends and purges sessions; every write here that
+	// ends a session or changes a user runs in Sessions.Write and
+	// declares it, so every instance's session cache follows.
+	Sessions *sessions.Service
+	// StatusChanged, if set, is called once a user was disabled or
+	// enabled: the admin panel's cached counts forget theirs
+	// (userlist.Store.Forget), so the dashboard shows the change at once.
+	StatusChanged func()
+	Now           clock.Clock
+	// Content, if set, checks nicknames and uploaded avatars with
+	// WeChat's content security (review.go); nil: no checks.
+	Content *ContentCheck
+	// Guard is the sign-up risk gate and the phone cost guard (guard.go).
+	Guard Guard
+}
+
+var errUnauthorized = sessions.ErrUnauthorized
 
 // UpdateProfile applies a validated partial profile to the signed-in user
 // current. An empty update changes nothing, updated_at included, and
@@ -28,7 +84,7 @@ func (s *Service) UpdateProfile(ctx context.Context, current *ent.User, sessionI
 				return err
 			}
 			previous = old.AvatarURL
-			if err := s.checkOwnAvatar(ctx, tx, p, user.ID(userID)); err != nil {
+			if err := s.CheckOwnAvatar(ctx, tx, p, user.ID(userID)); err != nil {
 				return err
 			}
 		}
@@ -125,4 +181,3 @@ func (s *Service) SetDisabled(ctx context.Context, userID int, disabled bool) er
 	}
 	return err
 }
-
