@@ -27,12 +27,13 @@ func (s *Server) views() fiber.Views {
 // adminHandler is the admin panel's handler over the domain services.
 func (s *Server) adminHandler() *admin.Handler {
 	users := userlist.New(s.DB)
-	s.Accounts.StatusChanged = users.Forget
+	s.Profiles.StatusChanged = users.Forget
 	return &admin.Handler{
 		Admins:       admins.New(s.DB, s.Keys),
 		Limiter:      admins.NewLoginLimiter(s.DB),
 		Users:        users,
-		Accounts:     s.Accounts,
+		Profiles:     s.Profiles,
+		Sessions:     s.Sessions,
 		Audit:        audit.New(s.DB),
 		Log:          s.Log,
 		Faults:       s.DB.Faults,

@@ -344,7 +344,7 @@ func TestPhoneLogin(t *testing.T) {
 		r = env.Do(t, apptest.Request{Method: "POST", Path: path, Body: map[string]any{
 			"code": "not-a-code", "phone_code": env.WeChat.NewPhoneCode("13900000009", "86")}})
 		apptest.Expect(t, r, http.StatusUnauthorized, "invalid_code")
-		if err := env.Server.Accounts.SetDisabled(ctx, g.UserID(), true); err != nil {
+		if err := env.Server.Profiles.SetDisabled(ctx, g.UserID(), true); err != nil {
 			t.Fatal(err)
 		}
 		apptest.Expect(t, phoneLogin("o_phone_new", "13900000001"), http.StatusForbidden, "user_disabled")

@@ -4,15 +4,16 @@ import (
 	"context"
 	"time"
 
-	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/metrics"
+	"github.com/miniauth/miniauth/app/profiles"
 )
 
-// guard is the accounts service's risk gate and phone cost guard, from
-// the configuration, reporting to the metrics when they are on.
-func (s *Server) guard() accounts.Guard {
+// guard is the sign-up risk gate and the phone cost guard
+// (profiles.Guard), from the configuration, reporting to the metrics when
+// they are on.
+func (s *Server) guard() profiles.Guard {
 	c := s.Config.Guard
-	g := accounts.Guard{
+	g := profiles.Guard{
 		RiskMaxRank:      c.RiskMaxRank,
 		PhoneDailyBudget: c.PhoneDailyBudget,
 		PhoneUserDaily:   c.PhoneUserDaily,
@@ -25,7 +26,7 @@ func (s *Server) guard() accounts.Guard {
 		g.ObserveRisk = m.ObserveRisk
 		g.ObserveOffer = m.ObservePhoneOffer
 		g.ObserveFetch = m.ObservePhoneFetch
-		g.ObserveBilling = func(b *accounts.PhoneBilling) {
+		g.ObserveBilling = func(b *profiles.PhoneBilling) {
 			m.ObservePhoneBilling(metrics.PhoneBilling{AppID: b.AppID, Remaining: b.Remaining, Used: b.Used,
 				Unredeemed: b.Unredeemed, DailyAverage: b.DailyAverage})
 		}
@@ -40,9 +41,9 @@ func (s *Server) guard() accounts.Guard {
 // ends. Every instance reads: the readings are idempotent and WeChat
 // allows plenty.
 func (s *Server) watchPhoneCosts(ctx context.Context) {
-	for _, id := range s.Accounts.MiniPrograms.IDs() {
-		if b, err := s.Accounts.PhoneBillingOf(ctx, id); err == nil && b != nil && s.Accounts.Guard.ObserveBilling != nil {
-			s.Accounts.Guard.ObserveBilling(b)
+	for _, id := range s.Profiles.MiniPrograms.IDs() {
+		if b, err := s.Profiles.PhoneBillingOf(ctx, id); err == nil && b != nil && s.Profiles.Guard.ObserveBilling != nil {
+			s.Profiles.Guard.ObserveBilling(b)
 		}
 	}
 	purge := time.NewTicker(purgeInterval)
@@ -60,7 +61,7 @@ func (s *Server) watchPhoneCosts(ctx context.Context) {
 		case <-poll:
 			s.PollPhoneBilling(ctx)
 		case <-purge.C:
-			if _, err := s.Accounts.PurgePhoneFetches(ctx, time.Now().Add(-accounts.PhoneFetchRetention)); err != nil && ctx.Err() == nil {
+			if _, err := s.Profiles.PurgePhoneFetches(ctx, time.Now().Add(-profiles.PhoneFetchRetention)); err != nil && ctx.Err() == nil {
 				s.Log.Warn("purge phone offers and fetches", "err", err)
 			}
 		}
@@ -70,8 +71,8 @@ func (s *Server) watchPhoneCosts(ctx context.Context) {
 // PollPhoneBilling reads WeChat's phone billing of every configured mini
 // program now and keeps it (the poller calls it; tests too).
 func (s *Server) PollPhoneBilling(ctx context.Context) {
-	for _, id := range s.Accounts.MiniPrograms.IDs() {
-		app, ok := s.Accounts.MiniPrograms.Get(id)
+	for _, id := range s.Profiles.MiniPrograms.IDs() {
+		app, ok := s.Profiles.MiniPrograms.Get(id)
 		if !ok {
 			continue
 		}
@@ -80,7 +81,7 @@ func (s *Server) PollPhoneBilling(ctx context.Context) {
 			s.Log.Warn("read WeChat's phone billing", "appid", id, "err", err)
 			continue
 		}
-		if _, err := s.Accounts.RecordPhoneBilling(ctx, id, u.All, u.Used); err != nil && ctx.Err() == nil {
+		if _, err := s.Profiles.RecordPhoneBilling(ctx, id, u.All, u.Used); err != nil && ctx.Err() == nil {
 			s.Log.Warn("keep WeChat's phone billing", "appid", id, "err", err)
 		}
 	}

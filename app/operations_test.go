@@ -118,7 +118,7 @@ func TestCopyToOtherDatabase(t *testing.T) {
 			t.Fatalf("refresh before copy: %d %s", r.Status, r.Body)
 		}
 		disabled := grants[3].UserID()
-		if err := src.Server.Accounts.SetDisabled(context.Background(), disabled, true); err != nil {
+		if err := src.Server.Profiles.SetDisabled(context.Background(), disabled, true); err != nil {
 			t.Fatal(err)
 		}
 		srcFile := filepath.Join(src.DataDir, "miniauth.db")
@@ -220,14 +220,14 @@ func TestPurgeEndedSessions(t *testing.T) {
 		if r := env.Do(t, apptest.Request{Method: "POST", Path: "/api/auth/logout", Token: next["access_token"].(string)}); r.Status != http.StatusNoContent {
 			t.Fatalf("logout: %d", r.Status)
 		}
-		acc := env.Server.Accounts
+		purge := env.Server.Sessions.PurgeEnded
 		ctx := context.Background()
 		// Ended just now: kept while the cutoff is in the past.
-		if n, err := acc.Sessions.PurgeEnded(ctx, time.Now().UTC().Add(-time.Hour)); err != nil || n != 0 {
+		if n, err := purge(ctx, time.Now().UTC().Add(-time.Hour)); err != nil || n != 0 {
 			t.Fatalf("purge with a past cutoff removed %d sessions (err %v)", n, err)
 		}
 		// A cutoff after the logout: the ended session goes, the live one stays.
-		n, err := acc.Sessions.PurgeEnded(ctx, time.Now().UTC().Add(time.Minute))
+		n, err := purge(ctx, time.Now().UTC().Add(time.Minute))
 		if err != nil || n != 1 {
 			t.Fatalf("purge removed %d sessions (err %v), want 1", n, err)
 		}

@@ -59,7 +59,7 @@ func expectOffer(t *testing.T, got offerJSON, reason string) {
 func clearPhone(t *testing.T, env *apptest.Env, userID int) {
 	t.Helper()
 	env.Server.DB.Write.User.UpdateOneID(userID).SetPhone("").ExecX(context.Background())
-	env.Server.Accounts.Sessions.Cache.ForgetUser(userID)
+	env.Server.Sessions.Cache.ForgetUser(userID)
 }
 
 // noonZone is a MINIAUTH_TIMEZONE where it is now about noon, so that the
@@ -289,7 +289,7 @@ func TestPhoneBillingReadings(t *testing.T) {
 			redeem(g, c)
 		}
 		env.Server.PollPhoneBilling(ctx)
-		bill, err := env.Server.Accounts.PhoneBillingOf(ctx, apptest.AppID)
+		bill, err := env.Server.Profiles.PhoneBillingOf(ctx, apptest.AppID)
 		if err != nil || bill == nil {
 			t.Fatalf("billing: %+v %v", bill, err)
 		}
@@ -303,7 +303,7 @@ func TestPhoneBillingReadings(t *testing.T) {
 		redeem(g, second[0])
 		redeem(g, second[1])
 		env.Server.PollPhoneBilling(ctx)
-		bill, _ = env.Server.Accounts.PhoneBillingOf(ctx, apptest.AppID)
+		bill, _ = env.Server.Profiles.PhoneBillingOf(ctx, apptest.AppID)
 		if bill.Used != 9 || bill.Remaining != 991 || bill.Unredeemed != 2 {
 			t.Fatalf("second reading %+v: want 9 billed, 2 never redeemed", bill)
 		}
@@ -314,7 +314,7 @@ func TestPhoneBillingReadings(t *testing.T) {
 			redeem(g, c)
 		}
 		env.Server.PollPhoneBilling(ctx)
-		bill, _ = env.Server.Accounts.PhoneBillingOf(ctx, apptest.AppID)
+		bill, _ = env.Server.Profiles.PhoneBillingOf(ctx, apptest.AppID)
 		if bill.Used != 19 || bill.Remaining != 981 || bill.Unredeemed != 2 {
 			t.Fatalf("third reading %+v", bill)
 		}
@@ -341,7 +341,7 @@ func TestPhoneBillingReadings(t *testing.T) {
 		// WeChat refusing the reading changes nothing.
 		sim.Fail(wechatsim.PathChargeUsage, wechatsim.Failure{ErrCode: 48001})
 		env.Server.PollPhoneBilling(ctx)
-		if again, _ := env.Server.Accounts.PhoneBillingOf(ctx, apptest.AppID); again.Used != 19 {
+		if again, _ := env.Server.Profiles.PhoneBillingOf(ctx, apptest.AppID); again.Used != 19 {
 			t.Errorf("a refused reading changed the billing: %+v", again)
 		}
 		if !strings.Contains(env.Logs.String(), "read WeChat's phone billing") {

@@ -12,10 +12,10 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/apptest"
 	"github.com/miniauth/miniauth/app/audit"
 	"github.com/miniauth/miniauth/app/problem"
+	"github.com/miniauth/miniauth/app/profiles"
 	"github.com/miniauth/miniauth/ent/auditentry"
 )
 
@@ -161,7 +161,7 @@ func TestUserRolesThroughTheCLI(t *testing.T) {
 		}
 
 		// Refusals: exit 1, nothing changed.
-		tooMany := make([]string, accounts.MaxRoles+1)
+		tooMany := make([]string, profiles.MaxRoles+1)
 		for i := range tooMany {
 			tooMany[i] = fmt.Sprintf("r%d", i)
 		}
@@ -219,7 +219,7 @@ func TestUserRolesLimitUnderConcurrency(t *testing.T) {
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
 		env := apptest.Start(t, apptest.Options{DatabaseURL: b.URL(t)})
 		g := env.Login(t, "o_many_roles")
-		acc := env.Server.Accounts
+		prof := env.Server.Profiles
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		var ok, refused int
@@ -227,7 +227,7 @@ func TestUserRolesLimitUnderConcurrency(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, _, err := acc.SetRoles(context.Background(), g.UserID(), accounts.RoleChange{Add: []string{fmt.Sprintf("role-%02d", i)}})
+				_, _, err := prof.SetRoles(context.Background(), g.UserID(), profiles.RoleChange{Add: []string{fmt.Sprintf("role-%02d", i)}})
 				mu.Lock()
 				defer mu.Unlock()
 				if err == nil {
@@ -240,10 +240,10 @@ func TestUserRolesLimitUnderConcurrency(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		if ok != accounts.MaxRoles || refused != 100-accounts.MaxRoles {
-			t.Fatalf("%d added, %d refused; want %d and %d", ok, refused, accounts.MaxRoles, 100-accounts.MaxRoles)
+		if ok != profiles.MaxRoles || refused != 100-profiles.MaxRoles {
+			t.Fatalf("%d added, %d refused; want %d and %d", ok, refused, profiles.MaxRoles, 100-profiles.MaxRoles)
 		}
-		if got := strings.Split(verifyRoles(t, env, g.AccessToken), ","); len(got) != accounts.MaxRoles {
+		if got := strings.Split(verifyRoles(t, env, g.AccessToken), ","); len(got) != profiles.MaxRoles {
 			t.Fatalf("verify answers %d roles: %v", len(got), got)
 		}
 	})

@@ -21,8 +21,8 @@ import (
 // in baseApp; a request nothing here matches is a not_found.
 func (s *Server) routes() *fiber.App {
 	f := s.baseApp()
-	api := &handlers.API{Accounts: s.Accounts}
-	wx := &handlers.WeChat{Accounts: s.Accounts, Avatars: s.Accounts.Avatars}
+	api := &handlers.API{Logins: s.Logins, Profiles: s.Profiles, Live: s.Sessions}
+	wx := &handlers.WeChat{Profiles: s.Profiles, Avatars: s.Profiles.Avatars}
 	limit := s.loginLimit()
 	// Logins spend a single-use WeChat code: refused first, at no cost,
 	// while the database is known not to take writes.
@@ -61,7 +61,7 @@ func (s *Server) routes() *fiber.App {
 	}
 
 	// Bearer token: contrib/jwt, then the session checked live.
-	requireUser := handlers.RequireUser(s.userTokenKey(), s.Accounts.Sessions)
+	requireUser := handlers.RequireUser(s.userTokenKey(), s.Sessions)
 	f.Post("/api/auth/logout", requireUser, api.Logout)
 	f.All("/api/auth/verify", requireUser, handlers.Verify)
 	f.Post("/api/wechat/decrypt", requireUser, wx.Decrypt)

@@ -22,13 +22,14 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
-	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/avatars"
 	"github.com/miniauth/miniauth/app/config"
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/keys"
+	"github.com/miniauth/miniauth/app/logins"
 	"github.com/miniauth/miniauth/app/metrics"
 	"github.com/miniauth/miniauth/app/oalogin"
+	"github.com/miniauth/miniauth/app/profiles"
 	"github.com/miniauth/miniauth/app/sessioncache"
 	"github.com/miniauth/miniauth/app/tokens"
 	"github.com/miniauth/miniauth/app/weblogin"
@@ -60,8 +61,16 @@ type Server struct {
 	Keys   *keys.Set
 	// Ring is the asymmetric signing keys of access tokens; nil with
 	// MINIAUTH_JWT_ALG=HS256.
-	Ring     *keys.Ring
-	Accounts *accounts.Service
+	Ring *keys.Ring
+	// Sessions is the live-session check, ending sessions and the
+	// change feed that keeps every instance's session cache true.
+	Sessions *sessions.Service
+	// Logins opens sessions: mini program, phone, Official Account and
+	// app logins, web sessions, refreshes.
+	Logins *logins.Service
+	// Profiles is the rest of a user's account: profile, avatars,
+	// phone, roles, deletion, disabling.
+	Profiles *profiles.Service
 	// OALogin signs people in through Official Accounts' H5 pages and
 	// mobile apps.
 	OALogin *oalogin.Service
@@ -139,22 +148,31 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, own ...Route
 		}
 		access.Keys = s.Ring
 	}
-	s.Accounts = &accounts.Service{
+	s.Sessions = &sessions.Service{DB: db, Cache: newSessionCache(cfg, db), Log: log}
+	s.Profiles = &profiles.Service{
+		DB:           db,
+		MiniPrograms: w.mini,
+		Keys:         ks,
+		Log:          log,
+		Avatars:      avatars.New(filepath.Join(cfg.DataDir, "uploads", "avatars")),
+		Sessions:     s.Sessions,
+		Content:      newContentCheck(cfg, log),
+	}
+	s.Logins = &logins.Service{
 		DB:           db,
 		MiniPrograms: w.mini,
 		Keys:         ks,
 		Access:       access,
 		RefreshTTL:   cfg.RefreshTTL,
 		Log:          log,
-		Avatars:      avatars.New(filepath.Join(cfg.DataDir, "uploads", "avatars")),
-		Sessions:     &sessions.Service{DB: db, Cache: newSessionCache(cfg, db), Log: log},
-		Content:      newContentCheck(cfg, log),
+		Sessions:     s.Sessions,
+		Profiles:     s.Profiles,
 	}
 	s.Events = s.newEvents()
-	s.Accounts.Guard = s.guard()
+	s.Profiles.Guard = s.guard()
 	s.WebLogin = s.newWebLogin()
 	s.OALogin = &oalogin.Service{
-		DB: db, Keys: ks, Accounts: s.Accounts, OA: w.oa, Mobile: w.mobile,
+		DB: db, Keys: ks, Logins: s.Logins, OA: w.oa, Mobile: w.mobile,
 		OpenBase: cfg.Doors.OpenBase, PublicURL: cfg.Doors.PublicURL, ReturnURLs: cfg.Doors.ReturnURLs,
 		Log: log,
 	}
@@ -302,7 +320,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go s.purgeSessions(ctx)
 	follow, stopFollowing := context.WithCancel(ctx)
 	defer stopFollowing()
-	go s.Accounts.Sessions.FollowChanges(follow)
+	go s.Sessions.FollowChanges(follow)
 	go s.followOtherWriters(ctx)
 	go s.sweepAvatars(ctx)
 	go s.WebLogin.Run(ctx)
@@ -347,7 +365,7 @@ func (s *Server) purgeSessions(ctx context.Context) {
 	t := time.NewTicker(purgeInterval)
 	defer t.Stop()
 	for {
-		n, err := s.Accounts.Sessions.PurgeEnded(ctx, time.Now().UTC().Add(-sessions.SessionRetention))
+		n, err := s.Sessions.PurgeEnded(ctx, time.Now().UTC().Add(-sessions.SessionRetention))
 		switch {
 		case err != nil && ctx.Err() == nil:
 			s.Log.Warn("purge ended sessions", "err", err)
@@ -370,12 +388,12 @@ func (s *Server) purgeSessions(ctx context.Context) {
 }
 
 // sweepAvatars removes avatar files no one uses at start-up and then
-// every purgeInterval until ctx ends (accounts.SweepAvatars).
+// every purgeInterval until ctx ends (profiles.Service.SweepAvatars).
 func (s *Server) sweepAvatars(ctx context.Context) {
 	t := time.NewTicker(purgeInterval)
 	defer t.Stop()
 	for {
-		n, err := s.Accounts.SweepAvatars(ctx, time.Now().Add(-accounts.AvatarSweepGrace))
+		n, err := s.Profiles.SweepAvatars(ctx, time.Now().Add(-profiles.AvatarSweepGrace))
 		switch {
 		case err != nil && ctx.Err() == nil:
 			s.Log.Warn("sweep avatar files", "err", err)
@@ -415,7 +433,7 @@ const otherWritersPoll = 250 * time.Millisecond
 // cannot tell this process, as PostgreSQL's NOTIFY does, so it looks for
 // them every otherWritersPoll until ctx ends.
 func (s *Server) followOtherWriters(ctx context.Context) {
-	if s.DB.Dialect != dialect.SQLite || s.Accounts.Sessions.Cache == nil {
+	if s.DB.Dialect != dialect.SQLite || s.Sessions.Cache == nil {
 		return
 	}
 	t := time.NewTicker(otherWritersPoll)
@@ -438,7 +456,7 @@ func (s *Server) followOtherWriters(ctx context.Context) {
 // commits, and this process writes through that connection alone: a
 // change is another process's write.
 func (s *Server) NoticeOtherWriters(ctx context.Context) error {
-	if s.DB.Dialect != dialect.SQLite || s.Accounts.Sessions.Cache == nil {
+	if s.DB.Dialect != dialect.SQLite || s.Sessions.Cache == nil {
 		return nil
 	}
 	var v int64
@@ -446,7 +464,7 @@ func (s *Server) NoticeOtherWriters(ctx context.Context) error {
 		return err
 	}
 	if old := s.dataVersion.Swap(v); old != 0 && old != v {
-		s.Accounts.Sessions.Cache.Flush()
+		s.Sessions.Cache.Flush()
 	}
 	return nil
 }

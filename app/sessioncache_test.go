@@ -75,7 +75,7 @@ func TestSessionCacheEvictionKeepsAnswersCorrect(t *testing.T) {
 		for i := range grants {
 			grants[i] = env.Login(t, fmt.Sprintf("evict-%d", i))
 		}
-		if c := env.Server.Accounts.Sessions.Cache.Len(); c > 64 { // 8 rounds up to one per shard
+		if c := env.Server.Sessions.Cache.Len(); c > 64 { // 8 rounds up to one per shard
 			t.Fatalf("%d sessions cached, bound 64", c)
 		}
 		me := func(i int) *apptest.Response {
@@ -89,7 +89,7 @@ func TestSessionCacheEvictionKeepsAnswersCorrect(t *testing.T) {
 				}
 			}
 		}
-		if c := env.Server.Accounts.Sessions.Cache.Len(); c > 64 {
+		if c := env.Server.Sessions.Cache.Len(); c > 64 {
 			t.Fatalf("%d sessions cached, bound 64", c)
 		}
 		for i := 0; i < n; i += 2 {
@@ -142,7 +142,7 @@ func TestSessionCacheProfileUpdateIsSeenByEverySession(t *testing.T) {
 		}
 		g3 := env.Login(t, "profile-cache")
 		// Disabling (in process, as the admin panel does) refuses every session.
-		if err := env.Server.Accounts.SetDisabled(t.Context(), g1.UserID(), true); err != nil {
+		if err := env.Server.Profiles.SetDisabled(t.Context(), g1.UserID(), true); err != nil {
 			t.Fatal(err)
 		}
 		for _, g := range []*apptest.Grant{g1, g2, g3} {

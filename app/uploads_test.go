@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/apptest"
 	"github.com/miniauth/miniauth/app/avatars/avatartest"
+	"github.com/miniauth/miniauth/app/profiles"
 	"github.com/miniauth/miniauth/app/wechatsim"
 	"github.com/miniauth/miniauth/ent/upload"
 )
@@ -132,7 +132,7 @@ func TestAvatarSweep(t *testing.T) {
 			when := time.Now().Add(-age)
 			os.Chtimes(p, when, when)
 		}
-		old := 2 * accounts.AvatarSweepGrace
+		old := 2 * profiles.AvatarSweepGrace
 		plant(".upload-1234", old) // crash while writing
 		plant(name("1"), old)      // crash before the commit
 		plant(name("2"), old)      // before uploads were recorded, Bob shows it
@@ -161,7 +161,7 @@ func TestAvatarSweep(t *testing.T) {
 		if r := putAvatar(t, env, bob.AccessToken, "https://example.com/bob.png"); r.Status != 200 {
 			t.Fatalf("put: %d %s", r.Status, r.Body)
 		}
-		if n, err := env.Server.Accounts.SweepAvatars(ctx, time.Now().Add(-accounts.AvatarSweepGrace)); err != nil || n != 0 {
+		if n, err := env.Server.Profiles.SweepAvatars(ctx, time.Now().Add(-profiles.AvatarSweepGrace)); err != nil || n != 0 {
 			// releaseAvatar already removed it when Bob moved on.
 			t.Fatalf("sweep: %d %v", n, err)
 		}

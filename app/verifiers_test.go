@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/apptest"
 	"github.com/miniauth/miniauth/app/keys"
+	"github.com/miniauth/miniauth/app/profiles"
 	"github.com/miniauth/miniauth/app/tokens"
 )
 
@@ -189,7 +189,7 @@ func TestThirdPartyVerifiers(t *testing.T) {
 				}
 
 				// Roles: set now, carried from the next refresh.
-				if _, _, err := a.Server.Accounts.SetRoles(context.Background(), g.UserID(), accounts.RoleChange{Add: []string{"editor", "vip"}}); err != nil {
+				if _, _, err := a.Server.Profiles.SetRoles(context.Background(), g.UserID(), profiles.RoleChange{Add: []string{"editor", "vip"}}); err != nil {
 					t.Fatal(err)
 				}
 				refreshed := refreshGrant(t, a, g)

@@ -116,7 +116,7 @@ func TestVerify(t *testing.T) {
 			t.Fatalf("logout: %d %s", r.Status, r.Body)
 		}
 		expectUnauthorized(t, verify(t, env, "GET", alice.AccessToken))
-		if err := env.Server.Accounts.SetDisabled(context.Background(), bob.UserID(), true); err != nil {
+		if err := env.Server.Profiles.SetDisabled(context.Background(), bob.UserID(), true); err != nil {
 			t.Fatal(err)
 		}
 		expectUnauthorized(t, verify(t, env, "GET", bob.AccessToken))

@@ -17,10 +17,10 @@ import (
 )
 
 // newWebLogin is the web sign-in service (app/weblogin) over the
-// accounts service, which opens its sessions.
+// login service, which opens its sessions.
 func (s *Server) newWebLogin() *weblogin.Service {
 	w := s.Config.WebLogin
-	return &weblogin.Service{DB: s.DB, Accounts: s.Accounts, Log: s.Log, Page: w.Page, Env: w.Env, TTL: w.TTL}
+	return &weblogin.Service{DB: s.DB, Logins: s.Logins, Log: s.Log, Page: w.Page, Env: w.Env, TTL: w.TTL}
 }
 
 // webLoginRoutes serves web sign-in: the browser's side is public (a

@@ -457,13 +457,13 @@ func TestWebLoginDisabledUser(t *testing.T) {
 		user := env.Login(t, "o_web_disabled")
 		q := newQR(t, env)
 		mini(t, env, q.Ticket, "scan", user.AccessToken)
-		if err := env.Server.Accounts.SetDisabled(ctx, user.UserID(), true); err != nil {
+		if err := env.Server.Profiles.SetDisabled(ctx, user.UserID(), true); err != nil {
 			t.Fatal(err)
 		}
 		apptest.Expect(t, mini(t, env, q.Ticket, "confirm", user.AccessToken), http.StatusUnauthorized, "unauthorized")
 		wantPoll(t, env, q, weblogin.StatusScanned)
 
-		if err := env.Server.Accounts.SetDisabled(ctx, user.UserID(), false); err != nil {
+		if err := env.Server.Profiles.SetDisabled(ctx, user.UserID(), false); err != nil {
 			t.Fatal(err)
 		}
 		user = env.Login(t, "o_web_disabled")
@@ -473,7 +473,7 @@ func TestWebLoginDisabledUser(t *testing.T) {
 				t.Fatalf("%s: %d %s", action, r.Status, r.Body)
 			}
 		}
-		if err := env.Server.Accounts.SetDisabled(ctx, user.UserID(), true); err != nil {
+		if err := env.Server.Profiles.SetDisabled(ctx, user.UserID(), true); err != nil {
 			t.Fatal(err)
 		}
 		apptest.Expect(t, env.Do(t, apptest.Request{Method: "POST", Path: qrPath(q.Ticket, "poll"), Body: map[string]any{"poll_token": q.PollToken}}),
@@ -482,7 +482,7 @@ func TestWebLoginDisabledUser(t *testing.T) {
 		if code, _, _ := pollQR(env.URL, q, 0); code != http.StatusNotFound {
 			t.Errorf("poll after a refused hand-over: %d, want 404", code)
 		}
-		if err := env.Server.Accounts.SetDisabled(ctx, user.UserID(), false); err != nil {
+		if err := env.Server.Profiles.SetDisabled(ctx, user.UserID(), false); err != nil {
 			t.Fatal(err)
 		}
 		user = env.Login(t, "o_web_disabled")

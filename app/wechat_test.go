@@ -195,7 +195,7 @@ func TestPhoneBindingFailures(t *testing.T) {
 		// leave it alone.
 		env.Server.DB.Write.User.UpdateOneID(g.UserID()).SetPhone("").ExecX(context.Background())
 		// A write behind the service's back must tell the session cache.
-		env.Server.Accounts.Sessions.Cache.ForgetUser(g.UserID())
+		env.Server.Sessions.Cache.ForgetUser(g.UserID())
 
 		fresh := func() string { return sim.NewPhoneCode("13800000000", "86") }
 		cases := []struct {
@@ -478,7 +478,7 @@ func TestAvatarDatabaseFailureLeavesNoFile(t *testing.T) {
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
 		env := startOn(t, b, nil)
 		// The user is gone by the time the update runs.
-		_, err := env.Server.Accounts.UploadAvatar(context.Background(), 987654321, 0, bytes.NewReader(avatartest.PNG(t, 1)))
+		_, err := env.Server.Profiles.UploadAvatar(context.Background(), 987654321, 0, bytes.NewReader(avatartest.PNG(t, 1)))
 		if err == nil {
 			t.Fatal("upload for a missing user succeeded")
 		}

@@ -5,9 +5,9 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/audit"
 	"github.com/miniauth/miniauth/app/config"
+	"github.com/miniauth/miniauth/app/profiles"
 	"github.com/miniauth/miniauth/app/wechatevents"
 	"github.com/miniauth/miniauth/app/wechatpush"
 	"github.com/miniauth/miniauth/app/wechatsim"
@@ -18,7 +18,7 @@ import (
 func (s *Server) newEvents() *wechatevents.Service {
 	ev := &wechatevents.Service{
 		DB:       s.DB,
-		Accounts: s.Accounts,
+		Profiles: s.Profiles,
 		Audit:    &audit.Log{DB: s.DB},
 		Log:      s.Log,
 		Now:      s.now,
@@ -26,9 +26,9 @@ func (s *Server) newEvents() *wechatevents.Service {
 	if s.Metrics != nil {
 		ev.Observe = s.Metrics.ObservePushEvent
 	}
-	if s.Accounts.Content != nil {
-		ev.Media = func(ctx context.Context, _ string, m wechatpush.Message, h accounts.Hooks) (accounts.Erasure, error) {
-			return s.Accounts.ApplyMediaVerdict(ctx, m.TraceID, m.Suggest, m.Label, m.ErrCode, h)
+	if s.Profiles.Content != nil {
+		ev.Media = func(ctx context.Context, _ string, m wechatpush.Message, h profiles.Hooks) (profiles.Erasure, error) {
+			return s.Profiles.ApplyMediaVerdict(ctx, m.TraceID, m.Suggest, m.Label, m.ErrCode, h)
 		}
 	}
 	return ev
@@ -38,14 +38,14 @@ func (s *Server) newEvents() *wechatevents.Service {
 // MINIAUTH_CONTENT_CHECK is off. Without MINIAUTH_PUBLIC_URL WeChat cannot
 // download uploaded avatars: start-up says so in one line, and each
 // upload is listed for review unchecked.
-func newContentCheck(cfg *config.Config, log *slog.Logger) *accounts.ContentCheck {
+func newContentCheck(cfg *config.Config, log *slog.Logger) *profiles.ContentCheck {
 	if !cfg.ContentCheck {
 		return nil
 	}
 	if cfg.Doors.PublicURL == "" {
 		log.Warn("MINIAUTH_PUBLIC_URL is not set: uploaded avatars cannot be sent to WeChat's content check (mediaCheckAsync) and are listed for review unchecked")
 	}
-	return &accounts.ContentCheck{FailClosed: cfg.ContentCheckFailClosed, PublicURL: cfg.Doors.PublicURL}
+	return &profiles.ContentCheck{FailClosed: cfg.ContentCheckFailClosed, PublicURL: cfg.Doors.PublicURL}
 }
 
 // pushHandler receives the message push of the mini programs configured
@@ -72,8 +72,8 @@ func PushApps(cfg *config.Config) map[string]wechatpush.App {
 	return apps
 }
 
-// now is the accounts' clock, read when called: tests set it after New.
-func (s *Server) now() time.Time { return s.Accounts.Now.Now() }
+// now is the profiles' clock, read when called: tests set it after New.
+func (s *Server) now() time.Time { return s.Profiles.Now.Now() }
 
 // purgePushEvents forgets handled events older than
 // wechatevents.Retention.

@@ -3,12 +3,17 @@ package handlers
 import (
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/miniauth/miniauth/app/accounts"
+	"github.com/miniauth/miniauth/app/logins"
+	"github.com/miniauth/miniauth/app/profiles"
+	"github.com/miniauth/miniauth/app/sessions"
 )
 
 // API serves the JSON API of mini programs.
 type API struct {
-	Accounts *accounts.Service
+	Logins   *logins.Service
+	Profiles *profiles.Service
+	// Live ends sessions: logout, and the session list's end buttons.
+	Live *sessions.Service
 }
 
 type grantJSON struct {
@@ -20,7 +25,7 @@ type grantJSON struct {
 	IsNewUser    bool     `json:"is_new_user"`
 }
 
-func writeGrant(c *fiber.Ctx, g *accounts.Grant) error {
+func writeGrant(c *fiber.Ctx, g *logins.Grant) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(grantJSON{
 		AccessToken:  g.AccessToken,
@@ -33,8 +38,8 @@ func writeGrant(c *fiber.Ctx, g *accounts.Grant) error {
 }
 
 // readProfile reads the optional profile fields and validates them.
-func readProfile(b *Body) (accounts.Profile, error) {
-	p := accounts.Profile{
+func readProfile(b *Body) (profiles.Profile, error) {
+	p := profiles.Profile{
 		Nickname:  b.String("nickname"),
 		AvatarURL: b.String("avatar_url"),
 		Gender:    b.Int("gender"),
@@ -58,7 +63,7 @@ func (a *API) Login(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	g, err := a.Accounts.Login(c.UserContext(), appID, code, p, Client(c))
+	g, err := a.Logins.Login(c.UserContext(), appID, code, p, Client(c))
 	if err != nil {
 		return err
 	}
@@ -78,7 +83,7 @@ func (a *API) Refresh(c *fiber.Ctx) error {
 	if err := b.Err(nil); err != nil {
 		return err
 	}
-	g, err := a.Accounts.Refresh(c.UserContext(), token, Client(c))
+	g, err := a.Logins.Refresh(c.UserContext(), token, Client(c))
 	if err != nil {
 		return err
 	}
@@ -87,7 +92,7 @@ func (a *API) Refresh(c *fiber.Ctx) error {
 
 // Logout is POST /api/auth/logout.
 func (a *API) Logout(c *fiber.Ctx) error {
-	if err := a.Accounts.Sessions.Logout(c.UserContext(), CurrentSession(c)); err != nil {
+	if err := a.Live.Logout(c.UserContext(), CurrentSession(c)); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
@@ -109,7 +114,7 @@ func (a *API) UpdateMe(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	u, err := a.Accounts.UpdateProfile(c.UserContext(), CurrentUser(c), CurrentSession(c), p)
+	u, err := a.Profiles.UpdateProfile(c.UserContext(), CurrentUser(c), CurrentSession(c), p)
 	if err != nil {
 		return err
 	}
@@ -118,7 +123,7 @@ func (a *API) UpdateMe(c *fiber.Ctx) error {
 
 // DeleteMe is DELETE /api/me: account cancellation.
 func (a *API) DeleteMe(c *fiber.Ctx) error {
-	if err := a.Accounts.Delete(c.UserContext(), CurrentUser(c).ID); err != nil {
+	if err := a.Profiles.Delete(c.UserContext(), CurrentUser(c).ID); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)

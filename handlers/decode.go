@@ -10,7 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/miniauth/miniauth/app/accounts"
+	"github.com/miniauth/miniauth/app/logins"
 	"github.com/miniauth/miniauth/app/problem"
 )
 
@@ -170,11 +170,11 @@ func (b *Body) RequiredString(name string) (string, error) {
 }
 
 // requiredCode reads a required WeChat code (wx.login's or the phone
-// button's), held to the domain's limit (accounts.CheckCode).
+// button's), held to the domain's limit (logins.CheckCode).
 func (b *Body) requiredCode(name string) (string, error) {
 	code, err := b.RequiredString(name)
 	if err == nil {
-		b.check(name, accounts.CheckCode(code))
+		b.check(name, logins.CheckCode(code))
 	}
 	return code, err
 }

@@ -386,7 +386,7 @@ func TestDisabledUser(t *testing.T) {
 		g2 := env.Login(t, "o_disabled")
 		bystander := env.Login(t, "o_bystander")
 		ctx := context.Background()
-		if err := env.Server.Accounts.SetDisabled(ctx, g1.UserID(), true); err != nil {
+		if err := env.Server.Profiles.SetDisabled(ctx, g1.UserID(), true); err != nil {
 			t.Fatal(err)
 		}
 		for _, g := range []*apptest.Grant{g1, g2} {
@@ -408,7 +408,7 @@ func TestDisabledUser(t *testing.T) {
 			t.Errorf("a refused login changed the user: nickname %q, login_count %d", u.Nickname, u.LoginCount)
 		}
 		// Enabled again: logins work, the revoked sessions stay dead.
-		if err := env.Server.Accounts.SetDisabled(ctx, g1.UserID(), false); err != nil {
+		if err := env.Server.Profiles.SetDisabled(ctx, g1.UserID(), false); err != nil {
 			t.Fatal(err)
 		}
 		g3 := env.Login(t, "o_disabled")

@@ -12,7 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/miniauth/miniauth/app/accounts"
+	"github.com/miniauth/miniauth/app/logins"
 	"github.com/miniauth/miniauth/app/problem"
 	"github.com/miniauth/miniauth/app/tokens"
 	"github.com/miniauth/miniauth/ent"
@@ -39,8 +39,8 @@ func ClientIP(c *fiber.Ctx) string {
 }
 
 // Client describes the caller for a new session.
-func Client(c *fiber.Ctx) accounts.Client {
-	return accounts.Client{IP: ClientIP(c), UserAgent: strings.Clone(c.Get(fiber.HeaderUserAgent))}
+func Client(c *fiber.Ctx) logins.Client {
+	return logins.Client{IP: ClientIP(c), UserAgent: strings.Clone(c.Get(fiber.HeaderUserAgent))}
 }
 
 // Request ids are a random per-process prefix and a counter: unique
@@ -143,7 +143,7 @@ type UserTokenKey struct {
 // that its session is still live, so that logout and disabling take
 // effect at once.
 func RequireUser(key UserTokenKey, live *sessions.Service) fiber.Handler {
-	refused := func(*fiber.Ctx) error { return accounts.Unauthorized() }
+	refused := func(*fiber.Ctx) error { return sessions.ErrUnauthorized }
 	check := func(c *fiber.Ctx, claims *tokens.AccessClaims) error {
 		u, err := live.Authenticate(c.UserContext(), claims.UserID(), claims.SessionID, claims.SessionNonce)
 		if err != nil {

@@ -44,7 +44,7 @@ func (a *API) PhoneLogin(c *fiber.Ctx) error {
 	if err := b.Err(nil); err != nil {
 		return err
 	}
-	g, err := a.Accounts.PhoneLogin(c.UserContext(), appID, code, phoneCode, Client(c))
+	g, err := a.Logins.PhoneLogin(c.UserContext(), appID, code, phoneCode, Client(c))
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,7 @@ import (
 // the mini program should show its phone-number button now. WeChat bills
 // each tap that succeeds, before the code reaches us.
 func (w *WeChat) PhoneOffer(c *fiber.Ctx) error {
-	o, err := w.Accounts.PhoneOffer(c.UserContext(), CurrentUser(c), CurrentSession(c), ClientIP(c))
+	o, err := w.Profiles.PhoneOffer(c.UserContext(), CurrentUser(c), CurrentSession(c), ClientIP(c))
 	if err != nil {
 		return err
 	}

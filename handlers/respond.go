@@ -10,9 +10,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/problem"
+	"github.com/miniauth/miniauth/app/profiles"
 	"github.com/miniauth/miniauth/ent"
 )
 
@@ -40,7 +40,7 @@ func User(u *ent.User) UserJSON {
 		Phone:     u.Phone,
 		CreatedAt: u.CreatedAt.UTC().Format(time.RFC3339),
 		UpdatedAt: u.UpdatedAt.UTC().Format(time.RFC3339),
-		Roles:     accounts.Roles(u),
+		Roles:     profiles.Roles(u),
 	}
 }
 

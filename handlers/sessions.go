@@ -23,7 +23,7 @@ type deviceSessionJSON struct {
 // Sessions is GET /api/me/sessions: the user's live sessions, newest
 // first, the caller's own marked current.
 func (a *API) Sessions(c *fiber.Ctx) error {
-	list, err := a.Accounts.Devices(c.UserContext(), CurrentUser(c).ID)
+	list, err := a.Profiles.Devices(c.UserContext(), CurrentUser(c).ID)
 	if err != nil {
 		return err
 	}
@@ -44,7 +44,7 @@ func (a *API) EndSession(c *fiber.Ctx) error {
 	if err != nil || id <= 0 || strconv.Itoa(id) != c.Params("id") {
 		return problem.New(problem.NotFound, "no such session")
 	}
-	if err := a.Accounts.Sessions.EndSession(c.UserContext(), CurrentUser(c).ID, id); err != nil {
+	if err := a.Live.EndSession(c.UserContext(), CurrentUser(c).ID, id); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
@@ -53,7 +53,7 @@ func (a *API) EndSession(c *fiber.Ctx) error {
 // EndOtherSessions is DELETE /api/me/sessions: every session but the
 // caller's ends ("sign out other devices").
 func (a *API) EndOtherSessions(c *fiber.Ctx) error {
-	if err := a.Accounts.Sessions.EndOtherSessions(c.UserContext(), CurrentUser(c).ID, CurrentSession(c)); err != nil {
+	if err := a.Live.EndOtherSessions(c.UserContext(), CurrentUser(c).ID, CurrentSession(c)); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)

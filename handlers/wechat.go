@@ -10,9 +10,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/avatars"
 	"github.com/miniauth/miniauth/app/problem"
+	"github.com/miniauth/miniauth/app/profiles"
 )
 
 // Limits of the WeChat data endpoints' fields, in bytes.
@@ -24,7 +24,7 @@ const (
 // WeChat serves the mini program's WeChat data: avatar upload, phone
 // binding, decryption of encrypted data, and the uploaded avatars.
 type WeChat struct {
-	Accounts *accounts.Service
+	Profiles *profiles.Service
 	Avatars  *avatars.Store
 }
 
@@ -45,7 +45,7 @@ func (w *WeChat) UploadAvatar(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	u, err := w.Accounts.UploadAvatar(c.UserContext(), CurrentUser(c).ID, CurrentSession(c), bytes.NewReader(image))
+	u, err := w.Profiles.UploadAvatar(c.UserContext(), CurrentUser(c).ID, CurrentSession(c), bytes.NewReader(image))
 	if err != nil {
 		return asFileField(err)
 	}
@@ -104,7 +104,7 @@ func (w *WeChat) BindPhone(c *fiber.Ctx) error {
 	if err := b.Err(nil); err != nil {
 		return err
 	}
-	u, err := w.Accounts.BindPhone(c.UserContext(), CurrentUser(c), CurrentSession(c), code, ClientIP(c))
+	u, err := w.Profiles.BindPhone(c.UserContext(), CurrentUser(c), CurrentSession(c), code, ClientIP(c))
 	if err != nil {
 		return err
 	}
@@ -136,7 +136,7 @@ func (w *WeChat) Decrypt(c *fiber.Ctx) error {
 	if err := b.Err(nil); err != nil {
 		return err
 	}
-	plain, err := w.Accounts.Decrypt(c.UserContext(), CurrentUser(c).ID, CurrentSession(c), data, iv)
+	plain, err := w.Profiles.Decrypt(c.UserContext(), CurrentUser(c).ID, CurrentSession(c), data, iv)
 	if err != nil {
 		return err
 	}

@@ -149,9 +149,9 @@ func TestTypesDeclareTheUserAndSession(t *testing.T) {
 
 func TestTypesListEveryPhoneOfferReason(t *testing.T) {
 	union := dtsBlock(t, "export type PhoneOfferReason =", ";")
-	for _, r := range stringConsts(t, "../app/accounts/phonecost.go", "Offer") {
+	for _, r := range stringConsts(t, "../app/profiles/phonecost.go", "Offer") {
 		if !strings.Contains(union, "'"+r+"'") {
-			t.Errorf("index.d.ts: PhoneOfferReason lacks %q (app/accounts/phonecost.go)", r)
+			t.Errorf("index.d.ts: PhoneOfferReason lacks %q (app/profiles/phonecost.go)", r)
 		}
 	}
 }

@@ -16,10 +16,10 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/clock"
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/keys"
+	"github.com/miniauth/miniauth/app/logins"
 	"github.com/miniauth/miniauth/app/problem"
 	"github.com/miniauth/miniauth/app/tokens"
 	"github.com/miniauth/miniauth/ent"
@@ -210,7 +210,7 @@ type Session struct {
 
 // Client describes where a sign-in came from: the same description as a
 // user's session.
-type Client = accounts.Client
+type Client = logins.Client
 
 // Login checks a username and password and opens a session.
 func (s *Service) Login(ctx context.Context, username, password string, c Client) (*Session, error) {
@@ -274,7 +274,7 @@ func (s *Service) OpenSession(ctx context.Context, a *ent.Admin, c Client) (*Ses
 			SetCreatedAt(now).
 			SetExpiresAt(now.Add(s.SessionTTL)).
 			SetIP(c.IP).
-			SetUserAgent(accounts.StoredText(c.UserAgent, 256)).
+			SetUserAgent(logins.StoredText(c.UserAgent, 256)).
 			Save(ctx)
 		if err != nil {
 			return fmt.Errorf("create admin session: %w", err)

@@ -192,7 +192,8 @@ func Start(t testing.TB, o Options) *Env {
 		t.Fatalf("start miniauth: %v", err)
 	}
 	if o.Clock != nil {
-		srv.Accounts.Now, srv.Accounts.Sessions.Now, srv.Accounts.Access.Now, srv.OALogin.Now, srv.WebLogin.Now = o.Clock, o.Clock, o.Clock, o.Clock, o.Clock
+		srv.Logins.Now, srv.Profiles.Now, srv.Sessions.Now, srv.Logins.Access.Now = o.Clock, o.Clock, o.Clock, o.Clock
+		srv.OALogin.Now, srv.WebLogin.Now = o.Clock, o.Clock
 		if srv.Ring != nil {
 			srv.Ring.Now = o.Clock
 		}

@@ -25,7 +25,7 @@ func IsLocalURL(s string) bool { return localURL.MatchString(s) }
 // /uploads/avatars/<name>.<png|jpg|webp>. The API validates with it and
 // the admin panel renders only what it accepts (DisplayURL), so the two
 // cannot drift apart. Whether a local file belongs to the user is checked
-// against the database (accounts).
+// against the database (profiles.Service.CheckOwnAvatar).
 func CheckURL(s string) string {
 	if utf8.RuneCountInString(s) > MaxURL {
 		return "must be at most 1024 characters"

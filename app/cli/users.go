@@ -11,10 +11,10 @@ import (
 
 	"entgo.io/ent/dialect"
 
-	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/audit"
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/problem"
+	"github.com/miniauth/miniauth/app/profiles"
 	"github.com/miniauth/miniauth/app/sessioncache"
 )
 
@@ -46,7 +46,7 @@ func userCmd(ctx context.Context, env *Env, args []string) error {
 	if *id <= 0 {
 		return fmt.Errorf("user roles: --id is required (a user's id, as the admin panel shows it)")
 	}
-	var ch accounts.RoleChange
+	var ch profiles.RoleChange
 	var err error
 	if set.given {
 		ch.Replace = true
@@ -66,31 +66,31 @@ func userCmd(ctx context.Context, env *Env, args []string) error {
 	}
 	defer db.Close()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	acc := &accounts.Service{DB: db, Log: quiet, Sessions: &sessions.Service{DB: db, Log: quiet}}
+	prof := &profiles.Service{DB: db, Log: quiet, Sessions: &sessions.Service{DB: db, Log: quiet}}
 	if !set.given && !add.given && !remove.given {
-		roles, err := acc.UserRoles(ctx, *id)
+		roles, err := prof.UserRoles(ctx, *id)
 		if err != nil {
 			return userProblem(err)
 		}
-		fmt.Fprintf(env.Stdout, "user %d roles: %s\n", *id, accounts.ShowRoles(roles))
+		fmt.Fprintf(env.Stdout, "user %d roles: %s\n", *id, profiles.ShowRoles(roles))
 		return nil
 	}
-	stop := listenForReceipts(ctx, acc)
+	stop := listenForReceipts(ctx, prof)
 	defer stop()
-	before, after, err := acc.SetRoles(ctx, *id, ch)
+	before, after, err := prof.SetRoles(ctx, *id, ch)
 	if err != nil {
 		return userProblem(err)
 	}
-	fmt.Fprintf(env.Stdout, "user %d roles: %s\n", *id, accounts.ShowRoles(after))
+	fmt.Fprintf(env.Stdout, "user %d roles: %s\n", *id, profiles.ShowRoles(after))
 	if slices.Equal(before, after) {
 		return nil
 	}
 	return audit.New(db).Record(ctx, audit.Entry{Actor: audit.CLIActor, Action: audit.UserRolesChanged, TargetUserID: *id,
-		Detail: accounts.RoleChangeDetail(before, after)})
+		Detail: profiles.RoleChangeDetail(before, after)})
 }
 
 func parseRoleFlag(name, value string) ([]string, error) {
-	r, err := accounts.ParseRoles(value)
+	r, err := profiles.ParseRoles(value)
 	if err != nil {
 		return nil, fmt.Errorf("user roles: %s: %s", name, problemText(err))
 	}
@@ -134,11 +134,11 @@ func (o *optionalList) Set(v string) error {
 // receipts, which come back on a listening connection of its own (the
 // session cache it needs for that is a token one). On SQLite the servers
 // notice other processes' writes themselves (app.Server.followOtherWriters).
-func listenForReceipts(ctx context.Context, acc *accounts.Service) (stop func()) {
-	if acc.DB.Dialect != dialect.Postgres {
+func listenForReceipts(ctx context.Context, prof *profiles.Service) (stop func()) {
+	if prof.DB.Dialect != dialect.Postgres {
 		return func() {}
 	}
-	live := acc.Sessions
+	live := prof.Sessions
 	live.Cache = sessioncache.New(1, nil)
 	live.Cache.SetTrusted(false)
 	lctx, cancel := context.WithCancel(ctx)

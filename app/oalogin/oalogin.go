@@ -1,7 +1,7 @@
 // Package oalogin signs people in through WeChat's other doors: an
 // Official Account's (公众号) H5 pages, by WeChat's web authorization
 // (网页授权), and an open platform mobile app, by the code its WeChat SDK
-// hands over. Both end in an ordinary session of accounts: the (appid,
+// hands over. Both end in an ordinary session of app/logins: the (appid,
 // openid) identity of its kind, linked to the mini programs' user by the
 // unionid when WeChat gives one.
 //
@@ -24,11 +24,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/clock"
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/keys"
+	"github.com/miniauth/miniauth/app/logins"
 	"github.com/miniauth/miniauth/app/problem"
+	"github.com/miniauth/miniauth/app/profiles"
 	"github.com/miniauth/miniauth/app/tokens"
 	"github.com/miniauth/miniauth/app/wechat"
 	"github.com/miniauth/miniauth/ent"
@@ -71,9 +72,9 @@ const SimulatedOpenBase = "/dev/wechat"
 
 // Service runs both doors.
 type Service struct {
-	DB       *database.DB
-	Keys     *keys.Set
-	Accounts *accounts.Service
+	DB     *database.DB
+	Keys   *keys.Set
+	Logins *logins.Service
 	// OA are the Official Accounts, Mobile the mobile apps (nil or empty:
 	// that door is closed).
 	OA, Mobile *wechat.Clients
@@ -274,7 +275,7 @@ func (s *Service) exchange(ctx context.Context, row *ent.OALogin, code string, n
 	if !ok {
 		return failed(problem.WeChatUnavailable)
 	}
-	p, err := s.identify(ctx, app, code, accounts.KindOA)
+	p, err := s.identify(ctx, app, code, profiles.KindOA)
 	if err != nil {
 		code := problem.WeChatUnavailable
 		if pe, ok := problem.As(err); ok {
@@ -325,18 +326,18 @@ func (s *Service) identify(ctx context.Context, app *wechat.Client, code, kind s
 
 // profile is the part of WeChat's profile that passes the API's own
 // rules (an http avatar or an odd nickname is left out, not refused).
-func (p *person) profile() accounts.Profile {
-	var out accounts.Profile
+func (p *person) profile() profiles.Profile {
+	var out profiles.Profile
 	if p.Nickname != "" {
 		n := p.Nickname
-		candidate := accounts.Profile{Nickname: &n}
+		candidate := profiles.Profile{Nickname: &n}
 		if candidate.Validate() == nil {
 			out.Nickname = candidate.Nickname
 		}
 	}
 	if p.Avatar != "" {
 		a := strings.Replace(p.Avatar, "http://", "https://", 1)
-		candidate := accounts.Profile{AvatarURL: &a}
+		candidate := profiles.Profile{AvatarURL: &a}
 		if candidate.Validate() == nil {
 			out.AvatarURL = candidate.AvatarURL
 		}
@@ -382,7 +383,7 @@ func (s *Service) repeated(ctx context.Context, id int, codeHash []byte) (string
 var errBadTicket = problem.New(problem.InvalidCode, "the ticket is unknown, used or expired: sign in again")
 
 // Redeem turns a ticket from the callback into a login, once.
-func (s *Service) Redeem(ctx context.Context, ticket string, c accounts.Client) (*accounts.Grant, error) {
+func (s *Service) Redeem(ctx context.Context, ticket string, c logins.Client) (*logins.Grant, error) {
 	if ticket == "" || len(ticket) > 128 {
 		return nil, errBadTicket
 	}
@@ -427,20 +428,20 @@ func (s *Service) Redeem(ctx context.Context, ticket string, c accounts.Client) 
 	return s.login(ctx, &p, c)
 }
 
-func (s *Service) login(ctx context.Context, p *person, c accounts.Client) (*accounts.Grant, error) {
-	return s.Accounts.LoginPerson(ctx, accounts.Person{Kind: p.Kind, AppID: p.AppID, OpenID: p.OpenID, UnionID: p.UnionID},
+func (s *Service) login(ctx context.Context, p *person, c logins.Client) (*logins.Grant, error) {
+	return s.Logins.LoginPerson(ctx, logins.Person{Kind: p.Kind, AppID: p.AppID, OpenID: p.OpenID, UnionID: p.UnionID},
 		p.profile(), c)
 }
 
 // AppLogin logs in with the code a mobile app's WeChat SDK (or
 // wx.miniapp.login) gave it, exchanged with that app's credentials: the
 // AppSecret never leaves the server.
-func (s *Service) AppLogin(ctx context.Context, appID, code string, c accounts.Client) (*accounts.Grant, error) {
+func (s *Service) AppLogin(ctx context.Context, appID, code string, c logins.Client) (*logins.Grant, error) {
 	app, err := s.pick(s.Mobile, appID, "mobile app")
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.identify(ctx, app, code, accounts.KindApp)
+	p, err := s.identify(ctx, app, code, profiles.KindApp)
 	if errors.Is(err, errSnapshot) {
 		// Apps have no snapshot page; should WeChat say so anyway, the
 		// person is not real.

@@ -24,9 +24,9 @@ var (
 // session can be left answering the old state. A new write path is not
 // here: it must run in sessions.Service.Write and declare what it changes.
 var undeclared = map[string]string{
-	"accounts/identities.go:returningLoginSQL": "the statement of a returning login, inside login's write, which declares UserChanged for a returning user",
-	"accounts/identities.go:attachUnionID":     "runs inside login's write (above)",
-	"accounts/phonelogin.go:PhoneLogin":        "the extra step of login's write, which declares UserChanged for a returning user (a new user has nothing cached)",
+	"logins/identities.go:returningLoginSQL":   "the statement of a returning login, inside login's write, which declares UserChanged for a returning user",
+	"logins/identities.go:attachUnionID":       "runs inside login's write (above)",
+	"logins/phonelogin.go:PhoneLogin":          "the extra step of login's write, which declares UserChanged for a returning user (a new user has nothing cached)",
 	"sessions/purge.go:PurgeEnded":             "deletes only sessions that ended or expired: none can be live in a cache",
 	"database/identities.go:legacySessionsSQL": "a migration step, before the server answers",
 }

@@ -12,10 +12,10 @@ import (
 
 	entsql "entgo.io/ent/dialect/sql"
 
-	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/clock"
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/problem"
+	"github.com/miniauth/miniauth/app/profiles"
 	"github.com/miniauth/miniauth/ent"
 	"github.com/miniauth/miniauth/ent/predicate"
 	"github.com/miniauth/miniauth/ent/session"
@@ -76,7 +76,7 @@ type Query struct {
 // index then serves both the filter and the order).
 func (q Query) Normalize() Query {
 	q.Q = strings.TrimSpace(q.Q)
-	if q.Role = strings.TrimSpace(q.Role); !accounts.ValidRole(q.Role) {
+	if q.Role = strings.TrimSpace(q.Role); !profiles.ValidRole(q.Role) {
 		q.Role = ""
 	}
 	if len(q.Q) > maxQuery {

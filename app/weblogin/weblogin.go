@@ -25,10 +25,11 @@ import (
 	"entgo.io/ent/dialect"
 	"golang.org/x/sync/singleflight"
 
-	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/clock"
 	"github.com/miniauth/miniauth/app/database"
+	"github.com/miniauth/miniauth/app/logins"
 	"github.com/miniauth/miniauth/app/problem"
+	"github.com/miniauth/miniauth/app/profiles"
 	"github.com/miniauth/miniauth/app/tokens"
 	"github.com/miniauth/miniauth/app/wechat"
 	"github.com/miniauth/miniauth/ent"
@@ -71,10 +72,10 @@ const purgeEvery = 5 * time.Minute
 
 // Service keeps the tickets.
 type Service struct {
-	DB       *database.DB
-	Accounts *accounts.Service
-	Log      *slog.Logger
-	Now      clock.Clock
+	DB     *database.DB
+	Logins *logins.Service
+	Log    *slog.Logger
+	Now    clock.Clock
 	// Page and Env are where the code leads (MINIAUTH_QR_PAGE, _ENV);
 	// TTL how long a ticket lives (MINIAUTH_QR_TTL).
 	Page string
@@ -128,8 +129,8 @@ func pollHash(token string) []byte {
 
 // Create makes a ticket for the browser c, for the mini program appID
 // ("" with a single one).
-func (s *Service) Create(ctx context.Context, appID string, c accounts.Client) (*Ticket, error) {
-	app, err := s.Accounts.PickMiniProgram(appID)
+func (s *Service) Create(ctx context.Context, appID string, c logins.Client) (*Ticket, error) {
+	app, err := s.Logins.PickMiniProgram(appID)
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +208,7 @@ func (s *Service) Image(ctx context.Context, id string) (*wechat.Image, time.Tim
 }
 
 func (s *Service) drawImage(ctx context.Context, t *ent.WebLoginTicket) (*wechat.Image, error) {
-	app, ok := s.Accounts.MiniPrograms.Get(t.Appid)
+	app, ok := s.Logins.MiniPrograms.Get(t.Appid)
 	if !ok {
 		return nil, problem.New(problem.NotFound, "this sign-in's mini program is no longer configured")
 	}
@@ -240,7 +241,7 @@ func (s *Service) drawImage(ctx context.Context, t *ent.WebLoginTicket) (*wechat
 // "confirmed" the new session's tokens.
 type PollResult struct {
 	Status string
-	Grant  *accounts.Grant
+	Grant  *logins.Grant
 }
 
 // Poll tells the browser holding pollToken how its sign-in stands,
@@ -248,7 +249,7 @@ type PollResult struct {
 // first poll that finds it confirmed receives the new session and ends
 // the ticket; any other is told not_found. c is the browser (the new
 // session's IP and device).
-func (s *Service) Poll(ctx context.Context, id, pollToken string, wait time.Duration, c accounts.Client) (*PollResult, error) {
+func (s *Service) Poll(ctx context.Context, id, pollToken string, wait time.Duration, c logins.Client) (*PollResult, error) {
 	if !validID(id) {
 		return nil, errNotFound
 	}
@@ -314,8 +315,8 @@ var errLost = errors.New("web sign-in already handed over")
 // transaction: the conditional update lets exactly one poll through, on
 // SQLite (one writer) and PostgreSQL (the row lock) alike. A user
 // disabled since confirming gets no session, and the ticket ends.
-func (s *Service) handOver(ctx context.Context, id string, c accounts.Client) (*PollResult, error) {
-	var ws *accounts.WebSession
+func (s *Service) handOver(ctx context.Context, id string, c logins.Client) (*PollResult, error) {
+	var ws *logins.WebSession
 	var refused error
 	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
 		now := s.Now.Now()
@@ -335,7 +336,7 @@ func (s *Service) handOver(ctx context.Context, id string, c accounts.Client) (*
 		if t.UserID == nil {
 			return fmt.Errorf("confirmed web sign-in ticket has no user")
 		}
-		ws, err = s.Accounts.OpenWebSession(ctx, tx, *t.UserID, c)
+		ws, err = s.Logins.OpenWebSession(ctx, tx, *t.UserID, c)
 		if _, ok := problem.As(err); ok {
 			// The user is disabled or gone: the ticket still ends.
 			refused, ws = err, nil
@@ -357,7 +358,7 @@ func (s *Service) handOver(ctx context.Context, id string, c accounts.Client) (*
 	case refused != nil:
 		return nil, refused
 	}
-	g, err := ws.Grant(s.Accounts)
+	g, err := ws.Grant(s.Logins)
 	if err != nil {
 		return nil, err
 	}
@@ -381,7 +382,7 @@ func (s *Service) change(ctx context.Context, id string, userID, sessionID int,
 		return errNotFound
 	}
 	err := s.DB.Writer.Do(ctx, func(ctx context.Context, tx *ent.Client) error {
-		web, err := s.Accounts.IsWebSession(ctx, tx, sessionID)
+		web, err := s.Logins.IsWebSession(ctx, tx, sessionID)
 		if err != nil {
 			return err
 		}
@@ -446,7 +447,7 @@ func (s *Service) Scan(ctx context.Context, id string, userID, sessionID int) (*
 	if err != nil {
 		return nil, errNotFound // purged meanwhile
 	}
-	return &ScanInfo{IP: t.IP, Device: accounts.DeviceName(t.UserAgent)}, nil
+	return &ScanInfo{IP: t.IP, Device: profiles.DeviceName(t.UserAgent)}, nil
 }
 
 // Confirm lets the browser in: only the user who scanned, still enabled.
@@ -457,7 +458,7 @@ func (s *Service) Confirm(ctx context.Context, id string, userID, sessionID int)
 				webloginticket.StatusIn(StatusScanned, StatusConfirmed)).
 			SetStatus(StatusConfirmed).Save(ctx)
 	}, func(ctx context.Context, tx *ent.Client) error {
-		return s.Accounts.CheckEnabled(ctx, tx, userID)
+		return s.Logins.CheckEnabled(ctx, tx, userID)
 	})
 }
 

@@ -1,7 +1,7 @@
 // Package wechatevents acts on the events WeChat pushes (消息推送): each
 // message is stored once (a re-delivery or a replay finds it stored and
 // changes nothing), then acted on: privacy events erase data
-// (app/accounts), wxa_media_check decides about an uploaded avatar. A
+// (app/profiles), wxa_media_check decides about an uploaded avatar. A
 // message that could not be acted on stays stored and is tried again, so
 // a crash after WeChat got its answer loses nothing.
 package wechatevents
@@ -17,10 +17,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/audit"
 	"github.com/miniauth/miniauth/app/clock"
 	"github.com/miniauth/miniauth/app/database"
+	"github.com/miniauth/miniauth/app/profiles"
 	"github.com/miniauth/miniauth/app/wechatpush"
 	"github.com/miniauth/miniauth/ent"
 	"github.com/miniauth/miniauth/ent/pushevent"
@@ -59,12 +59,12 @@ const Actor = "wechat"
 
 // MediaVerdict acts on a wxa_media_check event inside the hooks'
 // transaction (content checks); nil ignores those events.
-type MediaVerdict func(ctx context.Context, appID string, m wechatpush.Message, h accounts.Hooks) (accounts.Erasure, error)
+type MediaVerdict func(ctx context.Context, appID string, m wechatpush.Message, h profiles.Hooks) (profiles.Erasure, error)
 
 // Service stores and acts on pushed events.
 type Service struct {
 	DB       *database.DB
-	Accounts *accounts.Service
+	Profiles *profiles.Service
 	Audit    *audit.Log
 	Log      *slog.Logger
 	Now      clock.Clock
@@ -215,7 +215,7 @@ func (s *Service) act(id int) {
 		return
 	}
 	outcome := OutcomeDone
-	h := accounts.Hooks{
+	h := profiles.Hooks{
 		Claim: func(ctx context.Context, tx *ent.Client) error {
 			n, err := tx.PushEvent.Update().Where(pushevent.ID(id), pushevent.DoneAtIsNil()).
 				SetDoneAt(s.Now.Now()).AddAttempts(1).Save(ctx)
@@ -227,7 +227,7 @@ func (s *Service) act(id int) {
 			}
 			return nil
 		},
-		Record: func(ctx context.Context, tx *ent.Client, e accounts.Erasure) error {
+		Record: func(ctx context.Context, tx *ent.Client, e profiles.Erasure) error {
 			switch {
 			case e.UserID == 0:
 				outcome = OutcomeUnknownUser
@@ -242,11 +242,11 @@ func (s *Service) act(id int) {
 	}
 	switch m.Event {
 	case wechatpush.EventRevoke:
-		_, err = s.Accounts.EraseFields(ctx, ev.Appid, m.OpenID, RevokedFields(m.RevokeInfo), h)
+		_, err = s.Profiles.EraseFields(ctx, ev.Appid, m.OpenID, RevokedFields(m.RevokeInfo), h)
 	case wechatpush.EventInfoModified:
-		_, err = s.Accounts.EraseFields(ctx, ev.Appid, m.OpenID, accounts.Fields{Nickname: true, Avatar: true}, h)
+		_, err = s.Profiles.EraseFields(ctx, ev.Appid, m.OpenID, profiles.Fields{Nickname: true, Avatar: true}, h)
 	case wechatpush.EventCancellation:
-		_, err = s.Accounts.CancelIdentity(ctx, ev.Appid, m.OpenID, h)
+		_, err = s.Profiles.CancelIdentity(ctx, ev.Appid, m.OpenID, h)
 	case wechatpush.EventMediaCheck:
 		if s.Media == nil {
 			outcome = OutcomeIgnored
@@ -303,7 +303,7 @@ func (s *Service) giveUp(ctx context.Context, ev *ent.PushEvent, cause error) {
 }
 
 // audit records what an event did to a user.
-func (s *Service) audit(ctx context.Context, tx *ent.Client, appID string, m wechatpush.Message, e accounts.Erasure) error {
+func (s *Service) audit(ctx context.Context, tx *ent.Client, appID string, m wechatpush.Message, e profiles.Erasure) error {
 	entry := audit.Entry{Actor: Actor, TargetUserID: e.UserID}
 	detail := "app " + appID
 	switch m.Event {
@@ -331,7 +331,7 @@ func (s *Service) audit(ctx context.Context, tx *ent.Client, appID string, m wec
 	return s.Audit.RecordTx(ctx, tx, entry)
 }
 
-func names(f accounts.Fields) string {
+func names(f profiles.Fields) string {
 	n := f.Names()
 	if len(n) == 0 {
 		return "nothing (no item miniauth keeps)"
@@ -343,8 +343,8 @@ func names(f accounts.Fields) string {
 // nickname and avatar, 19 the nickname, 20 the avatar, 8 the phone
 // number. Other items are data miniauth does not keep. RevokeInfo is one
 // number; a list is read too, in case WeChat sends several.
-func RevokedFields(info string) accounts.Fields {
-	var f accounts.Fields
+func RevokedFields(info string) profiles.Fields {
+	var f profiles.Fields
 	for _, item := range strings.FieldsFunc(info, func(r rune) bool { return r < '0' || r > '9' }) {
 		n, err := strconv.Atoi(item)
 		if err != nil {

@@ -9,7 +9,7 @@ import (
 // PhoneFetch is one phone-number button offered to a user and not yet
 // used (a hold, until expires_at), or one number fetched from WeChat
 // (fetched_at set). Holds and fetches of today count against the daily
-// caps and budget (accounts.PhoneOffer), in the database so that every
+// caps and budget (profiles.PhoneOffer), in the database so that every
 // instance shares them. Rows older than a few days are purged.
 type PhoneFetch struct {
 	ent.Schema

@@ -18,7 +18,7 @@ type User struct {
 }
 
 // Fields of the User. Length limits are enforced in characters by the
-// domain (accounts.Profile.Validate); Ent's MaxLen would count bytes and
+// domain (profiles.Profile.Validate); Ent's MaxLen would count bytes and
 // reject a 64-emoji nickname.
 func (User) Fields() []ent.Field {
 	return []ent.Field{
@@ -33,7 +33,7 @@ func (User) Fields() []ent.Field {
 		// session_key is WeChat's per-user key, sealed with a key derived
 		// from the server secret. It never leaves the server.
 		field.Bytes("session_key").Optional().Nillable().Sensitive(),
-		// roles are the user's role names (accounts.ValidRole), sorted and
+		// roles are the user's role names (profiles.ValidRole), sorted and
 		// comma-separated ("" for none): read with the user on every
 		// request, and filtered on by the admin panel's user list.
 		field.String("roles").Default(""),

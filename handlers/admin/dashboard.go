@@ -3,7 +3,7 @@ package admin
 import (
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/miniauth/miniauth/app/accounts"
+	"github.com/miniauth/miniauth/app/profiles"
 	"github.com/miniauth/miniauth/app/userlist"
 	"github.com/miniauth/miniauth/handlers/admin/i18n"
 )
@@ -15,7 +15,7 @@ type DashboardData struct {
 	// Review is how many flagged nicknames and avatars wait.
 	Review int
 	// Phone is today's phone numbers, the budget and WeChat's quota.
-	Phone *accounts.PhoneToday
+	Phone *profiles.PhoneToday
 }
 
 // Chart is the sign-ups bar chart, laid out here so that the template
@@ -46,11 +46,11 @@ func (h *Handler) Dashboard(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	review, err := h.Accounts.ReviewCount(c.UserContext())
+	review, err := h.Profiles.ReviewCount(c.UserContext())
 	if err != nil {
 		return err
 	}
-	phone, err := h.Accounts.PhoneToday(c.UserContext())
+	phone, err := h.Profiles.PhoneToday(c.UserContext())
 	if err != nil {
 		return err
 	}

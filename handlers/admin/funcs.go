@@ -9,8 +9,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/avatars"
+	"github.com/miniauth/miniauth/app/profiles"
 	"github.com/miniauth/miniauth/handlers/admin/i18n"
 )
 
@@ -55,7 +55,7 @@ func Funcs(loc *time.Location) func(lang string) template.FuncMap {
 			"avatar":  SafeAvatarURL,
 			"initial": initial,
 			"num":     l.Num,
-			"roles":   func(stored string) []string { return accounts.SplitRoles(stored) },
+			"roles":   func(stored string) []string { return profiles.SplitRoles(stored) },
 			// deref hands an optional id (*int) to functions that print
 			// it, such as t: fmt prints a pointer as an address.
 			"deref": func(p *int) int {

@@ -7,10 +7,11 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/admins"
 	"github.com/miniauth/miniauth/app/audit"
 	"github.com/miniauth/miniauth/app/database"
+	"github.com/miniauth/miniauth/app/profiles"
+	"github.com/miniauth/miniauth/app/sessions"
 	"github.com/miniauth/miniauth/app/userlist"
 )
 
@@ -24,7 +25,8 @@ type Handler struct {
 	Admins   *admins.Service
 	Limiter  *admins.LoginLimiter
 	Users    *userlist.Store
-	Accounts *accounts.Service
+	Profiles *profiles.Service
+	Sessions *sessions.Service
 	Audit    *audit.Log
 	Log      *slog.Logger
 	// Faults hears of the database faults the panel meets (503 pages).

@@ -134,7 +134,7 @@ func (p *panel) updateUser(t testing.TB, id int, fn func(*ent.UserUpdateOne)) {
 		t.Fatal(err)
 	}
 	// A write behind the service's back must tell the session cache.
-	p.Server.Accounts.Sessions.Cache.ForgetUser(id)
+	p.Server.Sessions.Cache.ForgetUser(id)
 }
 
 func wechatSimIdentity(openid string) wechatsim.Identity { return wechatsim.Identity{OpenID: openid} }

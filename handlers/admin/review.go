@@ -24,7 +24,7 @@ var reviewNotices = map[string]string{"approved": "review.notice.approved", "cle
 // Review is GET /admin/review: flagged nicknames and avatars, newest
 // first, with the reason and the user.
 func (h *Handler) Review(c *fiber.Ctx) error {
-	items, total, err := h.Accounts.ReviewQueue(c.UserContext())
+	items, total, err := h.Profiles.ReviewQueue(c.UserContext())
 	if err != nil {
 		return err
 	}
@@ -48,9 +48,9 @@ func (h *Handler) decideReview(c *fiber.Ctx, clear bool) error {
 	if err != nil || id <= 0 {
 		return notFound("error.no_review_item")
 	}
-	decide, action, done := h.Accounts.ApproveReview, audit.ReviewApproved, "approved"
+	decide, action, done := h.Profiles.ApproveReview, audit.ReviewApproved, "approved"
 	if clear {
-		decide, action, done = h.Accounts.ClearReview, audit.ReviewCleared, "cleared"
+		decide, action, done = h.Profiles.ClearReview, audit.ReviewCleared, "cleared"
 	}
 	item, err := decide(c.UserContext(), id)
 	if err != nil {

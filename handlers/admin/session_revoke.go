@@ -20,7 +20,7 @@ func (h *Handler) RevokeSession(c *fiber.Ctx) error {
 	if err != nil || sid <= 0 {
 		return notFound("error.no_session")
 	}
-	if err := h.Accounts.Sessions.RevokeSession(c.UserContext(), id, sid); err != nil {
+	if err := h.Sessions.RevokeSession(c.UserContext(), id, sid); err != nil {
 		if p, ok := problem.As(err); ok && p.Code == problem.NotFound {
 			return notFound("error.no_session")
 		}

@@ -6,8 +6,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/audit"
+	"github.com/miniauth/miniauth/app/profiles"
 	"github.com/miniauth/miniauth/app/userlist"
 	"github.com/miniauth/miniauth/ent"
 )
@@ -77,8 +77,8 @@ func (h *Handler) userPage(c *fiber.Ctx, id, status int, errMsg string, typedRol
 	for _, id := range d.Identities {
 		doors[id.Appid] = id.Kind
 	}
-	doors[accounts.WebApp] = accounts.KindWeb // sessions of browsers that scanned a mini program code
-	data := UserData{Detail: d, Audit: entries.Entries, Doors: doors, Roles: strings.Join(accounts.Roles(d.User), ", ")}
+	doors[profiles.WebApp] = profiles.KindWeb // sessions of browsers that scanned a mini program code
+	data := UserData{Detail: d, Audit: entries.Entries, Doors: doors, Roles: strings.Join(profiles.Roles(d.User), ", ")}
 	if typedRoles != nil {
 		data.Roles = *typedRoles
 	}

@@ -7,9 +7,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/audit"
 	"github.com/miniauth/miniauth/app/problem"
+	"github.com/miniauth/miniauth/app/profiles"
 )
 
 // SetUserRoles is POST /admin/users/{id}/roles (operators): the form's
@@ -23,14 +23,14 @@ func (h *Handler) SetUserRoles(c *fiber.Ctx) error {
 		return err
 	}
 	typed := strings.Clone(c.FormValue("roles"))
-	roles, err := accounts.ParseRoles(typed)
+	roles, err := profiles.ParseRoles(typed)
 	if err == nil {
 		var before, after []string
-		before, after, err = h.Accounts.SetRoles(c.UserContext(), id, accounts.RoleChange{Replace: true, Set: roles})
+		before, after, err = h.Profiles.SetRoles(c.UserContext(), id, profiles.RoleChange{Replace: true, Set: roles})
 		if err == nil {
 			if !slices.Equal(before, after) {
 				if err := h.record(c, audit.Entry{Action: audit.UserRolesChanged, TargetUserID: id,
-					Detail: accounts.RoleChangeDetail(before, after)}); err != nil {
+					Detail: profiles.RoleChangeDetail(before, after)}); err != nil {
 					return err
 				}
 				h.Log.Info("admin changed user roles", "admin_id", currentAdmin(c).ID, "user_id", id)
@@ -45,7 +45,7 @@ func (h *Handler) SetUserRoles(c *fiber.Ctx) error {
 	case ok && p.Code == problem.NotFound:
 		return notFound("error.no_user")
 	case ok && p.Code == problem.ValidationFailed:
-		return h.userPage(c, id, fiber.StatusBadRequest, lang(c).T("user.roles_invalid", accounts.MaxRoleName, accounts.MaxRoles), &typed)
+		return h.userPage(c, id, fiber.StatusBadRequest, lang(c).T("user.roles_invalid", profiles.MaxRoleName, profiles.MaxRoles), &typed)
 	}
 	return err
 }

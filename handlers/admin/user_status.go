@@ -10,7 +10,7 @@ import (
 )
 
 // DisableUser is POST /admin/users/{id}/disable: the user's sessions are
-// revoked at once (accounts.Service.SetDisabled) and logins refused.
+// revoked at once (profiles.Service.SetDisabled) and logins refused.
 func (h *Handler) DisableUser(c *fiber.Ctx) error { return h.setDisabled(c, true) }
 
 // EnableUser is POST /admin/users/{id}/enable.
@@ -21,7 +21,7 @@ func (h *Handler) setDisabled(c *fiber.Ctx, disabled bool) error {
 	if err != nil {
 		return err
 	}
-	if err := h.Accounts.SetDisabled(c.UserContext(), id, disabled); err != nil {
+	if err := h.Profiles.SetDisabled(c.UserContext(), id, disabled); err != nil {
 		if p, ok := problem.As(err); ok && p.Code == problem.NotFound {
 			return notFound("error.no_user")
 		}

@@ -13,8 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/audit"
+	"github.com/miniauth/miniauth/app/logins"
+	"github.com/miniauth/miniauth/app/profiles"
 	"github.com/miniauth/miniauth/handlers/admin/i18n"
 	"github.com/miniauth/miniauth/views"
 )
@@ -80,7 +81,7 @@ func usedKeys(t *testing.T) map[string]string {
 	for _, a := range audit.Actions {
 		keys["action."+a] = "audit.Actions"
 	}
-	for _, r := range []string{sessions.ReasonLogout, accounts.ReasonRefreshReuse, accounts.ReasonDisabled,
+	for _, r := range []string{sessions.ReasonLogout, logins.ReasonRefreshReuse, profiles.ReasonDisabled,
 		sessions.ReasonAdminRevoked, "account_deleted", "expired", "other"} {
 		keys["reason."+r] = "revoke reasons"
 	}

@@ -1,21 +1,14 @@
-package accounts
+package logins
 
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 
-	"entgo.io/ent/dialect"
-
-	"github.com/miniauth/miniauth/app/problem"
-	"github.com/miniauth/miniauth/app/wechat"
+	"github.com/miniauth/miniauth/app/profiles"
 	"github.com/miniauth/miniauth/ent"
 	"github.com/miniauth/miniauth/ent/identity"
 	"github.com/miniauth/miniauth/ent/user"
 )
-
-var errPhoneTaken = problem.New(problem.AccountConflict,
-	"this phone number belongs to another account; log in with that account or ask an admin")
 
 // PhoneLogin logs in with a wx.login code and binds the phone from a
 // getPhoneNumber code, in one call, for mini programs whose sign-up is the
@@ -41,12 +34,12 @@ func (s *Service) PhoneLogin(ctx context.Context, appID, code, phoneCode string,
 	if err != nil {
 		return nil, err
 	}
-	phone, err := s.phoneNumber(ctx, app, phoneCode, li.Session.OpenID, owner, c.IP)
+	phone, err := s.Profiles.PhoneNumber(ctx, app, phoneCode, li.Session.OpenID, owner, c.IP)
 	if err != nil {
 		return nil, err
 	}
-	return s.login(ctx, li, Profile{}, c, func(ctx context.Context, tx *ent.Client, u *ent.User, _ bool) (*ent.User, error) {
-		if err := s.claimPhone(ctx, tx, u.ID, phone); err != nil {
+	return s.login(ctx, li, profiles.Profile{}, c, func(ctx context.Context, tx *ent.Client, u *ent.User, _ bool) (*ent.User, error) {
+		if err := s.Profiles.ClaimPhone(ctx, tx, u.ID, phone); err != nil {
 			return nil, err
 		}
 		if u.Phone == phone.PurePhoneNumber && u.PhoneCountryCode == phone.CountryCode {
@@ -60,36 +53,6 @@ func (s *Service) PhoneLogin(ctx context.Context, appID, code, phoneCode string,
 		bound.LoginCount, bound.LastLoginAt = u.LoginCount, u.LastLoginAt
 		return bound, nil
 	})
-}
-
-// claimPhone refuses, inside a write that is about to bind phone to
-// userID, a number another user has (account_conflict): that user could
-// no longer log in with it. One number's claims queue on a lock.
-func (s *Service) claimPhone(ctx context.Context, tx *ent.Client, userID int, phone *wechat.Phone) error {
-	if s.DB.Dialect == dialect.Postgres {
-		// Concurrent transactions would each see the number free and
-		// each bind it: one number's bindings queue on a lock held to
-		// the end of the transaction. (SQLite has one writer.)
-		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", phoneLockKey(phone)); err != nil {
-			return fmt.Errorf("lock phone number: %w", err)
-		}
-	}
-	taken, err := tx.User.Query().Where(user.Phone(phone.PurePhoneNumber), user.PhoneCountryCode(phone.CountryCode),
-		user.IDNEQ(userID)).Exist(ctx)
-	if err != nil {
-		return fmt.Errorf("find owner of phone: %w", err)
-	}
-	if taken {
-		return errPhoneTaken
-	}
-	return nil
-}
-
-// phoneLockKey is the advisory lock of one phone number.
-func phoneLockKey(p *wechat.Phone) int64 {
-	h := fnv.New64a()
-	h.Write([]byte("miniauth-phone:" + p.CountryCode + ":" + p.PurePhoneNumber))
-	return int64(h.Sum64())
 }
 
 // identityOwner is the user of a login's (appid, openid) identity, 0 if

@@ -1,4 +1,4 @@
-package accounts
+package profiles
 
 import (
 	"context"
@@ -16,9 +16,9 @@ import (
 // The privacy actions WeChat asks for through its message push
 // (app/wechatevents): a person withdrew consent for some data, closed
 // their WeChat account, or WeChat cleaned a risky profile. Each runs in
-// one transaction with its caller's hooks, then ends the user's cached
-// sessions on every instance (announce/settle, as every write here that
-// ends sessions) and removes files no longer shown.
+// one transaction with its caller's hooks, declaring what it changes on
+// sessions.Write's Changes (so the user's cached sessions follow on every
+// instance), then removes files no longer shown.
 
 // ReasonWeChatCancelled marks the sessions of an identity whose WeChat
 // account was closed.

@@ -1,4 +1,4 @@
-package accounts
+package logins
 
 import (
 	"context"
@@ -28,7 +28,7 @@ var errRiskRejected = problem.New(problem.RiskRejected,
 // Returning users, and identities joining an existing user by unionid,
 // are not asked.
 func (s *Service) screenSignUp(ctx context.Context, li *loginIdentity, clientIP string) error {
-	limit := s.Guard.RiskMaxRank
+	limit := s.Profiles.Guard.RiskMaxRank
 	if limit == nil {
 		return nil
 	}
@@ -43,16 +43,16 @@ func (s *Service) screenSignUp(ctx context.Context, li *loginIdentity, clientIP 
 		}
 		s.Log.Warn("getuserriskrank failed: the new user is created and flagged", "appid", li.AppID, "err", err)
 		li.RiskFlagged = true
-		s.Guard.observeRisk(li.AppID, RiskUnknown, -1)
+		s.observeRisk(li.AppID, RiskUnknown, -1)
 		return nil
 	}
 	if rank > *limit {
 		s.Log.Warn("sign-up refused: risk rank above the limit", "appid", li.AppID, "risk_rank", rank, "max_rank", *limit)
-		s.Guard.observeRisk(li.AppID, RiskRejected, rank)
+		s.observeRisk(li.AppID, RiskRejected, rank)
 		return errRiskRejected
 	}
 	li.RiskRank = &rank
-	s.Guard.observeRisk(li.AppID, RiskAllowed, rank)
+	s.observeRisk(li.AppID, RiskAllowed, rank)
 	return nil
 }
 
@@ -75,4 +75,12 @@ func wrapErr(err error, what string) error {
 		return nil
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// observeRisk tells the metrics (Guard.ObserveRisk) how a sign-up was
+// screened.
+func (s *Service) observeRisk(appID, outcome string, rank int) {
+	if g := &s.Profiles.Guard; g.ObserveRisk != nil {
+		g.ObserveRisk(appID, outcome, rank)
+	}
 }

@@ -1,4 +1,4 @@
-package accounts
+package profiles
 
 import (
 	"context"
@@ -22,64 +22,13 @@ const (
 	KindApp         = "app" // an open platform mobile app
 )
 
-// Person is who WeChat said logged in through a door other than a mini
-// program's wx.login: no session key comes with it.
-type Person struct {
-	Kind    string // KindOA or KindApp
-	AppID   string
-	OpenID  string
-	UnionID string
-}
+// WebApp is the app of a session a browser opened by scanning a mini
+// program code (app/weblogin): what the session list and the admin panel
+// show for it, and its tokens' app claim.
+const WebApp = "web"
 
-// LoginPerson opens a session for a person WeChat vouched for through an
-// Official Account or a mobile app. It finds or creates the user exactly
-// as a mini program login does: the (appid, openid) identity, else the
-// user with the unionid, else a new user; conflicts are recorded, never
-// merged. The profile (from /sns/userinfo, validated) fills empty fields;
-// its nickname passes the content check first, as a mini program login's
-// does: risky refuses the login (422 content_rejected).
-func (s *Service) LoginPerson(ctx context.Context, who Person, p Profile, c Client) (*Grant, error) {
-	li := loginIdentity{AppID: who.AppID, Kind: who.Kind,
-		Session: &wechat.Session{OpenID: who.OpenID, UnionID: who.UnionID}}
-	if err := s.checkPersonNickname(ctx, li, &p); err != nil {
-		return nil, err
-	}
-	return s.login(ctx, li, p, c, nil)
-}
-
-// checkPersonNickname checks a nickname from WeChat's userinfo when it
-// would be stored (a new user, or one without a nickname), with the rules
-// of checkLoginNickname. msgSecCheck is a mini program API: it needs a
-// configured mini program and the person's openid there (WeChat also wants
-// them to have used it in the last 2 hours), so the check is made with
-// the user's most recently used mini program identity. A person without
-// one (new, or known only through Official Accounts and apps) cannot be
-// checked: the nickname is stored and listed for review, or, when the
-// check fails closed, left out. Refusing that login instead would shut
-// the person out for good: WeChat, not they, chose the nickname.
-func (s *Service) checkPersonNickname(ctx context.Context, li loginIdentity, p *Profile) error {
-	if check, err := s.nicknameToCheck(ctx, li, p); err != nil || !check {
-		return err
-	}
-	app, openid, err := s.miniProgramIdentity(ctx, li.owner())
-	if err != nil {
-		return err
-	}
-	if app == nil {
-		if s.Content.FailClosed {
-			s.Log.Info("nickname from WeChat left out: no mini program identity to check it with (MINIAUTH_CONTENT_CHECK_FAIL=closed)",
-				"appid", li.AppID, "door", li.Kind)
-			p.Nickname = nil
-			return nil
-		}
-		s.Log.Info("nickname from WeChat not checked: no mini program identity to check it with; stored for review",
-			"appid", li.AppID, "door", li.Kind)
-		p.review = &reviewFlag{reason: ReasonUnavailable}
-		return nil
-	}
-	p.review, err = s.checkNickname(ctx, app, openid, *p.Nickname)
-	return err
-}
+// KindWeb is the door of a web session in the session list ("via").
+const KindWeb = "web"
 
 // Doors maps each appid the user has an identity of to that identity's
 // kind, so that a session (which knows its appid) can say which door it
@@ -108,10 +57,10 @@ func doorOf(doors map[string]string, appID string) string {
 	return KindMiniProgram
 }
 
-// miniProgramIdentity is the most recently used identity, of a configured
+// MiniProgramIdentity is the most recently used identity, of a configured
 // mini program, of the users owner selects: what msgSecCheck needs (nil
 // app: there is none).
-func (s *Service) miniProgramIdentity(ctx context.Context, owner predicate.User) (*wechat.Client, string, error) {
+func (s *Service) MiniProgramIdentity(ctx context.Context, owner predicate.User) (*wechat.Client, string, error) {
 	ids, err := s.DB.Read.Identity.Query().
 		Where(identity.HasUserWith(owner), identity.Kind(KindMiniProgram)).
 		Select(identity.FieldAppid, identity.FieldOpenid, identity.FieldLastLoginAt).All(ctx)
@@ -168,7 +117,7 @@ func (s *Service) checkProfileNickname(ctx context.Context, userID, sessionID in
 		}
 		return s.checkNickname(ctx, id.App, id.OpenID, nickname)
 	}
-	app, openid, err := s.miniProgramIdentity(ctx, user.ID(userID))
+	app, openid, err := s.MiniProgramIdentity(ctx, user.ID(userID))
 	if err != nil {
 		return nil, err
 	}

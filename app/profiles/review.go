@@ -1,4 +1,4 @@
-package accounts
+package profiles
 
 import (
 	"context"
@@ -83,6 +83,28 @@ func (s *Service) checkNickname(ctx context.Context, app *wechat.Client, openid,
 		return &reviewFlag{reason: ReasonReview, label: v.Label}, nil
 	}
 	return nil, nil
+}
+
+// CheckNickname runs the content check on the nickname of p that a
+// login is about to store for openid of app: risky refuses it
+// (content_rejected); review, or a check that could not be made, marks p
+// so that FlagNickname lists the nickname once stored (or, failing
+// closed, refuses).
+func (s *Service) CheckNickname(ctx context.Context, app *wechat.Client, openid string, p *Profile) error {
+	var err error
+	p.review, err = s.checkNickname(ctx, app, openid, *p.Nickname)
+	return err
+}
+
+// MarkUnchecked marks the nickname of p as one no check could be made
+// for: FlagNickname lists it for review once stored.
+func (p *Profile) MarkUnchecked() { p.review = &reviewFlag{reason: ReasonUnavailable} }
+
+// FlagNickname lists the nickname a login stored for review, inside the
+// login's transaction, if its check asked for that (CheckNickname,
+// MarkUnchecked) and u now has that nickname.
+func FlagNickname(ctx context.Context, tx *ent.Client, u *ent.User, p Profile, now time.Time) error {
+	return flagNickname(ctx, tx, u, p.Nickname, p.review, now)
 }
 
 func (s *Service) uncheckedNickname(err error) (*reviewFlag, error) {

@@ -1,10 +1,10 @@
-package accounts_test
+package logins_test
 
 import (
 	"testing"
 
-	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/apptest"
+	"github.com/miniauth/miniauth/app/logins"
 	"github.com/miniauth/miniauth/ent/user"
 )
 
@@ -20,7 +20,7 @@ func TestRawSQLListsTheSchemasUserColumns(t *testing.T) {
 	// (Authenticate's statement is checked in app/sessions.)
 	// A returning login answers the whole user; disabled is its WHERE
 	// clause (a disabled user updates nothing).
-	apptest.CheckColumns(t, "returningLoginSQL", apptest.SQLColumns(accounts.ReturningLoginSQL, "", "RETURNING", ""), user.Columns,
+	apptest.CheckColumns(t, "returningLoginSQL", apptest.SQLColumns(logins.ReturningLoginSQL, "", "RETURNING", ""), user.Columns,
 		append([]string{user.FieldDisabled}, legacy...))
 }
 

@@ -1,8 +1,7 @@
-package accounts
+package profiles
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/miniauth/miniauth/app/problem"
@@ -11,19 +10,6 @@ import (
 	"github.com/miniauth/miniauth/ent/identity"
 	"github.com/miniauth/miniauth/ent/session"
 )
-
-// PickMiniProgram is the mini program a login names. It is checked before WeChat
-// is called, so a wrong appid never burns the user's code.
-func (s *Service) PickMiniProgram(appID string) (*wechat.Client, error) {
-	c, err := s.MiniPrograms.Pick(appID)
-	switch {
-	case errors.Is(err, wechat.ErrAppRequired):
-		return nil, problem.Invalid(map[string]string{"appid": "is required: several mini programs are configured"})
-	case errors.Is(err, wechat.ErrUnknownApp):
-		return nil, problem.Invalid(map[string]string{"appid": "is not a configured mini program"})
-	}
-	return c, err
-}
 
 // sessionIdentity is the mini program a session belongs to and the
 // user's identity there: its openid and latest sealed session key.

@@ -1,4 +1,4 @@
-package accounts
+package logins
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/problem"
+	"github.com/miniauth/miniauth/app/profiles"
 	"github.com/miniauth/miniauth/app/wechat"
 	"github.com/miniauth/miniauth/ent"
 	"github.com/miniauth/miniauth/ent/identity"
@@ -58,7 +59,7 @@ RETURNING id, openid, unionid, nickname, avatar_url, gender, phone, phone_countr
 // loginIdentity is who a login is, as code2Session said.
 type loginIdentity struct {
 	AppID string
-	// Kind is the identity's door (KindMiniProgram when empty).
+	// Kind is the identity's door (profiles.KindMiniProgram when empty).
 	Kind      string
 	Session   *wechat.Session
 	SealedKey []byte // nil: the door has no session key (Official Accounts, apps)
@@ -71,7 +72,7 @@ type loginIdentity struct {
 // kind is the identity kind a login records.
 func (li loginIdentity) kind() string {
 	if li.Kind == "" {
-		return KindMiniProgram
+		return profiles.KindMiniProgram
 	}
 	return li.Kind
 }
@@ -90,7 +91,7 @@ func (li loginIdentity) owner() predicate.User {
 // resolveUser is the user half of a login, inside the login's
 // transaction: it finds or creates the user and identity, records the
 // session key, and reports whether the user is new.
-func (s *Service) resolveUser(ctx context.Context, tx *ent.Client, li loginIdentity, p Profile, now time.Time) (*ent.User, bool, error) {
+func (s *Service) resolveUser(ctx context.Context, tx *ent.Client, li loginIdentity, p profiles.Profile, now time.Time) (*ent.User, bool, error) {
 	ws := li.Session
 	var identID, userID int
 	var identUnion, userUnion sql.NullString
@@ -129,7 +130,7 @@ func (s *Service) resolveUser(ctx context.Context, tx *ent.Client, li loginIdent
 
 // firstLogin is a login of an identity seen for the first time: it joins
 // the user with its unionid, or starts a new user.
-func (s *Service) firstLogin(ctx context.Context, tx *ent.Client, li loginIdentity, p Profile, now time.Time) (*ent.User, bool, error) {
+func (s *Service) firstLogin(ctx context.Context, tx *ent.Client, li loginIdentity, p profiles.Profile, now time.Time) (*ent.User, bool, error) {
 	ws := li.Session
 	if ws.UnionID != "" {
 		owner, err := tx.User.Query().Where(user.Unionid(ws.UnionID)).Select(user.FieldID, user.FieldDisabled).Only(ctx)
@@ -262,7 +263,7 @@ func (s *Service) recordConflict(ctx context.Context, tx *ent.Client, userID int
 }
 
 // returningLogin counts the login of an existing user and returns them.
-func returningLogin(ctx context.Context, tx *ent.Client, userID int, p Profile, now time.Time) (*ent.User, error) {
+func returningLogin(ctx context.Context, tx *ent.Client, userID int, p profiles.Profile, now time.Time) (*ent.User, error) {
 	nickname, avatarURL, gender := "", "", 0
 	if p.Nickname != nil {
 		nickname = *p.Nickname

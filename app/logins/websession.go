@@ -1,23 +1,16 @@
-package accounts
+package logins
 
 import (
 	"context"
 	"fmt"
 
 	"github.com/miniauth/miniauth/app/problem"
+	"github.com/miniauth/miniauth/app/profiles"
 	"github.com/miniauth/miniauth/app/tokens"
 	"github.com/miniauth/miniauth/ent"
 	"github.com/miniauth/miniauth/ent/session"
 	"github.com/miniauth/miniauth/ent/user"
 )
-
-// WebApp is the app of a session a browser opened by scanning a mini
-// program code (app/weblogin): what the session list and the admin panel
-// show for it, and its tokens' app claim.
-const WebApp = "web"
-
-// KindWeb is the door of a web session in the session list ("via").
-const KindWeb = "web"
 
 // WebSession is a web session opened inside a transaction that has not
 // committed yet; Grant makes its tokens once it has.
@@ -45,7 +38,7 @@ func (s *Service) OpenWebSession(ctx context.Context, tx *ent.Client, userID int
 	}
 	refresh, hash := tokens.NewRefreshToken()
 	nonce := tokens.NewSessionNonce()
-	sess, err := s.createSession(ctx, tx, userID, WebApp, c, hash, nonce, s.Now.Now())
+	sess, err := s.createSession(ctx, tx, userID, profiles.WebApp, c, hash, nonce, s.Now.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +47,7 @@ func (s *Service) OpenWebSession(ctx context.Context, tx *ent.Client, userID int
 
 // Grant is the login answer of a committed web session.
 func (w *WebSession) Grant(s *Service) (*Grant, error) {
-	return s.grant(&Grant{User: w.user}, w.sessionID, w.nonce, WebApp, w.refresh)
+	return s.grant(&Grant{User: w.user}, w.sessionID, w.nonce, profiles.WebApp, w.refresh)
 }
 
 // IsWebSession reports whether sessionID was opened by a web sign-in: such
@@ -68,7 +61,7 @@ func (s *Service) IsWebSession(ctx context.Context, tx *ent.Client, sessionID in
 	if err != nil {
 		return false, fmt.Errorf("load session %d: %w", sessionID, err)
 	}
-	return app == WebApp, nil
+	return app == profiles.WebApp, nil
 }
 
 // CheckEnabled refuses a user who is gone (unauthorized) or disabled

@@ -1,4 +1,4 @@
-package accounts
+package logins
 
 // MaxCode is the longest code accepted, in bytes, from wx.login or from
 // <button open-type="getPhoneNumber">: WeChat's are a few dozen

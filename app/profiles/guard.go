@@ -1,4 +1,4 @@
-package accounts
+package profiles
 
 import "time"
 
@@ -26,12 +26,6 @@ type Guard struct {
 	ObserveOffer   func(reason string)
 	ObserveFetch   func(appID string)
 	ObserveBilling func(*PhoneBilling)
-}
-
-func (g *Guard) observeRisk(appID, outcome string, rank int) {
-	if g.ObserveRisk != nil {
-		g.ObserveRisk(appID, outcome, rank)
-	}
 }
 
 // Day is the calendar day of t that the daily caps count in, YYYY-MM-DD.

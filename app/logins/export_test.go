@@ -1,4 +1,4 @@
-package accounts
+package logins
 
 // The hand-written statements, for the test that holds them to the schema.
 const (

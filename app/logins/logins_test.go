@@ -1,9 +1,8 @@
-package accounts_test
+package logins_test
 
 import (
 	"bytes"
 	"context"
-	"github.com/miniauth/miniauth/app/sessions"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -12,13 +11,15 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/miniauth/miniauth/app/accounts"
 	"github.com/miniauth/miniauth/app/apptest"
 	"github.com/miniauth/miniauth/app/avatars"
 	"github.com/miniauth/miniauth/app/avatars/avatartest"
 	"github.com/miniauth/miniauth/app/clock"
 	"github.com/miniauth/miniauth/app/keys"
+	"github.com/miniauth/miniauth/app/logins"
 	"github.com/miniauth/miniauth/app/problem"
+	"github.com/miniauth/miniauth/app/profiles"
+	"github.com/miniauth/miniauth/app/sessions"
 	"github.com/miniauth/miniauth/app/tokens"
 	"github.com/miniauth/miniauth/app/wechat"
 	"github.com/miniauth/miniauth/app/wechatsim"
@@ -32,12 +33,13 @@ const (
 	refreshTTL = 30 * 24 * time.Hour
 )
 
-// fixture is the accounts service over a real database and a simulated
-// WeChat, on a clock that moves only when the test says.
+// fixture is the login and profile services over a real database and a
+// simulated WeChat, on a clock that moves only when the test says.
 type fixture struct {
-	svc    *accounts.Service
-	clock  *clock.Manual
-	wechat *wechatsim.Server
+	svc      *logins.Service
+	profiles *profiles.Service
+	clock    *clock.Manual
+	wechat   *wechatsim.Server
 }
 
 func newFixture(t *testing.T, url string) *fixture {
@@ -50,26 +52,37 @@ func newFixture(t *testing.T, url string) *fixture {
 	sim := wechatsim.New(apptest.AppID, apptest.Secret)
 	clk := clock.NewManual(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	log := slog.New(slog.DiscardHandler)
-	svc := &accounts.Service{
-		DB: db,
-		MiniPrograms: wechat.NewClients(wechat.New(wechat.Options{BaseURL: "http://wechat.invalid", AppID: apptest.AppID,
-			Secret: apptest.Secret, Transport: sim.Transport(), Log: log, Now: clk.Now})),
-		Keys:       ks,
-		Access:     &tokens.Signer{Kind: tokens.Access, Key: ks.UserToken, TTL: accessTTL, Now: clk.Now},
-		RefreshTTL: refreshTTL,
-		Log:        log,
-		Avatars:    avatars.New(filepath.Join(t.TempDir(), "avatars")),
-		Sessions:   &sessions.Service{DB: db, Log: log, Now: clk.Now},
-		Now:        clk.Now,
+	mini := wechat.NewClients(wechat.New(wechat.Options{BaseURL: "http://wechat.invalid", AppID: apptest.AppID,
+		Secret: apptest.Secret, Transport: sim.Transport(), Log: log, Now: clk.Now}))
+	live := &sessions.Service{DB: db, Log: log, Now: clk.Now}
+	prof := &profiles.Service{
+		DB:           db,
+		MiniPrograms: mini,
+		Keys:         ks,
+		Log:          log,
+		Avatars:      avatars.New(filepath.Join(t.TempDir(), "avatars")),
+		Sessions:     live,
+		Now:          clk.Now,
 	}
-	return &fixture{svc: svc, clock: clk, wechat: sim}
+	svc := &logins.Service{
+		DB:           db,
+		MiniPrograms: mini,
+		Keys:         ks,
+		Access:       &tokens.Signer{Kind: tokens.Access, Key: ks.UserToken, TTL: accessTTL, Now: clk.Now},
+		RefreshTTL:   refreshTTL,
+		Log:          log,
+		Sessions:     live,
+		Now:          clk.Now,
+		Profiles:     prof,
+	}
+	return &fixture{svc: svc, profiles: prof, clock: clk, wechat: sim}
 }
 
-var device = accounts.Client{IP: "192.0.2.7", UserAgent: "accounts-test"}
+var device = logins.Client{IP: "192.0.2.7", UserAgent: "accounts-test"}
 
-func (f *fixture) login(t *testing.T, openid string) *accounts.Grant {
+func (f *fixture) login(t *testing.T, openid string) *logins.Grant {
 	t.Helper()
-	g, err := f.svc.Login(context.Background(), "", f.wechat.NewCode(wechatsim.Identity{OpenID: openid}), accounts.Profile{}, device)
+	g, err := f.svc.Login(context.Background(), "", f.wechat.NewCode(wechatsim.Identity{OpenID: openid}), profiles.Profile{}, device)
 	if err != nil {
 		t.Fatalf("login %s: %v", openid, err)
 	}
@@ -79,12 +92,12 @@ func (f *fixture) login(t *testing.T, openid string) *accounts.Grant {
 // sessionOf is the session an access token names. Its signature is
 // checked but not its times, which are the test clock's: contrib/jwt's
 // check of exp against the system clock is the API tests' business.
-func sessionOf(t *testing.T, f *fixture, g *accounts.Grant) int {
+func sessionOf(t *testing.T, f *fixture, g *logins.Grant) int {
 	t.Helper()
 	return claimsOf(t, f, g).SessionID
 }
 
-func claimsOf(t *testing.T, f *fixture, g *accounts.Grant) *tokens.AccessClaims {
+func claimsOf(t *testing.T, f *fixture, g *logins.Grant) *tokens.AccessClaims {
 	t.Helper()
 	var c tokens.AccessClaims
 	_, err := jwt.NewParser(jwt.WithoutClaimsValidation(), jwt.WithValidMethods([]string{"HS256"})).
@@ -105,7 +118,7 @@ func wantCode(t *testing.T, what string, err error, code string) {
 	}
 }
 
-func (f *fixture) authenticates(t *testing.T, g *accounts.Grant) bool {
+func (f *fixture) authenticates(t *testing.T, g *logins.Grant) bool {
 	t.Helper()
 	c := claimsOf(t, f, g)
 	u, err := f.svc.Sessions.Authenticate(context.Background(), g.User.ID, c.SessionID, c.SessionNonce)
@@ -143,10 +156,10 @@ func TestLoginOpensASessionAndKnowsReturningUsers(t *testing.T) {
 		}
 		// A code is single-use, and the login that reuses it writes nothing.
 		code := f.wechat.NewCode(wechatsim.Identity{OpenID: "o_bob"})
-		if _, err := f.svc.Login(context.Background(), "", code, accounts.Profile{}, device); err != nil {
+		if _, err := f.svc.Login(context.Background(), "", code, profiles.Profile{}, device); err != nil {
 			t.Fatal(err)
 		}
-		_, err := f.svc.Login(context.Background(), "", code, accounts.Profile{}, device)
+		_, err := f.svc.Login(context.Background(), "", code, profiles.Profile{}, device)
 		wantCode(t, "reused code", err, problem.InvalidCode)
 	})
 }
@@ -179,7 +192,7 @@ func TestRefreshRotatesAndRevokesOnReuse(t *testing.T) {
 		_, err = f.svc.Refresh(ctx, next.RefreshToken, device)
 		wantCode(t, "refresh of a revoked session", err, problem.Unauthorized)
 		reason, err := f.svc.DB.Read.Session.Query().Where(session.ID(sessionOf(t, f, g))).Only(ctx)
-		if err != nil || reason.RevokeReason != accounts.ReasonRefreshReuse {
+		if err != nil || reason.RevokeReason != logins.ReasonRefreshReuse {
 			t.Fatalf("session after reuse: %+v, %v", reason, err)
 		}
 	})
@@ -268,8 +281,8 @@ func TestDisablingEndsEverySessionAndRefusesLogins(t *testing.T) {
 		a, c := f.login(t, "o_disabled"), f.login(t, "o_disabled")
 		other := f.login(t, "o_bystander")
 		changed := 0
-		f.svc.StatusChanged = func() { changed++ }
-		if err := f.svc.SetDisabled(ctx, a.User.ID, true); err != nil {
+		f.profiles.StatusChanged = func() { changed++ }
+		if err := f.profiles.SetDisabled(ctx, a.User.ID, true); err != nil {
 			t.Fatal(err)
 		}
 		if changed != 1 {
@@ -280,10 +293,10 @@ func TestDisablingEndsEverySessionAndRefusesLogins(t *testing.T) {
 		}
 		_, err := f.svc.Refresh(ctx, c.RefreshToken, device)
 		wantCode(t, "refresh of a disabled user", err, problem.Unauthorized)
-		_, err = f.svc.Login(ctx, "", f.wechat.NewCode(wechatsim.Identity{OpenID: "o_disabled"}), accounts.Profile{}, device)
+		_, err = f.svc.Login(ctx, "", f.wechat.NewCode(wechatsim.Identity{OpenID: "o_disabled"}), profiles.Profile{}, device)
 		wantCode(t, "login of a disabled user", err, problem.UserDisabled)
 
-		if err := f.svc.SetDisabled(ctx, a.User.ID, false); err != nil {
+		if err := f.profiles.SetDisabled(ctx, a.User.ID, false); err != nil {
 			t.Fatal(err)
 		}
 		if f.authenticates(t, a) {
@@ -292,7 +305,7 @@ func TestDisablingEndsEverySessionAndRefusesLogins(t *testing.T) {
 		if g := f.login(t, "o_disabled"); g.User.ID != a.User.ID {
 			t.Fatalf("re-enabled user logs in as %d, want %d", g.User.ID, a.User.ID)
 		}
-		wantCode(t, "disable a missing user", f.svc.SetDisabled(ctx, 1<<30, true), problem.NotFound)
+		wantCode(t, "disable a missing user", f.profiles.SetDisabled(ctx, 1<<30, true), problem.NotFound)
 		if changed != 2 {
 			t.Fatalf("StatusChanged called %d times after disable, enable and a miss, want 2", changed)
 		}
@@ -310,11 +323,11 @@ func TestDeleteErasesTheUserAndEverythingAboutThem(t *testing.T) {
 		if _, err := f.svc.Refresh(ctx, g.RefreshToken, device); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.svc.UploadAvatar(ctx, g.User.ID, 0, bytes.NewReader(avatartest.PNG(t, 1))); err != nil {
+		if _, err := f.profiles.UploadAvatar(ctx, g.User.ID, 0, bytes.NewReader(avatartest.PNG(t, 1))); err != nil {
 			t.Fatal(err)
 		}
 		keep := f.login(t, "o_keep")
-		if err := f.svc.Delete(ctx, g.User.ID); err != nil {
+		if err := f.profiles.Delete(ctx, g.User.ID); err != nil {
 			t.Fatal(err)
 		}
 		db := f.svc.DB.Read
@@ -330,13 +343,13 @@ func TestDeleteErasesTheUserAndEverythingAboutThem(t *testing.T) {
 				t.Errorf("%s left after delete: %d, %v", what, n, err)
 			}
 		}
-		if files := avatartest.Files(t, f.svc.Avatars.Dir); len(files) != 0 {
+		if files := avatartest.Files(t, f.profiles.Avatars.Dir); len(files) != 0 {
 			t.Errorf("avatar files left: %v", files)
 		}
 		if f.authenticates(t, g) || !f.authenticates(t, keep) {
 			t.Fatal("delete must end the user's sessions and no one else's")
 		}
-		wantCode(t, "delete twice", f.svc.Delete(ctx, g.User.ID), problem.Unauthorized)
+		wantCode(t, "delete twice", f.profiles.Delete(ctx, g.User.ID), problem.Unauthorized)
 		if again := f.login(t, "o_delete"); !again.IsNewUser || again.User.ID == g.User.ID {
 			t.Fatalf("the same WeChat user after delete: new=%v id %d", again.IsNewUser, again.User.ID)
 		}

@@ -1,4 +1,4 @@
-package accounts
+package profiles
 
 import (
 	"context"
@@ -92,9 +92,9 @@ func (s *Service) lockUser(ctx context.Context, tx *ent.Client, ps ...predicate.
 	return q.Select(user.FieldID, user.FieldAvatarURL).Only(ctx)
 }
 
-// checkOwnAvatar refuses a local avatar URL unless the file was uploaded
+// CheckOwnAvatar refuses a local avatar URL unless the file was uploaded
 // by the user selected by ps (who must exist).
-func (s *Service) checkOwnAvatar(ctx context.Context, tx *ent.Client, p Profile, ps ...predicate.User) error {
+func (s *Service) CheckOwnAvatar(ctx context.Context, tx *ent.Client, p Profile, ps ...predicate.User) error {
 	if p.AvatarURL == nil || !avatars.IsLocalURL(*p.AvatarURL) {
 		return nil
 	}

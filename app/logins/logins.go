@@ -1,63 +1,56 @@
-// Package accounts is miniauth's domain: logging users in with WeChat,
-// their sessions and refresh tokens, their profiles.
-package accounts
+// Package logins is how a person gets a session: a mini program login
+// (wx.login's code, or with the phone button), a login through an
+// Official Account or a mobile app, a browser's web session, and
+// refreshing tokens. It finds or creates the user and opens the
+// session; the profile a login fills is app/profiles'.
+package logins
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/miniauth/miniauth/app/sessions"
 	"log/slog"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/miniauth/miniauth/app/avatars"
 	"github.com/miniauth/miniauth/app/clock"
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/keys"
-	"github.com/miniauth/miniauth/app/problem"
+	"github.com/miniauth/miniauth/app/profiles"
+	"github.com/miniauth/miniauth/app/sessions"
 	"github.com/miniauth/miniauth/app/tokens"
 	"github.com/miniauth/miniauth/app/wechat"
 	"github.com/miniauth/miniauth/ent"
 	"github.com/miniauth/miniauth/ent/refreshtoken"
 	"github.com/miniauth/miniauth/ent/session"
-	"github.com/miniauth/miniauth/ent/upload"
 	"github.com/miniauth/miniauth/ent/user"
 )
 
-// Revocation reasons, kept on the session for the admin panel.
-const (
-	ReasonRefreshReuse = "refresh_token_reuse"
-	ReasonDisabled     = "user_disabled"
-)
+// ReasonRefreshReuse is the revocation reason of a session whose rotated
+// refresh token came back, kept on the session for the admin panel.
+const ReasonRefreshReuse = "refresh_token_reuse"
 
-// Service logs users in and manages their sessions.
+// Service logs users in and opens their sessions.
 type Service struct {
 	DB *database.DB
 	// MiniPrograms are the mini programs' WeChat clients (apps.go).
 	MiniPrograms *wechat.Clients
-	Keys         *keys.Set
-	Access       *tokens.Signer
-	RefreshTTL   time.Duration
-	Log          *slog.Logger
-	// Avatars stores uploaded avatar images (avatar.go).
-	Avatars *avatars.Store
+	// Keys seals the WeChat session keys a login brings.
+	Keys       *keys.Set
+	Access     *tokens.Signer
+	RefreshTTL time.Duration
+	Log        *slog.Logger
 	// Sessions checks, ends and purges sessions; every write here that
 	// ends a session or changes a user runs in Sessions.Write and
 	// declares it, so every instance's session cache follows.
 	Sessions *sessions.Service
-	// StatusChanged, if set, is called once a user was disabled or
-	// enabled: the admin panel's cached counts forget theirs
-	// (userlist.Store.Forget), so the dashboard shows the change at once.
-	StatusChanged func()
-	Now           clock.Clock
-	// Content, if set, checks nicknames and uploaded avatars with
-	// WeChat's content security (review.go); nil: no checks.
-	Content *ContentCheck
-	// Guard is the sign-up risk gate and the phone cost guard (guard.go).
-	Guard Guard
+	Now      clock.Clock
+	// Profiles is where a login's profile goes: its nickname's content
+	// check, its avatar's owner, the phone number a phone login binds,
+	// and the sign-up risk gate's settings (Profiles.Guard).
+	Profiles *profiles.Service
 }
 
 // Client describes the device a session (a user's or an admin's) was
@@ -78,13 +71,10 @@ type Grant struct {
 
 var errUnauthorized = sessions.ErrUnauthorized
 
-// Unauthorized is the error for any token that does not open a session.
-func Unauthorized() *problem.Error { return errUnauthorized }
-
 // Login exchanges a wx.login code of the mini program appID ("" with a
 // single app) for a session. The profile, already validated, fills the
 // user's empty fields.
-func (s *Service) Login(ctx context.Context, appID, code string, p Profile, c Client) (*Grant, error) {
+func (s *Service) Login(ctx context.Context, appID, code string, p profiles.Profile, c Client) (*Grant, error) {
 	li, err := s.code2Session(ctx, appID, code)
 	if err != nil {
 		return nil, err
@@ -100,7 +90,7 @@ func (s *Service) Login(ctx context.Context, appID, code string, p Profile, c Cl
 
 // checkLoginNickname checks a login's nickname when it would be stored
 // (a new user, or one without a nickname): risky refuses the login.
-func (s *Service) checkLoginNickname(ctx context.Context, li loginIdentity, p *Profile) error {
+func (s *Service) checkLoginNickname(ctx context.Context, li loginIdentity, p *profiles.Profile) error {
 	if check, err := s.nicknameToCheck(ctx, li, p); err != nil || !check {
 		return err
 	}
@@ -108,16 +98,15 @@ func (s *Service) checkLoginNickname(ctx context.Context, li loginIdentity, p *P
 	if err != nil {
 		return err
 	}
-	p.review, err = s.checkNickname(ctx, app, li.Session.OpenID, *p.Nickname)
-	return err
+	return s.Profiles.CheckNickname(ctx, app, li.Session.OpenID, p)
 }
 
 // nicknameToCheck reports whether a login's nickname goes to the content
 // check: there is a check, a nickname, and it would be stored (a new user,
 // or one without a nickname). A returning user's set nickname is never
 // changed by a login, so it is dropped from p unchecked.
-func (s *Service) nicknameToCheck(ctx context.Context, li loginIdentity, p *Profile) (bool, error) {
-	if s.Content == nil || p.Nickname == nil {
+func (s *Service) nicknameToCheck(ctx context.Context, li loginIdentity, p *profiles.Profile) (bool, error) {
+	if s.Profiles.Content == nil || p.Nickname == nil {
 		return false, nil
 	}
 	has, err := s.DB.Read.User.Query().Where(li.owner(), user.NicknameNEQ("")).Exist(ctx)
@@ -152,7 +141,7 @@ func (s *Service) code2Session(ctx context.Context, appID, code string) (loginId
 // login opens a session for a WeChat identity. extra, if set, runs in the
 // same transaction once the user is known (phone-login binds the phone):
 // its error undoes the whole login.
-func (s *Service) login(ctx context.Context, li loginIdentity, p Profile, c Client,
+func (s *Service) login(ctx context.Context, li loginIdentity, p profiles.Profile, c Client,
 	extra func(ctx context.Context, tx *ent.Client, u *ent.User, isNew bool) (*ent.User, error)) (*Grant, error) {
 	var g Grant
 	refresh, refreshHash := tokens.NewRefreshToken()
@@ -170,7 +159,7 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p Profile, c Clie
 			// resolved to (not of whoever else has the unionid: in a
 			// recorded conflict that is another user). An error undoes
 			// the whole login.
-			if err := s.checkOwnAvatar(ctx, tx, p, user.ID(u.ID)); err != nil {
+			if err := s.Profiles.CheckOwnAvatar(ctx, tx, p, user.ID(u.ID)); err != nil {
 				return err
 			}
 			if extra != nil {
@@ -178,7 +167,7 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p Profile, c Clie
 					return err
 				}
 			}
-			if err := flagNickname(ctx, tx, u, p.Nickname, p.review, now); err != nil {
+			if err := profiles.FlagNickname(ctx, tx, u, p, now); err != nil {
 				return err
 			}
 			if !isNew && u.UpdatedAt.After(now.Add(-time.Second)) {
@@ -229,7 +218,7 @@ func (s *Service) createSession(ctx context.Context, tx *ent.Client, userID int,
 }
 
 func (s *Service) grant(g *Grant, sessionID int, nonce, appID, refresh string) (*Grant, error) {
-	access, _, err := s.Access.SignWith(g.User.ID, sessionID, nonce, tokens.Extra{App: appID, Roles: Roles(g.User)})
+	access, _, err := s.Access.SignWith(g.User.ID, sessionID, nonce, tokens.Extra{App: appID, Roles: profiles.Roles(g.User)})
 	if err != nil {
 		return nil, err
 	}
@@ -319,132 +308,6 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 		return nil, errUnauthorized
 	}
 	return s.grant(&g, sessionID, nonce, appID, next)
-}
-
-// UpdateProfile applies a validated partial profile to the signed-in user
-// current. An empty update changes nothing, updated_at included, and
-// answers current as it is. A local avatar_url must name a file the user
-// uploaded; the uploaded avatar it replaces is erased. The cached user is
-// replaced by the new one, so the next request of any of the user's
-// sessions is still answered from memory.
-func (s *Service) UpdateProfile(ctx context.Context, current *ent.User, sessionID int, p Profile) (*ent.User, error) {
-	if p.Empty() {
-		return current, nil
-	}
-	userID := current.ID
-	if s.Content != nil && p.Nickname != nil && *p.Nickname != current.Nickname {
-		var err error
-		if p.review, err = s.checkProfileNickname(ctx, userID, sessionID, *p.Nickname); err != nil {
-			return nil, err
-		}
-	}
-	var out *ent.User
-	var previous string
-	ticket := s.Sessions.Cache.Ticket(userID)
-	err := s.Sessions.Write(ctx, func(ctx context.Context, tx *ent.Client, ch *sessions.Changes) error {
-		ch.UserChanged(userID)
-		if p.AvatarURL != nil {
-			old, err := s.lockSignedIn(ctx, tx, userID)
-			if err != nil {
-				return err
-			}
-			previous = old.AvatarURL
-			if err := s.checkOwnAvatar(ctx, tx, p, user.ID(userID)); err != nil {
-				return err
-			}
-		}
-		update := tx.User.UpdateOneID(userID).SetUpdatedAt(s.Now.Now())
-		if p.Nickname != nil {
-			update.SetNickname(*p.Nickname)
-		}
-		if p.AvatarURL != nil {
-			update.SetAvatarURL(*p.AvatarURL)
-		}
-		if p.Gender != nil {
-			update.SetGender(*p.Gender)
-		}
-		u, err := update.Save(ctx)
-		if ent.IsNotFound(err) {
-			return errUnauthorized
-		}
-		if err != nil {
-			return err
-		}
-		out = u
-		ch.UserReplaced(ticket, u)
-		return s.reviewChanged(ctx, tx, u, p)
-	})
-	if err != nil {
-		return nil, err
-	}
-	if p.AvatarURL != nil && previous != out.AvatarURL {
-		s.releaseAvatar(ctx, userID, previous)
-	}
-	return out, nil
-}
-
-// Delete closes an account (PIPL account cancellation): the user row, and
-// with it every session, refresh token, identity, upload record, phone and
-// session key, is erased, and every file the user uploaded, whatever
-// avatar_url says now. The rows that hang off the user go by the schema's
-// ON DELETE CASCADE (ent/schema), the one mechanism for children. The
-// same WeChat account logging in later starts a new user.
-func (s *Service) Delete(ctx context.Context, userID int) error {
-	var avatar string
-	var uploads []string
-	err := s.Sessions.Write(ctx, func(ctx context.Context, tx *ent.Client, ch *sessions.Changes) error {
-		ch.UserRevoked(userID)
-		u, err := s.lockSignedIn(ctx, tx, userID)
-		if err != nil {
-			return err
-		}
-		avatar = u.AvatarURL
-		if uploads, err = tx.Upload.Query().Where(upload.UserID(userID)).Select(upload.FieldName).Strings(ctx); err != nil {
-			return fmt.Errorf("list uploads: %w", err)
-		}
-		if err := tx.User.DeleteOneID(userID).Exec(ctx); err != nil {
-			return fmt.Errorf("delete user %d: %w", userID, err)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	// The records are gone: a file that cannot be removed now has no owner
-	// and the next sweep removes it.
-	for _, name := range uploads {
-		if err := s.Avatars.Remove(name); err != nil {
-			s.Log.Warn("remove avatar of deleted account", "file", name, "err", err)
-		}
-	}
-	s.RemoveAvatarIfUnused(ctx, avatar)
-	return nil
-}
-
-// SetDisabled disables or re-enables a user (then StatusChanged).
-// Disabling revokes every session at once, so the user's next API call is
-// refused.
-func (s *Service) SetDisabled(ctx context.Context, userID int, disabled bool) error {
-	err := s.Sessions.Write(ctx, func(ctx context.Context, tx *ent.Client, ch *sessions.Changes) error {
-		ch.UserRevoked(userID)
-		n, err := tx.User.Update().Where(user.ID(userID)).SetDisabled(disabled).SetUpdatedAt(s.Now.Now()).Save(ctx)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return problem.New(problem.NotFound, "no such user")
-		}
-		if !disabled {
-			return nil
-		}
-		return tx.Session.Update().
-			Where(session.UserID(userID), session.RevokedAtIsNil()).
-			SetRevokedAt(s.Now.Now()).SetRevokeReason(ReasonDisabled).Exec(ctx)
-	})
-	if err == nil && s.StatusChanged != nil {
-		s.StatusChanged()
-	}
-	return err
 }
 
 func truncate(s string, n int) string {

@@ -1,7 +1,8 @@
-package accounts
+package profiles
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -40,9 +41,15 @@ func (s *Service) RecordPhoneBilling(ctx context.Context, appID string, all, use
 			return err
 		}
 		now := s.Now.Now()
-		var total int64
-		if err := queryRow(ctx, tx, "SELECT COALESCE(SUM(fetched), 0) FROM phone_days WHERE appid = $1", []any{appID}, &total); err != nil {
+		var sums []struct {
+			Sum sql.NullInt64 `json:"sum"` // NULL: no day counted yet
+		}
+		if err := tx.PhoneDay.Query().Where(phoneday.Appid(appID)).Aggregate(ent.Sum(phoneday.FieldFetched)).Scan(ctx, &sums); err != nil {
 			return fmt.Errorf("count redeemed phone numbers: %w", err)
+		}
+		var total int64
+		if len(sums) > 0 {
+			total = sums[0].Sum.Int64
 		}
 		unredeemed := int64(0)
 		prev, err := tx.PhoneDay.Query().Where(phoneday.Appid(appID), phoneday.PolledAtNotNil()).

@@ -1,14 +1,18 @@
-package accounts
+package profiles
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/miniauth/miniauth/app/sessions"
+	"hash/fnv"
+
+	"entgo.io/ent/dialect"
 
 	"github.com/miniauth/miniauth/app/problem"
+	"github.com/miniauth/miniauth/app/sessions"
 	"github.com/miniauth/miniauth/app/wechat"
 	"github.com/miniauth/miniauth/ent"
+	"github.com/miniauth/miniauth/ent/user"
 )
 
 // BindPhone exchanges a code from <button open-type="getPhoneNumber"> for
@@ -23,14 +27,14 @@ func (s *Service) BindPhone(ctx context.Context, u *ent.User, sessionID int, cod
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.phoneNumber(ctx, id.App, code, id.OpenID, u.ID, ip)
+	p, err := s.PhoneNumber(ctx, id.App, code, id.OpenID, u.ID, ip)
 	if err != nil {
 		return nil, err
 	}
 	var out *ent.User
 	ticket := s.Sessions.Cache.Ticket(u.ID)
 	err = s.Sessions.Write(ctx, func(ctx context.Context, tx *ent.Client, ch *sessions.Changes) error {
-		if err := s.claimPhone(ctx, tx, u.ID, p); err != nil {
+		if err := s.ClaimPhone(ctx, tx, u.ID, p); err != nil {
 			return err
 		}
 		ch.UserChanged(u.ID)
@@ -57,13 +61,13 @@ func (s *Service) BindPhone(ctx context.Context, u *ent.User, sessionID int, cod
 var errPhoneCodeMismatch = problem.New(problem.PhoneCodeMismatch,
 	"this phone code was obtained by another WeChat user; tap the phone button again")
 
-// phoneNumber calls getuserphonenumber for app, logging what went wrong,
+// PhoneNumber calls getuserphonenumber for app, logging what went wrong,
 // and counts the number fetched for userID (0: a sign-up by phone-login)
 // from ip.
 // openid always goes along: WeChat then checks that the code was obtained
 // by that user, so one user's code cannot be redeemed on another's
 // session (WECHAT.md 5.8).
-func (s *Service) phoneNumber(ctx context.Context, app *wechat.Client, code, openid string, userID int, ip string) (*wechat.Phone, error) {
+func (s *Service) PhoneNumber(ctx context.Context, app *wechat.Client, code, openid string, userID int, ip string) (*wechat.Phone, error) {
 	p, err := app.PhoneNumber(ctx, code, openid)
 	if err != nil {
 		var we *wechat.Error
@@ -86,4 +90,37 @@ func (s *Service) phoneNumber(ctx context.Context, app *wechat.Client, code, ope
 	}
 	s.countPhoneFetch(ctx, app.AppID(), owner, ip)
 	return p, nil
+}
+
+var errPhoneTaken = problem.New(problem.AccountConflict,
+	"this phone number belongs to another account; log in with that account or ask an admin")
+
+// ClaimPhone refuses, inside a write that is about to bind phone to
+// userID, a number another user has (account_conflict): that user could
+// no longer log in with it. One number's claims queue on a lock.
+func (s *Service) ClaimPhone(ctx context.Context, tx *ent.Client, userID int, phone *wechat.Phone) error {
+	if s.DB.Dialect == dialect.Postgres {
+		// Concurrent transactions would each see the number free and
+		// each bind it: one number's bindings queue on a lock held to
+		// the end of the transaction. (SQLite has one writer.)
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", phoneLockKey(phone)); err != nil {
+			return fmt.Errorf("lock phone number: %w", err)
+		}
+	}
+	taken, err := tx.User.Query().Where(user.Phone(phone.PurePhoneNumber), user.PhoneCountryCode(phone.CountryCode),
+		user.IDNEQ(userID)).Exist(ctx)
+	if err != nil {
+		return fmt.Errorf("find owner of phone: %w", err)
+	}
+	if taken {
+		return errPhoneTaken
+	}
+	return nil
+}
+
+// phoneLockKey is the advisory lock of one phone number.
+func phoneLockKey(p *wechat.Phone) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("miniauth-phone:" + p.CountryCode + ":" + p.PurePhoneNumber))
+	return int64(h.Sum64())
 }

@@ -1,4 +1,4 @@
-package accounts
+package profiles
 
 import (
 	"context"
@@ -15,7 +15,7 @@ type DeviceSession struct {
 	CreatedAt  time.Time
 	LastUsedAt time.Time
 	IP         string
-	Device     string // from the user agent (device.go)
+	Device     string // from the user agent (DeviceName)
 	App        string // the AppID of the mini program, Official Account or mobile app
 	Via        string // the door: KindMiniProgram, KindOA or KindApp
 }
