@@ -12,7 +12,7 @@ import (
 )
 
 // ChangeChannel is the PostgreSQL channel on which instances announce
-// ended sessions and changed users to each other (app/accounts sends,
+// ended sessions and changed users to each other (app/logins and app/profiles send,
 // app wires the listener to the session cache).
 const ChangeChannel = "miniauth_changes"
 
