@@ -35,10 +35,17 @@ var errRaced = errors.New("concurrent first login")
 // loginAttempts bounds the reruns after errRaced.
 const loginAttempts = 3
 
-// findIdentitySQL is the returning login's lookup, one indexed join.
-const findIdentitySQL = `SELECT i.id, i.unionid, u.id, u.unionid, u.disabled
-FROM identities i JOIN users u ON u.id = i.user_id
-WHERE i.appid = $1 AND i.openid = $2`
+// findIdentitySQL is a login's one lookup: always one row, with the
+// identity and its user when they exist (indexed joins), and otherwise
+// whether a user already has the openid as users.openid (firstLogin). A
+// first login used to ask that in a statement of its own, on the single
+// writer. Arguments: openid, appid (SQLite numbers $n by first
+// appearance).
+const findIdentitySQL = `SELECT i.id, i.unionid, u.id, u.unionid, u.disabled,
+  CASE WHEN i.id IS NULL THEN EXISTS (SELECT 1 FROM users WHERE openid = $1) ELSE FALSE END
+FROM (SELECT 1) AS one
+LEFT JOIN identities i ON i.appid = $2 AND i.openid = $1
+LEFT JOIN users u ON u.id = i.user_id`
 
 // returningLoginSQL counts a login and fills the user's empty profile
 // fields from the login's: changing a set field is PUT /api/me's job, so
@@ -93,18 +100,28 @@ func (li loginIdentity) owner() predicate.User {
 // session key, and reports whether the user is new.
 func (s *Service) resolveUser(ctx context.Context, tx *ent.Client, li loginIdentity, p profiles.Profile, now time.Time) (*ent.User, bool, error) {
 	ws := li.Session
-	var identID, userID int
+	var identID, userID sql.NullInt64
 	var identUnion, userUnion sql.NullString
-	var disabled bool
-	err := queryRow(ctx, tx, findIdentitySQL, []any{li.AppID, ws.OpenID}, &identID, &identUnion, &userID, &userUnion, &disabled)
+	var disabled sql.NullBool
+	var openidTaken bool
+	err := queryRow(ctx, tx, findIdentitySQL, []any{ws.OpenID, li.AppID}, &identID, &identUnion, &userID, &userUnion, &disabled, &openidTaken)
 	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return s.firstLogin(ctx, tx, li, p, now)
 	case err != nil:
 		return nil, false, fmt.Errorf("find identity: %w", err)
-	case disabled:
+	case !identID.Valid:
+		return s.firstLogin(ctx, tx, li, p, openidTaken, now)
+	case disabled.Bool:
 		return nil, false, errDisabled
 	}
+	return s.returningIdentity(ctx, tx, li, p, int(identID.Int64), identUnion, int(userID.Int64), userUnion, now)
+}
+
+// returningIdentity is the login of a known identity: it records the
+// login (and a new session key or unionid) and counts the user's login.
+func (s *Service) returningIdentity(ctx context.Context, tx *ent.Client, li loginIdentity, p profiles.Profile,
+	identID int, identUnion sql.NullString, userID int, userUnion sql.NullString, now time.Time) (*ent.User, bool, error) {
+	ws := li.Session
+	var err error
 	// Bulk form: one UPDATE, without Ent's read-back.
 	update := tx.Identity.Update().Where(identity.ID(identID)).SetLastLoginAt(now)
 	if li.SealedKey != nil {
@@ -130,7 +147,9 @@ func (s *Service) resolveUser(ctx context.Context, tx *ent.Client, li loginIdent
 
 // firstLogin is a login of an identity seen for the first time: it joins
 // the user with its unionid, or starts a new user.
-func (s *Service) firstLogin(ctx context.Context, tx *ent.Client, li loginIdentity, p profiles.Profile, now time.Time) (*ent.User, bool, error) {
+// openidTaken says whether a user already has the identity's openid as
+// users.openid (findIdentitySQL).
+func (s *Service) firstLogin(ctx context.Context, tx *ent.Client, li loginIdentity, p profiles.Profile, openidTaken bool, now time.Time) (*ent.User, bool, error) {
 	ws := li.Session
 	if ws.UnionID != "" {
 		owner, err := tx.User.Query().Where(user.Unionid(ws.UnionID)).Select(user.FieldID, user.FieldDisabled).Only(ctx)
@@ -151,9 +170,7 @@ func (s *Service) firstLogin(ctx context.Context, tx *ent.Client, li loginIdenti
 	// the single-app schema). Openids of two apps never coincide in
 	// WeChat; should they, the app id keeps the column unique.
 	openid := ws.OpenID
-	if taken, err := tx.User.Query().Where(user.Openid(openid)).Exist(ctx); err != nil {
-		return nil, false, fmt.Errorf("find user by openid: %w", err)
-	} else if taken {
+	if openidTaken {
 		openid = li.AppID + ":" + openid
 	}
 	create := tx.User.Create().
