@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,6 +56,18 @@ func TestMetricsOnSeparateListener(t *testing.T) {
 	env.Do(t, apptest.Request{Method: "GET", Path: "/api/me", Token: g.AccessToken})
 	env.Do(t, apptest.Request{Method: "POST", Path: "/api/auth/login", Body: map[string]any{"code": "not-a-code"}})
 
+	// 100 made-up method names at once (verify answers any method): no
+	// series per name.
+	var wg sync.WaitGroup
+	for i := 0; i < 100; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			env.Do(t, apptest.Request{Method: fmt.Sprintf("MADEUP%d", i), Path: "/api/auth/verify", Token: g.AccessToken})
+		}()
+	}
+	wg.Wait()
+
 	if r := env.Do(t, apptest.Request{Method: "GET", Path: "/metrics"}); r.Status != http.StatusNotFound {
 		t.Fatalf("public /metrics answered %d, want 404", r.Status)
 	}
@@ -77,6 +90,9 @@ func TestMetricsOnSeparateListener(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+	if strings.Contains(text, "MADEUP") {
+		t.Error("metrics keep a series per made-up method name")
 	}
 	if strings.Contains(text, g.AccessToken) || strings.Contains(text, "metrics-user") {
 		t.Error("metrics contain a token or an openid")

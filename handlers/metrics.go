@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -25,6 +24,27 @@ func loginOutcome(c *fiber.Ctx, status int) string {
 	return "success"
 }
 
+// metricMethods are the method label's values: any other method name
+// (a client may send any token, and /api/auth/verify answers them all)
+// is "other", so that a client cannot add series without end.
+var metricMethods = map[string]string{}
+
+func init() {
+	for _, m := range []string{fiber.MethodGet, fiber.MethodHead, fiber.MethodPost, fiber.MethodPut, fiber.MethodPatch,
+		fiber.MethodDelete, fiber.MethodOptions, fiber.MethodConnect, fiber.MethodTrace} {
+		metricMethods[m] = m
+	}
+}
+
+// metricMethod is the method label of a request's method. The label is a
+// constant string: Fiber reuses the request's memory, a label outlives it.
+func metricMethod(m string) string {
+	if label, ok := metricMethods[m]; ok {
+		return label
+	}
+	return "other"
+}
+
 // Metrics counts and times every request by its route pattern. Mount it
 // outside AccessLog, which answers errors, so that it sees every final
 // status and the error code WriteProblem left.
@@ -37,9 +57,8 @@ func Metrics(m *metrics.Metrics) fiber.Handler {
 			route = "unmatched" // the catch-all 404 handler
 		}
 		status := c.Response().StatusCode()
-		// Fiber reuses request memory; a label value outlives the request.
-		method := strings.Clone(c.Method())
-		m.ObserveRequest(route, method, strconv.Itoa(status), time.Since(start))
+		method := metricMethod(c.Method())
+		m.ObserveRequest(route, method, status, time.Since(start))
 		if route == loginRoute && method == fiber.MethodPost {
 			m.ObserveLogin(loginOutcome(c, status))
 		}

@@ -117,9 +117,15 @@ func AccessLog(log *slog.Logger, onError fiber.ErrorHandler) fiber.Handler {
 				c.Status(fiber.StatusInternalServerError)
 			}
 		}
-		// LogAttrs: typed attributes, no boxing of each value into an
-		// interface on every request.
-		log.LogAttrs(c.UserContext(), slog.LevelInfo, "request",
+		ctx := c.UserContext()
+		if !log.Enabled(ctx, slog.LevelInfo) {
+			return nil
+		}
+		// The record is made here, with typed attributes and no caller
+		// (Logger.LogAttrs would walk the stack for one on every request;
+		// the handler does not print it).
+		r := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
+		r.AddAttrs(
 			slog.String("method", requestMethod(c)),
 			slog.String("path", c.Path()),
 			slog.Int("status", c.Response().StatusCode()),
@@ -127,6 +133,7 @@ func AccessLog(log *slog.Logger, onError fiber.ErrorHandler) fiber.Handler {
 			slog.String("request_id", RequestID(c)),
 			slog.String("ip", ClientIP(c)),
 		)
+		log.Handler().Handle(ctx, r)
 		return nil
 	}
 }

@@ -8,6 +8,7 @@ package metrics
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -26,6 +27,9 @@ type Metrics struct {
 	wechatCalls  *prometheus.HistogramVec
 	wechatErrors *prometheus.CounterVec
 	pushEvents   *prometheus.CounterVec
+	// requestSeries caches the series of each (route, method, status):
+	// requestKey → *requestSeries.
+	requestSeries sync.Map
 }
 
 // New registers every collector. activeSessions counts live sessions; it
@@ -71,9 +75,32 @@ func New(activeSessions func(context.Context) (int, error)) *Metrics {
 
 // ObserveRequest records one answered request by its route pattern (not
 // its raw path, which would make a label per user id).
-func (m *Metrics) ObserveRequest(route, method, status string, took time.Duration) {
-	m.requests.WithLabelValues(route, method, status).Inc()
-	m.latency.WithLabelValues(route, method).Observe(took.Seconds())
+// The route and method must come from bounded sets (route patterns, a
+// list of method names): each new pair is kept for good.
+func (m *Metrics) ObserveRequest(route, method string, status int, took time.Duration) {
+	key := requestKey{route, method, status}
+	s, ok := m.requestSeries.Load(key)
+	if !ok {
+		// WithLabelValues hashes the labels on every call; the pair of
+		// series is looked up once per key instead.
+		s, _ = m.requestSeries.LoadOrStore(key, &requestSeries{
+			count:   m.requests.WithLabelValues(route, method, strconv.Itoa(status)),
+			latency: m.latency.WithLabelValues(route, method),
+		})
+	}
+	rs := s.(*requestSeries)
+	rs.count.Inc()
+	rs.latency.Observe(took.Seconds())
+}
+
+type requestKey struct {
+	route, method string
+	status        int
+}
+
+type requestSeries struct {
+	count   prometheus.Counter
+	latency prometheus.Observer
 }
 
 // ObserveLogin counts one login by its outcome: "success", or what went
