@@ -180,18 +180,20 @@ func openSQLite(o Options, loc dburl.Location) (*DB, error) {
 	// sends the same SQL text for the same query shape, and parsing it
 	// anew each time was a third of a login's cost.
 	// _cache_size is per connection (KiB when negative), C memory that
-	// grows with the tables up to the size: 16 MiB for the writer, 4 MiB
+	// grows with the tables up to the size: 8 MiB for the writer, 4 MiB
 	// for each reader (most reads of a busy server are answered by the
-	// session cache). With 32 MiB each, a 40 s login flood in the bench
-	// peaked at 85.6 MiB RSS; with these, 80.8 MiB. Pages beyond it are
-	// still in the kernel's page cache.
+	// session cache). Pages beyond it are still in the kernel's page
+	// cache. The writer's 16 MiB of before cost 5–8 MiB of peak RSS in
+	// the bench and bought no login speed (its CPU per login was the
+	// same): the pages a login touches at random (openid and refresh
+	// hash indexes) miss either size once the tables are large.
 	base := "file:" + (&url.URL{Path: path}).EscapedPath() +
 		"?_busy_timeout=10000&_journal_mode=WAL&_foreign_keys=1&_synchronous=" + sync +
 		"&_stmt_cache_size=128"
 	// One writer connection whose transactions take the write lock at
 	// BEGIN (IMMEDIATE), so they queue instead of failing with "database
 	// is locked" when they upgrade from a read.
-	w, err := sql.Open(writerDriver, base+"&_cache_size=-16000&_txlock=immediate")
+	w, err := sql.Open(writerDriver, base+"&_cache_size=-8000&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
