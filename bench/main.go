@@ -79,6 +79,9 @@ type benchCase struct {
 	url    func() string
 	env    []string
 	server *process // whose RSS is reported; nil for the baselines
+	// timed is the process whose CPU per request is reported: the
+	// server, or the baseline's process.
+	timed *process
 	probe  func() string
 }
 
@@ -158,9 +161,9 @@ func run(o options) error {
 		return []string{"BENCH_TOKENS=" + tokensFile, "BENCH_PATH=" + path, "BENCH_METHOD=" + method}
 	}
 	cases := []*benchCase{
-		{name: "bare Fiber \"ok\"", script: script("plain"), url: func() string { return base.URL + "/ok" }},
+		{name: "bare Fiber \"ok\"", script: script("plain"), url: func() string { return base.URL + "/ok" }, timed: base},
 		{name: "baseline: Fiber + contrib/jwt", script: script("plain"), url: func() string { return base.URL + "/" },
-			env: []string{"BENCH_TOKEN=" + baseToken}},
+			env: []string{"BENCH_TOKEN=" + baseToken}, timed: base},
 		{name: "GET /api/me", script: script("get"), url: func() string { return srv.URL }, env: authed("GET", "/api/me"), server: srv},
 		{name: "GET /api/auth/verify", script: script("get"), url: func() string { return srv.URL }, env: authed("GET", "/api/auth/verify"), server: srv,
 			probe: func() string { return probeVerify(srv.URL, access[0]) }},
@@ -189,17 +192,16 @@ func run(o options) error {
 				continue
 			}
 			env := append(cloneStrings(c.env), "BENCH_ROUND="+strconv.Itoa(round))
-			var cpu0 time.Duration
-			if c.server != nil {
-				cpu0 = c.server.cpu()
+			timed := c.timed
+			if timed == nil {
+				timed = c.server
 			}
+			cpu0 := timed.cpu()
 			r, err := runWrk(o, c.script, c.url(), slice, env)
 			if err != nil {
 				return err
 			}
-			if c.server != nil {
-				results[i].cpu += c.server.cpu() - cpu0
-			}
+			results[i].cpu += timed.cpu() - cpu0
 			results[i].runs = append(results[i].runs, r)
 			if c.server != nil {
 				now, hwm := c.server.rss()
@@ -210,7 +212,53 @@ func run(o options) error {
 	}
 	printTable(o, results)
 	fmt.Printf("\nminiauth peak RSS over the whole run (VmHWM): %.1f MiB\n", float64(peak)/1024)
+	printTargets(o, results, peak)
 	return nil
+}
+
+// targets are the figures miniauth promises (issue 17): a case's minimum
+// share of the JWT baseline's requests/s, by the start of its name.
+var targets = []struct {
+	casePrefix string
+	min        float64
+}{
+	{"login", 0.12},
+	{"GET /api/me", 0.75},
+	{"GET /api/auth/verify", 0.75},
+}
+
+// maxPeakRSS is the promised ceiling of the server's peak RSS, MiB.
+const maxPeakRSS = 80.0
+
+// printTargets says, for each target measured in this run, whether it was
+// met; nothing about ratios when the run's ratios are not valid.
+func printTargets(o options, results []*result, peakKiB int64) {
+	ok, jwt := results[0], results[1]
+	var lines []string
+	if ok.rps()/jwt.rps() >= o.headroom && baselineSuspect(results) == nil {
+		for _, t := range targets {
+			for _, r := range results[2:] {
+				if r.skipped != "" || !strings.HasPrefix(r.name, t.casePrefix) {
+					continue
+				}
+				ratio := r.rps() / jwt.rps()
+				lines = append(lines, fmt.Sprintf("%s ≥ %.2f: %s (%.2f)", r.name, t.min, metOrMissed(ratio >= t.min), ratio))
+			}
+		}
+	}
+	peak := float64(peakKiB) / 1024
+	lines = append(lines, fmt.Sprintf("peak RSS < %.0f MiB: %s (%.1f MiB)", maxPeakRSS, metOrMissed(peak < maxPeakRSS), peak))
+	fmt.Println("targets:")
+	for _, l := range lines {
+		fmt.Println("  " + l)
+	}
+}
+
+func metOrMissed(met bool) string {
+	if met {
+		return "met"
+	}
+	return "MISSED"
 }
 
 func cloneStrings(s []string) []string { return append([]string(nil), s...) }
@@ -261,13 +309,22 @@ func printTable(o options, results []*result) {
 	// does: a case well above it means the baseline itself was starved
 	// (its process descheduled, a neighbour's burst in its slots), and no
 	// ratio of that run means anything.
-	for _, r := range results[2:] {
-		if r.skipped == "" && r.rps() > 1.1*jwt.rps() {
-			fmt.Printf("BASELINE SUSPECT: %s ran at %.2f× the JWT baseline, which does less work; the baseline was starved in this run and its ratios are not valid.\n", r.name, r.rps()/jwt.rps())
-			break
-		}
+	if r := baselineSuspect(results); r != nil {
+		fmt.Printf("BASELINE SUSPECT: %s ran at %.2f× the JWT baseline, which does less work; the baseline was starved in this run and its ratios are not valid.\n", r.name, r.rps()/jwt.rps())
 	}
 	fmt.Println("p50/p99/p99.9: median over the rounds of each round's wrk percentile; requests/s counts 2xx answers only.")
+}
+
+// baselineSuspect is the first authenticated case that ran well above the
+// JWT baseline, or nil.
+func baselineSuspect(results []*result) *result {
+	jwt := results[1]
+	for _, r := range results[2:] {
+		if r.skipped == "" && r.rps() > 1.1*jwt.rps() {
+			return r
+		}
+	}
+	return nil
 }
 
 // probeVerify says why the forward-auth case is skipped, or "" to run it.
