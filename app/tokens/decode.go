@@ -73,72 +73,62 @@ var claimBits = map[string]uint16{
 // value reads the value of key into c.
 func (d *decoder) value(key string, c *AccessClaims) bool {
 	switch key {
-	case "iss", "sub", "jti", "sno", "typ", "app":
-		s, ok := d.plainString()
-		if !ok {
-			return false
-		}
-		switch v := string(s); key {
-		case "iss":
-			c.Issuer = v
-		case "sub":
-			c.Subject = v
-		case "jti":
-			c.ID = v
-		case "sno":
-			c.SessionNonce = v
-		case "typ":
-			c.Type = v
-		case "app":
-			c.App = v
-		}
-	case "exp", "nbf", "iat":
-		n, ok := d.wholeNumber()
-		if !ok {
-			return false
-		}
-		t := jwt.NewNumericDate(time.Unix(n, 0))
-		switch key {
-		case "exp":
-			c.ExpiresAt = t
-		case "nbf":
-			c.NotBefore = t
-		case "iat":
-			c.IssuedAt = t
-		}
+	case "iss":
+		return d.stringInto(&c.Issuer)
+	case "sub":
+		return d.stringInto(&c.Subject)
+	case "jti":
+		return d.stringInto(&c.ID)
+	case "sno":
+		return d.stringInto(&c.SessionNonce)
+	case "typ":
+		return d.stringInto(&c.Type)
+	case "app":
+		return d.stringInto(&c.App)
+	case "exp":
+		return d.dateInto(&c.ExpiresAt)
+	case "nbf":
+		return d.dateInto(&c.NotBefore)
+	case "iat":
+		return d.dateInto(&c.IssuedAt)
 	case "sid":
 		n, ok := d.wholeNumber()
-		if !ok {
-			return false
-		}
 		c.SessionID = int(n)
+		return ok
 	case "aud":
 		if d.peek() == '"' {
-			s, ok := d.plainString()
-			if !ok {
-				return false
-			}
-			c.Audience = jwt.ClaimStrings{string(s)}
-			return true
+			var s string
+			ok := d.stringInto(&s)
+			c.Audience = jwt.ClaimStrings{s}
+			return ok
 		}
 		list, ok := d.stringArray()
-		if !ok {
-			return false
-		}
 		if len(list) == 0 {
 			list = nil // as jwt.ClaimStrings decodes []
 		}
 		c.Audience = list
+		return ok
 	case "roles":
 		list, ok := d.stringArray()
-		if !ok {
-			return false
-		}
 		c.Roles = list
-	default:
-		return false
+		return ok
 	}
-	return true
+	return false
+}
+
+// stringInto reads a plain string into p. On false, what p holds does
+// not matter: encoding/json decodes the whole object again.
+func (d *decoder) stringInto(p *string) bool {
+	s, ok := d.plainString()
+	*p = string(s)
+	return ok
+}
+
+// dateInto reads a NumericDate of whole seconds into p.
+func (d *decoder) dateInto(p **jwt.NumericDate) bool {
+	n, ok := d.wholeNumber()
+	*p = jwt.NewNumericDate(time.Unix(n, 0))
+	return ok
 }
 
 // decoder walks valid JSON.
