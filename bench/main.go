@@ -82,7 +82,7 @@ type benchCase struct {
 	// timed is the process whose CPU per request is reported: the
 	// server, or the baseline's process.
 	timed *process
-	probe  func() string
+	probe func() string
 }
 
 func run(o options) error {
