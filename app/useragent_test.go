@@ -38,3 +38,25 @@ func TestInvalidUTF8UserAgentIsStoredValid(t *testing.T) {
 		}
 	})
 }
+
+// The same for a browser asking for a web sign-in code: its ticket keeps
+// the User-Agent (shown on the confirm page and given to the web session).
+func TestInvalidUTF8UserAgentWebSignIn(t *testing.T) {
+	t.Parallel()
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		env := startOn(t, b, nil)
+		ua := "Mozilla/5.0 \xff\xfe (X11\t; \u202eLinux) Chrome/131"
+		r := env.Do(t, apptest.Request{Method: "POST", Path: "/api/auth/qr", Body: map[string]any{},
+			Header: map[string]string{"User-Agent": ua}})
+		if r.Status != http.StatusOK {
+			t.Fatalf("web sign-in ticket with a non-UTF-8 User-Agent: %d %s", r.Status, r.Body)
+		}
+		stored, err := env.Server.DB.Read.WebLoginTicket.Query().Only(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "Mozilla/5.0 \uFFFD (X11; Linux) Chrome/131"; stored.UserAgent != want {
+			t.Errorf("stored user agent %q, want %q", stored.UserAgent, want)
+		}
+	})
+}

@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/miniauth/miniauth/app/clienttext"
 	"github.com/miniauth/miniauth/app/clock"
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/keys"
@@ -274,7 +275,7 @@ func (s *Service) OpenSession(ctx context.Context, a *ent.Admin, c Client) (*Ses
 			SetCreatedAt(now).
 			SetExpiresAt(now.Add(s.SessionTTL)).
 			SetIP(c.IP).
-			SetUserAgent(logins.StoredText(c.UserAgent, 256)).
+			SetUserAgent(clienttext.Clip(c.UserAgent, 256)).
 			Save(ctx)
 		if err != nil {
 			return fmt.Errorf("create admin session: %w", err)

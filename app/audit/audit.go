@@ -5,11 +5,9 @@ package audit
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/miniauth/miniauth/app/clienttext"
 	"github.com/miniauth/miniauth/app/clock"
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/ent"
@@ -100,12 +98,12 @@ func (l *Log) Record(ctx context.Context, e Entry) error {
 func (l *Log) RecordTx(ctx context.Context, tx *ent.Client, e Entry) error {
 	c := tx.AuditEntry.Create().
 		SetCreatedAt(l.Now.Now()).
-		SetActor(clip(e.Actor, maxActor)).
+		SetActor(clienttext.Clip(e.Actor, maxActor)).
 		SetAction(e.Action).
-		SetTargetAdmin(clip(e.TargetAdmin, maxActor)).
-		SetDetail(clip(e.Detail, maxDetail)).
-		SetIP(clip(e.IP, maxIP)).
-		SetUserAgent(clip(e.UserAgent, maxUserAgent))
+		SetTargetAdmin(clienttext.Clip(e.TargetAdmin, maxActor)).
+		SetDetail(clienttext.Clip(e.Detail, maxDetail)).
+		SetIP(clienttext.Clip(e.IP, maxIP)).
+		SetUserAgent(clienttext.Clip(e.UserAgent, maxUserAgent))
 	if e.AdminID > 0 {
 		c.SetAdminID(e.AdminID)
 	}
@@ -116,45 +114,6 @@ func (l *Log) RecordTx(ctx context.Context, tx *ent.Client, e Entry) error {
 		return fmt.Errorf("record audit entry %s: %w", e.Action, err)
 	}
 	return nil
-}
-
-// clip bounds a string to n runes and drops invalid UTF-8 (PostgreSQL
-// refuses it) and every character that changes how the rest displays:
-// C0 and C1 controls, line and paragraph separators, and bidirectional
-// controls (an actor "op\u202e" would show as "op" and not be found by
-// the filter for "op").
-func clip(s string, n int) string {
-	s = Clean(s)
-	if utf8.RuneCountInString(s) > n {
-		s = string([]rune(s)[:n])
-	}
-	return s
-}
-
-// Clean is s as valid UTF-8 without display-changing characters (clip).
-// The filter cleans what it looks for the same way.
-func Clean(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	return strings.Map(func(r rune) rune {
-		if invisible(r) {
-			return -1
-		}
-		return r
-	}, s)
-}
-
-func invisible(r rune) bool {
-	switch {
-	case unicode.IsControl(r): // C0, DEL, C1
-		return true
-	case r == '\u2028' || r == '\u2029': // line and paragraph separators
-		return true
-	case r == '\u061c' || r == '\u200e' || r == '\u200f': // bidi marks
-		return true
-	case r >= '\u202a' && r <= '\u202e', r >= '\u2066' && r <= '\u2069': // bidi embeddings, overrides, isolates
-		return true
-	}
-	return false
 }
 
 // Filter selects entries; zero fields select everything.
@@ -169,7 +128,7 @@ type Filter struct {
 func (f Filter) where() []predicate.AuditEntry {
 	var ps []predicate.AuditEntry
 	if f.Actor != "" {
-		ps = append(ps, auditentry.Actor(Clean(f.Actor)))
+		ps = append(ps, auditentry.Actor(clienttext.Clean(f.Actor)))
 	}
 	if f.Action != "" {
 		ps = append(ps, auditentry.Action(f.Action))

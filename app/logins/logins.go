@@ -10,11 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/miniauth/miniauth/app/clienttext"
 	"github.com/miniauth/miniauth/app/clock"
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/keys"
@@ -207,7 +205,7 @@ func (s *Service) createSession(ctx context.Context, tx *ent.Client, userID int,
 		SetLastUsedAt(now).
 		SetExpiresAt(now.Add(s.RefreshTTL)).
 		SetIP(c.IP).
-		SetUserAgent(StoredText(c.UserAgent, 256)).
+		SetUserAgent(clienttext.Clip(c.UserAgent, 256)).
 		SetRefreshHash(refreshHash).
 		SetNonce(nonce).
 		Save(ctx)
@@ -308,30 +306,4 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 		return nil, errUnauthorized
 	}
 	return s.grant(&g, sessionID, nonce, appID, next)
-}
-
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n])
-}
-
-// StoredText is a string a client sent (a user agent, a client name) as
-// it may be stored: valid UTF-8 (PostgreSQL refuses anything else, and
-// SQLite hands it back to JSON encoders that would mangle it), without
-// control characters (PostgreSQL refuses NUL), at most n characters.
-func StoredText(s string, n int) string {
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
-		s = strings.Map(func(r rune) rune {
-			if unicode.IsControl(r) {
-				return -1
-			}
-			return r
-		}, s)
-	}
-	return truncate(s, n)
 }

@@ -25,6 +25,7 @@ import (
 	"entgo.io/ent/dialect"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/miniauth/miniauth/app/clienttext"
 	"github.com/miniauth/miniauth/app/clock"
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/logins"
@@ -142,7 +143,7 @@ func (s *Service) Create(ctx context.Context, appID string, c logins.Client) (*T
 			SetPollHash(pollHash(t.PollToken)).
 			SetAppid(app.AppID()).
 			SetIP(c.IP).
-			SetUserAgent(truncate(c.UserAgent, 256)).
+			SetUserAgent(clienttext.Clip(c.UserAgent, 256)).
 			SetCreatedAt(now).
 			SetExpiresAt(now.Add(s.TTL)).
 			Exec(ctx)
@@ -530,11 +531,3 @@ func (s *Service) Run(ctx context.Context) {
 // Waiting is how many polls are waiting for a change now (holding no
 // database connection).
 func (s *Service) Waiting() int { return int(s.sleeping.Load()) }
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n])
-}
