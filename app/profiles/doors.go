@@ -7,10 +7,8 @@ import (
 	"time"
 
 	"github.com/miniauth/miniauth/app/wechat"
-	"github.com/miniauth/miniauth/ent"
 	"github.com/miniauth/miniauth/ent/identity"
 	"github.com/miniauth/miniauth/ent/predicate"
-	"github.com/miniauth/miniauth/ent/session"
 	"github.com/miniauth/miniauth/ent/user"
 )
 
@@ -92,18 +90,14 @@ func (s *Service) MiniProgramIdentity(ctx context.Context, owner predicate.User)
 // user's most recently used mini program identity, and without one the
 // check cannot be made (listed for review, or 502 failing closed).
 func (s *Service) checkProfileNickname(ctx context.Context, userID, sessionID int, nickname string) (*reviewFlag, error) {
-	sess, err := s.DB.Read.Session.Query().Where(session.ID(sessionID), session.UserID(userID)).
-		Select(session.FieldAppid).Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, errUnauthorized
-	}
+	appID, err := s.sessionAppID(ctx, userID, sessionID)
 	if err != nil {
-		return nil, fmt.Errorf("load session %d: %w", sessionID, err)
+		return nil, err
 	}
-	otherDoor := sess.Appid == WebApp
+	otherDoor := appID == WebApp
 	if !otherDoor {
-		if _, ok := s.MiniPrograms.Get(sess.Appid); !ok {
-			otherDoor, err = s.DB.Read.Identity.Query().Where(identity.UserID(userID), identity.Appid(sess.Appid),
+		if _, ok := s.MiniPrograms.Get(appID); !ok {
+			otherDoor, err = s.DB.Read.Identity.Query().Where(identity.UserID(userID), identity.Appid(appID),
 				identity.KindNEQ(KindMiniProgram)).Exist(ctx)
 			if err != nil {
 				return nil, fmt.Errorf("find identity of session %d: %w", sessionID, err)
@@ -111,7 +105,7 @@ func (s *Service) checkProfileNickname(ctx context.Context, userID, sessionID in
 		}
 	}
 	if !otherDoor {
-		id, err := s.identityOfSession(ctx, userID, sessionID)
+		id, err := s.identityIn(ctx, userID, appID)
 		if err != nil {
 			return nil, err
 		}

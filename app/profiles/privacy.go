@@ -82,11 +82,16 @@ type Erasure struct {
 	UserDeleted bool
 }
 
-// identityOwner is the user of an app's openid, or 0.
-func identityOwner(ctx context.Context, tx *ent.Client, appID, openID string) (*ent.Identity, error) {
+// identityOwner claims the event (h.Claim) and finds appID's identity
+// openID. Without one, nothing is erased: it records e as it is and
+// answers nil.
+func (h Hooks) identityOwner(ctx context.Context, tx *ent.Client, appID, openID string, e Erasure) (*ent.Identity, error) {
+	if err := h.claim(ctx, tx); err != nil {
+		return nil, err
+	}
 	id, err := tx.Identity.Query().Where(identity.Appid(appID), identity.Openid(openID)).Only(ctx)
 	if ent.IsNotFound(err) {
-		return nil, nil
+		return nil, h.record(ctx, tx, e)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("find identity: %w", err)
@@ -102,14 +107,8 @@ func (s *Service) EraseFields(ctx context.Context, appID, openID string, f Field
 	var previous string
 	err := s.Sessions.Write(ctx, func(ctx context.Context, tx *ent.Client, ch *sessions.Changes) error {
 		e = Erasure{Fields: f}
-		if err := h.claim(ctx, tx); err != nil {
-			return err
-		}
-		ident, err := identityOwner(ctx, tx, appID, openID)
+		ident, err := h.identityOwner(ctx, tx, appID, openID, e)
 		if err != nil || ident == nil {
-			if err == nil {
-				err = h.record(ctx, tx, e)
-			}
 			return err
 		}
 		e.UserID = ident.UserID
@@ -160,14 +159,8 @@ func (s *Service) CancelIdentity(ctx context.Context, appID, openID string, h Ho
 	var uploads []string
 	err := s.Sessions.Write(ctx, func(ctx context.Context, tx *ent.Client, ch *sessions.Changes) error {
 		e, avatar, uploads = Erasure{}, "", nil
-		if err := h.claim(ctx, tx); err != nil {
-			return err
-		}
-		ident, err := identityOwner(ctx, tx, appID, openID)
+		ident, err := h.identityOwner(ctx, tx, appID, openID, e)
 		if err != nil || ident == nil {
-			if err == nil {
-				err = h.record(ctx, tx, e)
-			}
 			return err
 		}
 		e.UserID, e.IdentityErased = ident.UserID, true
