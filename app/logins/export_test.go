@@ -4,3 +4,12 @@ package logins
 const (
 	ReturningLoginSQL = returningLoginSQL
 )
+
+// AfterHint runs f once between the next login's read of its identity
+// and its write.
+func AfterHint(f func()) {
+	testHookAfterHint = func() {
+		testHookAfterHint = nil
+		f()
+	}
+}

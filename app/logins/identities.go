@@ -95,54 +95,109 @@ func (li loginIdentity) owner() predicate.User {
 	return user.Or(own, user.Unionid(li.Session.UnionID))
 }
 
+// identityRow is what findIdentitySQL says of a login's identity.
+type identityRow struct {
+	identID, userID       sql.NullInt64
+	identUnion, userUnion sql.NullString
+	disabled              sql.NullBool
+	openidTaken           bool
+}
+
+// findIdentity reads what findIdentitySQL says of li's identity through c
+// (the login's transaction, or a reader for a hint).
+func findIdentity(ctx context.Context, c *ent.Client, li loginIdentity) (*identityRow, error) {
+	var r identityRow
+	err := queryRow(ctx, c, findIdentitySQL, []any{li.Session.OpenID, li.AppID},
+		&r.identID, &r.identUnion, &r.userID, &r.userUnion, &r.disabled, &r.openidTaken)
+	if err != nil {
+		return nil, fmt.Errorf("find identity: %w", err)
+	}
+	return &r, nil
+}
+
+// identityHint reads li's identity on a reader, before the login's
+// write: the single writer then runs one statement fewer, the busiest
+// part of a login. nil when the read fails (the write reads it itself).
+func (s *Service) identityHint(ctx context.Context, li loginIdentity) *identityRow {
+	r, err := findIdentity(ctx, s.DB.Read, li)
+	if err != nil {
+		return nil
+	}
+	return r
+}
+
 // resolveUser is the user half of a login, inside the login's
 // transaction: it finds or creates the user and identity, records the
 // session key, and reports whether the user is new.
-func (s *Service) resolveUser(ctx context.Context, tx *ent.Client, li loginIdentity, p profiles.Profile, now time.Time) (*ent.User, bool, error) {
-	ws := li.Session
-	var identID, userID sql.NullInt64
-	var identUnion, userUnion sql.NullString
-	var disabled sql.NullBool
-	var openidTaken bool
-	err := queryRow(ctx, tx, findIdentitySQL, []any{ws.OpenID, li.AppID}, &identID, &identUnion, &userID, &userUnion, &disabled, &openidTaken)
-	switch {
-	case err != nil:
-		return nil, false, fmt.Errorf("find identity: %w", err)
-	case !identID.Valid:
-		return s.firstLogin(ctx, tx, li, p, openidTaken, now)
-	case disabled.Bool:
-		return nil, false, errDisabled
+//
+// hint, when set, is the identity as a reader saw it just before the
+// write; it may be stale, so what the write does on its strength is
+// checked there: a returning identity's update must still find it with
+// the same user (else the identity is read again here), and a first
+// login's inserts hit the unique (appid, openid) and users.openid
+// constraints if another login got there first (errRaced: the login runs
+// again without a hint). A hint that would decide something a check
+// cannot catch (a unionid to attach or record, a disabled user) is
+// dropped and the identity read here.
+func (s *Service) resolveUser(ctx context.Context, tx *ent.Client, li loginIdentity, p profiles.Profile, now time.Time, hint *identityRow) (*ent.User, bool, error) {
+	r := hint
+	if r != nil && (r.disabled.Bool || (li.Session.UnionID != "" && r.identID.Valid && r.identUnion.String != li.Session.UnionID)) {
+		r = nil
 	}
-	return s.returningIdentity(ctx, tx, li, p, int(identID.Int64), identUnion, int(userID.Int64), userUnion, now)
-}
-
-// returningIdentity is the login of a known identity: it records the
-// login (and a new session key or unionid) and counts the user's login.
-func (s *Service) returningIdentity(ctx context.Context, tx *ent.Client, li loginIdentity, p profiles.Profile,
-	identID int, identUnion sql.NullString, userID int, userUnion sql.NullString, now time.Time) (*ent.User, bool, error) {
-	ws := li.Session
-	var err error
-	// Bulk form: one UPDATE, without Ent's read-back.
-	update := tx.Identity.Update().Where(identity.ID(identID)).SetLastLoginAt(now)
-	if li.SealedKey != nil {
-		update.SetSessionKey(li.SealedKey)
-	}
-	if ws.UnionID != "" && identUnion.String != ws.UnionID {
-		update.SetUnionid(ws.UnionID)
-		if !userUnion.Valid {
-			err = s.attachUnionID(ctx, tx, userID, li, now)
-		} else if userUnion.String != ws.UnionID {
-			err = s.recordConflict(ctx, tx, userID, li, now)
-		}
-		if err != nil {
+	if r == nil {
+		var err error
+		if r, err = findIdentity(ctx, tx, li); err != nil {
 			return nil, false, err
 		}
 	}
-	if err := update.Exec(ctx); err != nil {
-		return nil, false, fmt.Errorf("update identity %d: %w", identID, err)
+	switch {
+	case !r.identID.Valid:
+		return s.firstLogin(ctx, tx, li, p, r.openidTaken, now)
+	case r.disabled.Bool:
+		return nil, false, errDisabled
 	}
-	u, err := returningLogin(ctx, tx, userID, p, now)
+	u, err := s.returningIdentity(ctx, tx, li, p, r, now)
+	if errors.Is(err, errIdentityMoved) && r == hint {
+		return s.resolveUser(ctx, tx, li, p, now, nil)
+	}
 	return u, false, err
+}
+
+// errIdentityMoved: the identity a hint named is gone or belongs to
+// another user now.
+var errIdentityMoved = errors.New("identity changed since it was read")
+
+// returningIdentity is the login of a known identity: it records the
+// login (and a new session key or unionid) and counts the user's login.
+func (s *Service) returningIdentity(ctx context.Context, tx *ent.Client, li loginIdentity, p profiles.Profile, r *identityRow, now time.Time) (*ent.User, error) {
+	ws := li.Session
+	identID, userID := int(r.identID.Int64), int(r.userID.Int64)
+	var err error
+	// Bulk form: one UPDATE, without Ent's read-back; its count says
+	// whether the identity is still the user's (a hint may be stale).
+	update := tx.Identity.Update().Where(identity.ID(identID), identity.UserID(userID)).SetLastLoginAt(now)
+	if li.SealedKey != nil {
+		update.SetSessionKey(li.SealedKey)
+	}
+	if ws.UnionID != "" && r.identUnion.String != ws.UnionID {
+		update.SetUnionid(ws.UnionID)
+		if !r.userUnion.Valid {
+			err = s.attachUnionID(ctx, tx, userID, li, now)
+		} else if r.userUnion.String != ws.UnionID {
+			err = s.recordConflict(ctx, tx, userID, li, now)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	n, err := update.Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("update identity %d: %w", identID, err)
+	}
+	if n == 0 {
+		return nil, errIdentityMoved
+	}
+	return returningLogin(ctx, tx, userID, p, now)
 }
 
 // firstLogin is a login of an identity seen for the first time: it joins

@@ -146,10 +146,17 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p profiles.Profil
 	nonce := tokens.NewSessionNonce()
 	var sessionID int
 	var err error
+	hint := s.identityHint(ctx, li)
+	if testHookAfterHint != nil {
+		testHookAfterHint()
+	}
 	for attempt := 1; attempt <= loginAttempts; attempt++ {
+		if attempt > 1 {
+			hint = nil // it led to errRaced: read in the write
+		}
 		err = s.Sessions.Write(ctx, func(ctx context.Context, tx *ent.Client, ch *sessions.Changes) error {
 			now := s.Now.Now()
-			u, isNew, err := s.resolveUser(ctx, tx, li, p, now)
+			u, isNew, err := s.resolveUser(ctx, tx, li, p, now, hint)
 			if err != nil {
 				return err
 			}
@@ -193,6 +200,11 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p profiles.Profil
 	}
 	return s.grant(&g, sessionID, nonce, li.AppID, refresh)
 }
+
+// testHookAfterHint, set by tests only, runs between a login's read of
+// its identity (the hint) and its write, where another request may
+// change what the hint says.
+var testHookAfterHint func()
 
 // createSession is the one place a user's session is opened (a login of
 // any kind, a web sign-in), inside the caller's transaction. nonce goes

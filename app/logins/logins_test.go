@@ -42,7 +42,7 @@ type fixture struct {
 	wechat   *wechatsim.Server
 }
 
-func newFixture(t *testing.T, url string) *fixture {
+func newFixture(t testing.TB, url string) *fixture {
 	t.Helper()
 	db := apptest.OpenDB(t, url)
 	ks, err := keys.Derive([]byte("accounts-test-secret-0123456789abcdef"))

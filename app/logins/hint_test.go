@@ -1,0 +1,71 @@
+package logins_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/miniauth/miniauth/app/apptest"
+	"github.com/miniauth/miniauth/app/logins"
+	"github.com/miniauth/miniauth/app/problem"
+	"github.com/miniauth/miniauth/app/profiles"
+	"github.com/miniauth/miniauth/app/wechatsim"
+	"github.com/miniauth/miniauth/ent/identity"
+	"github.com/miniauth/miniauth/ent/user"
+)
+
+// A login reads its identity on a reader before its write (the hint);
+// another request may change it in between. Each case changes it there
+// and checks the login still answers what a login after that change
+// answers.
+func TestLoginAfterItsIdentityChanged(t *testing.T) {
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		t.Run("user deleted: a new user", func(t *testing.T) {
+			f := newFixture(t, b.URL(t))
+			old := f.login(t, "o_gone")
+			logins.AfterHint(func() {
+				if err := f.svc.DB.Write.User.DeleteOneID(old.User.ID).Exec(context.Background()); err != nil {
+					t.Error(err)
+				}
+			})
+			g := f.login(t, "o_gone")
+			if !g.IsNewUser || g.User.ID == old.User.ID {
+				t.Fatalf("login after the user was deleted: user %d new=%v, want a new user (old %d)", g.User.ID, g.IsNewUser, old.User.ID)
+			}
+			if n := f.svc.DB.Read.Identity.Query().Where(identity.Openid("o_gone")).CountX(context.Background()); n != 1 {
+				t.Fatalf("%d identities of o_gone, want 1", n)
+			}
+			if !f.authenticates(t, g) {
+				t.Fatal("the new user's session does not authenticate")
+			}
+		})
+		t.Run("user disabled: refused", func(t *testing.T) {
+			f := newFixture(t, b.URL(t))
+			old := f.login(t, "o_abuser")
+			logins.AfterHint(func() {
+				if err := f.svc.DB.Write.User.UpdateOneID(old.User.ID).SetDisabled(true).Exec(context.Background()); err != nil {
+					t.Error(err)
+				}
+			})
+			_, err := f.svc.Login(context.Background(), "", f.wechat.NewCode(wechatsim.Identity{OpenID: "o_abuser"}), profiles.Profile{}, device)
+			wantCode(t, "login after the user was disabled", err, problem.UserDisabled)
+			if n := f.svc.DB.Read.User.GetX(context.Background(), old.User.ID).LoginCount; n != 1 {
+				t.Fatalf("login_count %d after a refused login, want 1", n)
+			}
+		})
+		t.Run("first login raced: one user", func(t *testing.T) {
+			f := newFixture(t, b.URL(t))
+			var first *logins.Grant
+			logins.AfterHint(func() { first = f.login(t, "o_twice") })
+			g := f.login(t, "o_twice")
+			if first == nil || g.User.ID != first.User.ID || g.IsNewUser {
+				t.Fatalf("raced first login: user %d new=%v, other login's user %v", g.User.ID, g.IsNewUser, first)
+			}
+			if n := f.svc.DB.Read.User.Query().Where(user.Openid("o_twice")).CountX(context.Background()); n != 1 {
+				t.Fatalf("%d users for o_twice, want 1", n)
+			}
+			if g.User.LoginCount != 2 {
+				t.Fatalf("login_count %d, want 2", g.User.LoginCount)
+			}
+		})
+	})
+}
