@@ -5,11 +5,11 @@ const (
 	ReturningLoginSQL = returningLoginSQL
 )
 
-// AfterHint runs f once between the next login's read of its identity
-// and its write.
-func AfterHint(f func()) {
-	testHookAfterHint = func() {
-		testHookAfterHint = nil
+// AfterHint runs f once between s's next login's read of its identity
+// and its write. Not for concurrent logins.
+func AfterHint(s *Service, f func()) {
+	s.afterHint = func() {
+		s.afterHint = nil
 		f()
 	}
 }

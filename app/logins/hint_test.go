@@ -22,7 +22,7 @@ func TestLoginAfterItsIdentityChanged(t *testing.T) {
 		t.Run("user deleted: a new user", func(t *testing.T) {
 			f := newFixture(t, b.URL(t))
 			old := f.login(t, "o_gone")
-			logins.AfterHint(func() {
+			logins.AfterHint(f.svc, func() {
 				if err := f.svc.DB.Write.User.DeleteOneID(old.User.ID).Exec(context.Background()); err != nil {
 					t.Error(err)
 				}
@@ -41,7 +41,7 @@ func TestLoginAfterItsIdentityChanged(t *testing.T) {
 		t.Run("user disabled: refused", func(t *testing.T) {
 			f := newFixture(t, b.URL(t))
 			old := f.login(t, "o_abuser")
-			logins.AfterHint(func() {
+			logins.AfterHint(f.svc, func() {
 				if err := f.svc.DB.Write.User.UpdateOneID(old.User.ID).SetDisabled(true).Exec(context.Background()); err != nil {
 					t.Error(err)
 				}
@@ -55,7 +55,7 @@ func TestLoginAfterItsIdentityChanged(t *testing.T) {
 		t.Run("first login raced: one user", func(t *testing.T) {
 			f := newFixture(t, b.URL(t))
 			var first *logins.Grant
-			logins.AfterHint(func() { first = f.login(t, "o_twice") })
+			logins.AfterHint(f.svc, func() { first = f.login(t, "o_twice") })
 			g := f.login(t, "o_twice")
 			if first == nil || g.User.ID != first.User.ID || g.IsNewUser {
 				t.Fatalf("raced first login: user %d new=%v, other login's user %v", g.User.ID, g.IsNewUser, first)

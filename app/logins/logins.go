@@ -49,6 +49,11 @@ type Service struct {
 	// check, its avatar's owner, the phone number a phone login binds,
 	// and the sign-up risk gate's settings (Profiles.Guard).
 	Profiles *profiles.Service
+
+	// afterHint, set by tests only (export_test.go), runs between a
+	// login's read of its identity (the hint) and its write, where
+	// another request may change what the hint says.
+	afterHint func()
 }
 
 // Client describes the device a session (a user's or an admin's) was
@@ -147,8 +152,8 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p profiles.Profil
 	var sessionID int
 	var err error
 	hint := s.identityHint(ctx, li)
-	if testHookAfterHint != nil {
-		testHookAfterHint()
+	if s.afterHint != nil {
+		s.afterHint()
 	}
 	for attempt := 1; attempt <= loginAttempts; attempt++ {
 		if attempt > 1 {
@@ -200,11 +205,6 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p profiles.Profil
 	}
 	return s.grant(&g, sessionID, nonce, li.AppID, refresh)
 }
-
-// testHookAfterHint, set by tests only, runs between a login's read of
-// its identity (the hint) and its write, where another request may
-// change what the hint says.
-var testHookAfterHint func()
 
 // createSession is the one place a user's session is opened (a login of
 // any kind, a web sign-in), inside the caller's transaction. nonce goes
