@@ -2,6 +2,7 @@ package logins_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 
 	"github.com/miniauth/miniauth/app/apptest"
@@ -67,5 +68,46 @@ func TestLoginAfterItsIdentityChanged(t *testing.T) {
 				t.Fatalf("login_count %d, want 2", g.User.LoginCount)
 			}
 		})
+	})
+}
+
+// Many first logins of one person at once: every one but the first
+// reads "no identity" and learns otherwise in its write. All succeed, as
+// one user counted once per login.
+func TestConcurrentFirstLoginsOfOnePerson(t *testing.T) {
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		f := newFixture(t, b.URL(t))
+		const n = 50
+		codes := make([]string, n)
+		for i := range codes {
+			codes[i] = f.wechat.NewCode(wechatsim.Identity{OpenID: "o_many"})
+		}
+		users := make([]int, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				g, err := f.svc.Login(context.Background(), "", codes[i], profiles.Profile{}, device)
+				if err != nil {
+					t.Errorf("login %d: %v", i, err)
+					return
+				}
+				users[i] = g.User.ID
+			}()
+		}
+		wg.Wait()
+		for i, id := range users {
+			if id != users[0] {
+				t.Fatalf("login %d as user %d, login 0 as user %d", i, id, users[0])
+			}
+		}
+		ctx := context.Background()
+		if c := f.svc.DB.Read.Identity.Query().Where(identity.Openid("o_many")).CountX(ctx); c != 1 {
+			t.Fatalf("%d identities, want 1", c)
+		}
+		if c := f.svc.DB.Read.User.GetX(ctx, users[0]).LoginCount; c != n {
+			t.Fatalf("login_count %d, want %d", c, n)
+		}
 	})
 }
