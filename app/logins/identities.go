@@ -141,7 +141,7 @@ func (s *Service) identityHint(ctx context.Context, li loginIdentity) *identityR
 // dropped and the identity read here.
 func (s *Service) resolveUser(ctx context.Context, tx *ent.Client, li loginIdentity, p profiles.Profile, now time.Time, hint *identityRow) (*ent.User, bool, error) {
 	r := hint
-	if r != nil && (r.disabled.Bool || (li.Session.UnionID != "" && r.identID.Valid && r.identUnion.String != li.Session.UnionID)) {
+	if r != nil && !r.checkable(li) {
 		r = nil
 	}
 	if r == nil {
@@ -161,6 +161,14 @@ func (s *Service) resolveUser(ctx context.Context, tx *ent.Client, li loginIdent
 		return s.resolveUser(ctx, tx, li, p, now, nil)
 	}
 	return u, false, err
+}
+
+// checkable reports whether everything a login would do on r's word is
+// checked in its write: not so for a disabled user (a refusal that no
+// statement checks) or a unionid to attach or record.
+func (r *identityRow) checkable(li loginIdentity) bool {
+	newUnion := li.Session.UnionID != "" && r.identID.Valid && r.identUnion.String != li.Session.UnionID
+	return !r.disabled.Bool && !newUnion
 }
 
 // errIdentityMoved: the identity a hint named is gone or belongs to
