@@ -314,12 +314,25 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err := db.Write.Schema.Create(ctx); err != nil {
 		return fmt.Errorf("migrate schema: %w", err)
 	}
+	// Ent adds indexes but never drops one: the indexes a release
+	// replaced go here, after their replacement exists.
+	for _, name := range replacedIndexes {
+		if _, err := db.SQL.ExecContext(ctx, "DROP INDEX IF EXISTS "+name); err != nil {
+			return fmt.Errorf("migrate schema: drop replaced index %s: %w", name, err)
+		}
+	}
 	if err := db.migrateIdentities(ctx, db.legacyAppID); err != nil {
 		return err
 	}
 	log.Info("database schema up to date", "took", time.Since(start).Round(time.Millisecond).String())
 	return nil
 }
+
+// replacedIndexes are indexes of earlier releases that the schema no
+// longer has: identities' unique (appid, openid) and (openid) became one
+// unique (openid, appid), which serves both the login's lookup and the
+// search by any openid, and spares each new user's login a page.
+var replacedIndexes = []string{"identity_appid_openid", "identity_openid"}
 
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error {

@@ -128,19 +128,14 @@ var (
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "identity_appid_openid",
+				Name:    "identity_openid_appid",
 				Unique:  true,
-				Columns: []*schema.Column{IdentitiesColumns[1], IdentitiesColumns[2]},
+				Columns: []*schema.Column{IdentitiesColumns[2], IdentitiesColumns[1]},
 			},
 			{
 				Name:    "identity_user_id",
 				Unique:  false,
 				Columns: []*schema.Column{IdentitiesColumns[8]},
-			},
-			{
-				Name:    "identity_openid",
-				Unique:  false,
-				Columns: []*schema.Column{IdentitiesColumns[2]},
 			},
 			{
 				Name:    "identity_unionid",
