@@ -134,7 +134,7 @@ func (s *Service) identityHint(ctx context.Context, li loginIdentity) *identityR
 // write; it may be stale, so what the write does on its strength is
 // checked there: a returning identity's update must still find it with
 // the same user (else the identity is read again here), and a first
-// login's inserts hit the unique (appid, openid) and users.openid
+// login's inserts hit the unique (openid, appid) and users.openid
 // constraints if another login got there first (errRaced: the login runs
 // again without a hint). A hint that would decide something a check
 // cannot catch (a unionid to attach or record, a disabled user) is
