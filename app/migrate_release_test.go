@@ -89,7 +89,8 @@ VALUES ($1, $2, $3, $4, '', 1, '', '', $5, $6, 3, $7, $8, $8)`,
 				t.Fatalf("insert user: %v", err)
 			}
 			var refreshHash []byte
-			u.refresh, refreshHash = tokens.NewRefreshToken()
+			u.refresh, _ = tokens.NewRefreshSecret() // a legacy token: no session id
+			refreshHash = tokens.LegacyRefreshHash(u.refresh)
 			var revoked any
 			if u.loggedOut {
 				revoked = now
@@ -100,7 +101,8 @@ VALUES ($1, $2, $3, $3, $4, $5, '', '203.0.113.9', 'Mozilla/5.0 (iPhone) MicroMe
 				t.Fatalf("insert session: %v", err)
 			}
 			var rotatedHash []byte
-			u.rotated, rotatedHash = tokens.NewRefreshToken()
+			u.rotated, _ = tokens.NewRefreshSecret()
+			rotatedHash = tokens.LegacyRefreshHash(u.rotated)
 			if _, err := raw.Exec(`INSERT INTO refresh_tokens (hash, created_at, rotated_at, session_id) VALUES ($1, $2, $2, $3)`,
 				rotatedHash, now, i); err != nil {
 				t.Fatalf("insert refresh token: %v", err)
@@ -169,6 +171,22 @@ VALUES ($1, $2, $3, $3, $4, $5, '', '203.0.113.9', 'Mozilla/5.0 (iPhone) MicroMe
 			r = env.Do(t, apptest.Request{Method: "POST", Path: "/api/auth/refresh", Body: map[string]any{"refresh_token": u.rotated}})
 			expectUnauthorized(t, r)
 		}
+		// A legacy token's refresh moves its session to tokens that name
+		// it; the legacy token coming back after that is still reuse.
+		moved := users[7]
+		r := env.Do(t, apptest.Request{Method: "POST", Path: "/api/auth/refresh", Body: map[string]any{"refresh_token": moved.refresh}})
+		next, _ := r.JSON(t)["refresh_token"].(string)
+		if r.Status != http.StatusOK || !strings.HasPrefix(next, fmt.Sprintf("%d.", moved.sessionID)) {
+			t.Fatalf("refresh of a legacy token: %d, next token %q", r.Status, next)
+		}
+		r = env.Do(t, apptest.Request{Method: "POST", Path: "/api/auth/refresh", Body: map[string]any{"refresh_token": next}})
+		next, _ = r.JSON(t)["refresh_token"].(string)
+		if r.Status != http.StatusOK {
+			t.Fatalf("refresh of the token a legacy one rotated to: %d %s", r.Status, r.Body)
+		}
+		expectUnauthorized(t, env.Do(t, apptest.Request{Method: "POST", Path: "/api/auth/refresh", Body: map[string]any{"refresh_token": moved.refresh}}))
+		expectUnauthorized(t, env.Do(t, apptest.Request{Method: "POST", Path: "/api/auth/refresh", Body: map[string]any{"refresh_token": next}}))
+
 		// The same WeChat users log in as themselves, and other apps of the
 		// same person find them by unionid.
 		for _, u := range users {

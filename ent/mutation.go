@@ -9782,6 +9782,7 @@ type SessionMutation struct {
 	op                    Op
 	typ                   string
 	id                    *int
+	refresh_secret_hash   *[]byte
 	refresh_hash          *[]byte
 	created_at            *time.Time
 	last_used_at          *time.Time
@@ -9935,6 +9936,55 @@ func (m *SessionMutation) OldUserID(ctx context.Context) (v int, err error) {
 // ResetUserID resets all changes to the "user_id" field.
 func (m *SessionMutation) ResetUserID() {
 	m.user = nil
+}
+
+// SetRefreshSecretHash sets the "refresh_secret_hash" field.
+func (m *SessionMutation) SetRefreshSecretHash(b []byte) {
+	m.refresh_secret_hash = &b
+}
+
+// RefreshSecretHash returns the value of the "refresh_secret_hash" field in the mutation.
+func (m *SessionMutation) RefreshSecretHash() (r []byte, exists bool) {
+	v := m.refresh_secret_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefreshSecretHash returns the old "refresh_secret_hash" field's value of the Session entity.
+// If the Session object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SessionMutation) OldRefreshSecretHash(ctx context.Context) (v *[]byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefreshSecretHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefreshSecretHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefreshSecretHash: %w", err)
+	}
+	return oldValue.RefreshSecretHash, nil
+}
+
+// ClearRefreshSecretHash clears the value of the "refresh_secret_hash" field.
+func (m *SessionMutation) ClearRefreshSecretHash() {
+	m.refresh_secret_hash = nil
+	m.clearedFields[session.FieldRefreshSecretHash] = struct{}{}
+}
+
+// RefreshSecretHashCleared returns if the "refresh_secret_hash" field was cleared in this mutation.
+func (m *SessionMutation) RefreshSecretHashCleared() bool {
+	_, ok := m.clearedFields[session.FieldRefreshSecretHash]
+	return ok
+}
+
+// ResetRefreshSecretHash resets all changes to the "refresh_secret_hash" field.
+func (m *SessionMutation) ResetRefreshSecretHash() {
+	m.refresh_secret_hash = nil
+	delete(m.clearedFields, session.FieldRefreshSecretHash)
 }
 
 // SetRefreshHash sets the "refresh_hash" field.
@@ -10438,9 +10488,12 @@ func (m *SessionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SessionMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
 	if m.user != nil {
 		fields = append(fields, session.FieldUserID)
+	}
+	if m.refresh_secret_hash != nil {
+		fields = append(fields, session.FieldRefreshSecretHash)
 	}
 	if m.refresh_hash != nil {
 		fields = append(fields, session.FieldRefreshHash)
@@ -10482,6 +10535,8 @@ func (m *SessionMutation) Field(name string) (ent.Value, bool) {
 	switch name {
 	case session.FieldUserID:
 		return m.UserID()
+	case session.FieldRefreshSecretHash:
+		return m.RefreshSecretHash()
 	case session.FieldRefreshHash:
 		return m.RefreshHash()
 	case session.FieldCreatedAt:
@@ -10513,6 +10568,8 @@ func (m *SessionMutation) OldField(ctx context.Context, name string) (ent.Value,
 	switch name {
 	case session.FieldUserID:
 		return m.OldUserID(ctx)
+	case session.FieldRefreshSecretHash:
+		return m.OldRefreshSecretHash(ctx)
 	case session.FieldRefreshHash:
 		return m.OldRefreshHash(ctx)
 	case session.FieldCreatedAt:
@@ -10548,6 +10605,13 @@ func (m *SessionMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetUserID(v)
+		return nil
+	case session.FieldRefreshSecretHash:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefreshSecretHash(v)
 		return nil
 	case session.FieldRefreshHash:
 		v, ok := value.([]byte)
@@ -10652,6 +10716,9 @@ func (m *SessionMutation) AddField(name string, value ent.Value) error {
 // mutation.
 func (m *SessionMutation) ClearedFields() []string {
 	var fields []string
+	if m.FieldCleared(session.FieldRefreshSecretHash) {
+		fields = append(fields, session.FieldRefreshSecretHash)
+	}
 	if m.FieldCleared(session.FieldRefreshHash) {
 		fields = append(fields, session.FieldRefreshHash)
 	}
@@ -10672,6 +10739,9 @@ func (m *SessionMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *SessionMutation) ClearField(name string) error {
 	switch name {
+	case session.FieldRefreshSecretHash:
+		m.ClearRefreshSecretHash()
+		return nil
 	case session.FieldRefreshHash:
 		m.ClearRefreshHash()
 		return nil
@@ -10688,6 +10758,9 @@ func (m *SessionMutation) ResetField(name string) error {
 	switch name {
 	case session.FieldUserID:
 		m.ResetUserID()
+		return nil
+	case session.FieldRefreshSecretHash:
+		m.ResetRefreshSecretHash()
 		return nil
 	case session.FieldRefreshHash:
 		m.ResetRefreshHash()

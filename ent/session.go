@@ -20,6 +20,8 @@ type Session struct {
 	ID int `json:"id,omitempty"`
 	// UserID holds the value of the "user_id" field.
 	UserID int `json:"user_id,omitempty"`
+	// RefreshSecretHash holds the value of the "refresh_secret_hash" field.
+	RefreshSecretHash *[]byte `json:"-"`
 	// RefreshHash holds the value of the "refresh_hash" field.
 	RefreshHash *[]byte `json:"-"`
 	// CreatedAt holds the value of the "created_at" field.
@@ -82,7 +84,7 @@ func (*Session) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case session.FieldRefreshHash:
+		case session.FieldRefreshSecretHash, session.FieldRefreshHash:
 			values[i] = new([]byte)
 		case session.FieldID, session.FieldUserID:
 			values[i] = new(sql.NullInt64)
@@ -116,6 +118,12 @@ func (_m *Session) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field user_id", values[i])
 			} else if value.Valid {
 				_m.UserID = int(value.Int64)
+			}
+		case session.FieldRefreshSecretHash:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field refresh_secret_hash", values[i])
+			} else if value != nil {
+				_m.RefreshSecretHash = value
 			}
 		case session.FieldRefreshHash:
 			if value, ok := values[i].(*[]byte); !ok {
@@ -226,6 +234,8 @@ func (_m *Session) String() string {
 	builder.WriteString(fmt.Sprintf("id=%v, ", _m.ID))
 	builder.WriteString("user_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.UserID))
+	builder.WriteString(", ")
+	builder.WriteString("refresh_secret_hash=<sensitive>")
 	builder.WriteString(", ")
 	builder.WriteString("refresh_hash=<sensitive>")
 	builder.WriteString(", ")

@@ -30,6 +30,12 @@ func (_c *SessionCreate) SetUserID(v int) *SessionCreate {
 	return _c
 }
 
+// SetRefreshSecretHash sets the "refresh_secret_hash" field.
+func (_c *SessionCreate) SetRefreshSecretHash(v []byte) *SessionCreate {
+	_c.mutation.SetRefreshSecretHash(v)
+	return _c
+}
+
 // SetRefreshHash sets the "refresh_hash" field.
 func (_c *SessionCreate) SetRefreshHash(v []byte) *SessionCreate {
 	_c.mutation.SetRefreshHash(v)
@@ -298,6 +304,10 @@ func (_c *SessionCreate) createSpec() (*Session, *sqlgraph.CreateSpec) {
 		_spec = sqlgraph.NewCreateSpec(session.Table, sqlgraph.NewFieldSpec(session.FieldID, field.TypeInt))
 	)
 	_spec.OnConflict = _c.conflict
+	if value, ok := _c.mutation.RefreshSecretHash(); ok {
+		_spec.SetField(session.FieldRefreshSecretHash, field.TypeBytes, value)
+		_node.RefreshSecretHash = &value
+	}
 	if value, ok := _c.mutation.RefreshHash(); ok {
 		_spec.SetField(session.FieldRefreshHash, field.TypeBytes, value)
 		_node.RefreshHash = &value
@@ -432,6 +442,24 @@ func (u *SessionUpsert) SetUserID(v int) *SessionUpsert {
 // UpdateUserID sets the "user_id" field to the value that was provided on create.
 func (u *SessionUpsert) UpdateUserID() *SessionUpsert {
 	u.SetExcluded(session.FieldUserID)
+	return u
+}
+
+// SetRefreshSecretHash sets the "refresh_secret_hash" field.
+func (u *SessionUpsert) SetRefreshSecretHash(v []byte) *SessionUpsert {
+	u.Set(session.FieldRefreshSecretHash, v)
+	return u
+}
+
+// UpdateRefreshSecretHash sets the "refresh_secret_hash" field to the value that was provided on create.
+func (u *SessionUpsert) UpdateRefreshSecretHash() *SessionUpsert {
+	u.SetExcluded(session.FieldRefreshSecretHash)
+	return u
+}
+
+// ClearRefreshSecretHash clears the value of the "refresh_secret_hash" field.
+func (u *SessionUpsert) ClearRefreshSecretHash() *SessionUpsert {
+	u.SetNull(session.FieldRefreshSecretHash)
 	return u
 }
 
@@ -611,6 +639,27 @@ func (u *SessionUpsertOne) SetUserID(v int) *SessionUpsertOne {
 func (u *SessionUpsertOne) UpdateUserID() *SessionUpsertOne {
 	return u.Update(func(s *SessionUpsert) {
 		s.UpdateUserID()
+	})
+}
+
+// SetRefreshSecretHash sets the "refresh_secret_hash" field.
+func (u *SessionUpsertOne) SetRefreshSecretHash(v []byte) *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
+		s.SetRefreshSecretHash(v)
+	})
+}
+
+// UpdateRefreshSecretHash sets the "refresh_secret_hash" field to the value that was provided on create.
+func (u *SessionUpsertOne) UpdateRefreshSecretHash() *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
+		s.UpdateRefreshSecretHash()
+	})
+}
+
+// ClearRefreshSecretHash clears the value of the "refresh_secret_hash" field.
+func (u *SessionUpsertOne) ClearRefreshSecretHash() *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
+		s.ClearRefreshSecretHash()
 	})
 }
 
@@ -976,6 +1025,27 @@ func (u *SessionUpsertBulk) SetUserID(v int) *SessionUpsertBulk {
 func (u *SessionUpsertBulk) UpdateUserID() *SessionUpsertBulk {
 	return u.Update(func(s *SessionUpsert) {
 		s.UpdateUserID()
+	})
+}
+
+// SetRefreshSecretHash sets the "refresh_secret_hash" field.
+func (u *SessionUpsertBulk) SetRefreshSecretHash(v []byte) *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
+		s.SetRefreshSecretHash(v)
+	})
+}
+
+// UpdateRefreshSecretHash sets the "refresh_secret_hash" field to the value that was provided on create.
+func (u *SessionUpsertBulk) UpdateRefreshSecretHash() *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
+		s.UpdateRefreshSecretHash()
+	})
+}
+
+// ClearRefreshSecretHash clears the value of the "refresh_secret_hash" field.
+func (u *SessionUpsertBulk) ClearRefreshSecretHash() *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
+		s.ClearRefreshSecretHash()
 	})
 }
 

@@ -45,6 +45,18 @@ func (_u *SessionUpdate) SetNillableUserID(v *int) *SessionUpdate {
 	return _u
 }
 
+// SetRefreshSecretHash sets the "refresh_secret_hash" field.
+func (_u *SessionUpdate) SetRefreshSecretHash(v []byte) *SessionUpdate {
+	_u.mutation.SetRefreshSecretHash(v)
+	return _u
+}
+
+// ClearRefreshSecretHash clears the value of the "refresh_secret_hash" field.
+func (_u *SessionUpdate) ClearRefreshSecretHash() *SessionUpdate {
+	_u.mutation.ClearRefreshSecretHash()
+	return _u
+}
+
 // SetRefreshHash sets the "refresh_hash" field.
 func (_u *SessionUpdate) SetRefreshHash(v []byte) *SessionUpdate {
 	_u.mutation.SetRefreshHash(v)
@@ -280,6 +292,12 @@ func (_u *SessionUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			}
 		}
 	}
+	if value, ok := _u.mutation.RefreshSecretHash(); ok {
+		_spec.SetField(session.FieldRefreshSecretHash, field.TypeBytes, value)
+	}
+	if _u.mutation.RefreshSecretHashCleared() {
+		_spec.ClearField(session.FieldRefreshSecretHash, field.TypeBytes)
+	}
 	if value, ok := _u.mutation.RefreshHash(); ok {
 		_spec.SetField(session.FieldRefreshHash, field.TypeBytes, value)
 	}
@@ -420,6 +438,18 @@ func (_u *SessionUpdateOne) SetNillableUserID(v *int) *SessionUpdateOne {
 	if v != nil {
 		_u.SetUserID(*v)
 	}
+	return _u
+}
+
+// SetRefreshSecretHash sets the "refresh_secret_hash" field.
+func (_u *SessionUpdateOne) SetRefreshSecretHash(v []byte) *SessionUpdateOne {
+	_u.mutation.SetRefreshSecretHash(v)
+	return _u
+}
+
+// ClearRefreshSecretHash clears the value of the "refresh_secret_hash" field.
+func (_u *SessionUpdateOne) ClearRefreshSecretHash() *SessionUpdateOne {
+	_u.mutation.ClearRefreshSecretHash()
 	return _u
 }
 
@@ -687,6 +717,12 @@ func (_u *SessionUpdateOne) sqlSave(ctx context.Context) (_node *Session, err er
 				ps[i](selector)
 			}
 		}
+	}
+	if value, ok := _u.mutation.RefreshSecretHash(); ok {
+		_spec.SetField(session.FieldRefreshSecretHash, field.TypeBytes, value)
+	}
+	if _u.mutation.RefreshSecretHashCleared() {
+		_spec.ClearField(session.FieldRefreshSecretHash, field.TypeBytes)
 	}
 	if value, ok := _u.mutation.RefreshHash(); ok {
 		_spec.SetField(session.FieldRefreshHash, field.TypeBytes, value)

@@ -329,10 +329,14 @@ func (db *DB) Migrate(ctx context.Context) error {
 }
 
 // replacedIndexes are indexes of earlier releases that the schema no
-// longer has: identities' unique (appid, openid) and (openid) became one
-// unique (openid, appid), which serves both the login's lookup and the
-// search by any openid, and spares each new user's login a page.
-var replacedIndexes = []string{"identity_appid_openid", "identity_openid"}
+// longer has. Each spared every new user's login an index page at a
+// random place:
+//   - identities' unique (appid, openid) and (openid) became one unique
+//     (openid, appid), which serves both the login's lookup and the
+//     search by any openid;
+//   - sessions' unique refresh_hash became a partial index of the legacy
+//     refresh tokens only: a token names its session now (app/tokens).
+var replacedIndexes = []string{"identity_appid_openid", "identity_openid", "sessions_refresh_hash_key"}
 
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error {

@@ -7,6 +7,7 @@ package logins
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -147,7 +148,7 @@ func (s *Service) code2Session(ctx context.Context, appID, code string) (loginId
 func (s *Service) login(ctx context.Context, li loginIdentity, p profiles.Profile, c Client,
 	extra func(ctx context.Context, tx *ent.Client, u *ent.User, isNew bool) (*ent.User, error)) (*Grant, error) {
 	var g Grant
-	refresh, refreshHash := tokens.NewRefreshToken()
+	secret, secretHash := tokens.NewRefreshSecret()
 	nonce := tokens.NewSessionNonce()
 	var sessionID int
 	var err error
@@ -189,7 +190,7 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p profiles.Profil
 				// round the stored time.
 				ch.UserChanged(u.ID)
 			}
-			sess, err := s.createSession(ctx, tx, u.ID, li.AppID, c, refreshHash, nonce, now)
+			sess, err := s.createSession(ctx, tx, u.ID, li.AppID, c, secretHash, nonce, now)
 			if err != nil {
 				return err
 			}
@@ -203,13 +204,14 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p profiles.Profil
 	if err != nil {
 		return nil, err
 	}
-	return s.grant(&g, sessionID, nonce, li.AppID, refresh)
+	return s.grant(&g, sessionID, nonce, li.AppID, secret)
 }
 
 // createSession is the one place a user's session is opened (a login of
 // any kind, a web sign-in), inside the caller's transaction. nonce goes
-// into the session and its access tokens (claim sno).
-func (s *Service) createSession(ctx context.Context, tx *ent.Client, userID int, appID string, c Client, refreshHash []byte, nonce string, now time.Time) (*ent.Session, error) {
+// into the session and its access tokens (claim sno); secretHash is the
+// hash of its refresh token's secret (tokens.NewRefreshSecret).
+func (s *Service) createSession(ctx context.Context, tx *ent.Client, userID int, appID string, c Client, secretHash []byte, nonce string, now time.Time) (*ent.Session, error) {
 	sess, err := tx.Session.Create().
 		SetUserID(userID).
 		SetAppid(appID).
@@ -218,7 +220,7 @@ func (s *Service) createSession(ctx context.Context, tx *ent.Client, userID int,
 		SetExpiresAt(now.Add(s.RefreshTTL)).
 		SetIP(c.IP).
 		SetUserAgent(clienttext.Clip(c.UserAgent, 256)).
-		SetRefreshHash(refreshHash).
+		SetRefreshSecretHash(secretHash).
 		SetNonce(nonce).
 		Save(ctx)
 	if err != nil {
@@ -227,12 +229,14 @@ func (s *Service) createSession(ctx context.Context, tx *ent.Client, userID int,
 	return sess, nil
 }
 
-func (s *Service) grant(g *Grant, sessionID int, nonce, appID, refresh string) (*Grant, error) {
+// grant signs the access token of a committed session, and names the
+// session in its refresh token with the secret whose hash it keeps.
+func (s *Service) grant(g *Grant, sessionID int, nonce, appID, refreshSecret string) (*Grant, error) {
 	access, _, err := s.Access.SignWith(g.User.ID, sessionID, nonce, tokens.Extra{App: appID, Roles: profiles.Roles(g.User)})
 	if err != nil {
 		return nil, err
 	}
-	g.AccessToken, g.RefreshToken = access, refresh
+	g.AccessToken, g.RefreshToken = access, tokens.RefreshToken(sessionID, refreshSecret)
 	g.ExpiresIn = int(s.Access.TTL / time.Second)
 	return g, nil
 }
@@ -244,8 +248,12 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 	if token == "" || len(token) > 128 {
 		return nil, errUnauthorized
 	}
-	hash := tokens.HashRefreshToken(token)
-	next, nextHash := tokens.NewRefreshToken()
+	// A token names its session; a legacy one is found by its hash.
+	namedID, hash, named := tokens.ParseRefreshToken(token)
+	if !named {
+		hash = tokens.LegacyRefreshHash(token)
+	}
+	next, nextHash := tokens.NewRefreshSecret()
 	var g Grant
 	var sessionID int
 	var reused bool
@@ -260,10 +268,27 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 			ch.SessionEnded(userID, id)
 			return tx.Session.UpdateOneID(id).SetRevokedAt(now).SetRevokeReason(ReasonRefreshReuse).Exec(ctx)
 		}
-		sess, err := tx.Session.Query().Where(session.RefreshHash(hash)).WithUser().Only(ctx)
-		if ent.IsNotFound(err) {
+		// current is the predicate that the token is its session's
+		// current one, checked again by the rotating UPDATE.
+		current := session.RefreshSecretHash(hash)
+		var sess *ent.Session
+		var err error
+		if named {
+			sess, err = tx.Session.Query().Where(session.ID(namedID)).WithUser().Only(ctx)
+			if err == nil && (sess.RefreshSecretHash == nil || subtle.ConstantTimeCompare(*sess.RefreshSecretHash, hash) != 1) {
+				err = errNotCurrent
+			}
+		} else {
+			current = session.RefreshHash(hash)
+			sess, err = tx.Session.Query().Where(current).WithUser().Only(ctx)
+		}
+		if ent.IsNotFound(err) || errors.Is(err, errNotCurrent) {
 			// Not a current token. A rotated one is evidence of theft.
-			rt, err := tx.RefreshToken.Query().Where(refreshtoken.Hash(hash)).WithSession().Only(ctx)
+			rotated := tx.RefreshToken.Query().Where(refreshtoken.Hash(hash))
+			if named {
+				rotated.Where(refreshtoken.SessionID(namedID))
+			}
+			rt, err := rotated.WithSession().Only(ctx)
 			if ent.IsNotFound(err) {
 				return errUnauthorized
 			}
@@ -285,9 +310,11 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 		// all read the same token, and an unconditional update would let
 		// each of them fork the session. The row lock makes exactly one
 		// win; the others are reuse. Sessions slide: each refresh extends
-		// them by the refresh TTL.
-		update := tx.Session.Update().Where(session.ID(sess.ID), session.RefreshHash(hash)).
-			SetRefreshHash(nextHash).SetLastUsedAt(now).SetExpiresAt(now.Add(s.RefreshTTL))
+		// them by the refresh TTL. A legacy session moves to the current
+		// form of token here.
+		update := tx.Session.Update().Where(session.ID(sess.ID), current).
+			SetRefreshSecretHash(nextHash).ClearRefreshHash().
+			SetLastUsedAt(now).SetExpiresAt(now.Add(s.RefreshTTL))
 		if c.IP != "" {
 			update.SetIP(c.IP)
 		}
@@ -319,3 +346,7 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Grant, 
 	}
 	return s.grant(&g, sessionID, nonce, appID, next)
 }
+
+// errNotCurrent: the session a refresh token names has another current
+// token.
+var errNotCurrent = errors.New("not the session's current refresh token")

@@ -5,6 +5,8 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -194,6 +196,47 @@ func TestRefreshRotatesAndRevokesOnReuse(t *testing.T) {
 		reason, err := f.svc.DB.Read.Session.Query().Where(session.ID(sessionOf(t, f, g))).Only(ctx)
 		if err != nil || reason.RevokeReason != logins.ReasonRefreshReuse {
 			t.Fatalf("session after reuse: %+v, %v", reason, err)
+		}
+	})
+}
+
+// A refresh token names its session ("<id>.<secret>"). Its secret under
+// another session's id opens nothing and ends nothing: not the other
+// session (ids are guessable), and not its own, even when the secret is
+// a rotated one. A session is found by its id, not by a hash index.
+func TestRefreshTokenNamesItsSession(t *testing.T) {
+	t.Parallel()
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		f := newFixture(t, b.URL(t))
+		ctx := context.Background()
+		mine, theirs := f.login(t, "o_named_mine"), f.login(t, "o_named_theirs")
+		id, secret, ok := strings.Cut(mine.RefreshToken, ".")
+		if !ok || id != strconv.Itoa(sessionOf(t, f, mine)) {
+			t.Fatalf("refresh token %q does not name session %d", mine.RefreshToken, sessionOf(t, f, mine))
+		}
+		next, err := f.svc.Refresh(ctx, mine.RefreshToken, device)
+		if err != nil {
+			t.Fatal(err)
+		}
+		theirID := strconv.Itoa(sessionOf(t, f, theirs))
+		_, nextSecret, _ := strings.Cut(next.RefreshToken, ".")
+		for _, forged := range []string{
+			theirID + "." + nextSecret, // my current secret, their id
+			theirID + "." + secret,     // my rotated secret, their id
+			"999999." + nextSecret,     // no such session
+			nextSecret,                 // the secret alone, as a legacy token
+			id + "." + nextSecret + "x",
+		} {
+			_, err := f.svc.Refresh(ctx, forged, device)
+			wantCode(t, "forged "+forged, err, problem.Unauthorized)
+		}
+		if !f.authenticates(t, next) || !f.authenticates(t, theirs) {
+			t.Fatal("a forged refresh token ended a session")
+		}
+		for _, g := range []*logins.Grant{next, theirs} {
+			if _, err := f.svc.Refresh(ctx, g.RefreshToken, device); err != nil {
+				t.Fatalf("a current refresh token after the forgeries: %v", err)
+			}
 		}
 	})
 }

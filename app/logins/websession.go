@@ -15,10 +15,10 @@ import (
 // WebSession is a web session opened inside a transaction that has not
 // committed yet; Grant makes its tokens once it has.
 type WebSession struct {
-	user      *ent.User
-	sessionID int
-	nonce     string
-	refresh   string
+	user          *ent.User
+	sessionID     int
+	nonce         string
+	refreshSecret string
 }
 
 // OpenWebSession opens a session of userID for a browser, inside tx, the
@@ -36,18 +36,18 @@ func (s *Service) OpenWebSession(ctx context.Context, tx *ent.Client, userID int
 	if u.Disabled {
 		return nil, errDisabled
 	}
-	refresh, hash := tokens.NewRefreshToken()
+	secret, hash := tokens.NewRefreshSecret()
 	nonce := tokens.NewSessionNonce()
 	sess, err := s.createSession(ctx, tx, userID, profiles.WebApp, c, hash, nonce, s.Now.Now())
 	if err != nil {
 		return nil, err
 	}
-	return &WebSession{user: u, sessionID: sess.ID, nonce: nonce, refresh: refresh}, nil
+	return &WebSession{user: u, sessionID: sess.ID, nonce: nonce, refreshSecret: secret}, nil
 }
 
 // Grant is the login answer of a committed web session.
 func (w *WebSession) Grant(s *Service) (*Grant, error) {
-	return s.grant(&Grant{User: w.user}, w.sessionID, w.nonce, profiles.WebApp, w.refresh)
+	return s.grant(&Grant{User: w.user}, w.sessionID, w.nonce, profiles.WebApp, w.refreshSecret)
 }
 
 // IsWebSession reports whether sessionID was opened by a web sign-in: such

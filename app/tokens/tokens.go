@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -194,14 +195,47 @@ func RandomString(n int) string {
 // NewSessionNonce is a new session's random name: 128 bits.
 func NewSessionNonce() string { return RandomString(16) }
 
-// NewRefreshToken returns a 256-bit random refresh token and its hash.
-func NewRefreshToken() (token string, hash []byte) {
-	token = RandomString(32)
-	return token, HashRefreshToken(token)
+// A refresh token names its session: "<session id>.<secret>", the secret
+// 256 random bits in base64url. The database keeps the secret's SHA-256
+// on the session and finds the session by its id, so the hash needs no
+// index (a login fills one fewer, at a random place). A token without the
+// id is a legacy one, from before: the whole token was hashed and found
+// through an index on the hash (LegacyRefreshHash).
+
+// NewRefreshSecret returns a refresh token's random secret and the hash
+// the database keeps of it. The token is RefreshToken(sessionID, secret),
+// known once the session has its id.
+func NewRefreshSecret() (secret string, hash []byte) {
+	secret = RandomString(32)
+	return secret, hashSecret(secret)
 }
 
-// HashRefreshToken is what the database keeps of a refresh token.
-func HashRefreshToken(token string) []byte {
-	sum := sha256.Sum256([]byte(token))
+// RefreshToken is the refresh token of a session with the given secret.
+func RefreshToken(sessionID int, secret string) string {
+	return strconv.Itoa(sessionID) + "." + secret
+}
+
+// ParseRefreshToken splits a refresh token into its session id and the
+// hash of its secret. ok is false for anything else, including a legacy
+// token (see LegacyRefreshHash).
+func ParseRefreshToken(token string) (sessionID int, hash []byte, ok bool) {
+	idPart, secret, found := strings.Cut(token, ".")
+	if !found || secret == "" || len(idPart) > 18 {
+		return 0, nil, false
+	}
+	id, err := strconv.Atoi(idPart)
+	// Only the canonical form: no sign, no leading zeros.
+	if err != nil || id <= 0 || strconv.Itoa(id) != idPart {
+		return 0, nil, false
+	}
+	return id, hashSecret(secret), true
+}
+
+// LegacyRefreshHash is what the database kept of a refresh token issued
+// before tokens named their session: the SHA-256 of the whole token.
+func LegacyRefreshHash(token string) []byte { return hashSecret(token) }
+
+func hashSecret(secret string) []byte {
+	sum := sha256.Sum256([]byte(secret))
 	return sum[:]
 }

@@ -143,7 +143,7 @@ func TestParseRefuses(t *testing.T) {
 		{"two segments", p[0] + "." + p[1]},
 		{"empty", ""},
 		{"garbage", "not a token"},
-		{"refresh token", func() string { s, _ := tokens.NewRefreshToken(); return s }()},
+		{"refresh token", func() string { s, _ := tokens.NewRefreshSecret(); return tokens.RefreshToken(6, s) }()},
 	}
 	for _, c := range cases {
 		if _, err := tokentest.Parse(c.token, tokens.Access, userKey); err == nil {
@@ -176,21 +176,36 @@ func TestParseUsesInjectedClock(t *testing.T) {
 
 func TestRefreshTokens(t *testing.T) {
 	seen := map[string]bool{}
-	for range 100 {
-		tok, hash := tokens.NewRefreshToken()
-		raw, err := base64.RawURLEncoding.DecodeString(tok)
+	for i := range 100 {
+		secret, hash := tokens.NewRefreshSecret()
+		raw, err := base64.RawURLEncoding.DecodeString(secret)
 		if err != nil || len(raw) != 32 {
-			t.Fatalf("refresh token %q is not 256 bits of base64url: %v", tok, err)
+			t.Fatalf("refresh secret %q is not 256 bits of base64url: %v", secret, err)
 		}
-		if seen[tok] {
-			t.Fatal("refresh token repeated")
+		if seen[secret] {
+			t.Fatal("refresh secret repeated")
 		}
-		seen[tok] = true
-		if string(hash) != string(tokens.HashRefreshToken(tok)) || len(hash) != 32 {
-			t.Fatal("hash is not a stable SHA-256")
+		seen[secret] = true
+		tok := tokens.RefreshToken(i+1, secret)
+		id, parsed, ok := tokens.ParseRefreshToken(tok)
+		if !ok || id != i+1 || string(parsed) != string(hash) || len(hash) != 32 {
+			t.Fatalf("%q parsed as %d %x %v, want %d %x", tok, id, parsed, ok, i+1, hash)
 		}
-		if strings.Contains(string(hash), tok) {
-			t.Fatal("hash contains the token")
+		if strings.Contains(string(hash), secret) {
+			t.Fatal("hash contains the secret")
+		}
+		if string(tokens.LegacyRefreshHash(secret)) != string(hash) || len(tokens.LegacyRefreshHash(tok)) != 32 {
+			t.Fatal("legacy hash is not the token's SHA-256")
+		}
+	}
+	// Only "<canonical positive id>.<secret>" is a token naming its
+	// session; anything else (a legacy token among them) is not.
+	secret, _ := tokens.NewRefreshSecret()
+	for _, bad := range []string{"", secret, "." + secret, "5.", "0." + secret, "-5." + secret, "+5." + secret,
+		"05." + secret, " 5." + secret, "5 ." + secret, "x." + secret, "1e3." + secret,
+		"9223372036854775807." + secret, "99999999999999999999." + secret} {
+		if id, _, ok := tokens.ParseRefreshToken(bad); ok {
+			t.Errorf("%q parsed as session %d", bad, id)
 		}
 	}
 }

@@ -3,6 +3,7 @@
 package migrate
 
 import (
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/dialect/sql/schema"
 	"entgo.io/ent/schema/field"
 )
@@ -416,7 +417,8 @@ var (
 	// SessionsColumns holds the columns for the "sessions" table.
 	SessionsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "refresh_hash", Type: field.TypeBytes, Unique: true, Nullable: true},
+		{Name: "refresh_secret_hash", Type: field.TypeBytes, Nullable: true},
+		{Name: "refresh_hash", Type: field.TypeBytes, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "last_used_at", Type: field.TypeTime},
 		{Name: "expires_at", Type: field.TypeTime},
@@ -436,7 +438,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "sessions_users_sessions",
-				Columns:    []*schema.Column{SessionsColumns[11]},
+				Columns:    []*schema.Column{SessionsColumns[12]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -445,7 +447,15 @@ var (
 			{
 				Name:    "session_user_id",
 				Unique:  false,
-				Columns: []*schema.Column{SessionsColumns[11]},
+				Columns: []*schema.Column{SessionsColumns[12]},
+			},
+			{
+				Name:    "session_refresh_hash",
+				Unique:  true,
+				Columns: []*schema.Column{SessionsColumns[2]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "refresh_hash IS NOT NULL",
+				},
 			},
 		},
 	}

@@ -228,31 +228,31 @@ func init() {
 	sessionFields := schema.Session{}.Fields()
 	_ = sessionFields
 	// sessionDescCreatedAt is the schema descriptor for created_at field.
-	sessionDescCreatedAt := sessionFields[2].Descriptor()
+	sessionDescCreatedAt := sessionFields[3].Descriptor()
 	// session.DefaultCreatedAt holds the default value on creation for the created_at field.
 	session.DefaultCreatedAt = sessionDescCreatedAt.Default.(func() time.Time)
 	// sessionDescLastUsedAt is the schema descriptor for last_used_at field.
-	sessionDescLastUsedAt := sessionFields[3].Descriptor()
+	sessionDescLastUsedAt := sessionFields[4].Descriptor()
 	// session.DefaultLastUsedAt holds the default value on creation for the last_used_at field.
 	session.DefaultLastUsedAt = sessionDescLastUsedAt.Default.(func() time.Time)
 	// sessionDescRevokeReason is the schema descriptor for revoke_reason field.
-	sessionDescRevokeReason := sessionFields[6].Descriptor()
+	sessionDescRevokeReason := sessionFields[7].Descriptor()
 	// session.DefaultRevokeReason holds the default value on creation for the revoke_reason field.
 	session.DefaultRevokeReason = sessionDescRevokeReason.Default.(string)
 	// sessionDescIP is the schema descriptor for ip field.
-	sessionDescIP := sessionFields[7].Descriptor()
+	sessionDescIP := sessionFields[8].Descriptor()
 	// session.DefaultIP holds the default value on creation for the ip field.
 	session.DefaultIP = sessionDescIP.Default.(string)
 	// sessionDescUserAgent is the schema descriptor for user_agent field.
-	sessionDescUserAgent := sessionFields[8].Descriptor()
+	sessionDescUserAgent := sessionFields[9].Descriptor()
 	// session.DefaultUserAgent holds the default value on creation for the user_agent field.
 	session.DefaultUserAgent = sessionDescUserAgent.Default.(string)
 	// sessionDescAppid is the schema descriptor for appid field.
-	sessionDescAppid := sessionFields[9].Descriptor()
+	sessionDescAppid := sessionFields[10].Descriptor()
 	// session.DefaultAppid holds the default value on creation for the appid field.
 	session.DefaultAppid = sessionDescAppid.Default.(string)
 	// sessionDescNonce is the schema descriptor for nonce field.
-	sessionDescNonce := sessionFields[10].Descriptor()
+	sessionDescNonce := sessionFields[11].Descriptor()
 	// session.DefaultNonce holds the default value on creation for the nonce field.
 	session.DefaultNonce = sessionDescNonce.Default.(string)
 	signingkeyFields := schema.SigningKey{}.Fields()

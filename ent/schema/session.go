@@ -18,10 +18,17 @@ type Session struct {
 func (Session) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int("user_id"),
-		// refresh_hash is the SHA-256 of the session's current refresh
-		// token. Kept on the session so that a login writes one row;
-		// rotated hashes move to refresh_tokens for reuse detection.
-		field.Bytes("refresh_hash").Optional().Nillable().Unique().Sensitive(),
+		// refresh_secret_hash is the SHA-256 of the secret of the
+		// session's current refresh token ("<session id>.<secret>",
+		// app/tokens). A refresh finds the session by its id, so this
+		// needs no index. Rotated hashes move to refresh_tokens for reuse
+		// detection.
+		field.Bytes("refresh_secret_hash").Optional().Nillable().Sensitive(),
+		// refresh_hash is the SHA-256 of a legacy refresh token, one from
+		// before tokens named their session, found through a partial
+		// index; NULL otherwise. The session's next refresh moves it to
+		// the current form.
+		field.Bytes("refresh_hash").Optional().Nillable().Sensitive(),
 		field.Time("created_at").Immutable().Default(nowUTC),
 		field.Time("last_used_at").Default(nowUTC),
 		field.Time("expires_at"),
@@ -52,5 +59,9 @@ func (Session) Edges() []ent.Edge {
 func (Session) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("user_id"),
+		// Only legacy sessions have a refresh_hash: new ones add nothing
+		// to this index.
+		index.Fields("refresh_hash").Unique().
+			Annotations(entsql.IndexWhere("refresh_hash IS NOT NULL")),
 	}
 }

@@ -16,6 +16,8 @@ const (
 	FieldID = "id"
 	// FieldUserID holds the string denoting the user_id field in the database.
 	FieldUserID = "user_id"
+	// FieldRefreshSecretHash holds the string denoting the refresh_secret_hash field in the database.
+	FieldRefreshSecretHash = "refresh_secret_hash"
 	// FieldRefreshHash holds the string denoting the refresh_hash field in the database.
 	FieldRefreshHash = "refresh_hash"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
@@ -62,6 +64,7 @@ const (
 var Columns = []string{
 	FieldID,
 	FieldUserID,
+	FieldRefreshSecretHash,
 	FieldRefreshHash,
 	FieldCreatedAt,
 	FieldLastUsedAt,

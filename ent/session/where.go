@@ -60,6 +60,11 @@ func UserID(v int) predicate.Session {
 	return predicate.Session(sql.FieldEQ(FieldUserID, v))
 }
 
+// RefreshSecretHash applies equality check predicate on the "refresh_secret_hash" field. It's identical to RefreshSecretHashEQ.
+func RefreshSecretHash(v []byte) predicate.Session {
+	return predicate.Session(sql.FieldEQ(FieldRefreshSecretHash, v))
+}
+
 // RefreshHash applies equality check predicate on the "refresh_hash" field. It's identical to RefreshHashEQ.
 func RefreshHash(v []byte) predicate.Session {
 	return predicate.Session(sql.FieldEQ(FieldRefreshHash, v))
@@ -128,6 +133,56 @@ func UserIDIn(vs ...int) predicate.Session {
 // UserIDNotIn applies the NotIn predicate on the "user_id" field.
 func UserIDNotIn(vs ...int) predicate.Session {
 	return predicate.Session(sql.FieldNotIn(FieldUserID, vs...))
+}
+
+// RefreshSecretHashEQ applies the EQ predicate on the "refresh_secret_hash" field.
+func RefreshSecretHashEQ(v []byte) predicate.Session {
+	return predicate.Session(sql.FieldEQ(FieldRefreshSecretHash, v))
+}
+
+// RefreshSecretHashNEQ applies the NEQ predicate on the "refresh_secret_hash" field.
+func RefreshSecretHashNEQ(v []byte) predicate.Session {
+	return predicate.Session(sql.FieldNEQ(FieldRefreshSecretHash, v))
+}
+
+// RefreshSecretHashIn applies the In predicate on the "refresh_secret_hash" field.
+func RefreshSecretHashIn(vs ...[]byte) predicate.Session {
+	return predicate.Session(sql.FieldIn(FieldRefreshSecretHash, vs...))
+}
+
+// RefreshSecretHashNotIn applies the NotIn predicate on the "refresh_secret_hash" field.
+func RefreshSecretHashNotIn(vs ...[]byte) predicate.Session {
+	return predicate.Session(sql.FieldNotIn(FieldRefreshSecretHash, vs...))
+}
+
+// RefreshSecretHashGT applies the GT predicate on the "refresh_secret_hash" field.
+func RefreshSecretHashGT(v []byte) predicate.Session {
+	return predicate.Session(sql.FieldGT(FieldRefreshSecretHash, v))
+}
+
+// RefreshSecretHashGTE applies the GTE predicate on the "refresh_secret_hash" field.
+func RefreshSecretHashGTE(v []byte) predicate.Session {
+	return predicate.Session(sql.FieldGTE(FieldRefreshSecretHash, v))
+}
+
+// RefreshSecretHashLT applies the LT predicate on the "refresh_secret_hash" field.
+func RefreshSecretHashLT(v []byte) predicate.Session {
+	return predicate.Session(sql.FieldLT(FieldRefreshSecretHash, v))
+}
+
+// RefreshSecretHashLTE applies the LTE predicate on the "refresh_secret_hash" field.
+func RefreshSecretHashLTE(v []byte) predicate.Session {
+	return predicate.Session(sql.FieldLTE(FieldRefreshSecretHash, v))
+}
+
+// RefreshSecretHashIsNil applies the IsNil predicate on the "refresh_secret_hash" field.
+func RefreshSecretHashIsNil() predicate.Session {
+	return predicate.Session(sql.FieldIsNull(FieldRefreshSecretHash))
+}
+
+// RefreshSecretHashNotNil applies the NotNil predicate on the "refresh_secret_hash" field.
+func RefreshSecretHashNotNil() predicate.Session {
+	return predicate.Session(sql.FieldNotNull(FieldRefreshSecretHash))
 }
 
 // RefreshHashEQ applies the EQ predicate on the "refresh_hash" field.
