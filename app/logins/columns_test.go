@@ -5,6 +5,8 @@ import (
 
 	"github.com/miniauth/miniauth/app/apptest"
 	"github.com/miniauth/miniauth/app/logins"
+	"github.com/miniauth/miniauth/ent/identity"
+	"github.com/miniauth/miniauth/ent/session"
 	"github.com/miniauth/miniauth/ent/user"
 )
 
@@ -22,6 +24,21 @@ func TestRawSQLListsTheSchemasUserColumns(t *testing.T) {
 	// clause (a disabled user updates nothing).
 	apptest.CheckColumns(t, "returningLoginSQL", apptest.SQLColumns(logins.ReturningLoginSQL, "", "RETURNING", ""), user.Columns,
 		append([]string{user.FieldDisabled}, legacy...))
+}
+
+// A login's inserts name every column but the id and the ones each
+// leaves NULL on purpose, so that a new column gets a value or a reason.
+func TestLoginInsertsListTheSchemasColumns(t *testing.T) {
+	inserted := func(stmt string) []string { return apptest.SQLColumns(stmt, "", "(", ") VALUES") }
+	// users.session_key is the single-app key of old releases.
+	apptest.CheckColumns(t, "insertUserSQL", inserted(logins.InsertUserSQL), user.Columns,
+		[]string{user.FieldID, user.FieldSessionKey})
+	apptest.CheckColumns(t, "insertIdentitySQL", inserted(logins.InsertIdentitySQL), identity.Columns,
+		[]string{identity.FieldID})
+	// A new session is live (revoked_at) and its refresh token is of the
+	// current form (refresh_hash is the legacy one's).
+	apptest.CheckColumns(t, "insertSessionSQL", inserted(logins.InsertSessionSQL), session.Columns,
+		[]string{session.FieldID, session.FieldRevokedAt, session.FieldRefreshHash})
 }
 
 func TestSQLColumns(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/problem"
 	"github.com/miniauth/miniauth/app/profiles"
@@ -27,10 +28,11 @@ import (
 
 var errDisabled = problem.New(problem.UserDisabled, "this account has been disabled")
 
-// errRaced means a concurrent login created a row this one was about to
-// (the same first login twice, or first logins from two apps sharing a
-// unionid, on PostgreSQL). The login runs again and finds that row.
-var errRaced = errors.New("concurrent first login")
+// errRaced means a concurrent transaction wrote a row this login read or
+// was about to write, on PostgreSQL: the same first login twice, first
+// logins from two apps sharing a unionid, or the identity's user deleted
+// since the read. The login runs again and reads what is there now.
+var errRaced = errors.New("concurrent login")
 
 // loginAttempts bounds the reruns after errRaced.
 const loginAttempts = 3
@@ -62,6 +64,24 @@ const returningLoginSQL = `UPDATE users SET
 WHERE id = $8 AND disabled = $9
 RETURNING id, openid, unionid, nickname, avatar_url, gender, phone, phone_country_code, login_count,
   last_login_at, created_at, updated_at, roles`
+
+// A login's inserts are written out rather than built by Ent: building
+// them was about a tenth of a login's CPU (docs/benchmarks.md). Columns
+// left out are NULL or their schema default; columns_test.go holds each
+// list to the schema. SQLite numbers $n by first appearance: keep them in
+// increasing order.
+
+// insertUserSQL creates a first login's user.
+const insertUserSQL = `INSERT INTO users (
+  openid, unionid, nickname, avatar_url, gender, phone, phone_country_code, disabled, roles,
+  login_count, risk_rank, risk_flagged, last_login_at, created_at, updated_at
+) VALUES ($1, $2, $3, $4, $5, '', '', FALSE, '', 1, $6, $7, $8, $8, $8)
+RETURNING id`
+
+// insertIdentitySQL records a first login's identity.
+const insertIdentitySQL = `INSERT INTO identities (
+  user_id, appid, openid, kind, unionid, session_key, created_at, last_login_at
+) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`
 
 // loginIdentity is who a login is, as code2Session said.
 type loginIdentity struct {
@@ -103,8 +123,8 @@ type identityRow struct {
 	openidTaken           bool
 }
 
-// findIdentity reads what findIdentitySQL says of li's identity through c
-// (the login's transaction, or a reader for a hint).
+// findIdentity reads what findIdentitySQL says of li's identity in the
+// login's transaction.
 func findIdentity(ctx context.Context, c *ent.Client, li loginIdentity) (*identityRow, error) {
 	var r identityRow
 	err := queryRow(ctx, c, findIdentitySQL, []any{li.Session.OpenID, li.AppID},
@@ -115,40 +135,23 @@ func findIdentity(ctx context.Context, c *ent.Client, li loginIdentity) (*identi
 	return &r, nil
 }
 
-// identityHint reads li's identity on a reader, before the login's
-// write: the single writer then runs one statement fewer, the busiest
-// part of a login. nil when the read fails (the write reads it itself).
-func (s *Service) identityHint(ctx context.Context, li loginIdentity) *identityRow {
-	r, err := findIdentity(ctx, s.DB.Read, li)
-	if err != nil {
-		return nil
-	}
-	return r
-}
-
 // resolveUser is the user half of a login, inside the login's
 // transaction: it finds or creates the user and identity, records the
 // session key, and reports whether the user is new.
 //
-// hint, when set, is the identity as a reader saw it just before the
-// write; it may be stale, so what the write does on its strength is
-// checked there: a returning identity's update must still find it with
-// the same user (else the identity is read again here), and a first
-// login's inserts hit the unique (openid, appid) and users.openid
-// constraints if another login got there first (errRaced: the login runs
-// again without a hint). A hint that would decide something a check
-// cannot catch (a unionid to attach or record, a disabled user) is
-// dropped and the identity read here.
-func (s *Service) resolveUser(ctx context.Context, tx *ent.Client, li loginIdentity, p profiles.Profile, now time.Time, hint *identityRow) (*ent.User, bool, error) {
-	r := hint
-	if r != nil && !r.checkable(li) {
-		r = nil
+// The identity is read here, on the writer, and not before on a reader:
+// a reader's page cache starts cold after every commit (SQLite drops it
+// when the WAL has changed), so that read cost a login more CPU than the
+// writer's warm one (docs/benchmarks.md). On PostgreSQL another
+// transaction may still change the identity between this read and the
+// writes; they check it (errRaced).
+func (s *Service) resolveUser(ctx context.Context, tx *ent.Client, li loginIdentity, p profiles.Profile, now time.Time) (*ent.User, bool, error) {
+	r, err := findIdentity(ctx, tx, li)
+	if err != nil {
+		return nil, false, err
 	}
-	if r == nil {
-		var err error
-		if r, err = findIdentity(ctx, tx, li); err != nil {
-			return nil, false, err
-		}
+	if s.afterRead != nil {
+		s.afterRead()
 	}
 	switch {
 	case !r.identID.Valid:
@@ -157,23 +160,8 @@ func (s *Service) resolveUser(ctx context.Context, tx *ent.Client, li loginIdent
 		return nil, false, errDisabled
 	}
 	u, err := s.returningIdentity(ctx, tx, li, p, r, now)
-	if errors.Is(err, errIdentityMoved) && r == hint {
-		return s.resolveUser(ctx, tx, li, p, now, nil)
-	}
 	return u, false, err
 }
-
-// checkable reports whether everything a login would do on r's word is
-// checked in its write: not so for a disabled user (a refusal that no
-// statement checks) or a unionid to attach or record.
-func (r *identityRow) checkable(li loginIdentity) bool {
-	newUnion := li.Session.UnionID != "" && r.identID.Valid && r.identUnion.String != li.Session.UnionID
-	return !r.disabled.Bool && !newUnion
-}
-
-// errIdentityMoved: the identity a hint named is gone or belongs to
-// another user now.
-var errIdentityMoved = errors.New("identity changed since it was read")
 
 // returningIdentity is the login of a known identity: it records the
 // login (and a new session key or unionid) and counts the user's login.
@@ -182,7 +170,8 @@ func (s *Service) returningIdentity(ctx context.Context, tx *ent.Client, li logi
 	identID, userID := int(r.identID.Int64), int(r.userID.Int64)
 	var err error
 	// Bulk form: one UPDATE, without Ent's read-back; its count says
-	// whether the identity is still the user's (a hint may be stale).
+	// whether the identity is still the user's (on PostgreSQL another
+	// transaction may have moved it since the read).
 	update := tx.Identity.Update().Where(identity.ID(identID), identity.UserID(userID)).SetLastLoginAt(now)
 	if li.SealedKey != nil {
 		update.SetSessionKey(li.SealedKey)
@@ -203,7 +192,7 @@ func (s *Service) returningIdentity(ctx context.Context, tx *ent.Client, li logi
 		return nil, fmt.Errorf("update identity %d: %w", identID, err)
 	}
 	if n == 0 {
-		return nil, errIdentityMoved
+		return nil, errRaced
 	}
 	return returningLogin(ctx, tx, userID, p, now)
 }
@@ -236,28 +225,23 @@ func (s *Service) firstLogin(ctx context.Context, tx *ent.Client, li loginIdenti
 	if openidTaken {
 		openid = li.AppID + ":" + openid
 	}
-	create := tx.User.Create().
-		SetOpenid(openid).
-		SetLoginCount(1).
-		SetLastLoginAt(now).
-		SetCreatedAt(now).
-		SetUpdatedAt(now).
-		SetNillableRiskRank(li.RiskRank).
-		SetRiskFlagged(li.RiskFlagged)
+	u := &ent.User{Openid: openid, LoginCount: 1, LastLoginAt: &now, CreatedAt: now, UpdatedAt: now,
+		RiskRank: li.RiskRank, RiskFlagged: li.RiskFlagged}
 	if ws.UnionID != "" {
-		create.SetUnionid(ws.UnionID)
+		u.Unionid = &ws.UnionID
 	}
 	if p.Nickname != nil {
-		create.SetNickname(*p.Nickname)
+		u.Nickname = *p.Nickname
 	}
 	if p.AvatarURL != nil {
-		create.SetAvatarURL(*p.AvatarURL)
+		u.AvatarURL = *p.AvatarURL
 	}
 	if p.Gender != nil {
-		create.SetGender(*p.Gender)
+		u.Gender = *p.Gender
 	}
-	u, err := create.Save(ctx)
-	if ent.IsConstraintError(err) {
+	err := queryRow(ctx, tx, insertUserSQL, []any{u.Openid, nullString(ws.UnionID), u.Nickname, u.AvatarURL, u.Gender,
+		nullInt(u.RiskRank), u.RiskFlagged, now}, &u.ID)
+	if sqlgraph.IsUniqueConstraintError(err) {
 		return nil, false, errRaced
 	}
 	if err != nil {
@@ -270,21 +254,9 @@ func (s *Service) firstLogin(ctx context.Context, tx *ent.Client, li loginIdenti
 }
 
 func createIdentity(ctx context.Context, tx *ent.Client, userID int, li loginIdentity, now time.Time) error {
-	create := tx.Identity.Create().
-		SetUserID(userID).
-		SetAppid(li.AppID).
-		SetOpenid(li.Session.OpenID).
-		SetKind(li.kind()).
-		SetCreatedAt(now).
-		SetLastLoginAt(now)
-	if li.SealedKey != nil {
-		create.SetSessionKey(li.SealedKey)
-	}
-	if li.Session.UnionID != "" {
-		create.SetUnionid(li.Session.UnionID)
-	}
-	err := create.Exec(ctx)
-	if ent.IsConstraintError(err) {
+	_, err := tx.ExecContext(ctx, insertIdentitySQL, userID, li.AppID, li.Session.OpenID, li.kind(),
+		nullString(li.Session.UnionID), li.SealedKey, now)
+	if sqlgraph.IsUniqueConstraintError(err) {
 		return errRaced
 	}
 	if err != nil {
@@ -381,6 +353,22 @@ func returningLogin(ctx context.Context, tx *ent.Client, userID int, p profiles.
 	}
 	u.CreatedAt, u.UpdatedAt = created.Time, updated.Time
 	return &u, rows.Close()
+}
+
+// nullString is s, or NULL when empty.
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// nullInt is *n, or NULL.
+func nullInt(n *int) any {
+	if n == nil {
+		return nil
+	}
+	return *n
 }
 
 // queryRow is QueryRow for an Ent transaction client: sql.ErrNoRows when

@@ -51,10 +51,10 @@ type Service struct {
 	// and the sign-up risk gate's settings (Profiles.Guard).
 	Profiles *profiles.Service
 
-	// afterHint, set by tests only (export_test.go), runs between a
-	// login's read of its identity (the hint) and its write, where
-	// another request may change what the hint says.
-	afterHint func()
+	// afterRead, set by tests only (export_test.go), runs between a
+	// login's read of its identity and its writes, where another
+	// transaction may change it on PostgreSQL.
+	afterRead func()
 }
 
 // Client describes the device a session (a user's or an admin's) was
@@ -152,17 +152,10 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p profiles.Profil
 	nonce := tokens.NewSessionNonce()
 	var sessionID int
 	var err error
-	hint := s.identityHint(ctx, li)
-	if s.afterHint != nil {
-		s.afterHint()
-	}
 	for attempt := 1; attempt <= loginAttempts; attempt++ {
-		if attempt > 1 {
-			hint = nil // it led to errRaced: read in the write
-		}
 		err = s.Sessions.Write(ctx, func(ctx context.Context, tx *ent.Client, ch *sessions.Changes) error {
 			now := s.Now.Now()
-			u, isNew, err := s.resolveUser(ctx, tx, li, p, now, hint)
+			u, isNew, err := s.resolveUser(ctx, tx, li, p, now)
 			if err != nil {
 				return err
 			}
@@ -190,11 +183,11 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p profiles.Profil
 				// round the stored time.
 				ch.UserChanged(u.ID)
 			}
-			sess, err := s.createSession(ctx, tx, u.ID, li.AppID, c, secretHash, nonce, now)
+			id, err := s.createSession(ctx, tx, u.ID, li.AppID, c, secretHash, nonce, now)
 			if err != nil {
 				return err
 			}
-			g.User, g.IsNewUser, sessionID = u, isNew, sess.ID
+			g.User, g.IsNewUser, sessionID = u, isNew, id
 			return nil
 		})
 		if !errors.Is(err, errRaced) {
@@ -211,23 +204,23 @@ func (s *Service) login(ctx context.Context, li loginIdentity, p profiles.Profil
 // any kind, a web sign-in), inside the caller's transaction. nonce goes
 // into the session and its access tokens (claim sno); secretHash is the
 // hash of its refresh token's secret (tokens.NewRefreshSecret).
-func (s *Service) createSession(ctx context.Context, tx *ent.Client, userID int, appID string, c Client, secretHash []byte, nonce string, now time.Time) (*ent.Session, error) {
-	sess, err := tx.Session.Create().
-		SetUserID(userID).
-		SetAppid(appID).
-		SetCreatedAt(now).
-		SetLastUsedAt(now).
-		SetExpiresAt(now.Add(s.RefreshTTL)).
-		SetIP(c.IP).
-		SetUserAgent(clienttext.Clip(c.UserAgent, 256)).
-		SetRefreshSecretHash(secretHash).
-		SetNonce(nonce).
-		Save(ctx)
+func (s *Service) createSession(ctx context.Context, tx *ent.Client, userID int, appID string, c Client, secretHash []byte, nonce string, now time.Time) (int, error) {
+	var id int
+	err := queryRow(ctx, tx, insertSessionSQL, []any{userID, appID, now, now.Add(s.RefreshTTL),
+		c.IP, clienttext.Clip(c.UserAgent, 256), secretHash, nonce}, &id)
 	if err != nil {
-		return nil, fmt.Errorf("create session: %w", err)
+		return 0, fmt.Errorf("create session: %w", err)
 	}
-	return sess, nil
+	return id, nil
 }
+
+// insertSessionSQL opens a session (see insertUserSQL). It leaves out
+// revoked_at (a new session is live) and refresh_hash (the legacy form
+// of refresh token).
+const insertSessionSQL = `INSERT INTO sessions (
+  user_id, appid, created_at, last_used_at, expires_at, revoke_reason, ip, user_agent, refresh_secret_hash, nonce
+) VALUES ($1, $2, $3, $3, $4, '', $5, $6, $7, $8)
+RETURNING id`
 
 // grant signs the access token of a committed session, and names the
 // session in its refresh token with the secret whose hash it keeps.

@@ -38,11 +38,11 @@ func (s *Service) OpenWebSession(ctx context.Context, tx *ent.Client, userID int
 	}
 	secret, hash := tokens.NewRefreshSecret()
 	nonce := tokens.NewSessionNonce()
-	sess, err := s.createSession(ctx, tx, userID, profiles.WebApp, c, hash, nonce, s.Now.Now())
+	id, err := s.createSession(ctx, tx, userID, profiles.WebApp, c, hash, nonce, s.Now.Now())
 	if err != nil {
 		return nil, err
 	}
-	return &WebSession{user: u, sessionID: sess.ID, nonce: nonce, refreshSecret: secret}, nil
+	return &WebSession{user: u, sessionID: id, nonce: nonce, refreshSecret: secret}, nil
 }
 
 // Grant is the login answer of a committed web session.
