@@ -2,6 +2,7 @@ package logins
 
 // The hand-written statements, for the test that holds them to the schema.
 const (
+	FindIdentitySQL   = findIdentitySQL
 	ReturningLoginSQL = returningLoginSQL
 	InsertUserSQL     = insertUserSQL
 	InsertIdentitySQL = insertIdentitySQL
