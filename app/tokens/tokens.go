@@ -156,29 +156,16 @@ func (s *Signer) SignWith(subject, sessionID int, nonce string, x Extra) (string
 		Type:         s.Kind.Type,
 		App:          x.App,
 	}
-	var all jwt.Claims = claims
-	if s.Kind == Access {
-		roles := x.Roles
-		if roles == nil {
-			roles = []string{}
-		}
-		all = AccessClaims{Claims: claims, Roles: roles}
-	}
-	var signed string
-	var err error
-	if s.Keys == nil {
-		signed, err = jwt.NewWithClaims(jwt.SigningMethodHS256, all).SignedString(s.Key)
-	} else {
-		var method jwt.SigningMethod
-		var kid string
-		var key crypto.Signer
+	var method jwt.SigningMethod = jwt.SigningMethodHS256
+	var kid string
+	var key any = s.Key
+	if s.Keys != nil {
+		var err error
 		if method, kid, key, err = s.Keys.SigningKey(); err != nil {
 			return "", time.Time{}, fmt.Errorf("signing key: %w", err)
 		}
-		t := jwt.NewWithClaims(method, all)
-		t.Header["kid"] = kid
-		signed, err = t.SignedString(key)
 	}
+	signed, err := sign(method, kid, key, &claims, s.Kind == Access, x.Roles)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("sign token: %w", err)
 	}
