@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect/sql/sqlgraph"
+
 	"github.com/miniauth/miniauth/app/database"
 	"github.com/miniauth/miniauth/app/problem"
 	"github.com/miniauth/miniauth/app/profiles"
@@ -47,7 +48,7 @@ const loginAttempts = 3
 // columns: SQLite re-prepares a statement at every run when a join's ON
 // clause compares an argument with a constant row's column, as
 // "FROM (SELECT 1) LEFT JOIN identities i ON i.openid = $1" did (a tenth
-// of a login's CPU). TestFindIdentityStaysPrepared checks it.
+// of a login's CPU). TestLoginStatementsStayPrepared checks it.
 const findIdentitySQL = `SELECT i.id, i.unionid, u.id, u.unionid, u.disabled,
   CASE WHEN i.id IS NULL THEN EXISTS (SELECT 1 FROM users WHERE openid = k.openid) ELSE FALSE END
 FROM (SELECT CAST($1 AS TEXT) AS openid, CAST($2 AS TEXT) AS appid) AS k
@@ -146,8 +147,7 @@ func findIdentity(ctx context.Context, c *ent.Client, li loginIdentity) (*identi
 //
 // The identity is read here, on the writer, and not before on a reader:
 // a reader's page cache starts cold after every commit (SQLite drops it
-// when the WAL has changed), so that read cost a login more CPU than the
-// writer's warm one (docs/benchmarks.md). On PostgreSQL another
+// when the WAL has changed), the writer's stays warm (docs/benchmarks.md). On PostgreSQL another
 // transaction may still change the identity between this read and the
 // writes; they check it (errRaced).
 func (s *Service) resolveUser(ctx context.Context, tx *ent.Client, li loginIdentity, p profiles.Profile, now time.Time) (*ent.User, bool, error) {
